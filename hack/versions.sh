@@ -1,0 +1,10 @@
+# Pinned versions of the local control plane. Changing one rebuilds into a new cache key.
+# Sourced by hack/*.sh.
+K8S_VERSION=v1.37.2          # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+ETCD_VERSION=v3.6.16         # the 3.6 line is what kubeadm ships for recent Kubernetes
+KWOK_VERSION=v0.8.0          # simulated nodes: pods go Running/Ready, Job pods Succeed
+GATEWAY_API_VERSION=v1.6.3   # Gateway API CRDs (standard channel), read from the module
+
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/control-plane"
+CP_KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
+CP_BIN="$CACHE_ROOT/$CP_KEY/bin"

@@ -1,0 +1,199 @@
+//! Defaults that depend on other fields, resolved the way OpenShift's API server defaulted them
+//! (spec §2.2–2.4). A CRD schema can only default an absent field to a constant, so these are
+//! applied when the operator reads a spec; what is stored stays exactly what the user wrote.
+
+use super::deployment_config::*;
+use super::int_or_percent::IntOrPercent;
+
+/// OpenShift's default rollout timeout, in seconds.
+pub const DEFAULT_TIMEOUT_SECONDS: i64 = 600;
+/// OpenShift's default deadline of deployer and hook pods, in seconds (6 h).
+pub const DEFAULT_ACTIVE_DEADLINE_SECONDS: i64 = 21600;
+/// OpenShift's default number of old revisions kept.
+pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
+
+/// The kind of strategy, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyKind {
+    Rolling,
+    Recreate,
+    Custom,
+}
+
+impl StrategyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::Rolling => STRATEGY_ROLLING,
+            StrategyKind::Recreate => STRATEGY_RECREATE,
+            StrategyKind::Custom => STRATEGY_CUSTOM,
+        }
+    }
+}
+
+/// A strategy with every default applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveStrategy {
+    pub kind: StrategyKind,
+    /// No-progress deadline (Rolling), acceptance timeout and old-pod wait (Recreate), and
+    /// stuck-in-New timeout (all).
+    pub timeout_seconds: i64,
+    pub active_deadline_seconds: i64,
+    /// Only when set explicitly (DESIGN.md: watch-driven, no default sleep).
+    pub update_period_seconds: Option<i64>,
+    pub max_surge: IntOrPercent,
+    pub max_unavailable: IntOrPercent,
+    pub pre: Option<LifecycleHook>,
+    pub mid: Option<LifecycleHook>,
+    pub post: Option<LifecycleHook>,
+}
+
+impl DeploymentStrategy {
+    /// The strategy with OpenShift's defaults applied. An unknown type is an error (admission
+    /// refuses it; this catches objects stored before the rule existed).
+    pub fn effective(&self) -> Result<EffectiveStrategy, String> {
+        let kind = match self.type_.as_deref().unwrap_or(STRATEGY_ROLLING) {
+            STRATEGY_ROLLING | "" => StrategyKind::Rolling,
+            STRATEGY_RECREATE => StrategyKind::Recreate,
+            STRATEGY_CUSTOM => StrategyKind::Custom,
+            other => {
+                return Err(format!(
+                    "unsupported strategy type {other:?}, use \"Custom\" instead and specify your own strategy"
+                ));
+            }
+        };
+        let rolling = self.rolling_params.clone().unwrap_or_default();
+        let recreate = self.recreate_params.clone().unwrap_or_default();
+        // Quirk 13 of the spec: a rolling timeout, when present, wins over the recreate one.
+        let timeout_seconds = match kind {
+            StrategyKind::Rolling => rolling.timeout_seconds,
+            StrategyKind::Recreate => rolling.timeout_seconds.or(recreate.timeout_seconds),
+            StrategyKind::Custom => None,
+        }
+        .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+        let (max_surge, max_unavailable) =
+            surge_defaults(rolling.max_surge.clone(), rolling.max_unavailable.clone());
+        let (pre, mid, post) = match kind {
+            StrategyKind::Rolling => (rolling.pre, None, rolling.post),
+            StrategyKind::Recreate => (recreate.pre, recreate.mid, recreate.post),
+            StrategyKind::Custom => (None, None, None),
+        };
+        Ok(EffectiveStrategy {
+            kind,
+            timeout_seconds,
+            active_deadline_seconds: self
+                .active_deadline_seconds
+                .unwrap_or(DEFAULT_ACTIVE_DEADLINE_SECONDS),
+            update_period_seconds: rolling.update_period_seconds,
+            max_surge,
+            max_unavailable,
+            pre,
+            mid,
+            post,
+        })
+    }
+}
+
+/// maxSurge/maxUnavailable defaulting, in OpenShift's order (spec §2.3).
+pub fn surge_defaults(
+    surge: Option<IntOrPercent>,
+    unavailable: Option<IntOrPercent>,
+) -> (IntOrPercent, IntOrPercent) {
+    let p25 = || IntOrPercent::percent(25);
+    match (surge, unavailable) {
+        (None, None) => (p25(), p25()),
+        (Some(s), None) if s.is_zero() => (s, p25()),
+        (None, Some(u)) if u.is_zero() => (p25(), u),
+        (Some(s), None) => (s, IntOrPercent::Int(0)),
+        (None, Some(u)) => (IntOrPercent::Int(0), u),
+        (Some(s), Some(u)) => (s, u),
+    }
+}
+
+impl DeploymentConfigSpec {
+    /// `triggers` absent means `[ConfigChange]`; an explicit empty list means none.
+    pub fn effective_triggers(&self) -> Vec<DeploymentTriggerPolicy> {
+        match &self.triggers {
+            Some(t) => t.clone(),
+            None => vec![DeploymentTriggerPolicy {
+                type_: TRIGGER_CONFIG_CHANGE.to_string(),
+                image_change_params: None,
+            }],
+        }
+    }
+
+    pub fn has_trigger(&self, type_: &str) -> bool {
+        self.effective_triggers().iter().any(|t| t.type_ == type_)
+    }
+
+    /// The pod selector: the spec's, or the template labels when it is empty.
+    pub fn effective_selector(&self) -> std::collections::BTreeMap<String, String> {
+        match &self.selector {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => self.template.labels(),
+        }
+    }
+
+    pub fn effective_revision_history_limit(&self) -> i32 {
+        self.revision_history_limit
+            .unwrap_or(DEFAULT_REVISION_HISTORY_LIMIT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pct(p: u32) -> IntOrPercent {
+        IntOrPercent::percent(p)
+    }
+
+    #[test]
+    fn surge_and_unavailable_default_in_openshifts_order() {
+        assert_eq!(surge_defaults(None, None), (pct(25), pct(25)));
+        assert_eq!(
+            surge_defaults(Some(IntOrPercent::Int(0)), None),
+            (IntOrPercent::Int(0), pct(25))
+        );
+        assert_eq!(surge_defaults(None, Some(pct(0))), (pct(25), pct(0)));
+        assert_eq!(
+            surge_defaults(Some(pct(50)), None),
+            (pct(50), IntOrPercent::Int(0))
+        );
+        assert_eq!(
+            surge_defaults(None, Some(IntOrPercent::Int(2))),
+            (IntOrPercent::Int(0), IntOrPercent::Int(2))
+        );
+    }
+
+    #[test]
+    fn timeouts_default_and_rolling_wins_on_recreate() {
+        let s = DeploymentStrategy::default().effective().expect("valid");
+        assert_eq!(s.kind, StrategyKind::Rolling);
+        assert_eq!(s.timeout_seconds, 600);
+        assert_eq!(s.active_deadline_seconds, 21600);
+        assert_eq!(s.update_period_seconds, None);
+
+        let s = DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            recreate_params: Some(RecreateDeploymentStrategyParams {
+                timeout_seconds: Some(30),
+                ..Default::default()
+            }),
+            rolling_params: Some(RollingDeploymentStrategyParams {
+                timeout_seconds: Some(40),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(s.effective().expect("valid").timeout_seconds, 40);
+    }
+
+    #[test]
+    fn unknown_strategy_type_is_an_error() {
+        let s = DeploymentStrategy {
+            type_: Some("BlueGreen".into()),
+            ..Default::default()
+        };
+        assert!(s.effective().unwrap_err().contains("use \"Custom\""));
+    }
+}

@@ -1,0 +1,391 @@
+//! `DeploymentConfig` (apps.openshift.io/v1), schema-compatible with OpenShift.
+//!
+//! Field names, defaults and validation follow OpenShift's `apps/v1` types. Validation that
+//! OpenShift did in Go is expressed as CEL rules so the API server refuses bad input at
+//! admission with the same messages; `validate` runs the same rules client-side as a safety net.
+//! Defaults that depend on other fields (rolling surge/unavailable, timeouts) cannot be schema
+//! defaults; they are resolved by the `effective_*` helpers in `api::defaults`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{EnvVar, ObjectReference, ResourceRequirements};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::int_or_percent::IntOrPercent;
+use super::template::PodTemplate;
+
+/// Desired state of a DeploymentConfig.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "apps.openshift.io",
+    version = "v1",
+    kind = "DeploymentConfig",
+    plural = "deploymentconfigs",
+    shortname = "dc",
+    namespaced,
+    status = "DeploymentConfigStatus",
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(name = "Revision", type_ = "integer", json_path = ".status.latestVersion"),
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
+    printcolumn(name = "Current", type_ = "integer", json_path = ".status.replicas"),
+    printcolumn(name = "Triggered By", type_ = "string", json_path = ".status.triggeredBy"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("size(self.metadata.name) <= 63")
+        .message("name must be no more than 63 characters: it becomes the value of the deploymentconfig label"),
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.selector) && size(self.selector) > 0 || has(self.template.metadata) && has(self.template.metadata.labels) && size(self.template.metadata.labels) > 0")
+        .message("selector cannot be empty"),
+    validation = Rule::new("!has(self.selector) || self.selector.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector[k])")
+        .message("template.metadata.labels: selector does not match template labels"),
+    validation = Rule::new("!has(self.minReadySeconds) || self.minReadySeconds == 0 || self.minReadySeconds < (has(self.strategy.rollingParams) && has(self.strategy.rollingParams.timeoutSeconds) ? self.strategy.rollingParams.timeoutSeconds : has(self.strategy.recreateParams) && has(self.strategy.recreateParams.timeoutSeconds) ? self.strategy.recreateParams.timeoutSeconds : 600)")
+        .message("minReadySeconds must be less than the deployment timeout (timeoutSeconds)"),
+    validation = Rule::new("!has(self.minReadySeconds) || self.minReadySeconds == 0 || self.minReadySeconds < (has(self.strategy.activeDeadlineSeconds) ? self.strategy.activeDeadlineSeconds : 21600)")
+        .message("minReadySeconds must be less than strategy.activeDeadlineSeconds"),
+)]
+pub struct DeploymentConfigSpec {
+    /// How a rollout is carried out.
+    #[serde(default)]
+    pub strategy: DeploymentStrategy,
+
+    /// A pod counts as available only after it has been Ready this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0").message("minReadySeconds must be greater than or equal to 0"))]
+    pub min_ready_seconds: Option<i32>,
+
+    /// What causes a new rollout. Absent means `[ConfigChange]`; an explicit `[]` means none
+    /// (manual rollouts only). The schema default only fills an absent field, so the two stay
+    /// distinct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_triggers", length(max = 32))]
+    pub triggers: Option<Vec<DeploymentTriggerPolicy>>,
+
+    /// Desired pods of the active revision.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self >= 0").message("replicas cannot be negative"))]
+    pub replicas: i32,
+
+    /// Old revisions kept for rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_revision_history_limit")]
+    #[x_kube(validation = Rule::new("self >= 0").message("revisionHistoryLimit must be greater than or equal to 0"))]
+    pub revision_history_limit: Option<i32>,
+
+    /// Test mode: every revision is scaled to zero once its rollout ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+
+    /// A paused DeploymentConfig starts no rollout and reconciles no replicas.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+
+    /// Pod selector; defaults to the template's labels when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub selector: Option<BTreeMap<String, String>>,
+
+    /// The pod template, stored without loss (see `api::template`).
+    pub template: PodTemplate,
+}
+
+// Schema defaults (what the API server fills in when the field is absent).
+fn default_triggers() -> Option<Vec<DeploymentTriggerPolicy>> {
+    Some(vec![DeploymentTriggerPolicy {
+        type_: TRIGGER_CONFIG_CHANGE.to_string(),
+        image_change_params: None,
+    }])
+}
+
+fn default_revision_history_limit() -> Option<i32> {
+    Some(super::defaults::DEFAULT_REVISION_HISTORY_LIMIT)
+}
+
+pub const STRATEGY_ROLLING: &str = "Rolling";
+pub const STRATEGY_RECREATE: &str = "Recreate";
+pub const STRATEGY_CUSTOM: &str = "Custom";
+pub const TRIGGER_CONFIG_CHANGE: &str = "ConfigChange";
+pub const TRIGGER_IMAGE_CHANGE: &str = "ImageChange";
+
+/// How a rollout is carried out.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.type) || self.type in ['Rolling', 'Recreate', 'Custom']")
+        .message("unsupported strategy type, use \"Custom\" instead and specify your own strategy"),
+    validation = Rule::new("!has(self.type) || self.type != 'Custom' || has(self.customParams)")
+        .message("customParams is required for the Custom strategy"),
+    validation = Rule::new("!has(self.activeDeadlineSeconds) || !has(self.rollingParams) || !has(self.rollingParams.timeoutSeconds) || (has(self.type) && self.type != 'Rolling') || self.activeDeadlineSeconds > self.rollingParams.timeoutSeconds")
+        .message("activeDeadlineSeconds must be greater than timeoutSeconds"),
+    validation = Rule::new("!has(self.activeDeadlineSeconds) || !has(self.recreateParams) || !has(self.recreateParams.timeoutSeconds) || !has(self.type) || self.type == 'Rolling' || self.activeDeadlineSeconds > self.recreateParams.timeoutSeconds")
+        .message("activeDeadlineSeconds must be greater than timeoutSeconds"),
+    validation = Rule::new("!has(self.activeDeadlineSeconds) || has(self.rollingParams) && has(self.rollingParams.timeoutSeconds) || has(self.recreateParams) && has(self.recreateParams.timeoutSeconds) || self.activeDeadlineSeconds > 600")
+        .message("activeDeadlineSeconds must be greater than timeoutSeconds (600 by default)"),
+)]
+pub struct DeploymentStrategy {
+    /// `Rolling` (the default), `Recreate` or `Custom`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_strategy_type")]
+    pub type_: Option<String>,
+
+    /// A user-supplied deployer (required for Custom; on Rolling/Recreate it replaces the deployer
+    /// image, command and environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_params: Option<CustomDeploymentStrategyParams>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreate_params: Option<RecreateDeploymentStrategyParams>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_params: Option<RollingDeploymentStrategyParams>,
+
+    /// Resources of the deployer pod (hook pods use their base container's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Added to deployer and hook pods; never override keys the system sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Added to deployer and hook pods; never override keys the system sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Upper bound, in seconds, on a deployer or hook pod's run (default 21600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0").message("activeDeadlineSeconds must be greater than or equal to 0"))]
+    pub active_deadline_seconds: Option<i64>,
+}
+
+fn default_strategy_type() -> Option<String> {
+    Some(STRATEGY_ROLLING.to_string())
+}
+
+/// A user-supplied deployer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomDeploymentStrategyParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    #[x_kube(validation = Rule::new("self.all(e, e.name.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("environment variable names must be C identifiers"))]
+    pub environment: Option<Vec<EnvVar>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+}
+
+/// Recreate: scale the old revision down, then the new one up.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecreateDeploymentStrategyParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1").message("timeoutSeconds must be greater than 0"))]
+    pub timeout_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre: Option<LifecycleHook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mid: Option<LifecycleHook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<LifecycleHook>,
+}
+
+/// Rolling: replace pods gradually within surge and availability bounds.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.maxSurge) && has(self.maxUnavailable) && (type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge.matches('^0+%$')) && (type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable.matches('^0+%$')))")
+        .message("maxUnavailable cannot be 0 when maxSurge is 0 as well"),
+)]
+pub struct RollingDeploymentStrategyParams {
+    /// Seconds between the scale-up and the scale-down of each step. cutover waits only when
+    /// this is set explicitly (it is watch-driven; OpenShift slept 1 s by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1").message("updatePeriodSeconds must be greater than 0"))]
+    pub update_period_seconds: Option<i64>,
+    /// OpenShift's polling interval; accepted for compatibility, unused (cutover watches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1").message("intervalSeconds must be greater than 0"))]
+    pub interval_seconds: Option<i64>,
+    /// No-progress deadline of the rollout (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1").message("timeoutSeconds must be greater than 0"))]
+    pub timeout_seconds: Option<i64>,
+    /// Pods allowed below desired: an integer or a percentage of desired, rounded down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("type(self) == int || int(self.replace('%', '')) <= 100").message("maxUnavailable must not be more than 100%"))]
+    pub max_unavailable: Option<IntOrPercent>,
+    /// Pods allowed above desired: an integer or a percentage of desired, rounded up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_surge: Option<IntOrPercent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre: Option<LifecycleHook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<LifecycleHook>,
+}
+
+/// A step run around a rollout.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.execNewPod) && has(self.tagImages))")
+        .message("only one of 'execNewPod' or 'tagImages' may be specified"),
+    validation = Rule::new("has(self.execNewPod) || has(self.tagImages)")
+        .message("One of execNewPod or tagImages must be specified"),
+    validation = Rule::new("!has(self.tagImages)")
+        .message("tagImages hooks are not supported yet: they need ImageStreams, which cutover does not provide; use an execNewPod hook"),
+)]
+pub struct LifecycleHook {
+    /// `Abort`, `Retry` or `Ignore`.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("failurePolicy is required"))]
+    pub failure_policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_new_pod: Option<ExecNewPodHook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub tag_images: Option<Vec<TagImageHook>>,
+}
+
+pub const FAILURE_POLICY_ABORT: &str = "Abort";
+pub const FAILURE_POLICY_RETRY: &str = "Retry";
+pub const FAILURE_POLICY_IGNORE: &str = "Ignore";
+
+/// A hook run in a new pod built from one of the template's containers.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecNewPodHook {
+    #[x_kube(validation = Rule::new("size(self) > 0").message("command must not be empty"))]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    #[x_kube(validation = Rule::new("self.all(e, e.name.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("environment variable names must be C identifiers"))]
+    pub env: Option<Vec<EnvVar>>,
+    /// The template container the hook pod is built from; defaults to the only container.
+    #[serde(default)]
+    pub container_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new("self.all(v, size(v) > 0)").message("volume names must not be empty"))]
+    pub volumes: Option<Vec<String>>,
+}
+
+/// Tags a container image into an ImageStreamTag (refused until cutover has ImageStreams).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TagImageHook {
+    #[serde(default)]
+    pub container_name: String,
+    pub to: ObjectReference,
+}
+
+/// One cause of a new rollout.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.type != 'ImageChange' || has(self.imageChangeParams)")
+        .message("imageChangeParams is required for an ImageChange trigger"),
+)]
+pub struct DeploymentTriggerPolicy {
+    #[serde(rename = "type")]
+    #[x_kube(validation = Rule::new("size(self) > 0").message("trigger type is required"))]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_change_params: Option<DeploymentTriggerImageChangeParams>,
+}
+
+/// Parameters of an ImageChange trigger. Accepted for compatibility; inactive until cutover has an
+/// ImageStream equivalent (the template's image is deployed as written).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentTriggerImageChangeParams {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new("size(self) > 0").message("containerNames must not be empty"))]
+    pub container_names: Vec<String>,
+    #[x_kube(validation = Rule::new("has(self.name) && self.name.contains(':')").message("from.name must be of the form <stream>:<tag>"))]
+    pub from: ObjectReference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_triggered_image: Option<String>,
+}
+
+/// Observed state of a DeploymentConfig.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfigStatus {
+    /// The newest revision; never decreases.
+    #[serde(default)]
+    pub latest_version: i64,
+    #[serde(default)]
+    pub observed_generation: i64,
+    /// Pods of all revisions.
+    #[serde(default)]
+    pub replicas: i32,
+    /// Pods of the latest revision.
+    #[serde(default)]
+    pub updated_replicas: i32,
+    #[serde(default)]
+    pub available_replicas: i32,
+    #[serde(default)]
+    pub unavailable_replicas: i32,
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Why the latest revision was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<DeploymentDetails>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<DeploymentCondition>,
+    /// Label selector of the pods, as a string, for the scale subresource (HPA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// The cause types of the latest revision, for the TRIGGERED BY column (like `oc get dc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
+}
+
+/// The message and causes of the trigger that created the latest revision.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentDetails {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default)]
+    pub causes: Vec<DeploymentCause>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentCause {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_trigger: Option<DeploymentCauseImageTrigger>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentCauseImageTrigger {
+    pub from: ObjectReference,
+}
+
+/// A DeploymentConfig condition (OpenShift's shape: it has `lastUpdateTime`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}

@@ -1,0 +1,61 @@
+//! Names, labels and annotations shared with OpenShift (spec §3), and cutover's own.
+//!
+//! Keeping OpenShift's keys means revisions look the same to existing tooling (`oc`-style
+//! scripts, dashboards) and an orphaned revision from a migrated cluster can be adopted.
+
+/// Label on a revision: the DeploymentConfig it belongs to.
+pub const DEPLOYMENT_CONFIG_LABEL: &str = "openshift.io/deployment-config.name";
+/// Selector and pod label: the DeploymentConfig.
+pub const DEPLOYMENTCONFIG_LABEL: &str = "deploymentconfig";
+/// Selector and pod label: the revision (`<dc>-<N>`).
+pub const DEPLOYMENT_LABEL: &str = "deployment";
+/// Label on hook and deployer pods: the revision they work for.
+pub const DEPLOYER_POD_FOR_LABEL: &str = "openshift.io/deployer-pod-for.name";
+/// Label on hook pods: `hook-pre`, `hook-mid` or `hook-post`.
+pub const DEPLOYER_POD_TYPE_LABEL: &str = "openshift.io/deployer-pod.type";
+
+/// Revision annotation: the DeploymentConfig's name.
+pub const DEPLOYMENT_CONFIG_ANNOTATION: &str = "openshift.io/deployment-config.name";
+/// Revision annotation: the revision number N.
+pub const LATEST_VERSION_ANNOTATION: &str = "openshift.io/deployment-config.latest-version";
+/// Revision annotation: New, Pending, Running, Complete or Failed.
+pub const PHASE_ANNOTATION: &str = "openshift.io/deployment.phase";
+/// Revision annotation: the whole DeploymentConfig as JSON at the revision's creation.
+pub const ENCODED_CONFIG_ANNOTATION: &str = "openshift.io/encoded-deployment-config";
+/// Revision annotation: the replica target of this rollout, frozen at creation.
+pub const DESIRED_REPLICAS_ANNOTATION: &str = "kubectl.kubernetes.io/desired-replicas";
+/// Revision annotation: the replica count it ended with.
+pub const REPLICAS_ANNOTATION: &str = "openshift.io/deployment.replicas";
+/// Revision annotation: why it was created, failed or was cancelled.
+pub const STATUS_REASON_ANNOTATION: &str = "openshift.io/deployment.status-reason";
+/// Revision annotation: `"true"` when cancelled.
+pub const CANCELLED_ANNOTATION: &str = "openshift.io/deployment.cancelled";
+/// Pod template annotation: the revision's name.
+pub const DEPLOYMENT_NAME_ANNOTATION: &str = "openshift.io/deployment.name";
+
+/// cutover's own revision annotations (state OpenShift kept in its deployer process).
+pub const PREFIX: &str = "cutover.io";
+/// Revision annotation: when the rollout last made progress (RFC 3339); its no-progress deadline
+/// counts from here.
+pub const LAST_PROGRESS_ANNOTATION: &str = "cutover.io/last-progress";
+/// Revision annotation: when the rollout started running (RFC 3339).
+pub const STARTED_AT_ANNOTATION: &str = "cutover.io/started-at";
+/// Revision annotation: the `kubernetes.io/change-cause` of the DeploymentConfig at creation.
+pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
+
+/// Field manager for every write the operator makes.
+pub const FIELD_MANAGER: &str = "cutover";
+
+/// Phases of a revision (spec §4).
+pub mod phase {
+    pub const NEW: &str = "New";
+    pub const PENDING: &str = "Pending";
+    pub const RUNNING: &str = "Running";
+    pub const COMPLETE: &str = "Complete";
+    pub const FAILED: &str = "Failed";
+}
+
+/// The name of revision `version` of DeploymentConfig `dc`.
+pub fn revision_name(dc: &str, version: i64) -> String {
+    format!("{dc}-{version}")
+}

@@ -1,0 +1,12 @@
+//! cutover: OpenShift's DeploymentConfig and Route for any Kubernetes cluster.
+//!
+//! - `api`: the CRD types, their defaults and validation (no I/O);
+//! - `strategy`: the pure planner, `plan(&Observed, now) -> Decision`;
+//! - `reconcile`: the thin I/O shell that observes, plans and acts;
+//! - `controller`: the wiring of the kube-runtime controllers.
+
+pub mod api;
+pub mod controller;
+pub mod error;
+pub mod reconcile;
+pub mod strategy;

@@ -1,0 +1,116 @@
+//! The `cutover` process: `cutover run` (the operator) and `cutover crd` (print the CRDs).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use cutover::controller::{self, Scope};
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "OpenShift DeploymentConfig and Route for any Kubernetes cluster"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator (uses KUBECONFIG, or the in-cluster service account).
+    Run {
+        /// Watch only this namespace (default: all namespaces).
+        #[arg(long, env = "CUTOVER_NAMESPACE")]
+        namespace: Option<String>,
+        /// DeploymentConfigs reconciled at once.
+        #[arg(long, env = "CUTOVER_CONCURRENCY", default_value_t = 16)]
+        concurrency: u16,
+        /// Log format: text or json.
+        #[arg(long, env = "CUTOVER_LOG_FORMAT", default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
+    Crd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => match cutover::api::crds_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cutover: cannot render the CRDs: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run {
+            namespace,
+            concurrency,
+            log_format,
+        } => {
+            init_logging(log_format);
+            let client = match kube::Client::try_default().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("cutover: cannot reach the Kubernetes API: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(
+                namespace = namespace.as_deref().unwrap_or("<all>"),
+                "cutover starting"
+            );
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("cutover: cannot handle SIGTERM: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+            let stop = async move {
+                tokio::select! {
+                    _ = shutdown => {},
+                    _ = term.recv() => {},
+                }
+                tracing::info!("shutting down");
+            };
+            controller::run(
+                client,
+                Scope {
+                    namespace,
+                    concurrency,
+                },
+                stop,
+            )
+            .await;
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Carries out the planner's actions, in order, idempotently.
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
+};
+use kube::core::ApiResource;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::api::DeploymentConfig;
+use crate::api::keys;
+use crate::error::{Error, Result};
+use crate::strategy::{Action, Event, RevisionUpdate};
+
+use super::Context;
+
+/// The API server refused to create a revision (for example a template it finds invalid): this
+/// is not retried, it becomes the Progressing condition.
+pub struct CreateRefused {
+    pub version_name: String,
+    pub message: String,
+}
+
+/// Applies `actions` for `dc`. Stops at the first error; everything already applied is safe to
+/// apply again on the retry.
+pub async fn execute(
+    dc: &DeploymentConfig,
+    actions: &[Action],
+    ctx: &Context,
+) -> Result<Option<CreateRefused>> {
+    let ns = dc.namespace().unwrap_or_default();
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut refused = None;
+    for action in actions {
+        match action {
+            Action::Adopt { name } => adopt(dc, &replica_sets, name).await?,
+            Action::CreateRevision { name, manifest } => {
+                if let Some(r) = create_revision(dc, ctx, &ns, name, manifest).await? {
+                    publish(
+                        dc,
+                        ctx,
+                        &Event::warning(
+                            "DeploymentCreationFailed",
+                            format!("Couldn't deploy version {}: {}", r.version_name, r.message),
+                        ),
+                    )
+                    .await;
+                    refused = Some(r);
+                    break;
+                }
+            }
+            Action::Update(update) => {
+                update_revision(&replica_sets, update).await?;
+                if let Some(scale) = update.scale {
+                    let message = format!(
+                        "Scaled replication controller {:?} from {} to {}",
+                        update.name, scale.from, scale.to
+                    );
+                    publish(
+                        dc,
+                        ctx,
+                        &Event::normal("ReplicationControllerScaled", message),
+                    )
+                    .await;
+                }
+            }
+            Action::DeleteRevision { name } => {
+                let params = DeleteParams {
+                    propagation_policy: Some(PropagationPolicy::Background),
+                    ..Default::default()
+                };
+                match replica_sets.delete(name, &params).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => {
+                        publish(
+                            dc,
+                            ctx,
+                            &Event::warning(
+                                "DeploymentCleanupFailed",
+                                format!("Couldn't clean up deployment {name}: {e}"),
+                            ),
+                        )
+                        .await;
+                    }
+                }
+            }
+            Action::Event(event) => publish(dc, ctx, event).await,
+        }
+    }
+    Ok(refused)
+}
+
+async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {
+    let Some(owner) = dc.controller_owner_ref(&()) else {
+        return Ok(());
+    };
+    let mut owner = owner;
+    owner.block_owner_deletion = Some(true);
+    let rs = api.get(name).await?;
+    if rs
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true))
+    {
+        return Ok(()); // someone else's by now
+    }
+    let mut refs = rs.owner_references().to_vec();
+    refs.push(owner);
+    // The resourceVersion makes this a compare-and-swap: a concurrent claim wins, we re-observe.
+    let patch =
+        json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.resource_version()}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+async fn create_revision(
+    dc: &DeploymentConfig,
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    manifest: &serde_json::Value,
+) -> Result<Option<CreateRefused>> {
+    // Created from JSON, not a typed ReplicaSet, so pod fields newer than our API types survive.
+    let resource = ApiResource::erase::<ReplicaSet>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let object: DynamicObject = serde_json::from_value(manifest.clone())?;
+    let params = PostParams {
+        field_manager: Some(keys::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.create(&params, &object).await {
+        Ok(_) => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let existing: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), ns);
+            let rs = existing.get(name).await?;
+            let ours = rs
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == dc.uid().as_ref());
+            if ours {
+                Err(Error::StaleCache(format!(
+                    "revision {name} exists but is not in the cache yet"
+                )))
+            } else {
+                Ok(Some(CreateRefused {
+                    version_name: name.into(),
+                    message: Error::NameTaken(name.into()).to_string(),
+                }))
+            }
+        }
+        Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => Ok(Some(CreateRefused {
+            version_name: name.into(),
+            message: s.message.clone(),
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn update_revision(api: &Api<ReplicaSet>, update: &RevisionUpdate) -> Result<()> {
+    let mut patch = json!({"metadata": {"annotations": update.annotations}});
+    if let Some(scale) = update.scale {
+        patch["spec"] = json!({"replicas": scale.to});
+    }
+    api.patch(&update.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Records an event on the DeploymentConfig. Events are best effort: a failure is logged, never
+/// fails the reconcile.
+pub async fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
+    let ev = KubeEvent {
+        type_: if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: event.reason.into(),
+        note: Some(event.message.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &dc.object_ref(&())).await {
+        tracing::warn!(error = %e, reason = event.reason, "could not record event");
+    }
+}

@@ -1,0 +1,101 @@
+//! One reconcile of a DeploymentConfig: observe → plan → act → write status once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use crate::api::keys;
+use crate::api::{DeploymentConfig, DeploymentConfigStatus};
+use crate::error::{Error, Result};
+use crate::strategy::{self, progress};
+
+use super::{Context, apply, observe};
+
+/// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
+const RESYNC: Duration = Duration::from_secs(300);
+
+#[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any()))]
+pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
+    let observed = observe::snapshot(&dc, &ctx);
+    let now = Timestamp::now();
+    let mut decision = strategy::plan(&observed, now);
+    if !decision.actions.is_empty() {
+        info!(actions = ?decision.actions.iter().map(action_label).collect::<Vec<_>>(), "acting");
+    }
+    if let Some(refused) = apply::execute(&dc, &decision.actions, &ctx).await? {
+        // The API server refused the new revision: say so and stay at the previous revision.
+        decision.status.latest_version = dc.status.as_ref().map_or(0, |s| s.latest_version);
+        progress::set_condition(
+            &mut decision.status.conditions,
+            progress::condition(
+                progress::PROGRESSING,
+                "False",
+                progress::reason::RC_CREATE_ERROR,
+                refused.message,
+            ),
+            now,
+        );
+    }
+    write_status(&dc, &decision.status, &ctx).await?;
+    ctx.reset_backoff(&ObjectRef::from(dc.as_ref()));
+    Ok(Requeue::requeue(
+        decision
+            .requeue_after
+            .map_or(RESYNC, |d| d.min(RESYNC) + Duration::from_millis(50)),
+    ))
+}
+
+/// Transient errors back off per object; others are already conditions, so they wait for the
+/// next change.
+pub fn error_policy(dc: Arc<DeploymentConfig>, error: &Error, ctx: Arc<Context>) -> Requeue {
+    if error.is_transient() {
+        let after = ctx.backoff(ObjectRef::from(dc.as_ref()));
+        warn!(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any(), %error, retry_in = ?after, "reconcile failed");
+        Requeue::requeue(after)
+    } else {
+        warn!(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any(), %error, "reconcile failed permanently");
+        Requeue::await_change()
+    }
+}
+
+/// The one status write of a reconcile, skipped when nothing changed.
+async fn write_status(
+    dc: &DeploymentConfig,
+    status: &DeploymentConfigStatus,
+    ctx: &Context,
+) -> Result<()> {
+    if dc.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<DeploymentConfig> =
+        Api::namespaced(ctx.client.clone(), &dc.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": "apps.openshift.io/v1",
+        "kind": "DeploymentConfig",
+        "status": status,
+    });
+    let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+    api.patch_status(&dc.name_any(), &params, &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+fn action_label(action: &strategy::Action) -> String {
+    match action {
+        strategy::Action::Adopt { name } => format!("adopt {name}"),
+        strategy::Action::CreateRevision { name, .. } => format!("create {name}"),
+        strategy::Action::Update(u) => match u.scale {
+            Some(s) => format!("scale {} {}->{}", u.name, s.from, s.to),
+            None => format!("annotate {}", u.name),
+        },
+        strategy::Action::DeleteRevision { name } => format!("delete {name}"),
+        strategy::Action::Event(e) => format!("event {}", e.reason),
+    }
+}

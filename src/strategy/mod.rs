@@ -1,0 +1,687 @@
+//! The pure core: `plan(&Observed, now) -> Decision`.
+//!
+//! No client, no clock, no async. The shell (`reconcile`) observes the cluster, calls `plan`,
+//! carries out the actions and writes the status it returns. Everything that decides lives here,
+//! so a restart at any instant changes nothing: the next pass reads the same facts from the
+//! cluster and takes the same decision.
+//!
+//! `plan` walks a priority ladder (like the Kubernetes Deployment controller's sync): each rung
+//! either finishes the pass or hands on to the next.
+
+pub mod progress;
+pub mod recreate;
+pub mod revision;
+pub mod rolling;
+pub mod rollout;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use serde_json::Value;
+
+use crate::api::defaults::{EffectiveStrategy, StrategyKind};
+use crate::api::keys;
+use crate::api::{
+    DeploymentCause, DeploymentConfig, DeploymentConfigStatus, DeploymentDetails,
+    TRIGGER_CONFIG_CHANGE, TRIGGER_IMAGE_CHANGE,
+};
+
+pub use revision::{Phase, Revision};
+use rollout::{Rollout, Step};
+
+use progress::{condition, reason};
+
+/// What the shell observed for one DeploymentConfig.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub dc: DeploymentConfig,
+    /// Its revisions (ReplicaSets it controls), in ascending version.
+    pub revisions: Vec<Revision>,
+    /// ReplicaSets labelled as its revisions that no controller owns: adopted first.
+    pub orphans: Vec<String>,
+}
+
+/// A Kubernetes event to record on the DeploymentConfig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Event {
+    pub fn normal(reason: &'static str, message: String) -> Self {
+        Event {
+            warning: false,
+            reason,
+            message,
+        }
+    }
+    pub fn warning(reason: &'static str, message: String) -> Self {
+        Event {
+            warning: true,
+            reason,
+            message,
+        }
+    }
+}
+
+/// A replica count change on a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    pub from: i32,
+    pub to: i32,
+}
+
+/// One patch of a revision's ReplicaSet: its replicas and/or annotations (`None` removes a key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionUpdate {
+    pub name: String,
+    pub scale: Option<Scale>,
+    pub annotations: BTreeMap<String, Option<String>>,
+}
+
+impl RevisionUpdate {
+    pub fn new(name: &str) -> Self {
+        RevisionUpdate {
+            name: name.to_string(),
+            scale: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+    pub fn scale(rev: &Revision, to: i32) -> Self {
+        RevisionUpdate {
+            scale: Some(Scale {
+                from: rev.spec_replicas,
+                to,
+            }),
+            ..Self::new(&rev.name)
+        }
+    }
+    pub fn annotate(mut self, key: &str, value: Option<String>) -> Self {
+        self.annotations.insert(key.to_string(), value);
+        self
+    }
+}
+
+/// What the shell must do, in order. Each action is idempotent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Take a controller-less revision under this DeploymentConfig.
+    Adopt {
+        name: String,
+    },
+    /// Create a revision's ReplicaSet from this manifest.
+    CreateRevision {
+        name: String,
+        manifest: Value,
+    },
+    Update(RevisionUpdate),
+    /// Delete an old revision (history pruning); its pods go with it.
+    DeleteRevision {
+        name: String,
+    },
+    Event(Event),
+}
+
+/// The outcome of one pass: actions, the whole new status, and when to look again at the latest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub actions: Vec<Action>,
+    pub status: DeploymentConfigStatus,
+    pub requeue_after: Option<Duration>,
+}
+
+/// The priority ladder.
+pub fn plan(obs: &Observed, now: Timestamp) -> Decision {
+    Planner::new(obs, now).run()
+}
+
+struct Planner<'a> {
+    obs: &'a Observed,
+    dc: &'a DeploymentConfig,
+    now: Timestamp,
+    previous: DeploymentConfigStatus,
+    status: DeploymentConfigStatus,
+    actions: Vec<Action>,
+    requeue_after: Option<Duration>,
+    /// The latest revision's phase after this pass (the observed one unless it moves now).
+    latest_phase: Option<(Phase, bool)>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(obs: &'a Observed, now: Timestamp) -> Self {
+        let previous = obs.dc.status.clone().unwrap_or_default();
+        let status = DeploymentConfigStatus {
+            latest_version: previous.latest_version,
+            details: previous.details.clone(),
+            conditions: previous.conditions.clone(),
+            ..Default::default()
+        };
+        Planner {
+            obs,
+            dc: &obs.dc,
+            now,
+            previous,
+            status,
+            actions: Vec::new(),
+            requeue_after: None,
+            latest_phase: None,
+        }
+    }
+
+    fn name(&self) -> String {
+        self.dc.name_any()
+    }
+
+    fn namespace(&self) -> String {
+        self.dc.namespace().unwrap_or_default()
+    }
+
+    fn event(&mut self, e: Event) {
+        self.actions.push(Action::Event(e));
+    }
+
+    fn latest(&self) -> Option<&'a Revision> {
+        let v = self.status.latest_version;
+        self.obs.revisions.iter().find(|r| r.version == v)
+    }
+
+    fn run(mut self) -> Decision {
+        self.ladder();
+        self.finish()
+    }
+
+    fn ladder(&mut self) {
+        // Being deleted: the garbage collector removes the revisions; only report.
+        if self.dc.metadata.deletion_timestamp.is_some() {
+            return;
+        }
+        // A spec that cannot be planned (it slipped past admission): say why, touch nothing.
+        let strategy = match self.check_spec() {
+            Ok(s) => s,
+            Err(message) => {
+                self.set_progressing(condition(
+                    progress::PROGRESSING,
+                    "False",
+                    reason::INVALID_CONFIG,
+                    message,
+                ));
+                return;
+            }
+        };
+        // Orphaned revisions of this DeploymentConfig are adopted before anything is decided.
+        if !self.obs.orphans.is_empty() {
+            for name in &self.obs.orphans {
+                self.actions.push(Action::Adopt { name: name.clone() });
+            }
+            return;
+        }
+        // Catch up with revisions that exist (a DeploymentConfig recreated over orphans).
+        if let Some(highest) = self.obs.revisions.last().map(|r| r.version) {
+            self.status.latest_version = self.status.latest_version.max(highest);
+        }
+        self.image_trigger_condition();
+        if self.dc.spec.paused {
+            self.prune();
+            return;
+        }
+        if !self.images_resolved() {
+            return;
+        }
+        self.triggers();
+        if self.cancel_superseded() {
+            return;
+        }
+        match self.latest() {
+            Some(latest) if !latest.phase.is_terminal() => self.drive(latest, &strategy),
+            Some(_) => {
+                self.scale_to_active();
+                self.prune();
+            }
+            None if self.status.latest_version > 0 => {
+                self.create_latest();
+                self.prune();
+            }
+            None => {}
+        }
+    }
+
+    /// What the planner needs from the spec, checked (admission enforces the same with CEL).
+    fn check_spec(&self) -> Result<EffectiveStrategy, String> {
+        let spec = &self.dc.spec;
+        let strategy = spec.strategy.effective()?;
+        for v in [&strategy.max_surge, &strategy.max_unavailable] {
+            v.scaled(1, crate::api::Rounding::Up)
+                .map_err(|e| format!("strategy.rollingParams: {e}"))?;
+        }
+        if spec.effective_selector().is_empty() {
+            return Err("selector cannot be empty".into());
+        }
+        if spec.template.containers().iter().all(|c| c.init) {
+            return Err("template.spec.containers: at least one container is required".into());
+        }
+        if spec.replicas < 0 {
+            return Err("replicas cannot be negative".into());
+        }
+        Ok(strategy)
+    }
+
+    fn set_progressing(&mut self, c: crate::api::DeploymentCondition) {
+        progress::set_condition(&mut self.status.conditions, c, self.now);
+    }
+
+    /// An ImageChange trigger is accepted but inactive until cutover follows ImageStreams: a
+    /// condition says so, and an event the first time.
+    fn image_trigger_condition(&mut self) {
+        if self.dc.spec.has_trigger(TRIGGER_IMAGE_CHANGE) {
+            let message = "ImageChange triggers are inactive: cutover has no ImageStreams yet, so the template's images are deployed as written";
+            if !self
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == progress::IMAGE_TRIGGER_INACTIVE)
+            {
+                self.event(Event::normal("ImageTriggerInactive", message.into()));
+            }
+            self.set_progressing_like(
+                progress::IMAGE_TRIGGER_INACTIVE,
+                "True",
+                reason::NO_IMAGE_STREAMS,
+                message,
+            );
+        } else {
+            progress::remove_condition(
+                &mut self.status.conditions,
+                progress::IMAGE_TRIGGER_INACTIVE,
+            );
+        }
+    }
+
+    fn set_progressing_like(&mut self, type_: &str, status: &str, reason: &str, message: &str) {
+        progress::set_condition(
+            &mut self.status.conditions,
+            condition(type_, status, reason, message),
+            self.now,
+        );
+    }
+
+    /// A container without an image cannot be deployed: wait, saying why (DESIGN.md).
+    fn images_resolved(&mut self) -> bool {
+        let missing: Vec<String> = self
+            .dc
+            .spec
+            .template
+            .containers()
+            .iter()
+            .filter(|c| c.image.trim().is_empty())
+            .map(|c| c.name.to_string())
+            .collect();
+        if missing.is_empty() {
+            return true;
+        }
+        let message = format!(
+            "waiting for an image: container(s) {} have no image set in the template",
+            missing.join(", ")
+        );
+        self.set_progressing(condition(
+            progress::PROGRESSING,
+            "Unknown",
+            reason::WAITING_FOR_IMAGE,
+            message,
+        ));
+        false
+    }
+
+    /// ConfigChange (and image edits under an ImageChange trigger) start a new revision by
+    /// bumping latestVersion (spec §6).
+    fn triggers(&mut self) {
+        let spec = &self.dc.spec;
+        let config_change = spec.has_trigger(TRIGGER_CONFIG_CHANGE);
+        let image_change = spec.has_trigger(TRIGGER_IMAGE_CHANGE);
+        if self.status.latest_version == 0 {
+            if config_change || image_change {
+                self.bump("config change", vec![cause(TRIGGER_CONFIG_CHANGE)]);
+            }
+            return;
+        }
+        let Some(latest) = self.latest() else { return };
+        let recorded = latest.template();
+        if image_change {
+            let old_images = recorded.map(images).unwrap_or_default();
+            let new: Vec<String> = images(&spec.template.0)
+                .into_iter()
+                .filter(|i| !old_images.contains(i))
+                .collect();
+            if !new.is_empty() {
+                let causes = new
+                    .into_iter()
+                    .map(|image| DeploymentCause {
+                        type_: TRIGGER_IMAGE_CHANGE.into(),
+                        image_trigger: Some(crate::api::DeploymentCauseImageTrigger {
+                            from: k8s_openapi::api::core::v1::ObjectReference {
+                                kind: Some("DockerImage".into()),
+                                name: Some(image),
+                                ..Default::default()
+                            },
+                        }),
+                    })
+                    .collect();
+                self.bump("image change", causes);
+                return;
+            }
+        }
+        if config_change && revision::template_changed(&spec.template.0, recorded) {
+            self.bump("config change", vec![cause(TRIGGER_CONFIG_CHANGE)]);
+        }
+    }
+
+    fn bump(&mut self, message: &str, causes: Vec<DeploymentCause>) {
+        self.status.latest_version += 1;
+        self.status.details = Some(DeploymentDetails {
+            message: message.into(),
+            causes,
+        });
+    }
+
+    /// Revisions still in flight that are not the latest are cancelled and end Failed; the new
+    /// revision starts only once none is left in flight (spec §5 step 6).
+    fn cancel_superseded(&mut self) -> bool {
+        let latest = self.status.latest_version;
+        let ns = self.namespace();
+        let mut any = false;
+        for rev in self
+            .obs
+            .revisions
+            .iter()
+            .filter(|r| !r.phase.is_terminal() && r.version != latest)
+        {
+            any = true;
+            let reason_text = if rev.cancelled {
+                rev.status_reason
+                    .clone()
+                    .unwrap_or_else(|| "cancelled".into())
+            } else {
+                self.event(Event::normal(
+                    "DeploymentCancelled",
+                    format!(
+                        "Cancelled deployment {:?} superceded by version {latest}",
+                        rev.name
+                    ),
+                ));
+                "newer deployment was found running".into()
+            };
+            self.actions.push(Action::Update(
+                RevisionUpdate::new(&rev.name)
+                    .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
+                    .annotate(keys::STATUS_REASON_ANNOTATION, Some(reason_text))
+                    .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
+            ));
+            self.event(Event::warning(
+                "RolloutCancelled",
+                format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
+            ));
+        }
+        any
+    }
+
+    /// Moves the latest revision's rollout on by one pass.
+    fn drive(&mut self, latest: &'a Revision, current: &EffectiveStrategy) {
+        let ns = self.namespace();
+        if latest.cancelled {
+            self.actions.push(Action::Update(
+                RevisionUpdate::new(&latest.name)
+                    .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
+            ));
+            self.event(Event::warning(
+                "RolloutCancelled",
+                format!("Rollout for \"{ns}/{}\" cancelled", latest.name),
+            ));
+            self.latest_phase = Some((Phase::Failed, true));
+            return;
+        }
+        // The rollout runs the strategy recorded on the revision, not a later edit of it.
+        let strategy = latest
+            .config
+            .as_ref()
+            .and_then(|c| c.spec.strategy.effective().ok())
+            .unwrap_or_else(|| current.clone());
+
+        // A New revision starts running now; its clocks start with it.
+        let mut to = latest.clone();
+        let mut start = None;
+        if latest.phase == Phase::New {
+            to.phase = Phase::Running;
+            to.started_at = Some(self.now);
+            to.last_progress = Some(self.now);
+            start = Some(
+                RevisionUpdate::new(&latest.name)
+                    .annotate(keys::PHASE_ANNOTATION, Some(Phase::Running.as_str().into()))
+                    .annotate(keys::STARTED_AT_ANNOTATION, Some(self.now.to_string()))
+                    .annotate(keys::LAST_PROGRESS_ANNOTATION, Some(self.now.to_string())),
+            );
+        }
+        let old: Vec<&Revision> = self
+            .obs
+            .revisions
+            .iter()
+            .filter(|r| r.version != latest.version)
+            .collect();
+        let mut rollout = Rollout::new(&to, old, &strategy, &ns, self.now);
+        let step = match strategy.kind {
+            StrategyKind::Rolling => rolling::step(&mut rollout),
+            StrategyKind::Recreate => recreate::step(&mut rollout),
+            StrategyKind::Custom => Step::Fail(
+                "the Custom strategy is not supported yet: its deployer Jobs are not implemented"
+                    .into(),
+            ),
+        };
+        let mut actions = rollout.into_actions();
+        // Fold the start into this pass's update of the same revision, so it is one patch.
+        if let Some(start) = start {
+            merge_update(&mut actions, start);
+        }
+        let test = to.config.as_ref().is_some_and(|c| c.spec.test);
+        match step {
+            Step::Wait(after) => {
+                self.requeue_after = after;
+                self.latest_phase = Some((Phase::Running, false));
+            }
+            Step::Complete => {
+                let mut done = RevisionUpdate::new(&latest.name)
+                    .annotate(
+                        keys::PHASE_ANNOTATION,
+                        Some(Phase::Complete.as_str().into()),
+                    )
+                    .annotate(keys::REPLICAS_ANNOTATION, Some(latest.desired.to_string()))
+                    .annotate(keys::DESIRED_REPLICAS_ANNOTATION, None);
+                if test {
+                    done.scale = Some(Scale {
+                        from: to.spec_replicas,
+                        to: 0,
+                    });
+                }
+                merge_update(&mut actions, done);
+                self.latest_phase = Some((Phase::Complete, false));
+            }
+            Step::Fail(why) => {
+                let mut failed = RevisionUpdate::new(&latest.name)
+                    .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into()))
+                    .annotate(keys::STATUS_REASON_ANNOTATION, Some(why.clone()));
+                if test {
+                    failed.scale = Some(Scale {
+                        from: to.spec_replicas,
+                        to: 0,
+                    });
+                }
+                merge_update(&mut actions, failed);
+                actions.push(Action::Event(Event::warning(
+                    "Failed",
+                    format!("Rollout of \"{ns}/{}\" failed: {why}", latest.name),
+                )));
+                self.latest_phase = Some((Phase::Failed, false));
+            }
+        }
+        self.actions.extend(actions);
+    }
+
+    /// With the latest revision terminal: the newest Complete revision runs spec.replicas and
+    /// every other one runs 0 (this is also the automatic rollback, spec §15); in test mode all 0.
+    fn scale_to_active(&mut self) {
+        let active = self
+            .obs
+            .revisions
+            .iter()
+            .rev()
+            .find(|r| r.phase == Phase::Complete)
+            .map(|r| r.version);
+        for rev in &self.obs.revisions {
+            let target = if !self.dc.spec.test && Some(rev.version) == active {
+                self.dc.spec.replicas
+            } else {
+                0
+            };
+            if rev.spec_replicas != target {
+                self.actions
+                    .push(Action::Update(RevisionUpdate::scale(rev, target)));
+            }
+        }
+    }
+
+    fn create_latest(&mut self) {
+        let version = self.status.latest_version;
+        let name = keys::revision_name(&self.name(), version);
+        match revision::replica_set_manifest(self.dc, version, &self.status) {
+            Ok(manifest) => {
+                self.actions.push(Action::CreateRevision {
+                    name: name.clone(),
+                    manifest,
+                });
+                self.event(Event::normal(
+                    "DeploymentCreated",
+                    format!("Created new replication controller {name:?} for version {version}"),
+                ));
+                self.set_progressing(condition(
+                    progress::PROGRESSING,
+                    "True",
+                    reason::NEW_RC_CREATED,
+                    format!("Created new replication controller {name:?} for version {version}"),
+                ));
+            }
+            Err(e) => self.set_progressing(condition(
+                progress::PROGRESSING,
+                "False",
+                reason::RC_CREATE_ERROR,
+                e.to_string(),
+            )),
+        }
+    }
+
+    /// Deletes the oldest revisions beyond revisionHistoryLimit (spec §19).
+    fn prune(&mut self) {
+        let Some(limit) = self.dc.spec.revision_history_limit else {
+            return;
+        };
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let active = self
+            .obs
+            .revisions
+            .iter()
+            .rev()
+            .find(|r| r.phase == Phase::Complete)
+            .map(|r| r.version);
+        let latest = self.status.latest_version;
+        let candidates: Vec<&Revision> = self
+            .obs
+            .revisions
+            .iter()
+            .filter(|r| match active {
+                Some(a) => r.version < a,
+                None => r.version != latest,
+            })
+            .collect();
+        let excess = candidates.len().saturating_sub(limit);
+        for rev in candidates
+            .into_iter()
+            .take(excess)
+            .filter(|r| r.spec_replicas == 0)
+        {
+            self.actions.push(Action::DeleteRevision {
+                name: rev.name.clone(),
+            });
+        }
+    }
+
+    fn finish(mut self) -> Decision {
+        let dc = self.dc;
+        progress::fill_counts(&mut self.status, &self.obs.revisions);
+        self.status.observed_generation = dc.metadata.generation.unwrap_or(0);
+        self.status.selector = Some(progress::selector_string(dc));
+        self.status.triggered_by = progress::triggered_by(dc);
+        progress::set_condition(
+            &mut self.status.conditions,
+            progress::available_condition(dc, self.status.available_replicas),
+            self.now,
+        );
+        if let Some(latest) = self.latest() {
+            let (phase, cancelled) = self
+                .latest_phase
+                .unwrap_or((latest.phase, latest.cancelled));
+            if let Some(c) = progress::progressing_condition(latest, phase, cancelled) {
+                let progressed = self.status.updated_replicas > self.previous.updated_replicas
+                    || self.status.replicas - self.status.updated_replicas
+                        < self.previous.replicas - self.previous.updated_replicas;
+                if phase == Phase::Running && progressed {
+                    progress::replace_condition(&mut self.status.conditions, c, self.now);
+                } else {
+                    progress::set_condition(&mut self.status.conditions, c, self.now);
+                }
+            }
+        }
+        Decision {
+            actions: self.actions,
+            status: self.status,
+            requeue_after: self.requeue_after,
+        }
+    }
+}
+
+fn cause(type_: &str) -> DeploymentCause {
+    DeploymentCause {
+        type_: type_.into(),
+        image_trigger: None,
+    }
+}
+
+/// The container images of a template (containers and init containers).
+fn images(template: &Value) -> Vec<String> {
+    crate::api::PodTemplate(template.clone())
+        .containers()
+        .iter()
+        .map(|c| c.image.trim().to_string())
+        .collect()
+}
+
+/// Merges `update` into the existing update of the same revision in `actions`, or appends it.
+fn merge_update(actions: &mut Vec<Action>, update: RevisionUpdate) {
+    for action in actions.iter_mut() {
+        if let Action::Update(existing) = action
+            && existing.name == update.name
+        {
+            if update.scale.is_some() {
+                existing.scale = match (existing.scale, update.scale) {
+                    (Some(a), Some(b)) => Some(Scale {
+                        from: a.from,
+                        to: b.to,
+                    }),
+                    (_, b) => b,
+                };
+            }
+            existing.annotations.extend(update.annotations);
+            return;
+        }
+    }
+    actions.push(Action::Update(update));
+}

@@ -1,0 +1,248 @@
+//! The DeploymentConfig status: counts, and the Available and Progressing conditions (spec §2.7,
+//! §2.8), computed whole from the observed revisions.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::defaults::StrategyKind;
+use crate::api::int_or_percent::Rounding;
+use crate::api::keys;
+use crate::api::{
+    DeploymentCondition, DeploymentConfig, DeploymentConfigStatus, TRIGGER_CONFIG_CHANGE,
+    TRIGGER_IMAGE_CHANGE,
+};
+
+use super::revision::{Phase, Revision};
+
+pub const AVAILABLE: &str = "Available";
+pub const PROGRESSING: &str = "Progressing";
+/// cutover's own: an ImageChange trigger is accepted but has no ImageStreams to follow.
+pub const IMAGE_TRIGGER_INACTIVE: &str = "ImageChangeTriggerInactive";
+
+/// Reasons of the Progressing condition.
+pub mod reason {
+    pub const NEW_RC_CREATED: &str = "NewReplicationControllerCreated";
+    pub const RC_CREATE_ERROR: &str = "ReplicationControllerCreateError";
+    pub const RC_UPDATED: &str = "ReplicationControllerUpdated";
+    pub const NEW_RC_AVAILABLE: &str = "NewReplicationControllerAvailable";
+    pub const TIMED_OUT: &str = "ProgressDeadlineExceeded";
+    pub const CANCELLED: &str = "RolloutCancelled";
+    /// cutover's own: the spec cannot be planned (it slipped past admission).
+    pub const INVALID_CONFIG: &str = "InvalidConfig";
+    /// cutover's own: a container has no image yet.
+    pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
+    /// cutover's own: the ImageChange trigger has no ImageStreams to follow.
+    pub const NO_IMAGE_STREAMS: &str = "ImageStreamsNotSupported";
+}
+
+pub fn condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: impl Into<String>,
+) -> DeploymentCondition {
+    DeploymentCondition {
+        type_: type_.into(),
+        status: status.into(),
+        last_update_time: None,
+        last_transition_time: None,
+        reason: reason.into(),
+        message: message.into(),
+    }
+}
+
+/// Sets `new` in `conditions` by OpenShift's rule: an existing condition with the same status
+/// and reason is left alone; a changed reason keeps the transition time; anything else is new.
+pub fn set_condition(
+    conditions: &mut Vec<DeploymentCondition>,
+    mut new: DeploymentCondition,
+    now: Timestamp,
+) {
+    let stamp = Some(Time(now));
+    match conditions.iter_mut().find(|c| c.type_ == new.type_) {
+        Some(old) if old.status == new.status && old.reason == new.reason => {}
+        Some(old) => {
+            new.last_update_time = stamp.clone();
+            new.last_transition_time = if old.status == new.status {
+                old.last_transition_time.clone()
+            } else {
+                stamp
+            };
+            *old = new;
+        }
+        None => {
+            new.last_update_time = stamp.clone();
+            new.last_transition_time = stamp;
+            conditions.push(new);
+        }
+    }
+}
+
+/// Replaces a condition outright, so its transition time records this moment (OpenShift does this
+/// for "progress seen": `lastTransitionTime` is the time of the last progress).
+pub fn replace_condition(
+    conditions: &mut Vec<DeploymentCondition>,
+    mut new: DeploymentCondition,
+    now: Timestamp,
+) {
+    conditions.retain(|c| c.type_ != new.type_);
+    new.last_update_time = Some(Time(now));
+    new.last_transition_time = Some(Time(now));
+    conditions.push(new);
+}
+
+pub fn remove_condition(conditions: &mut Vec<DeploymentCondition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
+}
+
+/// Counts over every revision (spec §2.7).
+pub fn fill_counts(status: &mut DeploymentConfigStatus, revisions: &[Revision]) {
+    status.replicas = revisions.iter().map(|r| r.replicas).sum();
+    status.available_replicas = revisions.iter().map(|r| r.available).sum();
+    status.ready_replicas = revisions.iter().map(|r| r.ready).sum();
+    let spec: i32 = revisions.iter().map(|r| r.spec_replicas).sum();
+    status.unavailable_replicas = (spec - status.available_replicas).max(0);
+    status.updated_replicas = revisions
+        .iter()
+        .find(|r| r.version == status.latest_version)
+        .map_or(0, |r| r.replicas);
+}
+
+/// Available: enough pods are available for the strategy's bound, and at least one.
+pub fn available_condition(dc: &DeploymentConfig, available: i32) -> DeploymentCondition {
+    let desired = dc.spec.replicas;
+    let max_unavailable = dc
+        .spec
+        .strategy
+        .effective()
+        .ok()
+        .filter(|s| s.kind == StrategyKind::Rolling)
+        .and_then(|s| s.max_unavailable.scaled(desired, Rounding::Down).ok())
+        .unwrap_or(0);
+    if available >= desired - max_unavailable && available > 0 {
+        condition(
+            AVAILABLE,
+            "True",
+            "",
+            "Deployment config has minimum availability.",
+        )
+    } else {
+        condition(
+            AVAILABLE,
+            "False",
+            "",
+            "Deployment config does not have minimum availability.",
+        )
+    }
+}
+
+/// The Progressing condition for the latest revision's phase; `None` leaves it as it is.
+pub fn progressing_condition(
+    latest: &Revision,
+    phase: Phase,
+    cancelled: bool,
+) -> Option<DeploymentCondition> {
+    let name = &latest.name;
+    match phase {
+        Phase::New => None,
+        Phase::Pending => Some(condition(
+            PROGRESSING,
+            "Unknown",
+            "",
+            format!("replication controller {name:?} is waiting for pod \"{name}-deploy\" to run"),
+        )),
+        Phase::Running => Some(condition(
+            PROGRESSING,
+            "True",
+            reason::RC_UPDATED,
+            format!("replication controller {name:?} is progressing"),
+        )),
+        Phase::Complete => Some(condition(
+            PROGRESSING,
+            "True",
+            reason::NEW_RC_AVAILABLE,
+            format!("replication controller {name:?} successfully rolled out"),
+        )),
+        Phase::Failed if cancelled => Some(condition(
+            PROGRESSING,
+            "False",
+            reason::CANCELLED,
+            format!("rollout of replication controller {name:?} was cancelled"),
+        )),
+        Phase::Failed => Some(condition(
+            PROGRESSING,
+            "False",
+            reason::TIMED_OUT,
+            format!("replication controller {name:?} has failed progressing"),
+        )),
+    }
+}
+
+/// The label selector of the DeploymentConfig's pods as a string (scale subresource / HPA).
+pub fn selector_string(dc: &DeploymentConfig) -> String {
+    let mut selector = dc.spec.effective_selector();
+    selector.insert(
+        keys::DEPLOYMENTCONFIG_LABEL.into(),
+        dc.metadata.name.clone().unwrap_or_default(),
+    );
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The TRIGGERED BY column, as `oc get dc` shows it: `config,image(stream:tag)`.
+pub fn triggered_by(dc: &DeploymentConfig) -> Option<String> {
+    let parts: Vec<String> = dc
+        .spec
+        .effective_triggers()
+        .iter()
+        .filter_map(|t| match t.type_.as_str() {
+            TRIGGER_CONFIG_CHANGE => Some("config".to_string()),
+            TRIGGER_IMAGE_CHANGE => t
+                .image_change_params
+                .as_ref()
+                .map(|p| format!("image({})", p.from.name.clone().unwrap_or_default())),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).expect("valid")
+    }
+
+    #[test]
+    fn same_status_and_reason_keeps_everything() {
+        let mut conds = vec![];
+        set_condition(
+            &mut conds,
+            condition(PROGRESSING, "True", "A", "first"),
+            at(1),
+        );
+        set_condition(
+            &mut conds,
+            condition(PROGRESSING, "True", "A", "second"),
+            at(2),
+        );
+        assert_eq!(conds[0].message, "first");
+        assert_eq!(conds[0].last_update_time, Some(Time(at(1))));
+    }
+
+    #[test]
+    fn reason_change_keeps_transition_time_status_change_does_not() {
+        let mut conds = vec![];
+        set_condition(&mut conds, condition(PROGRESSING, "True", "A", ""), at(1));
+        set_condition(&mut conds, condition(PROGRESSING, "True", "B", ""), at(2));
+        assert_eq!(conds[0].last_transition_time, Some(Time(at(1))));
+        assert_eq!(conds[0].last_update_time, Some(Time(at(2))));
+        set_condition(&mut conds, condition(PROGRESSING, "False", "C", ""), at(3));
+        assert_eq!(conds[0].last_transition_time, Some(Time(at(3))));
+    }
+}

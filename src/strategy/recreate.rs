@@ -1,0 +1,52 @@
+//! The Recreate strategy (spec §9): old revisions down, wait for their pods to be gone, then the
+//! new revision up — first to one pod that must become available when an older Complete
+//! revision exists, then to the target.
+//!
+//! Every step is derived from what is observed (spec counts, pods that still exist), so a
+//! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
+
+use super::rollout::{Rollout, Step};
+
+pub(super) fn step(r: &mut Rollout<'_>) -> Step {
+    let desired = r.to.desired;
+    if r.to.spec_replicas == 0 {
+        // Old revisions down, and their pods gone, before any new pod exists.
+        let old_spec = r.old_spec();
+        if old_spec > 0 {
+            r.scale_down_old(old_spec);
+            return Step::Wait(None);
+        }
+        if r.old_pods() > 0 {
+            let deadline = r.deadline();
+            if r.now < deadline {
+                return Step::Wait(Some(deadline.duration_since(r.now).unsigned_abs()));
+            }
+            // OpenShift logs and continues: the rollout must not hang on a stuck pod.
+            let message = format!(
+                "Failed to wait for old pods to be terminated: {} pods still exist after {}s. New pods may be scaled up before old pods get terminated!",
+                r.old_pods(),
+                r.strategy.timeout_seconds
+            );
+            r.warn("OldPodsNotTerminated", message);
+        }
+        if desired == 0 {
+            return r.accept_or_wait(0);
+        }
+        // With a previous Complete revision, start with one pod and accept it first.
+        let first = if r.has_complete_old() { 1 } else { desired };
+        r.scale_to(first);
+        return Step::Wait(None);
+    }
+    if r.to.spec_replicas < desired {
+        // The single pod of the acceptance check.
+        match r.accept_or_wait(r.to.spec_replicas) {
+            Step::Complete => {
+                r.scale_to(desired);
+                Step::Wait(None)
+            }
+            other => other,
+        }
+    } else {
+        r.accept_or_wait(desired)
+    }
+}

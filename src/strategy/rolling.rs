@@ -1,0 +1,150 @@
+//! The Rolling strategy (spec §8), watch-driven.
+//!
+//! Each pass takes at most one scale-up and one scale-down step from what is observed; the watch
+//! on the ReplicaSets and pods brings the next pass. Unlike OpenShift's deployer (which trusted
+//! the old revision's spec count), the availability of every revision's pods counts toward
+//! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
+//! bounds hold as guarantees (DESIGN.md).
+
+use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
+
+use super::rollout::{Rollout, Step};
+
+/// The resolved surge and availability bounds of one rollout (spec §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fenceposts {
+    pub surge: i32,
+    pub unavailable: i32,
+    pub min_available: i32,
+    pub max_total: i32,
+}
+
+/// Resolves maxSurge and maxUnavailable against `desired` (the revision's frozen target):
+/// surge rounds up, unavailable rounds down, both zero makes unavailable 1, and a target of 0
+/// lets every old pod go (`old_replicas`).
+pub fn fenceposts(
+    desired: i32,
+    max_surge: &IntOrPercent,
+    max_unavailable: &IntOrPercent,
+    old_replicas: i32,
+) -> Result<Fenceposts, InvalidIntOrPercent> {
+    let surge = max_surge.scaled(desired, Rounding::Up)?;
+    let mut unavailable = max_unavailable.scaled(desired, Rounding::Down)?;
+    if surge == 0 && unavailable == 0 {
+        unavailable = 1;
+    }
+    let min_available = if desired == 0 {
+        unavailable = old_replicas;
+        0
+    } else {
+        (desired - unavailable).max(0)
+    };
+    Ok(Fenceposts {
+        surge,
+        unavailable,
+        min_available,
+        max_total: desired + surge,
+    })
+}
+
+/// One pass of a rolling update from the old revisions to `to`.
+pub(super) fn step(r: &mut Rollout<'_>) -> Step {
+    let desired = r.to.desired;
+    if r.old_spec() == 0 && r.old_pods() == 0 {
+        // Nothing to replace (the initial rollout, or old revisions already gone): straight to
+        // the target, then acceptance.
+        return r.scale_and_accept(desired);
+    }
+    // Act only on settled counts: a ReplicaSet whose controller has not yet seen its latest
+    // spec reports stale availability.
+    if !r.all_settled() {
+        return Step::Wait(None);
+    }
+    let fp = match fenceposts(
+        desired,
+        &r.strategy.max_surge,
+        &r.strategy.max_unavailable,
+        r.old_spec(),
+    ) {
+        Ok(fp) => fp,
+        Err(e) => return Step::Fail(e.to_string()),
+    };
+
+    // Scale up within the surge bound, counting pods that still exist.
+    let old_spec = r.old_spec();
+    let mut to_spec = r.to.spec_replicas;
+    if to_spec < desired {
+        let existing = (old_spec + to_spec).max(r.old_pods() + r.to.pods);
+        let room = fp.max_total - existing;
+        if room > 0 {
+            to_spec = desired.min(to_spec + room);
+        }
+    }
+
+    // Scale down within the availability bound: unavailable old pods may go as long as the
+    // total stays above minAvailable; available ones only as far as availability allows.
+    let mut scale_down = 0;
+    if old_spec > 0 && !r.waiting_update_period() {
+        let all_spec = old_spec + to_spec;
+        let new_unavailable = (to_spec - r.to.counted_available()).max(0);
+        let old_unhealthy: i32 = r
+            .old
+            .iter()
+            .map(|o| o.spec_replicas - o.counted_available())
+            .sum();
+        let unhealthy_budget = (all_spec - fp.min_available - new_unavailable).max(0);
+        let available: i32 =
+            r.to.counted_available() + r.old.iter().map(|o| o.counted_available()).sum::<i32>();
+        scale_down = (old_unhealthy.min(unhealthy_budget) + (available - fp.min_available).max(0))
+            .min(old_spec);
+    }
+
+    r.scale_to(to_spec);
+    r.scale_down_old(scale_down);
+    if r.progressed() {
+        return Step::Wait(r.update_period_requeue());
+    }
+    if to_spec == desired && old_spec == 0 {
+        return r.accept_or_wait(desired);
+    }
+    r.no_progress_deadline()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(desired: i32, surge: &str, unavailable: &str, old: i32) -> (i32, i32, i32) {
+        let parse = |s: &str| match s.parse::<i32>() {
+            Ok(n) => IntOrPercent::Int(n),
+            Err(_) => IntOrPercent::Str(s.into()),
+        };
+        let f = fenceposts(desired, &parse(surge), &parse(unavailable), old).expect("valid");
+        (f.surge, f.unavailable, f.min_available)
+    }
+
+    /// The worked examples of spec §8.1 (default 25%/25%).
+    #[test]
+    fn documented_examples() {
+        assert_eq!(fp(1, "25%", "25%", 1), (1, 0, 1));
+        assert_eq!(fp(3, "25%", "25%", 3), (1, 0, 3));
+        assert_eq!(fp(4, "25%", "25%", 4), (1, 1, 3));
+        assert_eq!(fp(10, "25%", "25%", 10), (3, 2, 8));
+    }
+
+    #[test]
+    fn both_zero_allows_one_unavailable() {
+        assert_eq!(fp(10, "0", "0%", 10), (0, 1, 9));
+    }
+
+    #[test]
+    fn desired_zero_lets_every_old_pod_go() {
+        assert_eq!(fp(0, "25%", "25%", 7), (0, 7, 0));
+    }
+
+    #[test]
+    fn integers_are_taken_as_is() {
+        assert_eq!(fp(10, "2", "3", 10), (2, 3, 7));
+        assert_eq!(fp(2, "5", "5", 2), (5, 5, 0));
+    }
+}

@@ -1,0 +1,193 @@
+//! What the strategies share: one rollout in flight, the steps they take and the waits they compute.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::api::defaults::EffectiveStrategy;
+use crate::api::keys;
+
+use super::revision::Revision;
+use super::{Action, Event, RevisionUpdate};
+
+/// Where a rollout stands after one pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Not done: wait for the next watch event, or at most this long.
+    Wait(Option<Duration>),
+    Complete,
+    /// Failed with this reason (recorded on the revision).
+    Fail(String),
+}
+
+/// One rollout in flight: the revision rolled out (`to`), every other revision (`old`, ascending
+/// version), and the actions this pass takes.
+pub struct Rollout<'a> {
+    pub to: &'a Revision,
+    pub old: Vec<&'a Revision>,
+    pub strategy: &'a EffectiveStrategy,
+    pub now: Timestamp,
+    pub namespace: &'a str,
+    to_replicas: Option<i32>,
+    old_replicas: BTreeMap<&'a str, i32>,
+    events: Vec<Event>,
+}
+
+impl<'a> Rollout<'a> {
+    pub fn new(
+        to: &'a Revision,
+        old: Vec<&'a Revision>,
+        strategy: &'a EffectiveStrategy,
+        namespace: &'a str,
+        now: Timestamp,
+    ) -> Self {
+        Rollout {
+            to,
+            old,
+            strategy,
+            now,
+            namespace,
+            to_replicas: None,
+            old_replicas: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn old_spec(&self) -> i32 {
+        self.old.iter().map(|o| o.spec_replicas).sum()
+    }
+
+    pub fn old_pods(&self) -> i32 {
+        self.old.iter().map(|o| o.pods).sum()
+    }
+
+    /// Whether an older revision completed (OpenShift's `from`).
+    pub fn has_complete_old(&self) -> bool {
+        self.old.iter().any(|o| o.phase == super::Phase::Complete)
+    }
+
+    pub fn all_settled(&self) -> bool {
+        self.to.settled && self.old.iter().all(|o| o.settled)
+    }
+
+    /// Scales the new revision to `n` (no-op when already there).
+    pub fn scale_to(&mut self, n: i32) {
+        if n != self.to.spec_replicas {
+            self.to_replicas = Some(n);
+        }
+    }
+
+    /// Scales old revisions down by `count` in total, oldest first.
+    pub fn scale_down_old(&mut self, mut count: i32) {
+        for o in &self.old {
+            if count <= 0 {
+                break;
+            }
+            let take = count.min(o.spec_replicas);
+            if take > 0 {
+                self.old_replicas
+                    .insert(o.name.as_str(), o.spec_replicas - take);
+                count -= take;
+            }
+        }
+    }
+
+    /// Whether this pass changed any replica count (the rollout's measure of progress).
+    pub fn progressed(&self) -> bool {
+        self.to_replicas.is_some() || !self.old_replicas.is_empty()
+    }
+
+    pub fn warn(&mut self, reason: &'static str, message: String) {
+        self.events.push(Event::warning(reason, message));
+    }
+
+    /// When the current wait runs out: timeoutSeconds after the last progress.
+    pub fn deadline(&self) -> Timestamp {
+        let since = self
+            .to
+            .last_progress
+            .or(self.to.started_at)
+            .or(self.to.created)
+            .unwrap_or(self.now);
+        since
+            .checked_add(SignedDuration::from_secs(self.strategy.timeout_seconds))
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    fn until_deadline(&self) -> Duration {
+        self.deadline().duration_since(self.now).unsigned_abs()
+    }
+
+    /// Fails when nothing changed for timeoutSeconds; otherwise waits until then.
+    pub fn no_progress_deadline(&self) -> Step {
+        if self.now >= self.deadline() {
+            Step::Fail("timed out waiting for any update progress to be made".into())
+        } else {
+            Step::Wait(Some(self.until_deadline()))
+        }
+    }
+
+    /// Complete once `n` pods of the new revision are available; fails when that takes longer
+    /// than timeoutSeconds after the last scale.
+    pub fn accept_or_wait(&self, n: i32) -> Step {
+        if self.to.settled && self.to.available >= n && self.to.spec_replicas == n {
+            Step::Complete
+        } else if self.now >= self.deadline() {
+            Step::Fail(format!(
+                "update acceptor rejected {}: pods for rc '{}/{}' took longer than {} seconds to become available",
+                self.to.name, self.namespace, self.to.name, self.strategy.timeout_seconds
+            ))
+        } else {
+            Step::Wait(Some(self.until_deadline()))
+        }
+    }
+
+    /// Scales the new revision to `n`, then accepts it.
+    pub fn scale_and_accept(&mut self, n: i32) -> Step {
+        self.scale_to(n);
+        if self.progressed() {
+            Step::Wait(None)
+        } else {
+            self.accept_or_wait(n)
+        }
+    }
+
+    /// While the explicit updatePeriodSeconds since the last scale-up has not passed, old
+    /// revisions are not scaled down.
+    pub fn waiting_update_period(&self) -> bool {
+        match (self.strategy.update_period_seconds, self.to.last_progress) {
+            (Some(p), Some(last)) => self.now < last + SignedDuration::from_secs(p),
+            _ => false,
+        }
+    }
+
+    pub fn update_period_requeue(&self) -> Option<Duration> {
+        self.strategy
+            .update_period_seconds
+            .map(|p| Duration::from_secs(p.unsigned_abs()))
+    }
+
+    /// The actions of this pass: scale the old revisions down, the new one up (recording the
+    /// time of progress on it), and events.
+    pub fn into_actions(self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for o in &self.old {
+            if let Some(&n) = self.old_replicas.get(o.name.as_str()) {
+                actions.push(Action::Update(RevisionUpdate::scale(o, n)));
+            }
+        }
+        if self.progressed() {
+            let update = match self.to_replicas {
+                Some(n) => RevisionUpdate::scale(self.to, n),
+                None => RevisionUpdate::new(&self.to.name),
+            };
+            actions.push(Action::Update(update.annotate(
+                keys::LAST_PROGRESS_ANNOTATION,
+                Some(self.now.to_string()),
+            )));
+        }
+        actions.extend(self.events.into_iter().map(Action::Event));
+        actions
+    }
+}
