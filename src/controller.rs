@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
+use crate::health::Readiness;
 use crate::reconcile::{Context, deployment_config};
 
 /// Where the operator looks.
@@ -48,6 +49,7 @@ const SHARED_BUFFER: usize = 1024;
 pub async fn run(
     client: Client,
     scope: Scope,
+    readiness: Readiness,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     // Only objects carrying our labels are cached: revisions, and the pods of DeploymentConfigs.
@@ -84,6 +86,7 @@ pub async fn run(
         return;
     }
     info!("caches synced");
+    readiness.set_ready();
 
     let ctx = Arc::new(Context::new(client.clone(), rs_store, pod_store));
     Controller::new(

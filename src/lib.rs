@@ -8,5 +8,6 @@
 pub mod api;
 pub mod controller;
 pub mod error;
+pub mod health;
 pub mod reconcile;
 pub mod strategy;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use cutover::controller::{self, Scope};
+use cutover::health::{self, Readiness};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +29,9 @@ enum Command {
         /// DeploymentConfigs reconciled at once.
         #[arg(long, env = "CUTOVER_CONCURRENCY", default_value_t = 16)]
         concurrency: u16,
+        /// Serve /healthz and /readyz on this address (for example 0.0.0.0:8080 in a pod).
+        #[arg(long, env = "CUTOVER_HEALTH_ADDR")]
+        health_addr: Option<std::net::SocketAddr>,
         /// Log format: text or json.
         #[arg(long, env = "CUTOVER_LOG_FORMAT", default_value = "text")]
         log_format: LogFormat,
@@ -69,6 +73,7 @@ async fn main() -> ExitCode {
         Command::Run {
             namespace,
             concurrency,
+            health_addr,
             log_format,
         } => {
             init_logging(log_format);
@@ -83,6 +88,18 @@ async fn main() -> ExitCode {
                 namespace = namespace.as_deref().unwrap_or("<all>"),
                 "cutover starting"
             );
+            let readiness = Readiness::default();
+            if let Some(addr) = health_addr {
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(listener) => {
+                        tokio::spawn(health::serve(listener, readiness.clone()));
+                    }
+                    Err(e) => {
+                        eprintln!("cutover: cannot listen on {addr}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
@@ -107,6 +124,7 @@ async fn main() -> ExitCode {
                     namespace,
                     concurrency,
                 },
+                readiness,
                 stop,
             )
             .await;

@@ -1,0 +1,55 @@
+# cutover — every install step lives here and in hack/. Two commands for a new machine:
+#   make demo   the local cluster, the operator, and the OpenShift example rolling out
+#   make test   every test: lint, unit, planner, and e2e against the local cluster
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+CARGO ?= cargo
+KUBECTL := hack/kubectl
+export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
+
+.PHONY: help build crds lint unit cluster cluster-down install-local e2e test demo demo-down install bench
+
+help:
+	@echo "make demo          start the local cluster and the operator, roll out examples/frontend.yaml"
+	@echo "make test          lint, unit tests, and e2e tests against the local cluster"
+	@echo "make cluster       build (first time, ~10 min) and start the local control plane"
+	@echo "make cluster-down  stop it (only the processes it started)"
+	@echo "make demo-down     stop the demo's operator"
+	@echo "make crds          regenerate crds/ from the Rust types"
+	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
+
+build:
+	$(CARGO) build --bins
+
+crds: build
+	target/debug/cutover crd > crds/deploymentconfigs.yaml
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --lib --bins --tests
+
+cluster:
+	hack/cluster.sh up
+
+cluster-down: demo-down
+	hack/cluster.sh down
+
+install-local: cluster
+	hack/install-local.sh
+
+e2e: install-local build
+	$(CARGO) test --test e2e -- --ignored --test-threads=4
+
+test: lint unit e2e
+
+demo: install-local build
+	hack/demo.sh
+
+demo-down:
+	@hack/demo.sh stop
+
+install:
+	$(CARGO) install --locked --path .

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the CRDs and the operator's RBAC (deploy/) on the local cluster, and writes
+# .cluster/operator.kubeconfig: a kubeconfig with a token of the operator's own ServiceAccount,
+# so the operator runs locally with exactly the rights deploy/ grants it (not cluster-admin).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+kubectl="$root/hack/kubectl"
+export KUBECONFIG="${KUBECONFIG:-$root/.cluster/kubeconfig}"
+
+"$kubectl" apply --server-side --force-conflicts -f "$root/crds/" >/dev/null
+"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/namespace.yaml" -f "$root/deploy/rbac.yaml" >/dev/null
+"$kubectl" wait --for=condition=Established --timeout=60s -f "$root/crds/" >/dev/null
+
+token=$("$kubectl" -n cutover-system create token cutover --duration=48h)
+server=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+out="$root/.cluster/operator.kubeconfig"
+umask 077
+cat >"$out" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: $server
+    certificate-authority-data: $ca
+users:
+- name: cutover
+  user:
+    token: $token
+contexts:
+- name: cutover
+  context:
+    cluster: local
+    user: cutover
+current-context: cutover
+KUBECONFIG
+echo "installed CRDs and RBAC; operator kubeconfig: .cluster/operator.kubeconfig"

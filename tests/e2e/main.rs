@@ -1,0 +1,6 @@
+//! End-to-end tests against the real local control plane (`make test` starts it): the real
+//! kube-apiserver, ReplicaSet, Job and garbage-collector controllers, with kwok simulating nodes.
+//! They are `#[ignore]`d so `cargo test` alone needs no cluster; `make test` runs them.
+
+mod common;
+mod foundation;
