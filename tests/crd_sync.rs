@@ -21,5 +21,8 @@ fn crd_fits_server_side_apply_and_keeps_the_template_whole() {
     let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
     let template = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["template"];
     assert_eq!(template["x-kubernetes-preserve-unknown-fields"], true);
-    assert_eq!(template["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"], true);
+    assert_eq!(
+        template["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"],
+        true
+    );
 }

@@ -25,8 +25,12 @@ fn cluster_file(name: &str) -> PathBuf {
 /// operator's ServiceAccount).
 pub async fn client_from(file: &str) -> Client {
     let path = cluster_file(file);
-    let kubeconfig = Kubeconfig::read_from(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (start the local cluster with `make cluster`)", path.display()));
+    let kubeconfig = Kubeconfig::read_from(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (start the local cluster with `make cluster`)",
+            path.display()
+        )
+    });
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("valid kubeconfig");
@@ -53,7 +57,8 @@ impl TestNamespace {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
         Api::<Namespace>::all(client.clone())
             .create(&PostParams::default(), &ns)
             .await
@@ -132,7 +137,10 @@ pub async fn kubectl(args: &[&str]) -> (bool, String, String) {
 pub async fn apply(namespace: &str, yaml: &str) -> (bool, String) {
     let dir = root().join("target").join("e2e-manifests");
     std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join(format!("{namespace}-{}.yaml", COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let file = dir.join(format!(
+        "{namespace}-{}.yaml",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&file, yaml).expect("write manifest");
     let path = file.to_string_lossy().into_owned();
     let (ok, out, err) = kubectl(&["apply", "--server-side", "-n", namespace, "-f", &path]).await;
@@ -150,7 +158,10 @@ where
         if let Some(v) = probe().await {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -24,13 +24,27 @@ async fn openshift_example_rolls_out_and_becomes_available() {
     assert!(ok, "the OpenShift example applies unchanged: {out}");
 
     // `kubectl wait` works on the DeploymentConfig's conditions.
-    let (ok, _, err) = kubectl(&["wait", "-n", &ns.name, "--for=condition=Available", "dc/frontend", "--timeout=90s"]).await;
+    let (ok, _, err) = kubectl(&[
+        "wait",
+        "-n",
+        &ns.name,
+        "--for=condition=Available",
+        "dc/frontend",
+        "--timeout=90s",
+    ])
+    .await;
     assert!(ok, "kubectl wait --for=condition=Available: {err}");
 
-    let dc = eventually("Progressing=NewReplicationControllerAvailable", MINUTE, || async {
-        let dc = ns.dcs().get("frontend").await.ok()?;
-        (condition(&dc, "Progressing")? == ("True".into(), "NewReplicationControllerAvailable".into())).then_some(dc)
-    })
+    let dc = eventually(
+        "Progressing=NewReplicationControllerAvailable",
+        MINUTE,
+        || async {
+            let dc = ns.dcs().get("frontend").await.ok()?;
+            (condition(&dc, "Progressing")?
+                == ("True".into(), "NewReplicationControllerAvailable".into()))
+                .then_some(dc)
+        },
+    )
     .await;
     let status = dc.status.clone().expect("status");
     assert_eq!(status.latest_version, 1);
@@ -38,56 +52,136 @@ async fn openshift_example_rolls_out_and_becomes_available() {
     assert_eq!(status.available_replicas, 5);
     assert_eq!(status.updated_replicas, 5);
     assert_eq!(status.unavailable_replicas, 0);
-    assert_eq!(status.observed_generation, dc.metadata.generation.expect("generation"));
-    assert_eq!(status.details.as_ref().map(|d| d.message.as_str()), Some("config change"));
-    assert_eq!(condition(&dc, "Available"), Some(("True".into(), String::new())));
-    assert_eq!(status.selector.as_deref(), Some("deploymentconfig=frontend,name=frontend"));
-    assert_eq!(status.triggered_by.as_deref(), Some("config,image(hello-openshift:latest)"));
+    assert_eq!(
+        status.observed_generation,
+        dc.metadata.generation.expect("generation")
+    );
+    assert_eq!(
+        status.details.as_ref().map(|d| d.message.as_str()),
+        Some("config change")
+    );
+    assert_eq!(
+        condition(&dc, "Available"),
+        Some(("True".into(), String::new()))
+    );
+    assert_eq!(
+        status.selector.as_deref(),
+        Some("deploymentconfig=frontend,name=frontend")
+    );
+    assert_eq!(
+        status.triggered_by.as_deref(),
+        Some("config,image(hello-openshift:latest)")
+    );
     // The ImageChange trigger is accepted, and said to be inactive.
-    assert_eq!(condition(&dc, "ImageChangeTriggerInactive").map(|c| c.0), Some("True".into()));
+    assert_eq!(
+        condition(&dc, "ImageChangeTriggerInactive").map(|c| c.0),
+        Some("True".into())
+    );
 
     // The revision: name, labels, selector, annotations and owner exactly as OpenShift's (spec §3.1).
-    let rs = ns.api::<ReplicaSet>().get("frontend-1").await.expect("ReplicaSet frontend-1");
-    assert_eq!(rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL).map(String::as_str), Some("frontend"));
+    let rs = ns
+        .api::<ReplicaSet>()
+        .get("frontend-1")
+        .await
+        .expect("ReplicaSet frontend-1");
+    assert_eq!(
+        rs.labels()
+            .get(keys::DEPLOYMENT_CONFIG_LABEL)
+            .map(String::as_str),
+        Some("frontend")
+    );
     let ann = rs.annotations();
-    assert_eq!(ann.get(keys::DEPLOYMENT_CONFIG_ANNOTATION).map(String::as_str), Some("frontend"));
-    assert_eq!(ann.get(keys::LATEST_VERSION_ANNOTATION).map(String::as_str), Some("1"));
-    assert_eq!(ann.get(keys::PHASE_ANNOTATION).map(String::as_str), Some("Complete"));
-    assert_eq!(ann.get(keys::REPLICAS_ANNOTATION).map(String::as_str), Some("5"));
-    assert_eq!(ann.get(keys::STATUS_REASON_ANNOTATION).map(String::as_str), Some("config change"));
-    let encoded: serde_json::Value =
-        serde_json::from_str(ann.get(keys::ENCODED_CONFIG_ANNOTATION).expect("encoded config")).expect("JSON");
+    assert_eq!(
+        ann.get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
+            .map(String::as_str),
+        Some("frontend")
+    );
+    assert_eq!(
+        ann.get(keys::LATEST_VERSION_ANNOTATION).map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        ann.get(keys::PHASE_ANNOTATION).map(String::as_str),
+        Some("Complete")
+    );
+    assert_eq!(
+        ann.get(keys::REPLICAS_ANNOTATION).map(String::as_str),
+        Some("5")
+    );
+    assert_eq!(
+        ann.get(keys::STATUS_REASON_ANNOTATION).map(String::as_str),
+        Some("config change")
+    );
+    let encoded: serde_json::Value = serde_json::from_str(
+        ann.get(keys::ENCODED_CONFIG_ANNOTATION)
+            .expect("encoded config"),
+    )
+    .expect("JSON");
     assert_eq!(encoded["kind"], "DeploymentConfig");
     assert_eq!(encoded["metadata"]["name"], "frontend");
     assert_eq!(encoded["status"]["latestVersion"], 1);
     let owner = &rs.owner_references()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("DeploymentConfig", "frontend"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("DeploymentConfig", "frontend")
+    );
     assert_eq!(Some(&owner.uid), dc.metadata.uid.as_ref());
-    assert_eq!((owner.controller, owner.block_owner_deletion), (Some(true), Some(true)));
+    assert_eq!(
+        (owner.controller, owner.block_owner_deletion),
+        (Some(true), Some(true))
+    );
     let spec = rs.spec.as_ref().expect("spec");
     assert_eq!(spec.replicas, Some(5));
     let selector = spec.selector.match_labels.clone().expect("matchLabels");
     assert_eq!(selector.get("name").map(String::as_str), Some("frontend"));
-    assert_eq!(selector.get("deploymentconfig").map(String::as_str), Some("frontend"));
-    assert_eq!(selector.get("deployment").map(String::as_str), Some("frontend-1"));
+    assert_eq!(
+        selector.get("deploymentconfig").map(String::as_str),
+        Some("frontend")
+    );
+    assert_eq!(
+        selector.get("deployment").map(String::as_str),
+        Some("frontend-1")
+    );
     assert_eq!(rs.status.as_ref().and_then(|s| s.ready_replicas), Some(5));
 
     // Five pods of the revision, each annotated with it.
-    let pods = ns.api::<Pod>().list(&ListParams::default().labels("deployment=frontend-1")).await.expect("pods");
+    let pods = ns
+        .api::<Pod>()
+        .list(&ListParams::default().labels("deployment=frontend-1"))
+        .await
+        .expect("pods");
     assert_eq!(pods.items.len(), 5);
     for pod in &pods.items {
-        assert_eq!(pod.annotations().get(keys::DEPLOYMENT_NAME_ANNOTATION).map(String::as_str), Some("frontend-1"));
+        assert_eq!(
+            pod.annotations()
+                .get(keys::DEPLOYMENT_NAME_ANNOTATION)
+                .map(String::as_str),
+            Some("frontend-1")
+        );
     }
 
     // The DeploymentCreated event is on the DeploymentConfig.
     let events = eventually("a DeploymentCreated event", MINUTE, || async {
         let list = ns.api::<Event>().list(&ListParams::default()).await.ok()?;
-        list.items.iter().any(|e| e.reason.as_deref() == Some("DeploymentCreated")).then_some(list)
+        list.items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DeploymentCreated"))
+            .then_some(list)
     })
     .await;
-    let created = events.items.iter().find(|e| e.reason.as_deref() == Some("DeploymentCreated")).expect("event");
-    assert_eq!(created.note.as_deref(), Some("Created new replication controller \"frontend-1\" for version 1"));
-    assert_eq!(created.regarding.as_ref().and_then(|r| r.name.as_deref()), Some("frontend"));
+    let created = events
+        .items
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("DeploymentCreated"))
+        .expect("event");
+    assert_eq!(
+        created.note.as_deref(),
+        Some("Created new replication controller \"frontend-1\" for version 1")
+    );
+    assert_eq!(
+        created.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("frontend")
+    );
     ns.cleanup().await;
 }
 
@@ -131,8 +225,16 @@ async fn invalid_deployment_configs_are_refused_with_clear_messages() {
             "",
             "must be an integer >= 0 or a percentage such as",
         ),
-        ("  strategy:\n    type: BlueGreen", "", "unsupported strategy type, use"),
-        ("  strategy:\n    type: Custom", "", "customParams is required for the Custom strategy"),
+        (
+            "  strategy:\n    type: BlueGreen",
+            "",
+            "unsupported strategy type, use",
+        ),
+        (
+            "  strategy:\n    type: Custom",
+            "",
+            "customParams is required for the Custom strategy",
+        ),
         (
             "  strategy:\n    type: Recreate\n    recreateParams:\n      pre:\n        failurePolicy: Abort",
             "",
@@ -158,16 +260,31 @@ async fn invalid_deployment_configs_are_refused_with_clear_messages() {
             "",
             "minReadySeconds must be less than the deployment timeout",
         ),
-        ("  selector:\n    app: other", "", "selector does not match template labels"),
-        ("", "      restartPolicy: Never", "restartPolicy must be Always"),
+        (
+            "  selector:\n    app: other",
+            "",
+            "selector does not match template labels",
+        ),
+        (
+            "",
+            "      restartPolicy: Never",
+            "restartPolicy must be Always",
+        ),
     ];
     for (i, (spec_extra, template_extra, message)) in cases.iter().enumerate() {
         let yaml = dc_yaml(&format!("bad-{i}"), spec_extra, template_extra);
         // A second `selector:` key would be a YAML error, not an admission error: replace it.
-        let yaml = if spec_extra.contains("selector:") { yaml.replacen(&format!("  selector:\n    app: bad-{i}\n"), "", 1) } else { yaml };
+        let yaml = if spec_extra.contains("selector:") {
+            yaml.replacen(&format!("  selector:\n    app: bad-{i}\n"), "", 1)
+        } else {
+            yaml
+        };
         let (ok, out) = apply(&ns.name, &yaml).await;
         assert!(!ok, "case {i} was accepted:\n{yaml}");
-        assert!(out.contains(message), "case {i}: expected {message:?} in:\n{out}");
+        assert!(
+            out.contains(message),
+            "case {i}: expected {message:?} in:\n{out}"
+        );
     }
     // A valid one is accepted, and `triggers: []` stays empty while an absent list is defaulted.
     let (ok, out) = apply(&ns.name, &dc_yaml("manual", "  triggers: []", "")).await;
@@ -195,19 +312,50 @@ async fn a_pod_field_newer_than_the_pinned_api_reaches_the_replica_set() {
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "{out}");
     let stored = ns.dcs().get("newer").await.expect("dc");
-    assert_eq!(stored.spec.template.0["spec"]["hostnameOverride"], "custom-host", "stored without pruning");
-    let rs = eventually("ReplicaSet newer-1", MINUTE, || async { ns.api::<ReplicaSet>().get("newer-1").await.ok() }).await;
+    assert_eq!(
+        stored.spec.template.0["spec"]["hostnameOverride"], "custom-host",
+        "stored without pruning"
+    );
+    let rs = eventually("ReplicaSet newer-1", MINUTE, || async {
+        ns.api::<ReplicaSet>().get("newer-1").await.ok()
+    })
+    .await;
     let rs_json = serde_json::to_value(&rs).expect("json");
     // The typed ReplicaSet drops the unknown field, so read it raw.
-    let (ok, raw, err) = kubectl(&["get", "rs", "newer-1", "-n", &ns.name, "-o", "jsonpath={.spec.template.spec.hostnameOverride}"]).await;
+    let (ok, raw, err) = kubectl(&[
+        "get",
+        "rs",
+        "newer-1",
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.spec.template.spec.hostnameOverride}",
+    ])
+    .await;
     assert!(ok, "{err}");
-    assert_eq!(raw, "custom-host", "the ReplicaSet's template keeps the field ({rs_json})");
+    assert_eq!(
+        raw, "custom-host",
+        "the ReplicaSet's template keeps the field ({rs_json})"
+    );
     let pods = eventually("pods of newer-1", MINUTE, || async {
-        let (ok, out, _) = kubectl(&["get", "pods", "-n", &ns.name, "-l", "deployment=newer-1", "-o", "jsonpath={.items[*].spec.hostnameOverride}"]).await;
+        let (ok, out, _) = kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            &ns.name,
+            "-l",
+            "deployment=newer-1",
+            "-o",
+            "jsonpath={.items[*].spec.hostnameOverride}",
+        ])
+        .await;
         (ok && out.split_whitespace().count() == 2).then_some(out)
     })
     .await;
-    assert!(pods.split_whitespace().all(|h| h == "custom-host"), "{pods}");
+    assert!(
+        pods.split_whitespace().all(|h| h == "custom-host"),
+        "{pods}"
+    );
     ns.cleanup().await;
 }
 
@@ -222,22 +370,40 @@ async fn an_operator_killed_mid_rollout_finishes_it_after_restart() {
     assert!(ok, "{out}");
     eventually("revision restart-1 Running", MINUTE, || async {
         let rs = ns.api::<ReplicaSet>().get("restart-1").await.ok()?;
-        (rs.annotations().get(keys::PHASE_ANNOTATION).map(String::as_str) == Some("Running")).then_some(())
+        (rs.annotations()
+            .get(keys::PHASE_ANNOTATION)
+            .map(String::as_str)
+            == Some("Running"))
+        .then_some(())
     })
     .await;
     operator.kill().await;
     let rs = ns.api::<ReplicaSet>().get("restart-1").await.expect("rs");
-    assert_ne!(rs.annotations().get(keys::PHASE_ANNOTATION).map(String::as_str), Some("Complete"), "killed mid-rollout");
+    assert_ne!(
+        rs.annotations()
+            .get(keys::PHASE_ANNOTATION)
+            .map(String::as_str),
+        Some("Complete"),
+        "killed mid-rollout"
+    );
 
     let _operator = Operator::start(&ns.name);
-    let dc = eventually("the rollout to complete after the restart", MINUTE, || async {
-        let dc = ns.dcs().get("restart").await.ok()?;
-        (condition(&dc, "Progressing")?.1 == "NewReplicationControllerAvailable").then_some(dc)
-    })
+    let dc = eventually(
+        "the rollout to complete after the restart",
+        MINUTE,
+        || async {
+            let dc = ns.dcs().get("restart").await.ok()?;
+            (condition(&dc, "Progressing")?.1 == "NewReplicationControllerAvailable").then_some(dc)
+        },
+    )
     .await;
     assert_eq!(dc.status.as_ref().map(|s| s.latest_version), Some(1));
     assert_eq!(dc.status.as_ref().map(|s| s.available_replicas), Some(6));
-    let all = ns.api::<ReplicaSet>().list(&ListParams::default()).await.expect("list");
+    let all = ns
+        .api::<ReplicaSet>()
+        .list(&ListParams::default())
+        .await
+        .expect("list");
     assert_eq!(all.items.len(), 1, "exactly one revision after the restart");
     ns.cleanup().await;
 }

@@ -1,0 +1,196 @@
+//! The planner driven against the simulated cluster, with a virtual clock: rollouts end to end,
+//! with the invariants of DESIGN.md checked after every step.
+
+mod sim;
+
+use cutover::api::{DeploymentConfigSpec, DeploymentStrategy, RollingDeploymentStrategyParams};
+use sim::{Readiness, World, dc, template};
+
+fn spec(replicas: i32) -> DeploymentConfigSpec {
+    DeploymentConfigSpec {
+        replicas,
+        template: template("app:1"),
+        revision_history_limit: Some(10),
+        ..Default::default()
+    }
+}
+
+fn complete(version: i64) -> impl Fn(&World) -> bool {
+    move |w| w.phase(version).as_deref() == Some("Complete")
+}
+
+fn progressing_reason(w: &World) -> String {
+    w.dc.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Progressing"))
+        .map(|c| c.reason.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn initial_rollout_creates_revision_one_and_completes() {
+    let mut w = World::new(dc(spec(5)));
+    let d = w.reconcile();
+    assert_eq!(d.status.latest_version, 1);
+    assert_eq!(w.phase(1).as_deref(), Some("New"));
+    assert_eq!(progressing_reason(&w), "NewReplicationControllerCreated");
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.step();
+    let status = w.dc.status.clone().expect("status");
+    assert_eq!(w.spec_of(1), Some(5));
+    assert_eq!(status.available_replicas, 5);
+    assert_eq!(progressing_reason(&w), "NewReplicationControllerAvailable");
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Available" && c.status == "True")
+    );
+}
+
+#[test]
+fn no_triggers_means_no_rollout() {
+    let mut w = World::new(dc(DeploymentConfigSpec {
+        triggers: Some(vec![]),
+        ..spec(3)
+    }));
+    for _ in 0..5 {
+        w.step();
+    }
+    assert_eq!(w.latest_version(), 0);
+    assert!(w.rss.is_empty());
+}
+
+#[test]
+fn rolling_update_keeps_surge_and_availability_bounds() {
+    let mut w = World::new(dc(spec(10)));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.edit(|s| s.template = template("app:2"));
+    let (mut max_pods, mut min_available) = (0, i32::MAX);
+    let done = w.run_until(120, complete(2), |w| {
+        max_pods = max_pods.max(w.total_pods());
+        min_available = min_available.min(w.available_pods());
+    });
+    assert!(done, "revision 2 completes");
+    assert!(max_pods <= 13, "surge bound: saw {max_pods} pods");
+    assert!(
+        min_available >= 8,
+        "availability bound: saw {min_available} available"
+    );
+    assert_eq!((w.spec_of(1), w.spec_of(2)), (Some(0), Some(10)));
+}
+
+#[test]
+fn a_revision_that_never_becomes_ready_fails_and_rolls_back() {
+    let strategy = DeploymentStrategy {
+        rolling_params: Some(RollingDeploymentStrategyParams {
+            timeout_seconds: Some(20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut w = World::new(dc(DeploymentConfigSpec {
+        strategy,
+        ..spec(10)
+    }));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.readiness.insert(2, Readiness::Never);
+    w.edit(|s| s.template = template("app:broken"));
+    let failed = w.run_until(
+        120,
+        |w| w.phase(2).as_deref() == Some("Failed"),
+        |w| {
+            assert!(
+                w.available_pods() >= 8,
+                "availability bound during the canary"
+            );
+        },
+    );
+    assert!(failed);
+    w.step();
+    w.step();
+    assert_eq!(
+        (w.spec_of(1), w.spec_of(2)),
+        (Some(10), Some(0)),
+        "rolled back"
+    );
+    assert_eq!(progressing_reason(&w), "ProgressDeadlineExceeded");
+}
+
+#[test]
+fn recreate_never_runs_old_and_new_pods_together() {
+    let strategy = DeploymentStrategy {
+        type_: Some("Recreate".into()),
+        ..Default::default()
+    };
+    let mut w = World::new(dc(DeploymentConfigSpec {
+        strategy,
+        ..spec(4)
+    }));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.edit(|s| s.template = template("app:2"));
+    let done = w.run_until(120, complete(2), |w| {
+        let old = w
+            .rss
+            .iter()
+            .find(|r| World::version_of(r) == 1)
+            .map_or(0, |r| r.pods.len());
+        let new = w
+            .rss
+            .iter()
+            .find(|r| World::version_of(r) == 2)
+            .map_or(0, |r| r.pods.len());
+        assert!(old == 0 || new == 0, "old {old} and new {new} pods at once");
+    });
+    assert!(done);
+    assert_eq!((w.spec_of(1), w.spec_of(2)), (Some(0), Some(4)));
+}
+
+#[test]
+fn a_template_change_mid_rollout_cancels_it_and_rolls_out_the_newest() {
+    let mut w = World::new(dc(spec(6)));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.readiness.insert(2, Readiness::After(30));
+    w.edit(|s| s.template = template("app:2"));
+    w.step();
+    w.step();
+    assert_eq!(w.phase(2).as_deref(), Some("Running"));
+    w.edit(|s| s.template = template("app:3"));
+    let done = w.run_until(120, complete(3), |w| {
+        let in_flight = w
+            .rss
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.annotation("openshift.io/deployment.phase").as_deref(),
+                    Some("New" | "Pending" | "Running")
+                )
+            })
+            .count();
+        assert!(in_flight <= 1, "{in_flight} revisions in flight");
+    });
+    assert!(done);
+    let rs2 = w
+        .rss
+        .iter()
+        .find(|r| World::version_of(r) == 2)
+        .expect("revision 2");
+    assert_eq!(
+        rs2.annotation("openshift.io/deployment.phase").as_deref(),
+        Some("Failed")
+    );
+    assert_eq!(
+        rs2.annotation("openshift.io/deployment.cancelled")
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        rs2.annotation("openshift.io/deployment.status-reason")
+            .as_deref(),
+        Some("newer deployment was found running")
+    );
+    assert_eq!(
+        (w.spec_of(1), w.spec_of(2), w.spec_of(3)),
+        (Some(0), Some(0), Some(6))
+    );
+}

@@ -1,0 +1,317 @@
+//! A simulated cluster for the planner, with a virtual clock (the analogue of quinn-proto's test
+//! `Pair`): ReplicaSets that create and delete pods, pods that become ready after a delay (or
+//! never), and the planner driven step by step. Only the real `plan` and the real ReplicaSet
+//! parsing are exercised; nothing of the planner is mocked.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use cutover::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
+use cutover::strategy::{self, Action, Decision, Observed, Revision};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub ready_at: Option<Timestamp>,
+    /// Set once deleted: it still exists until then.
+    pub gone_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rs {
+    pub manifest: Value,
+    pub spec: i32,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub pods: Vec<Pod>,
+    pub created: Timestamp,
+}
+
+impl Rs {
+    pub fn name(&self) -> String {
+        self.manifest["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        self.manifest["metadata"]["annotations"][key]
+            .as_str()
+            .map(str::to_string)
+    }
+    pub fn live(&self) -> impl Iterator<Item = &Pod> {
+        self.pods.iter().filter(|p| p.gone_at.is_none())
+    }
+}
+
+/// How the pods of a revision behave.
+#[derive(Debug, Clone, Copy)]
+pub enum Readiness {
+    After(i64),
+    Never,
+}
+
+pub struct World {
+    pub now: Timestamp,
+    pub dc: DeploymentConfig,
+    pub rss: Vec<Rs>,
+    pub min_ready: i64,
+    /// Readiness of the pods of each revision (default: after 2 s).
+    pub readiness: BTreeMap<i64, Readiness>,
+    pub decisions: Vec<Decision>,
+    pub generation: i64,
+}
+
+pub fn template(image: &str) -> PodTemplate {
+    PodTemplate(json!({
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "image": image}]}
+    }))
+}
+
+pub fn dc(spec: DeploymentConfigSpec) -> DeploymentConfig {
+    let mut dc = DeploymentConfig::new("web", spec);
+    dc.metadata.namespace = Some("ns".into());
+    dc.metadata.uid = Some("uid-web".into());
+    dc.metadata.generation = Some(1);
+    dc
+}
+
+impl World {
+    pub fn new(dc: DeploymentConfig) -> Self {
+        let min_ready = i64::from(dc.spec.min_ready_seconds.unwrap_or(0));
+        World {
+            now: Timestamp::from_second(1_700_000_000).expect("valid"),
+            dc,
+            rss: Vec::new(),
+            min_ready,
+            readiness: BTreeMap::new(),
+            decisions: Vec::new(),
+            generation: 1,
+        }
+    }
+
+    /// Edits the spec as a user would (the generation moves).
+    pub fn edit(&mut self, f: impl FnOnce(&mut DeploymentConfigSpec)) {
+        f(&mut self.dc.spec);
+        self.generation += 1;
+        self.dc.metadata.generation = Some(self.generation);
+    }
+
+    pub fn version_of(rs: &Rs) -> i64 {
+        rs.annotation("openshift.io/deployment-config.latest-version")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn replica_set(&self, rs: &Rs) -> ReplicaSet {
+        let mut obj: ReplicaSet = serde_json::from_value(rs.manifest.clone()).expect("ReplicaSet");
+        obj.metadata.generation = Some(rs.generation);
+        obj.metadata.creation_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(rs.created),
+        );
+        if let Some(spec) = obj.spec.as_mut() {
+            spec.replicas = Some(rs.spec);
+        }
+        let ready = rs
+            .live()
+            .filter(|p| p.ready_at.is_some_and(|t| t <= self.now))
+            .count() as i32;
+        let available = rs
+            .live()
+            .filter(|p| {
+                p.ready_at
+                    .is_some_and(|t| t + SignedDuration::from_secs(self.min_ready) <= self.now)
+            })
+            .count() as i32;
+        obj.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus {
+            replicas: rs.live().count() as i32,
+            ready_replicas: Some(ready),
+            available_replicas: Some(available),
+            observed_generation: Some(rs.observed_generation),
+            ..Default::default()
+        });
+        obj
+    }
+
+    pub fn observed(&self) -> Observed {
+        let mut revisions: Vec<Revision> = self
+            .rss
+            .iter()
+            .filter_map(|rs| {
+                Revision::from_replica_set(&self.replica_set(rs), rs.pods.len() as i32)
+            })
+            .collect();
+        revisions.sort_by_key(|r| r.version);
+        Observed {
+            dc: self.dc.clone(),
+            revisions,
+            orphans: vec![],
+        }
+    }
+
+    /// The ReplicaSet controller and the pods: one second of the world.
+    fn tick_cluster(&mut self) {
+        let now = self.now;
+        for rs in &mut self.rss {
+            rs.pods.retain(|p| p.gone_at.is_none_or(|t| t > now));
+            let version = World::version_of(rs);
+            let live = rs.live().count() as i32;
+            if live < rs.spec {
+                let readiness = self
+                    .readiness
+                    .get(&version)
+                    .copied()
+                    .unwrap_or(Readiness::After(2));
+                for _ in live..rs.spec {
+                    let ready_at = match readiness {
+                        Readiness::After(s) => Some(now + SignedDuration::from_secs(s)),
+                        Readiness::Never => None,
+                    };
+                    rs.pods.push(Pod {
+                        ready_at,
+                        gone_at: None,
+                    });
+                }
+            } else if live > rs.spec {
+                // Like the ReplicaSet controller: not-ready pods go first; deletion takes a second.
+                let mut excess = live - rs.spec;
+                let mut order: Vec<usize> = (0..rs.pods.len())
+                    .filter(|&i| rs.pods[i].gone_at.is_none())
+                    .collect();
+                order.sort_by_key(|&i| rs.pods[i].ready_at.is_some_and(|t| t <= now));
+                for i in order {
+                    if excess == 0 {
+                        break;
+                    }
+                    rs.pods[i].gone_at = Some(now + SignedDuration::from_secs(1));
+                    excess -= 1;
+                }
+            }
+            rs.observed_generation = rs.generation;
+        }
+    }
+
+    fn apply(&mut self, decision: &Decision) {
+        for action in &decision.actions {
+            match action {
+                Action::CreateRevision { name, manifest } => {
+                    assert!(
+                        self.rss.iter().all(|r| &r.name() != name),
+                        "{name} created twice"
+                    );
+                    self.rss.push(Rs {
+                        manifest: manifest.clone(),
+                        spec: manifest["spec"]["replicas"].as_i64().unwrap_or(0) as i32,
+                        generation: 1,
+                        observed_generation: 0,
+                        pods: vec![],
+                        created: self.now,
+                    });
+                }
+                Action::Update(u) => {
+                    let rs = self
+                        .rss
+                        .iter_mut()
+                        .find(|r| r.name() == u.name)
+                        .expect("updated revision exists");
+                    if let Some(scale) = u.scale {
+                        assert_eq!(
+                            scale.from, rs.spec,
+                            "scale of {} from a stale count",
+                            u.name
+                        );
+                        if scale.to != rs.spec {
+                            rs.spec = scale.to;
+                            rs.generation += 1;
+                        }
+                    }
+                    let ann = rs.manifest["metadata"]["annotations"]
+                        .as_object_mut()
+                        .expect("annotations");
+                    for (k, v) in &u.annotations {
+                        match v {
+                            Some(v) => ann.insert(k.clone(), Value::String(v.clone())),
+                            None => ann.remove(k),
+                        };
+                    }
+                }
+                Action::DeleteRevision { name } => self.rss.retain(|r| &r.name() != name),
+                Action::Adopt { .. } | Action::Event(_) => {}
+            }
+        }
+        self.dc.status = Some(decision.status.clone());
+    }
+
+    /// One reconcile at the current time: plan and apply.
+    pub fn reconcile(&mut self) -> Decision {
+        let decision = strategy::plan(&self.observed(), self.now);
+        self.apply(&decision);
+        self.decisions.push(decision.clone());
+        decision
+    }
+
+    /// One second: the cluster moves, then the operator reconciles (twice, as watch events
+    /// would wake it more than once).
+    pub fn step(&mut self) -> Decision {
+        self.now += SignedDuration::from_secs(1);
+        self.tick_cluster();
+        self.reconcile();
+        self.reconcile()
+    }
+
+    pub fn phase(&self, version: i64) -> Option<String> {
+        self.rss
+            .iter()
+            .find(|r| World::version_of(r) == version)
+            .and_then(|r| r.annotation("openshift.io/deployment.phase"))
+    }
+
+    pub fn spec_of(&self, version: i64) -> Option<i32> {
+        self.rss
+            .iter()
+            .find(|r| World::version_of(r) == version)
+            .map(|r| r.spec)
+    }
+
+    pub fn latest_version(&self) -> i64 {
+        self.dc.status.as_ref().map_or(0, |s| s.latest_version)
+    }
+
+    /// Pods of every revision that exist (terminating included).
+    pub fn total_pods(&self) -> i32 {
+        self.rss.iter().map(|r| r.pods.len() as i32).sum()
+    }
+
+    pub fn available_pods(&self) -> i32 {
+        let now = self.now;
+        self.rss
+            .iter()
+            .flat_map(|r| r.live())
+            .filter(|p| {
+                p.ready_at
+                    .is_some_and(|t| t + SignedDuration::from_secs(self.min_ready) <= now)
+            })
+            .count() as i32
+    }
+
+    /// Steps until `done` holds, at most `limit` seconds; checks `invariant` after every step.
+    pub fn run_until(
+        &mut self,
+        limit: i64,
+        mut done: impl FnMut(&World) -> bool,
+        mut invariant: impl FnMut(&World),
+    ) -> bool {
+        for _ in 0..limit {
+            self.step();
+            invariant(self);
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+}
