@@ -6,6 +6,7 @@
 //! - `controller`: the wiring of the kube-runtime controllers.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
 pub mod error;
 pub mod health;
