@@ -199,7 +199,7 @@ pub struct RecreateDeploymentStrategyParams {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!(has(self.maxSurge) && has(self.maxUnavailable) && (type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge.matches('^0+%$')) && (type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable.matches('^0+%$')))")
+    validation = Rule::new("!(has(self.maxSurge) && has(self.maxUnavailable) && string(self.maxSurge).matches('^0+%?$') && string(self.maxUnavailable).matches('^0+%?$'))")
         .message("maxUnavailable cannot be 0 when maxSurge is 0 as well"),
 )]
 pub struct RollingDeploymentStrategyParams {
@@ -218,7 +218,7 @@ pub struct RollingDeploymentStrategyParams {
     pub timeout_seconds: Option<i64>,
     /// Pods allowed below desired: an integer or a percentage of desired, rounded down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("type(self) == int || int(self.replace('%', '')) <= 100").message("maxUnavailable must not be more than 100%"))]
+    #[x_kube(validation = Rule::new("!string(self).endsWith('%') || int(string(self).replace('%', '')) <= 100").message("maxUnavailable must not be more than 100%"))]
     pub max_unavailable: Option<IntOrPercent>,
     /// Pods allowed above desired: an integer or a percentage of desired, rounded up.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -71,7 +71,7 @@ impl JsonSchema for IntOrPercent {
         json_schema!({
             "x-kubernetes-int-or-string": true,
             "x-kubernetes-validations": [{
-                "rule": "type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",
+                "rule": "string(self).endsWith('%') ? string(self).matches('^[0-9]+%$') : string(self).matches('^[0-9]+$') && self == int(string(self))",
                 "message": "must be an integer >= 0 or a percentage such as \"25%\""
             }]
         })

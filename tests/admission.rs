@@ -1,0 +1,116 @@
+//! The admission rules (CEL in the CRD), evaluated client-side with kube's CEL validator: fast
+//! feedback on the messages the API server gives. The e2e tests prove the same against the real
+//! API server.
+
+use cutover::api::DeploymentConfig;
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    json!({
+        "apiVersion": "apps.openshift.io/v1",
+        "kind": "DeploymentConfig",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"app": "web"},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "app:1"}]}
+            }
+        }
+    })
+}
+
+fn errors(mutate: impl FnOnce(&mut Value)) -> String {
+    let mut v = base();
+    mutate(&mut v);
+    let dc: DeploymentConfig = serde_json::from_value(v).expect("deserialises");
+    match kube::core::cel::validate_cel(&dc) {
+        Ok(()) => String::new(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+#[test]
+fn a_valid_config_passes() {
+    assert_eq!(errors(|_| {}), "");
+}
+
+#[test]
+fn each_rule_has_its_message() {
+    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        (
+            Box::new(|v| v["spec"]["replicas"] = json!(-1)),
+            "replicas cannot be negative",
+        ),
+        (
+            Box::new(|v| {
+                v["spec"]["strategy"] =
+                    json!({"rollingParams": {"maxSurge": 0, "maxUnavailable": "0%"}})
+            }),
+            "maxUnavailable cannot be 0 when maxSurge is 0 as well",
+        ),
+        (
+            Box::new(|v| {
+                v["spec"]["strategy"] = json!({"rollingParams": {"maxUnavailable": "150%"}})
+            }),
+            "maxUnavailable must not be more than 100%",
+        ),
+        (
+            Box::new(|v| v["spec"]["strategy"] = json!({"type": "BlueGreen"})),
+            "unsupported strategy type",
+        ),
+        (
+            Box::new(|v| v["spec"]["strategy"] = json!({"type": "Custom"})),
+            "customParams is required",
+        ),
+        (
+            Box::new(|v| {
+                v["spec"]["strategy"] = json!({"type": "Recreate", "recreateParams": {"pre": {"failurePolicy": "Abort"}}})
+            }),
+            "One of execNewPod or tagImages must be specified",
+        ),
+        (
+            Box::new(|v| {
+                v["spec"]["strategy"] =
+                    json!({"rollingParams": {"timeoutSeconds": 600}, "activeDeadlineSeconds": 600})
+            }),
+            "activeDeadlineSeconds must be greater than timeoutSeconds",
+        ),
+        (
+            Box::new(|v| v["spec"]["minReadySeconds"] = json!(600)),
+            "minReadySeconds must be less than the deployment timeout",
+        ),
+        (
+            Box::new(|v| v["spec"]["selector"] = json!({"app": "other"})),
+            "selector does not match template labels",
+        ),
+        (
+            Box::new(|v| v["spec"]["triggers"] = json!([{"type": "ImageChange"}])),
+            "imageChangeParams is required for an ImageChange trigger",
+        ),
+    ];
+    for (mutate, message) in cases {
+        let got = errors(mutate);
+        assert!(got.contains(message), "expected {message:?} in {got}");
+    }
+}
+
+#[test]
+fn surge_and_unavailable_are_integers_or_percentages() {
+    for ok in [json!(0), json!(3), json!("25%"), json!("0%")] {
+        let got = errors(|v| {
+            v["spec"]["strategy"] = json!({"rollingParams": {"maxSurge": ok, "maxUnavailable": 1}})
+        });
+        assert_eq!(got, "", "{ok} is valid");
+    }
+    for bad in [json!(-1), json!("25"), json!("x%"), json!("2.5%")] {
+        let got = errors(|v| {
+            v["spec"]["strategy"] = json!({"rollingParams": {"maxSurge": bad, "maxUnavailable": 1}})
+        });
+        assert!(
+            got.contains("must be an integer >= 0 or a percentage"),
+            "{bad}: {got}"
+        );
+    }
+}
