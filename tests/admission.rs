@@ -21,6 +21,8 @@ fn base() -> Value {
     })
 }
 
+type Mutation = Box<dyn FnOnce(&mut Value)>;
+
 fn errors(mutate: impl FnOnce(&mut Value)) -> String {
     let mut v = base();
     mutate(&mut v);
@@ -38,7 +40,7 @@ fn a_valid_config_passes() {
 
 #[test]
 fn each_rule_has_its_message() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Mutation, &str)> = vec![
         (
             Box::new(|v| v["spec"]["replicas"] = json!(-1)),
             "replicas cannot be negative",
