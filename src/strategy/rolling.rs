@@ -83,7 +83,7 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
 
     // Scale down within the availability bound: unavailable old pods may go as long as the
     // total stays above minAvailable; available ones only as far as availability allows.
-    let mut scale_down = 0;
+    let (mut unhealthy_down, mut healthy_down) = (0, 0);
     if old_spec > 0 && !r.waiting_update_period() {
         let all_spec = old_spec + to_spec;
         let new_unavailable = (to_spec - r.to.counted_available()).max(0);
@@ -92,15 +92,15 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
             .iter()
             .map(|o| o.spec_replicas - o.counted_available())
             .sum();
-        let unhealthy_budget = (all_spec - fp.min_available - new_unavailable).max(0);
+        unhealthy_down = old_unhealthy.min((all_spec - fp.min_available - new_unavailable).max(0));
         let available: i32 =
             r.to.counted_available() + r.old.iter().map(|o| o.counted_available()).sum::<i32>();
-        scale_down = (old_unhealthy.min(unhealthy_budget) + (available - fp.min_available).max(0))
-            .min(old_spec);
+        healthy_down = (available - fp.min_available).max(0);
     }
 
     r.scale_to(to_spec);
-    r.scale_down_old(scale_down);
+    r.scale_down_unavailable(unhealthy_down);
+    r.scale_down_old(healthy_down);
     if r.progressed() {
         return Step::Wait(r.update_period_requeue());
     }

@@ -78,19 +78,41 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    /// Scales old revisions down by `count` in total, oldest first.
-    pub fn scale_down_old(&mut self, mut count: i32) {
-        for o in &self.old {
+    /// The replicas an old revision has after this pass's scale-downs so far.
+    fn planned(&self, o: &Revision) -> i32 {
+        self.old_replicas
+            .get(o.name.as_str())
+            .copied()
+            .unwrap_or(o.spec_replicas)
+    }
+
+    /// Scales old revisions down by up to `count` in total, oldest first, taking from each at
+    /// most what `limit` allows of its planned replicas.
+    fn scale_down_by(&mut self, mut count: i32, limit: impl Fn(&Revision, i32) -> i32) {
+        for &o in &self.old.clone() {
             if count <= 0 {
                 break;
             }
-            let take = count.min(o.spec_replicas);
+            let planned = self.planned(o);
+            let take = count.min(limit(o, planned)).max(0);
             if take > 0 {
-                self.old_replicas
-                    .insert(o.name.as_str(), o.spec_replicas - take);
+                self.old_replicas.insert(o.name.as_str(), planned - take);
                 count -= take;
             }
         }
+    }
+
+    /// Scales old revisions down by `count` in total, oldest first.
+    pub fn scale_down_old(&mut self, count: i32) {
+        self.scale_down_by(count, |_, planned| planned);
+    }
+
+    /// Removes up to `count` old replicas that are not available (the ReplicaSet controller
+    /// deletes not-ready pods first, so availability does not drop).
+    pub fn scale_down_unavailable(&mut self, count: i32) {
+        self.scale_down_by(count, |o, planned| {
+            planned - o.counted_available().min(planned)
+        });
     }
 
     /// Whether this pass changed any replica count (the rollout's measure of progress).

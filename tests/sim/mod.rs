@@ -254,6 +254,12 @@ impl World {
         decision
     }
 
+    /// One second in which the operator is down: only the cluster moves.
+    pub fn tick_only(&mut self) {
+        self.now += SignedDuration::from_secs(1);
+        self.tick_cluster();
+    }
+
     /// One second: the cluster moves, then the operator reconciles (twice, as watch events
     /// would wake it more than once).
     pub fn step(&mut self) -> Decision {

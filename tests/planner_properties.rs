@@ -1,0 +1,255 @@
+//! Property tests: random rollouts against the simulated cluster (random readiness delays, pods
+//! that never become ready, template and scale changes mid-rollout, pauses, and the operator down
+//! for a while), asserting the invariants of DESIGN.md after every step.
+
+mod sim;
+
+use cutover::api::int_or_percent::Rounding;
+use cutover::api::{
+    DeploymentConfigSpec, DeploymentStrategy, IntOrPercent, RecreateDeploymentStrategyParams,
+    RollingDeploymentStrategyParams,
+};
+use cutover::strategy::rolling::fenceposts;
+use proptest::prelude::*;
+use sim::{Readiness, World, dc, template};
+
+#[derive(Debug, Clone)]
+enum Change {
+    Template,
+    Scale(i32),
+    Pause,
+    Resume,
+    /// The operator is down for this many seconds (no reconciles) while the cluster moves.
+    OperatorDown(i64),
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    replicas: i32,
+    recreate: bool,
+    surge: IntOrPercent,
+    unavailable: IntOrPercent,
+    min_ready: i32,
+    /// (second, change, readiness of the revision it creates)
+    changes: Vec<(i64, Change, Readiness)>,
+}
+
+fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
+    prop_oneof![
+        (0..4i32).prop_map(IntOrPercent::Int),
+        prop::sample::select(vec![0u32, 10, 25, 50, 100]).prop_map(IntOrPercent::percent),
+    ]
+}
+
+fn readiness() -> impl Strategy<Value = Readiness> {
+    prop_oneof![4 => (0..6i64).prop_map(Readiness::After), 1 => Just(Readiness::Never)]
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => Just(Change::Template),
+        2 => (0..12i32).prop_map(Change::Scale),
+        1 => Just(Change::Pause),
+        1 => Just(Change::Resume),
+        1 => (1..20i64).prop_map(Change::OperatorDown),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        0..12i32,
+        any::<bool>(),
+        int_or_percent(),
+        int_or_percent(),
+        0..3i32,
+        prop::collection::vec((1..90i64, change(), readiness()), 0..6),
+    )
+        .prop_map(
+            |(replicas, recreate, surge, unavailable, min_ready, mut changes)| {
+                changes.sort_by_key(|c| c.0);
+                Scenario {
+                    replicas,
+                    recreate,
+                    surge,
+                    unavailable,
+                    min_ready,
+                    changes,
+                }
+            },
+        )
+}
+
+fn build(s: &Scenario) -> World {
+    let strategy = if s.recreate {
+        DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            recreate_params: Some(RecreateDeploymentStrategyParams {
+                timeout_seconds: Some(30),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    } else {
+        DeploymentStrategy {
+            rolling_params: Some(RollingDeploymentStrategyParams {
+                timeout_seconds: Some(30),
+                max_surge: Some(s.surge.clone()),
+                max_unavailable: Some(s.unavailable.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
+    World::new(dc(DeploymentConfigSpec {
+        replicas: s.replicas,
+        min_ready_seconds: Some(s.min_ready),
+        template: template("app:0"),
+        revision_history_limit: Some(3),
+        strategy,
+        ..Default::default()
+    }))
+}
+
+const IN_FLIGHT: [&str; 3] = ["New", "Pending", "Running"];
+
+/// What was true when the current rollout started, for the "whenever that many were available
+/// at the start" part of the bounds.
+struct RolloutStart {
+    version: i64,
+    pods: i32,
+    available: i32,
+}
+
+fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest: &mut i64) {
+    // latestVersion never decreases.
+    assert!(
+        w.latest_version() >= *last_latest,
+        "latestVersion went back"
+    );
+    *last_latest = w.latest_version();
+    // At most one revision in flight.
+    let in_flight: Vec<i64> = w
+        .rss
+        .iter()
+        .filter(|r| {
+            r.annotation("openshift.io/deployment.phase")
+                .is_some_and(|p| IN_FLIGHT.contains(&p.as_str()))
+        })
+        .map(World::version_of)
+        .collect();
+    assert!(in_flight.len() <= 1, "in flight at once: {in_flight:?}");
+    let Some(&version) = in_flight.first() else {
+        *start = None;
+        return;
+    };
+    let running = w.phase(version).as_deref() == Some("Running");
+    if !running {
+        return;
+    }
+    if start.as_ref().is_none_or(|st| st.version != version) {
+        *start = Some(RolloutStart {
+            version,
+            pods: w.total_pods(),
+            available: w.available_pods(),
+        });
+    }
+    let st = start.as_ref().expect("set above");
+    let to = w
+        .rss
+        .iter()
+        .find(|r| World::version_of(r) == version)
+        .expect("in flight revision");
+    let desired: i32 = to
+        .annotation("kubectl.kubernetes.io/desired-replicas")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let old_pods: i32 = w
+        .rss
+        .iter()
+        .filter(|r| World::version_of(r) != version)
+        .map(|r| r.pods.len() as i32)
+        .sum();
+    if s.recreate {
+        // Recreate: no new pod while an old one exists (the old-pod wait never times out here:
+        // pods go within a second).
+        assert!(
+            old_pods == 0 || to.pods.is_empty(),
+            "recreate overlap: {old_pods} old, {} new",
+            to.pods.len()
+        );
+    } else if st.pods > 0 || old_pods > 0 {
+        let fp = fenceposts(desired, &s.surge, &s.unavailable, 0).expect("valid");
+        let cap = fp.max_total.max(st.pods);
+        assert!(
+            w.total_pods() <= cap,
+            "surge bound: {} pods > {cap}",
+            w.total_pods()
+        );
+        let floor = fp.min_available.min(st.available);
+        assert!(
+            w.available_pods() >= floor,
+            "availability bound: {} available < {floor}",
+            w.available_pods()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_and_every_rollout_ends(s in scenario()) {
+        let surge_zero = s.surge.scaled(100, Rounding::Up) == Ok(0);
+        let unavailable_zero = s.unavailable.scaled(100, Rounding::Down) == Ok(0);
+        prop_assume!(!(surge_zero && unavailable_zero));
+        let mut w = build(&s);
+        let mut start = None;
+        let mut last_latest = 0;
+        let mut image = 0;
+        let mut down_until = 0i64;
+        for t in 0..120i64 {
+            for (_, change, readiness) in s.changes.iter().filter(|c| c.0 == t) {
+                match change {
+                    Change::Template => {
+                        image += 1;
+                        w.readiness.insert(w.latest_version() + 1, *readiness);
+                        w.edit(|spec| spec.template = template(&format!("app:{image}")));
+                    }
+                    Change::Scale(n) => w.edit(|spec| spec.replicas = *n),
+                    Change::Pause => w.edit(|spec| spec.paused = true),
+                    Change::Resume => w.edit(|spec| spec.paused = false),
+                    Change::OperatorDown(secs) => down_until = t + secs,
+                }
+            }
+            if t < down_until {
+                w.tick_only();
+            } else {
+                w.step();
+            }
+            check(&w, &s, &mut start, &mut last_latest);
+        }
+        // Afterwards: resumed, and every pod becomes ready. The latest rollout ends, and the
+        // steady state holds: the newest Complete revision runs spec.replicas, all others 0.
+        w.edit(|spec| spec.paused = false);
+        let latest_plus = w.latest_version() + 1;
+        w.readiness.insert(latest_plus, Readiness::After(1));
+        let ended = w.run_until(200, |w| {
+            let v = w.latest_version();
+            v > 0 && w.phase(v).is_some_and(|p| p == "Complete" || p == "Failed")
+        }, |w| check(w, &s, &mut start, &mut last_latest));
+        prop_assert!(ended || w.latest_version() == 0, "the latest rollout never ended");
+        for _ in 0..5 {
+            w.step();
+        }
+        let active = w.rss.iter().filter(|r| r.annotation("openshift.io/deployment.phase").as_deref() == Some("Complete")).map(World::version_of).max();
+        for rs in &w.rss {
+            let v = World::version_of(rs);
+            let want = if Some(v) == active { w.dc.spec.replicas } else { 0 };
+            prop_assert_eq!(rs.spec, want, "revision {} after the rollout ended", v);
+        }
+        // History: at most 3 revisions older than the active one are kept.
+        if let Some(a) = active {
+            prop_assert!(w.rss.iter().filter(|r| World::version_of(r) < a).count() <= 3);
+        }
+    }
+}
