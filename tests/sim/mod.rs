@@ -177,12 +177,16 @@ impl World {
                     });
                 }
             } else if live > rs.spec {
-                // Like the ReplicaSet controller: not-ready pods go first; deletion takes a second.
+                // Like the ReplicaSet controller: not-ready pods go first, then those ready for
+                // the shortest time; deletion takes a second.
                 let mut excess = live - rs.spec;
                 let mut order: Vec<usize> = (0..rs.pods.len())
                     .filter(|&i| rs.pods[i].gone_at.is_none())
                     .collect();
-                order.sort_by_key(|&i| rs.pods[i].ready_at.is_some_and(|t| t <= now));
+                order.sort_by_key(|&i| match rs.pods[i].ready_at {
+                    Some(t) if t <= now => (1, std::cmp::Reverse(t)),
+                    _ => (0, std::cmp::Reverse(now)),
+                });
                 for i in order {
                     if excess == 0 {
                         break;
