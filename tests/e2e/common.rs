@@ -175,3 +175,132 @@ pub fn condition(dc: &DeploymentConfig, type_: &str) -> Option<(String, String)>
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
+
+/// The phase annotation of revision `rs` (None until it exists).
+pub async fn phase(ns: &TestNamespace, rs: &str) -> Option<String> {
+    let rs = ns
+        .api::<k8s_openapi::api::apps::v1::ReplicaSet>()
+        .get_opt(rs)
+        .await
+        .ok()??;
+    rs.metadata
+        .annotations?
+        .get(cutover::api::keys::PHASE_ANNOTATION)
+        .cloned()
+}
+
+/// Waits until revision `rs` reaches `want` (Complete or Failed), failing fast on the other.
+pub async fn wait_phase(ns: &TestNamespace, rs: &str, want: &str, timeout: Duration) {
+    let what = format!("{rs} to be {want}");
+    eventually(&what, timeout, || async {
+        let p = phase(ns, rs).await?;
+        assert!(
+            !(p == "Failed" && want == "Complete") && !(p == "Complete" && want == "Failed"),
+            "{rs} ended {p}, expected {want}"
+        );
+        (p == want).then_some(())
+    })
+    .await
+}
+
+/// The spec.replicas of a ReplicaSet.
+pub async fn rs_replicas(ns: &TestNamespace, rs: &str) -> Option<i32> {
+    ns.api::<k8s_openapi::api::apps::v1::ReplicaSet>()
+        .get(rs)
+        .await
+        .ok()?
+        .spec?
+        .replicas
+}
+
+/// Merge-patches a DeploymentConfig's spec as a user would.
+pub async fn patch_spec(ns: &TestNamespace, name: &str, spec: serde_json::Value) {
+    use kube::api::{Patch, PatchParams};
+    ns.dcs()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({ "spec": spec })),
+        )
+        .await
+        .expect("patch the DeploymentConfig");
+}
+
+/// What a watch on the pods of a DeploymentConfig saw over a whole rollout: the most pods that
+/// existed at once (terminating ones included), the fewest that were Ready, and whether a pod of
+/// revision `new` ever existed while one of an older revision did.
+#[derive(Debug, Default, Clone)]
+pub struct PodWatch {
+    pub max_pods: usize,
+    pub min_ready: usize,
+    pub overlap: bool,
+    pub events: usize,
+}
+
+pub struct PodWatcher {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<PodWatch>,
+}
+
+impl PodWatcher {
+    /// Starts watching the pods labelled `deploymentconfig=<dc>`; `new_revision` names the
+    /// revision whose pods must never coexist with older ones (for Recreate).
+    pub async fn start(ns: &TestNamespace, dc: &str, new_revision: &str) -> Self {
+        use futures::StreamExt;
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::runtime::{WatchStreamExt, reflector, watcher};
+        let api = ns.api::<Pod>();
+        let (reader, writer) = reflector::store::<Pod>();
+        let config = watcher::Config::default().labels(&format!("deploymentconfig={dc}"));
+        let mut stream = Box::pin(
+            watcher(api, config)
+                .default_backoff()
+                .reflect(writer)
+                .touched_objects(),
+        );
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let new_revision = new_revision.to_string();
+        // Prime the store so the first figures are real.
+        let primed = reader.clone();
+        let handle = tokio::spawn(async move {
+            let mut seen = PodWatch {
+                min_ready: usize::MAX,
+                ..Default::default()
+            };
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    ev = stream.next() => {
+                        if ev.is_none() { break; }
+                        seen.events += 1;
+                        let pods = primed.state();
+                        let ready = pods.iter().filter(|p| is_ready(p)).count();
+                        seen.max_pods = seen.max_pods.max(pods.len());
+                        seen.min_ready = seen.min_ready.min(ready);
+                        let rev = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("deployment").cloned()).unwrap_or_default();
+                        let new = pods.iter().any(|p| rev(p) == new_revision);
+                        let old = pods.iter().any(|p| rev(p) != new_revision);
+                        seen.overlap |= new && old;
+                    }
+                }
+            }
+            seen
+        });
+        reader.wait_until_ready().await.ok();
+        PodWatcher { stop, handle }
+    }
+
+    pub async fn finish(self) -> PodWatch {
+        let _ = self.stop.send(());
+        self.handle.await.expect("pod watch task")
+    }
+}
+
+pub fn is_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
