@@ -5,8 +5,17 @@
 #   hack/cluster.sh down     stop exactly the processes it started; logs go to .cluster/logs-last/
 #   hack/cluster.sh status   exit 0 if it runs, 1 if not
 # State (PKI, etcd data, PID files, logs, kubeconfig) lives in .cluster/ at the repository root.
+#
+# kwok runs the stages kwokctl would (pods go Running/Ready, Job pods Succeed, deleted pods go
+# away) plus the chaos stages of the kwok module; they act on these labels (value "true"):
+#   pod  pod-container-running-failed.stage.kwok.x-k8s.io       Running+Ready first, then Failed
+#                                                               (containerFailed, exit 1) 1-2 s later
+#   pod  pod-init-container-running-failed.stage.kwok.x-k8s.io  Pending -> Failed (initContainerError)
+#                                                               1-2 s later, never Ready
+#   node node-not-ready.stage.kwok.x-k8s.io                     node condition Ready=False
+# and on annotations <label>/delay, /jitter-delay, /reason, /message, /exit-code, /container-name.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+here="$(cd "$(dirname "$(readlink -f "$0")")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/versions.sh"
 
@@ -58,7 +67,7 @@ live_pid() {
 start() {
   local name=$1 pid i
   shift
-  setsid "$CP_BIN/$name" "$@" </dev/null >>"$logs/$name.log" 2>&1 &
+  setsid "$CP_BIN/$name" "$@" </dev/null >>"$logs/$name.log" 2>&1 9<&- &
   pid=$!
   echo "$pid" >"$(pidfile "$name")"
   # setsid execs the binary in the same process (it is no group leader here); wait for the exec
@@ -236,25 +245,33 @@ write_kwok_config() {
 # kube-apiserver derives its advertise address (only written into the `kubernetes` Service's
 # endpoints; nothing connects to it) from the default-route interface, and refuses to start
 # without one ("Unable to find suitable network address"). Loopback is rejected, so without a
-# default route pass the first global IPv4 address of the machine.
+# default route pass the first global IPv4 address of the machine, and without any such address
+# 192.0.2.1 (TEST-NET-1, RFC 5737: reserved for documentation, routed nowhere).
 advertise_args() {
   local ip
   if awk 'NR > 1 && $2 == "00000000" { found = 1 } END { exit !found }' /proc/net/route 2>/dev/null; then
     return 0
   fi
-  ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
-  if [ -n "$ip" ]; then
-    echo "--advertise-address=$ip"
-  else
-    echo "cluster: warning: no IPv4 default route and no global IPv4 address; kube-apiserver may" \
-      "refuse to start (\"Unable to find suitable network address\")" >&2
+  ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }') || true
+  if [ -z "$ip" ]; then
+    ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9.]+$' | grep -v '^127\.' | head -n1) || true
   fi
+  echo "--advertise-address=${ip:-192.0.2.1}"
 }
 
 # --- subcommands -------------------------------------------------------------------------------
 
+# One up/down at a time: an exclusive lock on the state directory itself (fd 9; the components
+# are started with fd 9 closed so they do not hold it).
+lock_state() {
+  mkdir -p "$state"
+  exec 9<"$state"
+  flock -w 300 9 || die "another hack/cluster.sh up/down is still running"
+}
+
 up() {
   "$here/build-control-plane.sh"
+  lock_state
   for b in "${COMPONENTS[@]}" kubectl; do
     [ -x "$CP_BIN/$b" ] || die "$CP_BIN/$b is missing; run hack/build-control-plane.sh"
   done
@@ -267,6 +284,9 @@ up() {
 
   # Fresh start: stop whatever is left of an earlier run (by its recorded PIDs), keep its logs.
   if [ -d "$state" ]; then
+    if ls "$state"/*.pid >/dev/null 2>&1; then
+      echo "cluster not (fully) running; stopping what is left of it and starting afresh"
+    fi
     stop_all
     if [ -d "$logs" ]; then rm -rf "$state/logs-last"; mv "$logs" "$state/logs-last"; fi
     find "$state" -mindepth 1 -maxdepth 1 ! -name logs-last ! -name operator.pid -exec rm -rf {} +
@@ -335,19 +355,18 @@ metadata:
     type: kwok
 "
   done
-  kc apply --server-side --field-manager=cluster.sh -f - <<<"$nodes_yaml" >/dev/null
-
   # Gateway API standard channel: every config/crd/standard/gateway*.yaml, as upstream's
   # standard-install.yaml (the CRDs plus the safe-upgrades ValidatingAdmissionPolicy).
   local gw f crd_files=() all_files=()
   gw="$(module_dir sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION")/config/crd/standard"
   for f in "$gw"/gateway*.yaml; do
     all_files+=(-f "$f")
-    grep -q '^kind: CustomResourceDefinition' "$f" && crd_files+=(-f "$f")
+    if grep -q '^kind: CustomResourceDefinition' "$f"; then crd_files+=(-f "$f"); fi
   done
-  kc apply --server-side --field-manager=cluster.sh "${all_files[@]}" >/dev/null
 
-  kc wait --for=condition=Ready --timeout=60s "${NODES[@]/#/node/}" >/dev/null
+  kc apply --server-side --field-manager=cluster.sh -f - <<<"$nodes_yaml" >/dev/null
+  kc apply --server-side --field-manager=cluster.sh "${all_files[@]}" >/dev/null
+  kc wait --for=condition=Ready --timeout=60s "${NODES[@]/#/node/}" >/dev/null || { tail_log kwok; die "the nodes did not become Ready"; }
   log "nodes Ready: ${NODES[*]}"
   kc wait --for=condition=Established --timeout=60s "${crd_files[@]}" >/dev/null
   log "Gateway API $GATEWAY_API_VERSION CRDs Established"
@@ -364,6 +383,7 @@ down() {
     echo "cluster not running (no .cluster/)"
     return 0
   fi
+  lock_state
   stop_all
   if [ -d "$logs" ]; then rm -rf "$state/logs-last"; mv "$logs" "$state/logs-last"; fi
   # Keep the demo operator's PID file while that process lives (make cluster-down stops it first).
