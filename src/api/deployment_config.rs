@@ -87,7 +87,7 @@ pub struct DeploymentConfigSpec {
 
     /// Pod selector; defaults to the template's labels when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("maxProperties" = 64))]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub selector: Option<BTreeMap<String, String>>,
 
     /// The pod template, stored without loss (see `api::template`).
@@ -174,7 +174,6 @@ pub struct CustomDeploymentStrategyParams {
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
-    #[x_kube(validation = Rule::new("self.all(e, e.name.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("environment variable names must be C identifiers"))]
     pub environment: Option<Vec<EnvVar>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
@@ -263,7 +262,6 @@ pub struct ExecNewPodHook {
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
-    #[x_kube(validation = Rule::new("self.all(e, e.name.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("environment variable names must be C identifiers"))]
     pub env: Option<Vec<EnvVar>>,
     /// The template container the hook pod is built from; defaults to the only container.
     #[serde(default)]
@@ -308,7 +306,6 @@ pub struct DeploymentTriggerImageChangeParams {
     #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("size(self) > 0").message("containerNames must not be empty"))]
     pub container_names: Vec<String>,
-    #[x_kube(validation = Rule::new("has(self.name) && self.name.contains(':')").message("from.name must be of the form <stream>:<tag>"))]
     pub from: ObjectReference,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_triggered_image: Option<String>,

@@ -70,6 +70,7 @@ impl JsonSchema for IntOrPercent {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "x-kubernetes-int-or-string": true,
+            "maxLength": 8,
             "x-kubernetes-validations": [{
                 "rule": "string(self).endsWith('%') ? string(self).matches('^[0-9]+%$') : string(self).matches('^[0-9]+$') && self == int(string(self))",
                 "message": "must be an integer >= 0 or a percentage such as \"25%\""

@@ -252,28 +252,31 @@ impl PodWatcher {
         let api = ns.api::<Pod>();
         let (reader, writer) = reflector::store::<Pod>();
         let config = watcher::Config::default().labels(&format!("deploymentconfig={dc}"));
-        let mut stream = Box::pin(
-            watcher(api, config)
-                .default_backoff()
-                .reflect(writer)
-                .touched_objects(),
-        );
+        let mut stream = Box::pin(watcher(api, config).default_backoff().reflect(writer));
         let (stop, mut stopped) = tokio::sync::oneshot::channel();
         let new_revision = new_revision.to_string();
-        // Prime the store so the first figures are real.
-        let primed = reader.clone();
+        let store = reader.clone();
         let handle = tokio::spawn(async move {
             let mut seen = PodWatch {
                 min_ready: usize::MAX,
                 ..Default::default()
             };
+            let mut listed = false;
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
                     ev = stream.next() => {
-                        if ev.is_none() { break; }
+                        let Some(ev) = ev else { break };
+                        // Count only once the initial list is whole (the store is swapped in
+                        // at InitDone), so a half-filled store never looks like lost pods.
+                        match ev {
+                            Ok(watcher::Event::InitDone) => listed = true,
+                            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) | Err(_) => continue,
+                            Ok(_) => {}
+                        }
+                        if !listed { continue; }
                         seen.events += 1;
-                        let pods = primed.state();
+                        let pods = store.state();
                         let ready = pods.iter().filter(|p| is_ready(p)).count();
                         seen.max_pods = seen.max_pods.max(pods.len());
                         seen.min_ready = seen.min_ready.min(ready);
