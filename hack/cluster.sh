@@ -25,11 +25,13 @@ logs="$state/logs"
 kubeconfig="$state/kubeconfig"
 
 # Non-default ports, all on 127.0.0.1 (kwok opens none: no --server-address/--node-port).
-ETCD_CLIENT_PORT=23790
-ETCD_PEER_PORT=23800
-APISERVER_PORT=16443
-KCM_PORT=20257
-SCHEDULER_PORT=20259
+# CUTOVER_PORT_OFFSET moves every port, so a second cluster (another checkout) can run beside this one.
+off="${CUTOVER_PORT_OFFSET:-0}"
+ETCD_CLIENT_PORT=$((23790 + off))
+ETCD_PEER_PORT=$((23800 + off))
+APISERVER_PORT=$((16443 + off))
+KCM_PORT=$((20257 + off))
+SCHEDULER_PORT=$((20259 + off))
 SERVICE_CIDR=10.96.0.0/16      # disjoint from the pod CIDR
 POD_CIDR=10.244.0.0/16         # kwok's fake pod IPs; nothing listens on them
 NODES=(kwok-node-0 kwok-node-1)
