@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
@@ -14,7 +15,7 @@ use tracing::{info, warn};
 use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::health::Readiness;
-use crate::reconcile::{Context, deployment_config};
+use crate::reconcile::{Context, Stores, deployment_config};
 
 /// Where the operator looks.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +43,30 @@ fn owner_by_label<K: ResourceExt>(obj: &K, label: &str) -> Option<ObjectRef<Depl
     Some(ObjectRef::new(name).within(&obj.namespace()?))
 }
 
+/// A reflector over the objects of `api` that carry `label`, running on its own task; its cache
+/// and a subscription to its events.
+fn shared_reflector<K>(api: Api<K>, label: &str) -> (Store<K>, Option<ReflectHandle<K>>)
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store_shared::<K>(SHARED_BUFFER);
+    let events = writer.subscribe();
+    tokio::spawn(
+        watcher(api, watcher::Config::default().labels(label))
+            .default_backoff()
+            .reflect_shared(writer)
+            .for_each(|_| async {}),
+    );
+    (store, events)
+}
+
 /// Buffered events per shared reflector before it waits for the controller to catch up.
 const SHARED_BUFFER: usize = 1024;
 
@@ -52,43 +77,42 @@ pub async fn run(
     readiness: Readiness,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    // Only objects carrying our labels are cached: revisions, and the pods of DeploymentConfigs.
-    // The reflectors run on their own so the caches are complete before the first decision: a
-    // revision missing from a half-filled cache would look like one that must be created.
-    let (rs_store, rs_writer) = reflector::store_shared::<ReplicaSet>(SHARED_BUFFER);
-    let rs_events = rs_writer.subscribe();
-    tokio::spawn(
-        watcher(
-            api::<ReplicaSet>(&client, &scope),
-            watcher::Config::default().labels(keys::DEPLOYMENT_CONFIG_LABEL),
-        )
-        .default_backoff()
-        .reflect_shared(rs_writer)
-        .for_each(|_| async {}),
+    // Only objects carrying our labels are cached: revisions, the pods of DeploymentConfigs, and
+    // hook Jobs. The reflectors run on their own so the caches are complete before the first
+    // decision: a revision missing from a half-filled cache would look like one to create.
+    let (replica_sets, rs_events) = shared_reflector(
+        api::<ReplicaSet>(&client, &scope),
+        keys::DEPLOYMENT_CONFIG_LABEL,
     );
-    let (pod_store, pod_writer) = reflector::store_shared::<PartialObjectMeta<Pod>>(SHARED_BUFFER);
-    let pod_events = pod_writer.subscribe();
-    tokio::spawn(
-        watcher(
-            api::<PartialObjectMeta<Pod>>(&client, &scope),
-            watcher::Config::default().labels(keys::DEPLOYMENTCONFIG_LABEL),
-        )
-        .default_backoff()
-        .reflect_shared(pod_writer)
-        .for_each(|_| async {}),
+    let (pods, pod_events) = shared_reflector(
+        api::<PartialObjectMeta<Pod>>(&client, &scope),
+        keys::DEPLOYMENTCONFIG_LABEL,
     );
-    let (Some(rs_events), Some(pod_events)) = (rs_events, pod_events) else {
+    let (jobs, job_events) =
+        shared_reflector(api::<Job>(&client, &scope), keys::DEPLOYER_POD_FOR_LABEL);
+    let (Some(rs_events), Some(pod_events), Some(job_events)) = (rs_events, pod_events, job_events)
+    else {
         warn!("shared reflectors offer no subscription");
         return;
     };
-    if rs_store.wait_until_ready().await.is_err() || pod_store.wait_until_ready().await.is_err() {
+    let ready = futures::try_join!(
+        replica_sets.wait_until_ready(),
+        pods.wait_until_ready(),
+        jobs.wait_until_ready()
+    );
+    if ready.is_err() {
         warn!("caches never became ready");
         return;
     }
     info!("caches synced");
     readiness.set_ready();
 
-    let ctx = Arc::new(Context::new(client.clone(), rs_store, pod_store));
+    let stores = Stores {
+        replica_sets,
+        pods,
+        jobs,
+    };
+    let ctx = Arc::new(Context::new(client.clone(), stores));
     Controller::new(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
@@ -100,6 +124,9 @@ pub async fn run(
     })
     .watches_shared_stream(pod_events, |pod| {
         owner_by_label(pod.as_ref(), keys::DEPLOYMENTCONFIG_LABEL)
+    })
+    .watches_shared_stream(job_events, |job| {
+        owner_by_label(job.as_ref(), keys::DEPLOYMENT_CONFIG_LABEL)
     })
     .graceful_shutdown_on(shutdown)
     .run(

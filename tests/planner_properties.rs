@@ -6,12 +6,12 @@ mod sim;
 
 use cutover::api::int_or_percent::Rounding;
 use cutover::api::{
-    DeploymentConfigSpec, DeploymentStrategy, IntOrPercent, RecreateDeploymentStrategyParams,
-    RollingDeploymentStrategyParams,
+    DeploymentConfigSpec, DeploymentStrategy, ExecNewPodHook, IntOrPercent, LifecycleHook,
+    RecreateDeploymentStrategyParams, RollingDeploymentStrategyParams,
 };
 use cutover::strategy::rolling::fenceposts;
 use proptest::prelude::*;
-use sim::{Readiness, World, dc, template};
+use sim::{HookRun, Readiness, World, dc, template};
 
 #[derive(Debug, Clone)]
 enum Change {
@@ -32,6 +32,10 @@ struct Scenario {
     min_ready: i32,
     /// (second, change, readiness of the revision it creates)
     changes: Vec<(i64, Change, Readiness)>,
+    /// The failure policy of the pre, mid and post hooks, when there is one.
+    hooks: [Option<&'static str>; 3],
+    /// Which hook Jobs fail (bit `3 * version + point`).
+    hook_failures: u64,
 }
 
 fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
@@ -63,9 +67,22 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         int_or_percent(),
         0..3i32,
         prop::collection::vec((1..90i64, change(), readiness()), 0..6),
+        prop::array::uniform3(prop::option::of(prop::sample::select(vec![
+            "Abort", "Retry", "Ignore",
+        ]))),
+        any::<u64>(),
     )
         .prop_map(
-            |(replicas, recreate, surge, unavailable, min_ready, mut changes)| {
+            |(
+                replicas,
+                recreate,
+                surge,
+                unavailable,
+                min_ready,
+                mut changes,
+                hooks,
+                hook_failures,
+            )| {
                 changes.sort_by_key(|c| c.0);
                 Scenario {
                     replicas,
@@ -74,18 +91,35 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     unavailable,
                     min_ready,
                     changes,
+                    hooks,
+                    hook_failures,
                 }
             },
         )
 }
 
+fn hook(policy: Option<&str>) -> Option<LifecycleHook> {
+    Some(LifecycleHook {
+        failure_policy: policy?.into(),
+        exec_new_pod: Some(ExecNewPodHook {
+            command: vec!["true".into()],
+            container_name: "app".into(),
+            ..Default::default()
+        }),
+        tag_images: None,
+    })
+}
+
 fn build(s: &Scenario) -> World {
+    let [pre, mid, post] = s.hooks;
     let strategy = if s.recreate {
         DeploymentStrategy {
             type_: Some("Recreate".into()),
             recreate_params: Some(RecreateDeploymentStrategyParams {
                 timeout_seconds: Some(30),
-                ..Default::default()
+                pre: hook(pre),
+                mid: hook(mid),
+                post: hook(post),
             }),
             ..Default::default()
         }
@@ -95,19 +129,33 @@ fn build(s: &Scenario) -> World {
                 timeout_seconds: Some(30),
                 max_surge: Some(s.surge.clone()),
                 max_unavailable: Some(s.unavailable.clone()),
+                pre: hook(pre),
+                post: hook(post),
                 ..Default::default()
             }),
             ..Default::default()
         }
     };
-    World::new(dc(DeploymentConfigSpec {
+    let mut w = World::new(dc(DeploymentConfigSpec {
         replicas: s.replicas,
         min_ready_seconds: Some(s.min_ready),
         template: template("app:0"),
         revision_history_limit: Some(3),
         strategy,
         ..Default::default()
-    }))
+    }));
+    for v in 1..20u64 {
+        for (i, point) in ["pre", "mid", "post"].iter().enumerate() {
+            let bit = (3 * v + i as u64) % 64;
+            let run = if s.hook_failures >> bit & 1 == 1 {
+                HookRun::FailAfter(2)
+            } else {
+                HookRun::SucceedAfter(2)
+            };
+            w.hook_runs.insert(format!("web-{v}-hook-{point}"), run);
+        }
+    }
+    w
 }
 
 const IN_FLIGHT: [&str; 3] = ["New", "Pending", "Running"];
@@ -247,6 +295,12 @@ proptest! {
             let want = if Some(v) == active { w.dc.spec.replicas } else { 0 };
             prop_assert_eq!(rs.spec, want, "revision {} after the rollout ended", v);
         }
+        // Every hook Job was created once, never twice (the sim also refuses a creation while
+        // the Job exists).
+        let mut created = w.job_creations.clone();
+        created.sort();
+        created.dedup();
+        prop_assert_eq!(created.len(), w.job_creations.len(), "a hook Job created twice: {:?}", w.job_creations);
         // History: at most 3 revisions older than the active one are kept.
         if let Some(a) = active {
             prop_assert!(w.rss.iter().filter(|r| World::version_of(r) < a).count() <= 3);

@@ -1,6 +1,7 @@
 //! Carries out the planner's actions, in order, idempotently.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
 };
@@ -87,6 +88,15 @@ pub async fn execute(
                     }
                 }
             }
+            Action::CreateJob { name, manifest } => create_job(ctx, &ns, name, manifest).await?,
+            Action::DeleteJob { name } => {
+                let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+                match jobs.delete(name, &DeleteParams::background()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Action::Event(event) => publish(dc, ctx, event).await,
         }
     }
@@ -156,6 +166,31 @@ async fn create_revision(
             version_name: name.into(),
             message: s.message.clone(),
         })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates a hook Job from JSON (the container comes from the raw template, so newer container
+/// fields survive). One that exists already is the same hook: it is re-attached to, never doubled.
+async fn create_job(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    manifest: &serde_json::Value,
+) -> Result<()> {
+    let resource = ApiResource::erase::<Job>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let object: DynamicObject = serde_json::from_value(manifest.clone())?;
+    let params = PostParams {
+        field_manager: Some(keys::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.create(&params, &object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            tracing::info!(job = name, "hook Job exists: re-attaching");
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

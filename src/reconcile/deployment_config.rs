@@ -97,5 +97,7 @@ fn action_label(action: &strategy::Action) -> String {
         },
         strategy::Action::DeleteRevision { name } => format!("delete {name}"),
         strategy::Action::Event(e) => format!("event {}", e.reason),
+        strategy::Action::CreateJob { name, .. } => format!("create job {name}"),
+        strategy::Action::DeleteJob { name } => format!("delete job {name}"),
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::core::PartialObjectMeta;
@@ -20,24 +21,28 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::DeploymentConfig;
 
-/// What every reconcile shares.
-pub struct Context {
-    pub client: Client,
-    pub recorder: Recorder,
+/// The reflector caches the reconciler reads instead of listing.
+#[derive(Clone)]
+pub struct Stores {
     /// ReplicaSets labelled as revisions of some DeploymentConfig.
     pub replica_sets: Store<ReplicaSet>,
     /// Metadata of pods labelled with a DeploymentConfig.
     pub pods: Store<PartialObjectMeta<Pod>>,
+    /// Hook (and deployer) Jobs.
+    pub jobs: Store<Job>,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub stores: Stores,
     /// Consecutive transient failures per DeploymentConfig, for its backoff.
     failures: Mutex<HashMap<ObjectRef<DeploymentConfig>, u32>>,
 }
 
 impl Context {
-    pub fn new(
-        client: Client,
-        replica_sets: Store<ReplicaSet>,
-        pods: Store<PartialObjectMeta<Pod>>,
-    ) -> Self {
+    pub fn new(client: Client, stores: Stores) -> Self {
         let reporter = Reporter {
             controller: "cutover".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -45,8 +50,7 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            replica_sets,
-            pods,
+            stores,
             failures: Mutex::new(HashMap::new()),
         }
     }

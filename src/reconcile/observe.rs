@@ -6,7 +6,7 @@ use kube::ResourceExt;
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
-use crate::strategy::{Observed, Revision};
+use crate::strategy::{HookJob, Observed, Revision};
 
 use super::Context;
 
@@ -17,7 +17,7 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
     let uid = dc.uid();
 
     let mut pods: HashMap<String, i32> = HashMap::new();
-    for pod in ctx.pods.state() {
+    for pod in ctx.stores.pods.state() {
         if pod.namespace() == ns
             && pod.labels().get(keys::DEPLOYMENTCONFIG_LABEL) == Some(&name)
             && let Some(rev) = pod.labels().get(keys::DEPLOYMENT_LABEL)
@@ -28,7 +28,7 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
 
     let mut revisions = Vec::new();
     let mut orphans = Vec::new();
-    for rs in ctx.replica_sets.state() {
+    for rs in ctx.stores.replica_sets.state() {
         if rs.namespace() != ns || rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) != Some(&name) {
             continue;
         }
@@ -50,7 +50,19 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
     }
     revisions.sort_by_key(|r| r.version);
     orphans.sort();
+    let hook_jobs = ctx
+        .stores
+        .jobs
+        .state()
+        .iter()
+        .filter(|j| {
+            j.namespace() == ns && j.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&name)
+        })
+        .filter_map(|j| HookJob::from_job(j))
+        .filter(|j| revisions.iter().any(|r| r.name == j.revision))
+        .collect();
     Observed {
+        hook_jobs,
         dc: dc.clone(),
         revisions,
         orphans,

@@ -8,6 +8,7 @@
 //! `plan` walks a priority ladder (like the Kubernetes Deployment controller's sync): each rung
 //! either finishes the pass or hands on to the next.
 
+pub mod hooks;
 pub mod progress;
 pub mod recreate;
 pub mod revision;
@@ -28,6 +29,7 @@ use crate::api::{
     TRIGGER_CONFIG_CHANGE, TRIGGER_IMAGE_CHANGE,
 };
 
+pub use hooks::{HookJob, HookPoint};
 pub use revision::{Phase, Revision};
 use rollout::{Rollout, Step};
 
@@ -41,6 +43,8 @@ pub struct Observed {
     pub revisions: Vec<Revision>,
     /// ReplicaSets labelled as its revisions that no controller owns: adopted first.
     pub orphans: Vec<String>,
+    /// Hook Jobs of its revisions.
+    pub hook_jobs: Vec<HookJob>,
 }
 
 /// A Kubernetes event to record on the DeploymentConfig.
@@ -119,8 +123,17 @@ pub enum Action {
         manifest: Value,
     },
     Update(RevisionUpdate),
-    /// Delete an old revision (history pruning); its pods go with it.
+    /// Delete an old revision (history pruning); its pods and hook Jobs go with it.
     DeleteRevision {
+        name: String,
+    },
+    /// Create a hook Job from this manifest (an existing one of that name is re-attached to).
+    CreateJob {
+        name: String,
+        manifest: Value,
+    },
+    /// Delete a hook Job (a cancelled rollout's running hook).
+    DeleteJob {
         name: String,
     },
     Event(Event),
@@ -413,6 +426,7 @@ impl<'a> Planner<'a> {
                 ));
                 "newer deployment was found running".into()
             };
+            self.delete_running_hooks(&rev.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&rev.name)
                     .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
@@ -431,6 +445,7 @@ impl<'a> Planner<'a> {
     fn drive(&mut self, latest: &'a Revision, current: &EffectiveStrategy) {
         let ns = self.namespace();
         if latest.cancelled {
+            self.delete_running_hooks(&latest.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&latest.name)
                     .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
@@ -469,14 +484,30 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|r| r.version != latest.version)
             .collect();
-        let mut rollout = Rollout::new(&to, old, &strategy, &ns, self.now);
-        let step = match strategy.kind {
-            StrategyKind::Rolling => rolling::step(&mut rollout),
-            StrategyKind::Recreate => recreate::step(&mut rollout),
-            StrategyKind::Custom => Step::Fail(
-                "the Custom strategy is not supported yet: its deployer Jobs are not implemented"
-                    .into(),
-            ),
+        let jobs: Vec<&HookJob> = self
+            .obs
+            .hook_jobs
+            .iter()
+            .filter(|j| j.revision == latest.name)
+            .collect();
+        let dc_name = self.name();
+        let mut rollout =
+            Rollout::new(&to, old, &strategy, &ns, self.now).with_hooks(&dc_name, jobs);
+        // pre → the strategy (Recreate runs mid inside) → post.
+        let step = match rollout.hook(HookPoint::Pre) {
+            Step::Complete => match strategy.kind {
+                StrategyKind::Rolling => rolling::step(&mut rollout),
+                StrategyKind::Recreate => recreate::step(&mut rollout),
+                StrategyKind::Custom => Step::Fail(
+                    "the Custom strategy is not supported yet: its deployer Jobs are not implemented"
+                        .into(),
+                ),
+            },
+            other => other,
+        };
+        let step = match step {
+            Step::Complete => rollout.hook(HookPoint::Post),
+            other => other,
         };
         let mut actions = rollout.into_actions();
         // Fold the start into this pass's update of the same revision, so it is one patch.
@@ -525,6 +556,17 @@ impl<'a> Planner<'a> {
             }
         }
         self.actions.extend(actions);
+    }
+
+    /// A cancelled rollout's hooks stop: their running Jobs are deleted.
+    fn delete_running_hooks(&mut self, revision: &str) {
+        for job in &self.obs.hook_jobs {
+            if job.revision == revision && job.state == hooks::JobState::Running {
+                self.actions.push(Action::DeleteJob {
+                    name: job.name.clone(),
+                });
+            }
+        }
     }
 
     /// With the latest revision terminal: the newest Complete revision runs spec.replicas and

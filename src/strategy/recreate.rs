@@ -5,6 +5,7 @@
 //! Every step is derived from what is observed (spec counts, pods that still exist), so a
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
+use super::hooks::HookPoint;
 use super::rollout::{Rollout, Step};
 
 pub(super) fn step(r: &mut Rollout<'_>) -> Step {
@@ -28,6 +29,11 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
                 r.strategy.timeout_seconds
             );
             r.warn("OldPodsNotTerminated", message);
+        }
+        // Old pods are gone and no new one exists: the moment for a data migration.
+        match r.hook(HookPoint::Mid) {
+            Step::Complete => {}
+            other => return other,
         }
         if desired == 0 {
             return r.accept_or_wait(0);

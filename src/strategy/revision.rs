@@ -54,6 +54,7 @@ impl Phase {
 #[derive(Debug, Clone)]
 pub struct Revision {
     pub name: String,
+    pub uid: Option<String>,
     pub version: i64,
     pub phase: Phase,
     pub cancelled: bool,
@@ -100,6 +101,7 @@ impl Revision {
             status.observed_generation.unwrap_or(0) >= rs.metadata.generation.unwrap_or(0);
         Some(Revision {
             name: rs.name_any(),
+            uid: rs.metadata.uid.clone(),
             version,
             phase: Phase::parse(ann.get(keys::PHASE_ANNOTATION).map(String::as_str)),
             cancelled: ann

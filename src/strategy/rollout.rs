@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::api::defaults::EffectiveStrategy;
 use crate::api::keys;
 
+use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
 use super::revision::Revision;
 use super::{Action, Event, RevisionUpdate};
 
@@ -29,8 +30,13 @@ pub struct Rollout<'a> {
     pub strategy: &'a EffectiveStrategy,
     pub now: Timestamp,
     pub namespace: &'a str,
+    dc_name: &'a str,
+    jobs: Vec<&'a HookJob>,
     to_replicas: Option<i32>,
     old_replicas: BTreeMap<&'a str, i32>,
+    /// Annotations recorded on the new revision this pass (hook outcomes).
+    to_annotations: BTreeMap<String, Option<String>>,
+    new_jobs: Vec<(String, serde_json::Value)>,
     events: Vec<Event>,
 }
 
@@ -48,9 +54,118 @@ impl<'a> Rollout<'a> {
             strategy,
             now,
             namespace,
+            dc_name: "",
+            jobs: Vec::new(),
             to_replicas: None,
             old_replicas: BTreeMap::new(),
+            to_annotations: BTreeMap::new(),
+            new_jobs: Vec::new(),
             events: Vec::new(),
+        }
+    }
+
+    /// The DeploymentConfig's name and the hook Jobs of the new revision.
+    pub fn with_hooks(mut self, dc_name: &'a str, jobs: Vec<&'a HookJob>) -> Self {
+        self.dc_name = dc_name;
+        self.jobs = jobs;
+        self
+    }
+
+    /// Runs the hook at `point`, if the strategy has one: `Complete` once it has succeeded (or
+    /// failed under Ignore), `Wait` while its Job runs, `Fail` when it failed under Abort or Retry.
+    pub fn hook(&mut self, point: HookPoint) -> Step {
+        let hook = match point {
+            HookPoint::Pre => self.strategy.pre.as_ref(),
+            HookPoint::Mid => self.strategy.mid.as_ref(),
+            HookPoint::Post => self.strategy.post.as_ref(),
+        };
+        let Some(hook) = hook else {
+            return Step::Complete;
+        };
+        let (ns, rc) = (self.namespace, self.to.name.as_str());
+        let recorded = self
+            .to
+            .annotations
+            .get(&point.outcome_annotation())
+            .map(String::as_str);
+        match recorded {
+            Some(outcome::SUCCEEDED | outcome::IGNORED) => return Step::Complete,
+            Some(outcome::FAILED) => {
+                let why = self
+                    .to
+                    .annotations
+                    .get(&point.message_annotation())
+                    .cloned()
+                    .unwrap_or_default();
+                return Step::Fail(hooks::failed_message(point, hook, &why, ns, rc));
+            }
+            _ => {}
+        }
+        let state = self
+            .jobs
+            .iter()
+            .find(|j| j.point == point)
+            .map(|j| j.state.clone());
+        match state {
+            None => {
+                let elapsed = self
+                    .to
+                    .started_at
+                    .map_or(0, |s| (self.now - s).get_seconds());
+                let empty = BTreeMap::new();
+                let config = self.to.config.as_ref().map(|c| &c.spec.strategy);
+                let ctx = JobContext {
+                    dc_name: self.dc_name,
+                    namespace: ns,
+                    revision: self.to,
+                    revision_uid: self.to.uid.as_deref(),
+                    deadline_seconds: self.strategy.active_deadline_seconds - elapsed,
+                    labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
+                    annotations: config
+                        .and_then(|s| s.annotations.as_ref())
+                        .unwrap_or(&empty),
+                };
+                match hooks::job_manifest(point, hook, &ctx) {
+                    Ok(manifest) => {
+                        self.new_jobs.push((hooks::job_name(rc, point), manifest));
+                        self.events.push(Event::normal(
+                            "Started",
+                            hooks::started_message(point, hook, ns, rc),
+                        ));
+                        Step::Wait(None)
+                    }
+                    Err(why) => Step::Fail(hooks::failed_message(point, hook, &why, ns, rc)),
+                }
+            }
+            Some(JobState::Running) => Step::Wait(None),
+            Some(JobState::Succeeded) => {
+                self.record(point, outcome::SUCCEEDED, None);
+                self.events.push(Event::normal(
+                    "Completed",
+                    hooks::completed_message(point, ns, rc),
+                ));
+                Step::Complete
+            }
+            Some(JobState::Failed(why)) => {
+                let message = hooks::failed_message(point, hook, &why, ns, rc);
+                self.events.push(Event::warning("Failed", message.clone()));
+                if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
+                    self.record(point, outcome::IGNORED, Some(why));
+                    Step::Complete
+                } else {
+                    self.record(point, outcome::FAILED, Some(why));
+                    Step::Fail(message)
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, point: HookPoint, outcome: &str, message: Option<String>) {
+        self.to_annotations
+            .insert(point.outcome_annotation(), Some(outcome.to_string()));
+        if let Some(m) = message {
+            self.to_annotations
+                .insert(point.message_annotation(), Some(m));
         }
     }
 
@@ -199,15 +314,20 @@ impl<'a> Rollout<'a> {
                 actions.push(Action::Update(RevisionUpdate::scale(o, n)));
             }
         }
-        if self.progressed() {
-            let update = match self.to_replicas {
+        if self.progressed() || !self.to_annotations.is_empty() {
+            let mut update = match self.to_replicas {
                 Some(n) => RevisionUpdate::scale(self.to, n),
                 None => RevisionUpdate::new(&self.to.name),
             };
-            actions.push(Action::Update(update.annotate(
-                keys::LAST_PROGRESS_ANNOTATION,
-                Some(self.now.to_string()),
-            )));
+            if self.progressed() {
+                update =
+                    update.annotate(keys::LAST_PROGRESS_ANNOTATION, Some(self.now.to_string()));
+            }
+            update.annotations.extend(self.to_annotations);
+            actions.push(Action::Update(update));
+        }
+        for (name, manifest) in self.new_jobs {
+            actions.push(Action::CreateJob { name, manifest });
         }
         actions.extend(self.events.into_iter().map(Action::Event));
         actions

@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 
 use cutover::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
-use cutover::strategy::{self, Action, Decision, Observed, Revision};
+use cutover::strategy::{self, Action, Decision, HookJob, Observed, Revision};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,41 @@ impl Rs {
     }
 }
 
+/// How a hook's Job behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookRun {
+    SucceedAfter(i64),
+    FailAfter(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct SimJob {
+    pub manifest: Value,
+    pub created: Timestamp,
+    pub run: HookRun,
+}
+
+impl SimJob {
+    pub fn name(&self) -> String {
+        self.manifest["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn point(&self) -> String {
+        self.manifest["metadata"]["labels"]["openshift.io/deployer-pod.type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn revision(&self) -> String {
+        self.manifest["metadata"]["labels"]["openshift.io/deployer-pod-for.name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 /// How the pods of a revision behave.
 #[derive(Debug, Clone, Copy)]
 pub enum Readiness {
@@ -63,6 +99,13 @@ pub struct World {
     pub readiness: BTreeMap<i64, Readiness>,
     pub decisions: Vec<Decision>,
     pub generation: i64,
+    /// Hook Jobs that exist, and every creation ever made (to prove "exactly once").
+    pub jobs: Vec<SimJob>,
+    pub job_creations: Vec<String>,
+    /// How each hook Job behaves, by its name (default: succeeds after 2 s).
+    pub hook_runs: BTreeMap<String, HookRun>,
+    /// Times (virtual) at which each hook Job was created, by name.
+    pub job_created_at: BTreeMap<String, Timestamp>,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -91,6 +134,10 @@ impl World {
             readiness: BTreeMap::new(),
             decisions: Vec::new(),
             generation: 1,
+            jobs: Vec::new(),
+            job_creations: Vec::new(),
+            hook_runs: BTreeMap::new(),
+            job_created_at: BTreeMap::new(),
         }
     }
 
@@ -137,6 +184,26 @@ impl World {
         obj
     }
 
+    fn job(&self, j: &SimJob) -> Job {
+        let mut job: Job = serde_json::from_value(j.manifest.clone()).expect("Job");
+        let (done, failed) = match j.run {
+            HookRun::SucceedAfter(s) => {
+                (j.created + SignedDuration::from_secs(s) <= self.now, false)
+            }
+            HookRun::FailAfter(s) => (j.created + SignedDuration::from_secs(s) <= self.now, true),
+        };
+        if done {
+            let condition = if failed {
+                json!({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"})
+            } else {
+                json!({"type": "Complete", "status": "True"})
+            };
+            job.status =
+                Some(serde_json::from_value(json!({"conditions": [condition]})).expect("status"));
+        }
+        job
+    }
+
     pub fn observed(&self) -> Observed {
         let mut revisions: Vec<Revision> = self
             .rss
@@ -146,10 +213,16 @@ impl World {
             })
             .collect();
         revisions.sort_by_key(|r| r.version);
+        let hook_jobs = self
+            .jobs
+            .iter()
+            .filter_map(|j| HookJob::from_job(&self.job(j)))
+            .collect();
         Observed {
             dc: self.dc.clone(),
             revisions,
             orphans: vec![],
+            hook_jobs,
         }
     }
 
@@ -243,7 +316,30 @@ impl World {
                         };
                     }
                 }
-                Action::DeleteRevision { name } => self.rss.retain(|r| &r.name() != name),
+                Action::DeleteRevision { name } => {
+                    // Background deletion: the revision's hook Jobs go with it.
+                    self.rss.retain(|r| &r.name() != name);
+                    self.jobs.retain(|j| &j.revision() != name);
+                }
+                Action::CreateJob { name, manifest } => {
+                    assert!(
+                        self.jobs.iter().all(|j| &j.name() != name),
+                        "{name}: created while it exists"
+                    );
+                    self.job_creations.push(name.clone());
+                    self.job_created_at.insert(name.clone(), self.now);
+                    let run = self
+                        .hook_runs
+                        .get(name)
+                        .copied()
+                        .unwrap_or(HookRun::SucceedAfter(2));
+                    self.jobs.push(SimJob {
+                        manifest: manifest.clone(),
+                        created: self.now,
+                        run,
+                    });
+                }
+                Action::DeleteJob { name } => self.jobs.retain(|j| &j.name() != name),
                 Action::Adopt { .. } | Action::Event(_) => {}
             }
         }
