@@ -233,10 +233,10 @@ write_kwok_config() {
     for f in "$s/node/fast/node-initialize.yaml" \
              "$s/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
              "$s/pod/fast/pod-ready.yaml" "$s/pod/fast/pod-complete.yaml" "$s/pod/fast/pod-delete.yaml" \
-             "$s"/pod/chaos/*.yaml "$s"/node/chaos/*.yaml; do
+             "$s"/pod/chaos/*.yaml "$s"/node/chaos/*.yaml "$root/hack/kwok/"*.yaml; do
       [ -f "$f" ] || die "kwok stage file missing: $f"
       echo "---"
-      echo "# ${f#"$s"/}"
+      echo "# ${f##*/}"
       cat "$f"
     done
   } >"$state/kwok.yaml"

@@ -216,7 +216,10 @@ pub async fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
         },
         reason: event.reason.into(),
         note: Some(event.message.chars().take(1000).collect()),
-        action: "Reconcile".into(),
+        // kube's recorder folds events with the same reason and action into one series and keeps
+        // the first note; keying the action on the note keeps distinct messages distinct, while
+        // a repeated identical one still folds (a series count instead of a new event).
+        action: event.message.chars().take(128).collect(),
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&ev, &dc.object_ref(&())).await {

@@ -1,0 +1,397 @@
+//! Lifecycle hooks as Jobs on the real cluster: the mid hook between the old pods' end and the
+//! new pods' start, each failure policy, and exactly one Job across an operator restart.
+//! kwok completes Job pods; a hook is made to fail with kwok's chaos label and slowed with
+//! cutover's own stage (hack/kwok/), both put on the hook pods through strategy.labels.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
+use kube::api::ListParams;
+use kube::runtime::watcher;
+use serde_json::json;
+
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const FAIL_LABEL: &str = "pod-container-running-failed.stage.kwok.x-k8s.io";
+
+fn dc(name: &str, replicas: i32) -> String {
+    format!(
+        r#"apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    app: {name}
+  strategy:
+    type: Recreate
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/app:1
+          env:
+            - name: DB_URL
+              value: postgres://db
+"#
+    )
+}
+
+fn exec(policy: &str, command: &str) -> serde_json::Value {
+    json!({"failurePolicy": policy, "execNewPod": {"containerName": "app", "command": ["/bin/sh", "-c", command]}})
+}
+
+/// A new revision (image v2) with the given strategy: the hooks apply to that rollout only.
+async fn roll_with(ns: &TestNamespace, name: &str, strategy: serde_json::Value) {
+    patch_spec(
+        ns,
+        name,
+        // A merge patch replaces the whole containers list: give the container whole.
+        json!({"strategy": strategy, "template": {"spec": {"containers": [{
+            "name": "app", "image": "registry.example/app:2", "env": [{"name": "DB_URL", "value": "postgres://db"}]
+        }]}}}),
+    )
+    .await;
+}
+
+async fn jobs(ns: &TestNamespace) -> Vec<Job> {
+    ns.api::<Job>()
+        .list(&ListParams::default())
+        .await
+        .expect("jobs")
+        .items
+}
+
+async fn events_with(ns: &TestNamespace, reason: &str) -> Vec<Event> {
+    let list = ns
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await
+        .expect("events");
+    // Only the DeploymentConfig's own events (the Job controller records "Completed" too).
+    list.items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("DeploymentConfig")
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
+    let ns = TestNamespace::new("hooks-order").await;
+    let _op = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &dc("db", 3)).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "db-1", "Complete", MINUTE).await;
+
+    // One task watches pods and Jobs together, so their events are in one order.
+    let pods = watcher(
+        ns.api::<Pod>(),
+        watcher::Config::default().labels("deploymentconfig=db"),
+    );
+    let jobs_w = watcher(ns.api::<Job>(), watcher::Config::default());
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let (mut pods, mut jobs_w) = (Box::pin(pods), Box::pin(jobs_w));
+        let mut old_alive = std::collections::BTreeSet::new();
+        let mut new_seen = false;
+        let mut log: Vec<String> = Vec::new();
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                Some(Ok(ev)) = pods.next() => match ev {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                        let rev = p.labels().get("deployment").cloned().unwrap_or_default();
+                        if rev == "db-1" { old_alive.insert(p.name_any()); }
+                        if rev == "db-2" && !new_seen { new_seen = true; log.push("first db-2 pod".into()); }
+                    }
+                    watcher::Event::Delete(p) => {
+                        old_alive.remove(&p.name_any());
+                        if old_alive.is_empty() && p.labels().get("deployment").is_some_and(|r| r == "db-1") {
+                            log.push("last db-1 pod gone".into());
+                        }
+                    }
+                    _ => {}
+                },
+                Some(Ok(ev)) = jobs_w.next() => if let watcher::Event::Apply(j) = ev {
+                    let entry = format!("job {}", j.name_any());
+                    if !log.contains(&entry) { log.push(entry); }
+                },
+            }
+        }
+        log
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    roll_with(
+        &ns,
+        "db",
+        json!({"type": "Recreate", "recreateParams": {
+            "pre": exec("Abort", "echo pre"), "mid": exec("Abort", "migrate"), "post": exec("Abort", "echo post")}}),
+    )
+    .await;
+    wait_phase(&ns, "db-2", "Complete", 2 * MINUTE).await;
+    let _ = stop.send(());
+    let log = task.await.expect("watch task");
+    let at = |s: &str| {
+        log.iter()
+            .position(|l| l == s)
+            .unwrap_or_else(|| panic!("{s} not seen in {log:?}"))
+    };
+    assert!(
+        at("job db-2-hook-pre") < at("last db-1 pod gone"),
+        "{log:?}"
+    );
+    assert!(
+        at("last db-1 pod gone") < at("job db-2-hook-mid"),
+        "mid after the last old pod: {log:?}"
+    );
+    assert!(
+        at("job db-2-hook-mid") < at("first db-2 pod"),
+        "mid before the first new pod: {log:?}"
+    );
+    assert!(at("first db-2 pod") < at("job db-2-hook-post"), "{log:?}");
+
+    // The hook Jobs: names, labels, owner, the container built from the template's.
+    let all = jobs(&ns).await;
+    assert_eq!(all.len(), 3);
+    let mid = all
+        .iter()
+        .find(|j| j.name_any() == "db-2-hook-mid")
+        .expect("mid job");
+    assert_eq!(
+        mid.labels()
+            .get("openshift.io/deployer-pod-for.name")
+            .map(String::as_str),
+        Some("db-2")
+    );
+    assert_eq!(
+        mid.labels()
+            .get("openshift.io/deployer-pod.type")
+            .map(String::as_str),
+        Some("hook-mid")
+    );
+    assert_eq!(mid.owner_references()[0].name, "db-2");
+    let container = &mid
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0];
+    assert_eq!(container.name, "lifecycle");
+    assert_eq!(container.image.as_deref(), Some("registry.example/app:2"));
+    let env: Vec<&str> = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(
+        env.contains(&"DB_URL") && env.contains(&"OPENSHIFT_DEPLOYMENT_NAME"),
+        "{env:?}"
+    );
+    assert_eq!(
+        events_with(&ns, "Completed").await.len(),
+        3,
+        "a Completed event per hook"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_serving() {
+    let ns = TestNamespace::new("hooks-abort").await;
+    let _op = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &dc("web", 2)).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_with(
+        &ns,
+        "web",
+        json!({"type": "Recreate", "labels": {FAIL_LABEL: "true"}, "recreateParams": {"pre": exec("Abort", "exit 1")}}),
+    )
+    .await;
+    wait_phase(&ns, "web-2", "Failed", MINUTE).await;
+    assert_eq!(
+        rs_replicas(&ns, "web-1").await,
+        Some(2),
+        "the old revision still serves"
+    );
+    assert_eq!(
+        rs_replicas(&ns, "web-2").await,
+        Some(0),
+        "the new revision was never scaled"
+    );
+    let dc = ns.dcs().get("web").await.expect("dc");
+    assert_eq!(
+        condition(&dc, "Progressing").map(|c| c.1),
+        Some("ProgressDeadlineExceeded".into())
+    );
+    let failed = events_with(&ns, "Failed").await;
+    assert!(
+        failed
+            .iter()
+            .any(|e| e.note.as_deref().is_some_and(
+                |n| n.contains("the pre hook failed") && n.contains("aborting rollout")
+            )),
+        "{failed:?}"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn an_ignore_post_hook_that_fails_warns_and_the_rollout_completes() {
+    let ns = TestNamespace::new("hooks-ignore").await;
+    let _op = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &dc("web", 2)).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_with(
+        &ns,
+        "web",
+        json!({"type": "Recreate", "labels": {FAIL_LABEL: "true"}, "recreateParams": {"post": exec("Ignore", "notify")}}),
+    )
+    .await;
+    wait_phase(&ns, "web-2", "Complete", MINUTE).await;
+    let warnings = events_with(&ns, "Failed").await;
+    let warned = warnings.iter().any(|e| {
+        e.type_.as_deref() == Some("Warning")
+            && e.note
+                .as_deref()
+                .is_some_and(|n| n.contains("(ignore), rollout of") && n.contains("will continue"))
+    });
+    assert!(
+        warned,
+        "a Warning event for the ignored failure: {warnings:?}"
+    );
+    assert_eq!(
+        (
+            rs_replicas(&ns, "web-1").await,
+            rs_replicas(&ns, "web-2").await
+        ),
+        (Some(0), Some(2))
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_retry_hook_retries_until_its_deadline_then_aborts() {
+    let ns = TestNamespace::new("hooks-retry").await;
+    let _op = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &dc("web", 1)).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_with(
+        &ns,
+        "web",
+        json!({"type": "Recreate", "activeDeadlineSeconds": 20, "labels": {FAIL_LABEL: "true"},
+               "recreateParams": {"timeoutSeconds": 10, "pre": exec("Retry", "exit 1")}}),
+    )
+    .await;
+    let job = eventually("the retry hook's Job", MINUTE, || async {
+        jobs(&ns)
+            .await
+            .into_iter()
+            .find(|j| j.name_any() == "web-2-hook-pre")
+    })
+    .await;
+    let spec = job.spec.as_ref().expect("spec");
+    assert_eq!(
+        spec.template
+            .spec
+            .as_ref()
+            .and_then(|s| s.restart_policy.as_deref()),
+        Some("OnFailure")
+    );
+    assert_eq!(spec.backoff_limit, Some(i32::MAX), "the Job keeps retrying");
+    let deadline = spec.active_deadline_seconds.expect("deadline");
+    assert!(
+        (1..=20).contains(&deadline),
+        "bounded by the strategy's deadline: {deadline}"
+    );
+    // It does retry: more than one pod, before the deadline ends the Job and the rollout.
+    eventually("a second attempt", MINUTE, || async {
+        let pods = ns
+            .api::<Pod>()
+            .list(&ListParams::default().labels("job-name=web-2-hook-pre"))
+            .await
+            .ok()?;
+        (pods.items.len() >= 2).then_some(())
+    })
+    .await;
+    wait_phase(&ns, "web-2", "Failed", MINUTE).await;
+    assert_eq!(
+        rs_replicas(&ns, "web-1").await,
+        Some(1),
+        "rolled back to the old revision"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn an_operator_killed_while_the_mid_hook_runs_reattaches_to_its_job() {
+    let ns = TestNamespace::new("hooks-restart").await;
+    let op = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &dc("db", 2)).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "db-1", "Complete", MINUTE).await;
+    roll_with(
+        &ns,
+        "db",
+        json!({"type": "Recreate",
+               "labels": {"cutover.io/complete-after": "yes"}, "annotations": {"cutover.io/complete-after": "6s"},
+               "recreateParams": {"mid": exec("Abort", "migrate")}}),
+    )
+    .await;
+    eventually("the mid hook's Job", MINUTE, || async {
+        jobs(&ns)
+            .await
+            .into_iter()
+            .find(|j| j.name_any() == "db-2-hook-mid")
+    })
+    .await;
+    op.kill().await;
+    let restarted = Instant::now();
+    let _op = Operator::start(&ns.name);
+    wait_phase(&ns, "db-2", "Complete", MINUTE).await;
+    let mids: Vec<Job> = jobs(&ns)
+        .await
+        .into_iter()
+        .filter(|j| j.name_any().ends_with("hook-mid"))
+        .collect();
+    assert_eq!(mids.len(), 1, "exactly one mid Job");
+    let pods = ns
+        .api::<Pod>()
+        .list(&ListParams::default().labels("job-name=db-2-hook-mid"))
+        .await
+        .expect("pods");
+    assert_eq!(pods.items.len(), 1, "the hook ran once");
+    assert!(
+        restarted.elapsed() >= Duration::from_secs(2),
+        "the restarted operator waited for the running hook"
+    );
+    assert_eq!(
+        events_with(&ns, "Started").await.len(),
+        1,
+        "one Started event: no second run"
+    );
+    ns.cleanup().await;
+}
