@@ -395,3 +395,39 @@ async fn an_operator_killed_while_the_mid_hook_runs_reattaches_to_its_job() {
     );
     ns.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn the_migration_example_rolls_out_with_its_three_hooks() {
+    let ns = TestNamespace::new("hooks-example").await;
+    let _op = Operator::start(&ns.name);
+    let yaml =
+        std::fs::read_to_string(root().join("examples/recreate-migration.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "orders-1", "Complete", MINUTE).await;
+    let mut names: Vec<String> = jobs(&ns).await.iter().map(|j| j.name_any()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "orders-1-hook-mid",
+            "orders-1-hook-post",
+            "orders-1-hook-pre"
+        ]
+    );
+    let rs = ns
+        .api::<k8s_openapi::api::apps::v1::ReplicaSet>()
+        .get("orders-1")
+        .await
+        .expect("rs");
+    for point in ["pre", "mid", "post"] {
+        assert_eq!(
+            rs.annotations()
+                .get(&format!("cutover.io/hook-{point}"))
+                .map(String::as_str),
+            Some("Succeeded")
+        );
+    }
+    ns.cleanup().await;
+}
