@@ -17,6 +17,7 @@ help:
 	@echo "make demo-down     stop the demo's operator"
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
+	@echo "make bench         time a 100-replica rollout against a Deployment's on the local cluster"
 
 build:
 	$(CARGO) build --bins
@@ -53,3 +54,7 @@ demo-down:
 
 install:
 	$(CARGO) install --locked --path .
+
+# One 100-replica rollout, DeploymentConfig next to Deployment, on the local cluster.
+bench: install-local
+	$(CARGO) bench --bench rollout
