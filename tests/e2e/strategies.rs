@@ -355,3 +355,71 @@ async fn an_operator_killed_during_a_rolling_update_finishes_it_within_bounds() 
     assert_eq!(all.items.len(), 2, "no revision created twice");
     ns.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn scaling_reaches_the_active_revision_and_orphans_are_adopted() {
+    use kube::api::DeleteParams;
+    let ns = TestNamespace::new("adopt").await;
+    let _op = Operator::start(&ns.name);
+    let yaml = dc("web", 2, "    type: Rolling", "");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+
+    // The scale subresource (what `kubectl scale` and an HPA use) reaches the active revision.
+    let (ok, _, err) = kubectl(&["scale", "-n", &ns.name, "dc/web", "--replicas=4"]).await;
+    assert!(ok, "kubectl scale: {err}");
+    eventually("web-1 scaled to 4", MINUTE, || async {
+        (rs_replicas(&ns, "web-1").await? == 4).then_some(())
+    })
+    .await;
+    let (ok, selector, err) = kubectl(&[
+        "get",
+        "-n",
+        &ns.name,
+        "dc/web",
+        "--subresource=scale",
+        "-o",
+        "jsonpath={.status.selector}",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(selector, "app=web,deploymentconfig=web");
+
+    // Deleted with the orphan policy, the revision stays; a recreated DeploymentConfig adopts it.
+    ns.dcs()
+        .delete("web", &DeleteParams::orphan())
+        .await
+        .expect("delete");
+    eventually("web-1 orphaned", MINUTE, || async {
+        let rs = ns.api::<ReplicaSet>().get("web-1").await.ok()?;
+        rs.owner_references().is_empty().then_some(())
+    })
+    .await;
+    eventually("the DeploymentConfig gone", MINUTE, || async {
+        ns.dcs().get_opt("web").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let (ok, out) = apply(&ns.name, &yaml.replace("replicas: 2", "replicas: 4")).await;
+    assert!(ok, "{out}");
+    let dc = eventually("web-1 adopted", MINUTE, || async {
+        let rs = ns.api::<ReplicaSet>().get("web-1").await.ok()?;
+        let dc = ns.dcs().get("web").await.ok()?;
+        let owned = rs
+            .owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == dc.metadata.uid.as_ref() && o.controller == Some(true));
+        (owned && dc.status.as_ref()?.latest_version == 1).then_some(dc)
+    })
+    .await;
+    assert_eq!(dc.status.as_ref().map(|s| s.replicas), Some(4));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = ns
+        .api::<ReplicaSet>()
+        .list(&ListParams::default())
+        .await
+        .expect("list");
+    assert_eq!(all.items.len(), 1, "adopted, not rolled out again");
+    ns.cleanup().await;
+}
