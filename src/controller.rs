@@ -135,8 +135,13 @@ pub async fn run(
         ctx,
     )
     .for_each(|res| async move {
-        if let Err(e) = res {
-            warn!(error = %e, "controller");
+        match res {
+            // A DeploymentConfig deleted while queued: nothing to do.
+            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                tracing::debug!(object = %obj, "gone before its reconcile")
+            }
+            Err(e) => warn!(error = %e, "controller"),
+            Ok(_) => {}
         }
     })
     .await;

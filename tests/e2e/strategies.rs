@@ -410,10 +410,14 @@ async fn scaling_reaches_the_active_revision_and_orphans_are_adopted() {
             .owner_references()
             .iter()
             .any(|o| Some(&o.uid) == dc.metadata.uid.as_ref() && o.controller == Some(true));
-        (owned && dc.status.as_ref()?.latest_version == 1).then_some(dc)
+        let status = dc.status.as_ref()?;
+        (owned && status.latest_version == 1 && status.replicas == 4).then_some(dc)
     })
     .await;
-    assert_eq!(dc.status.as_ref().map(|s| s.replicas), Some(4));
+    assert_eq!(
+        condition(&dc, "Available").map(|c| c.0),
+        Some("True".into())
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let all = ns
         .api::<ReplicaSet>()
