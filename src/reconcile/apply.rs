@@ -53,7 +53,8 @@ pub async fn execute(
                 }
             }
             Action::Update(update) => {
-                update_revision(&replica_sets, update).await?;
+                let rs = update_revision(&replica_sets, update).await?;
+                ctx.freshness.wrote(&rs);
                 if let Some(scale) = update.scale {
                     let message = format!(
                         "Scaled replication controller {:?} from {} to {}",
@@ -72,6 +73,7 @@ pub async fn execute(
                     propagation_policy: Some(PropagationPolicy::Background),
                     ..Default::default()
                 };
+                ctx.freshness.forget("ReplicaSet", &ns, name);
                 match replica_sets.delete(name, &params).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -143,7 +145,11 @@ async fn create_revision(
         ..Default::default()
     };
     match api.create(&params, &object).await {
-        Ok(_) => Ok(None),
+        Ok(created) => {
+            let version = created.resource_version().and_then(|v| v.parse().ok());
+            ctx.freshness.wrote_raw("ReplicaSet", ns, name, version);
+            Ok(None)
+        }
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let existing: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), ns);
             let rs = existing.get(name).await?;
@@ -195,14 +201,14 @@ async fn create_job(
     }
 }
 
-async fn update_revision(api: &Api<ReplicaSet>, update: &RevisionUpdate) -> Result<()> {
+async fn update_revision(api: &Api<ReplicaSet>, update: &RevisionUpdate) -> Result<ReplicaSet> {
     let mut patch = json!({"metadata": {"annotations": update.annotations}});
     if let Some(scale) = update.scale {
         patch["spec"] = json!({"replicas": scale.to});
     }
-    api.patch(&update.name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
+    Ok(api
+        .patch(&update.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?)
 }
 
 /// Records an event on the DeploymentConfig. Events are best effort: a failure is logged, never

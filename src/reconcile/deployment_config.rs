@@ -9,7 +9,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::api::keys;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
@@ -23,6 +23,11 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 #[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any()))]
 pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
+    if observe::is_stale(&dc, &ctx) {
+        // Our last writes are not in the cache yet; their watch events bring the next pass.
+        debug!("cache behind our writes: waiting for it");
+        return Ok(Requeue::requeue(Duration::from_secs(2)));
+    }
     let observed = observe::snapshot(&dc, &ctx);
     let now = Timestamp::now();
     let mut decision = strategy::plan(&observed, now);
@@ -82,8 +87,10 @@ async fn write_status(
         "status": status,
     });
     let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-    api.patch_status(&dc.name_any(), &params, &Patch::Apply(&patch))
+    let written = api
+        .patch_status(&dc.name_any(), &params, &Patch::Apply(&patch))
         .await?;
+    ctx.freshness.wrote(&written);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod deployment_config;
+pub mod freshness;
 pub mod observe;
 
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
     pub stores: Stores,
+    /// Versions of our own writes, so no decision is made on an older cache.
+    pub freshness: freshness::Freshness,
     /// Consecutive transient failures per DeploymentConfig, for its backoff.
     failures: Mutex<HashMap<ObjectRef<DeploymentConfig>, u32>>,
 }
@@ -51,6 +54,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             stores,
+            freshness: freshness::Freshness::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }

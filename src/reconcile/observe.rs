@@ -3,12 +3,30 @@
 use std::collections::HashMap;
 
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::strategy::{HookJob, Observed, Revision};
 
 use super::Context;
+
+/// Whether the caches are behind what we last wrote for this DeploymentConfig: its status, or a
+/// revision we created or changed.
+pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
+    if ctx.freshness.is_stale_obj(dc) {
+        return true;
+    }
+    let ns = dc.namespace().unwrap_or_default();
+    ctx.freshness.pending("ReplicaSet", &ns).iter().any(|name| {
+        let cached = ctx
+            .stores
+            .replica_sets
+            .get(&ObjectRef::new(name).within(&ns))
+            .and_then(|rs| rs.resource_version()?.parse().ok());
+        ctx.freshness.is_stale("ReplicaSet", &ns, name, cached)
+    })
+}
 
 /// Everything the planner needs to know about one DeploymentConfig, from the caches.
 pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {

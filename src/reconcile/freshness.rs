@@ -1,0 +1,117 @@
+//! Never decide on a cache older than our own writes.
+//!
+//! A reconcile can start before the watch has delivered what the previous one wrote (a
+//! revision just created, its new phase, the DeploymentConfig's new status). Deciding on that
+//! stale view would redo work: a status without what it recorded, a create that collides, a hook
+//! outcome seen twice. So every write remembers the resourceVersion the API server returned, and a
+//! reconcile whose cache is older waits for the watch to catch up. resourceVersions are etcd
+//! revisions that only grow; Argo Rollouts' stale-cache guard makes the same comparison. A record
+//! expires after a while, so an object deleted by someone else never blocks for long.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::{Resource, ResourceExt};
+
+/// How long a write is waited for at most.
+const EXPIRY: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct Freshness {
+    written: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+fn key(kind: &str, ns: &str, name: &str) -> String {
+    format!("{kind}/{ns}/{name}")
+}
+
+fn version<K: Resource>(obj: &K) -> Option<u64> {
+    obj.resource_version()?.parse().ok()
+}
+
+impl Freshness {
+    /// Remembers the version of an object as a write returned it.
+    pub fn wrote<K: Resource<DynamicType = ()>>(&self, obj: &K) {
+        let ns = obj.namespace().unwrap_or_default();
+        self.wrote_raw(&K::kind(&()), &ns, &obj.name_any(), version(obj));
+    }
+
+    pub fn wrote_raw(&self, kind: &str, ns: &str, name: &str, version: Option<u64>) {
+        let Some(v) = version else { return };
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = written
+            .entry(key(kind, ns, name))
+            .or_insert((0, Instant::now()));
+        *entry = (entry.0.max(v), Instant::now());
+    }
+
+    /// Whether the cache is behind our last write of this object: `cached` is its version in
+    /// the cache (`None` when the cache does not have it). Forgets the write once caught up.
+    pub fn is_stale(&self, kind: &str, ns: &str, name: &str, cached: Option<u64>) -> bool {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let k = key(kind, ns, name);
+        match written.get(&k) {
+            Some(&(w, at)) if at.elapsed() < EXPIRY && cached.is_none_or(|c| c < w) => true,
+            Some(_) => {
+                written.remove(&k);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the cached `obj` is older than our last write of it.
+    pub fn is_stale_obj<K: Resource<DynamicType = ()>>(&self, obj: &K) -> bool {
+        let ns = obj.namespace().unwrap_or_default();
+        self.is_stale(&K::kind(&()), &ns, &obj.name_any(), version(obj))
+    }
+
+    /// Forgets an object we deleted.
+    pub fn forget(&self, kind: &str, ns: &str, name: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key(kind, ns, name));
+    }
+
+    /// Objects of `kind` in `ns` we wrote and still wait for.
+    pub fn pending(&self, kind: &str, ns: &str) -> Vec<String> {
+        let prefix = key(kind, ns, "");
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_until_the_cache_reaches_the_write() {
+        let f = Freshness::default();
+        assert!(!f.is_stale("ReplicaSet", "ns", "web-1", Some(10)));
+        f.wrote_raw("ReplicaSet", "ns", "web-1", Some(12));
+        assert!(f.is_stale("ReplicaSet", "ns", "web-1", Some(10)));
+        assert!(
+            f.is_stale("ReplicaSet", "ns", "web-1", None),
+            "created but not cached yet"
+        );
+        assert!(!f.is_stale("ReplicaSet", "ns", "web-1", Some(12)));
+        assert!(
+            f.pending("ReplicaSet", "ns").is_empty(),
+            "forgotten once caught up"
+        );
+    }
+
+    #[test]
+    fn deleted_objects_are_forgotten() {
+        let f = Freshness::default();
+        f.wrote_raw("ReplicaSet", "ns", "web-1", Some(12));
+        f.forget("ReplicaSet", "ns", "web-1");
+        assert!(!f.is_stale("ReplicaSet", "ns", "web-1", None));
+    }
+}
