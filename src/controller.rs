@@ -67,6 +67,36 @@ where
     (store, events)
 }
 
+/// Checks that the installed CRDs are the ones this operator was built with (see
+/// `api::SCHEMA_HASH_ANNOTATION`); the error says how to fix it.
+pub async fn check_crds(client: &Client) -> Result<(), String> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for expected in crate::api::crds() {
+        let name = expected.metadata.name.clone().unwrap_or_default();
+        let want = crate::api::schema_hash(&expected);
+        let installed = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("cannot read CRD {name}: {e}"))?
+            .ok_or_else(|| {
+                format!("CRD {name} is not installed: kubectl apply --server-side -f crds/")
+            })?;
+        let have = installed
+            .annotations()
+            .get(crate::api::SCHEMA_HASH_ANNOTATION)
+            .cloned()
+            .unwrap_or_default();
+        if have != want {
+            return Err(format!(
+                "CRD {name} differs from the one this operator was built with (schema {have:?}, expected {want:?}): \
+                 apply the CRDs of this version with `kubectl apply --server-side -f crds/`"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Buffered events per shared reflector before it waits for the controller to catch up.
 const SHARED_BUFFER: usize = 1024;
 

@@ -90,6 +90,10 @@ async fn main() -> ExitCode {
                 namespace = namespace.as_deref().unwrap_or("<all>"),
                 "cutover starting"
             );
+            if let Err(e) = controller::check_crds(&client).await {
+                eprintln!("cutover: {e}");
+                return ExitCode::FAILURE;
+            }
             let readiness = Readiness::default();
             if let Some(addr) = health_addr {
                 match tokio::net::TcpListener::bind(addr).await {

@@ -343,6 +343,23 @@ pub struct DeploymentConfigStatus {
     /// The cause types of the latest revision, for the TRIGGERED BY column (like `oc get dc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggered_by: Option<String>,
+    /// The last request of each kind handled (latest, cancel, retry, rollback), so a request
+    /// annotation applied again is not acted on twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestStatus>,
+}
+
+/// A request (annotation `cutover.io/request-<kind>: <token>`) and what became of it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestStatus {
+    /// latest, cancel, retry or rollback.
+    pub kind: String,
+    /// The token of the request handled.
+    pub token: String,
+    /// Accepted or Refused.
+    pub outcome: String,
+    pub message: String,
 }
 
 /// The message and causes of the trigger that created the latest revision.

@@ -40,6 +40,9 @@ pub const PREFIX: &str = "cutover.io";
 pub const LAST_PROGRESS_ANNOTATION: &str = "cutover.io/last-progress";
 /// Revision annotation: when the rollout started running (RFC 3339).
 pub const STARTED_AT_ANNOTATION: &str = "cutover.io/started-at";
+/// Revision (and hook Job) annotation: which attempt of the revision's rollout this is; a retry
+/// starts the next one.
+pub const ATTEMPT_ANNOTATION: &str = "cutover.io/attempt";
 /// Revision annotation: the `kubernetes.io/change-cause` of the DeploymentConfig at creation.
 pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 

@@ -15,7 +15,30 @@ use kube::CustomResourceExt;
 
 /// Every CRD cutover serves, in the order `cutover crd` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![DeploymentConfig::crd()]
+    vec![with_schema_hash(DeploymentConfig::crd())]
+}
+
+/// The annotation on each CRD carrying a hash of its schema. The operator compares it at start:
+/// an older CRD would silently prune status fields this operator relies on (such as the requests
+/// it has handled), so it refuses to run against one and says how to update it.
+pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
+
+/// A stable hash (FNV-1a 64) of a CRD's spec.
+pub fn schema_hash(crd: &CustomResourceDefinition) -> String {
+    let bytes = serde_json::to_vec(&crd.spec).unwrap_or_default();
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+fn with_schema_hash(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let hash = schema_hash(&crd);
+    crd.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(SCHEMA_HASH_ANNOTATION.into(), hash);
+    crd
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds).

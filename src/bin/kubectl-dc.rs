@@ -1,18 +1,26 @@
-//! `kubectl dc`: rollout verbs for DeploymentConfigs, as a kubectl plugin.
+//! `kubectl dc`: `oc rollout`'s verbs for cutover's DeploymentConfigs, as a kubectl plugin.
+//! Requests (latest, cancel, retry, undo) go through the same annotations a GitOps repository
+//! uses; the operator acts on them and records the outcome, which this command waits for.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use cutover::api::DeploymentConfig;
 use cutover::cli::{self, CliError};
+use cutover::strategy::RequestKind;
+use cutover::strategy::requests::{ROLLBACK_TO_ANNOTATION, rollback_target};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, LogParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Client, Config, ResourceExt};
 
 #[derive(Parser)]
 #[command(
     name = "kubectl dc",
     version,
-    about = "Rollouts of DeploymentConfigs (cutover)"
+    about = "Rollouts of DeploymentConfigs (cutover), with oc rollout's verbs"
 )]
 struct Cli {
     /// Namespace (default: the kubeconfig context's).
@@ -33,12 +41,48 @@ enum Command {
     /// Manage rollouts.
     #[command(subcommand)]
     Rollout(Rollout),
+    /// Show a DeploymentConfig: revisions, phases, hooks and their outcomes, conditions, events.
+    Describe { name: String },
+    /// Print the logs of a revision's hook Jobs and its event timeline.
+    Logs {
+        name: String,
+        /// The revision (default: the latest).
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
 enum Rollout {
-    /// Show the revisions of a DeploymentConfig: REVISION STATUS CAUSE.
-    History { name: String },
+    /// Start a new rollout now, even if nothing changed.
+    Latest { name: String },
+    /// Cancel the rollout in progress; the previous revision is restored.
+    Cancel { name: String },
+    /// Retry the latest rollout, which failed; its hooks run again.
+    Retry { name: String },
+    /// Pause: no rollout starts and replicas are left alone until resumed.
+    Pause { name: String },
+    /// Resume a paused DeploymentConfig.
+    Resume { name: String },
+    /// Roll back to an earlier revision's pod template, as a new revision.
+    Undo {
+        name: String,
+        /// The revision to go back to (default: the newest Complete one before the latest).
+        #[arg(long, default_value_t = 0)]
+        to_revision: i64,
+        /// Print the template that would be rolled back to, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the revisions: REVISION STATUS CAUSE.
+    History {
+        name: String,
+        /// Print the pod template of this revision.
+        #[arg(long)]
+        revision: Option<i64>,
+    },
     /// Wait for the latest rollout to finish; exits non-zero when it failed or was cancelled.
     Status {
         name: String,
@@ -73,14 +117,98 @@ async fn client(cli: &Cli) -> Result<(Client, String), CliError> {
     Ok((client, namespace))
 }
 
+async fn get_dc(client: &Client, ns: &str, name: &str) -> Result<DeploymentConfig, CliError> {
+    Api::<DeploymentConfig>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| {
+            CliError::User(format!(
+                "deploymentconfigs.apps.openshift.io {name:?} not found"
+            ))
+        })
+}
+
+/// The DeploymentConfig's events, oldest first, as (type, reason, note).
+async fn events(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<Vec<(String, String, String)>, CliError> {
+    let fields = format!("regarding.kind=DeploymentConfig,regarding.name={name}");
+    let mut list = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().fields(&fields))
+        .await?
+        .items;
+    list.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+    Ok(list
+        .into_iter()
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Completion { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "kubectl-dc",
+            &mut std::io::stdout(),
+        );
+        return Ok(());
+    }
     let (client, ns) = client(&cli).await?;
+    let say = |m: String| println!("{m}");
     match cli.command {
-        Command::Rollout(Rollout::History { name }) => {
-            print!(
-                "{}",
-                cli::format_history(&name, &cli::revisions(&client, &ns, &name).await?)
-            );
+        Command::Completion { .. } => {}
+        Command::Rollout(Rollout::Latest { name }) => {
+            say(cli::request(&client, &ns, &name, RequestKind::Latest, &[]).await?)
+        }
+        Command::Rollout(Rollout::Cancel { name }) => {
+            say(cli::request(&client, &ns, &name, RequestKind::Cancel, &[]).await?)
+        }
+        Command::Rollout(Rollout::Retry { name }) => {
+            say(cli::request(&client, &ns, &name, RequestKind::Retry, &[]).await?)
+        }
+        Command::Rollout(Rollout::Pause { name }) => {
+            say(cli::set_paused(&client, &ns, &name, true).await?)
+        }
+        Command::Rollout(Rollout::Resume { name }) => {
+            say(cli::set_paused(&client, &ns, &name, false).await?)
+        }
+        Command::Rollout(Rollout::Undo {
+            name,
+            to_revision,
+            dry_run,
+        }) => {
+            if dry_run {
+                let dc = get_dc(&client, &ns, &name).await?;
+                let revisions = cli::revisions(&client, &ns, &name).await?;
+                let latest = dc.status.as_ref().map_or(0, |s| s.latest_version);
+                let target = rollback_target(&name, &ns, latest, &revisions, to_revision)
+                    .map_err(CliError::User)?;
+                print!("{}", cli::format_template(target)?);
+            } else {
+                let extra = [(ROLLBACK_TO_ANNOTATION, to_revision.to_string())];
+                say(cli::request(&client, &ns, &name, RequestKind::Rollback, &extra).await?);
+            }
+        }
+        Command::Rollout(Rollout::History { name, revision }) => {
+            let revisions = cli::revisions(&client, &ns, &name).await?;
+            match revision {
+                None => print!("{}", cli::format_history(&name, &revisions)),
+                Some(v) => {
+                    let rev = revisions.iter().find(|r| r.version == v).ok_or_else(|| {
+                        CliError::User(format!("unable to find the specified revision {v}"))
+                    })?;
+                    print!("{}", cli::format_template(rev)?);
+                }
+            }
         }
         Command::Rollout(Rollout::Status {
             name,
@@ -90,7 +218,53 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let message =
                 cli::status(&client, &ns, &name, watch, timeout.map(Duration::from_secs)).await?;
             if !message.is_empty() {
-                println!("{message}");
+                say(message);
+            }
+        }
+        Command::Describe { name } => {
+            let dc = get_dc(&client, &ns, &name).await?;
+            let revisions = cli::revisions(&client, &ns, &name).await?;
+            print!(
+                "{}",
+                cli::format_describe(&dc, &revisions, &events(&client, &ns, &name).await?)
+            );
+        }
+        Command::Logs { name, version } => {
+            let dc = get_dc(&client, &ns, &name).await?;
+            let version =
+                version.unwrap_or_else(|| dc.status.as_ref().map_or(0, |s| s.latest_version));
+            if version <= 0 {
+                return Err(CliError::User(format!(
+                    "no deployment exists for deploymentConfig {name:?}"
+                )));
+            }
+            let rc = format!("{name}-{version}");
+            let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            let selector = format!("openshift.io/deployer-pod-for.name={rc}");
+            let mut hook_pods = pods
+                .list(&ListParams::default().labels(&selector))
+                .await?
+                .items;
+            hook_pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+            for pod in &hook_pods {
+                let kind = pod
+                    .labels()
+                    .get("openshift.io/deployer-pod.type")
+                    .cloned()
+                    .unwrap_or_default();
+                println!("--> {kind}: pod/{}", pod.name_any());
+                match pods.logs(&pod.name_any(), &LogParams::default()).await {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => println!("    (no logs: {e})"),
+                }
+            }
+            println!("--> events of {rc}:");
+            for (type_, reason, note) in events(&client, &ns, &name)
+                .await?
+                .into_iter()
+                .filter(|e| e.2.contains(&rc))
+            {
+                println!("    {type_:<8} {reason:<28} {note}");
             }
         }
     }

@@ -68,11 +68,11 @@ pub fn format_history(name: &str, revisions: &[Revision]) -> String {
         .unwrap_or(0)
         .max("STATUS".len());
     let mut out = format!(
-        "deploymentconfigs {name:?}\n{:<w0$}\t{:<w1$}\tCAUSE\n",
+        "deploymentconfigs {name:?}\n{:<w0$}  {:<w1$}  CAUSE\n",
         "REVISION", "STATUS"
     );
     for [v, s, c] in rows {
-        out.push_str(&format!("{v:<w0$}\t{s:<w1$}\t{c}\n"));
+        out.push_str(&format!("{v:<w0$}  {s:<w1$}  {c}\n"));
     }
     out
 }
@@ -184,4 +184,218 @@ pub async fn status(
         }),
         None => wait.await,
     }
+}
+
+/// Sends a request through the DeploymentConfig's request annotation (the same mechanism a
+/// GitOps repository uses) and waits for the operator to record its outcome.
+pub async fn request(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    kind: crate::strategy::RequestKind,
+    extra: &[(&str, String)],
+) -> Result<String, CliError> {
+    use kube::api::{Patch, PatchParams};
+    let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
+    if api.get_opt(name).await?.is_none() {
+        return Err(CliError::User(format!(
+            "deploymentconfigs.apps.openshift.io {name:?} not found"
+        )));
+    }
+    let token = jiff::Timestamp::now().to_string();
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(kind.annotation(), token.clone().into());
+    for (k, v) in extra {
+        annotations.insert((*k).into(), v.clone().into());
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+    let params = PatchParams {
+        field_manager: Some("kubectl-dc".into()),
+        ..Default::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
+    let wait = async {
+        while let Some(dc) = stream
+            .try_next()
+            .await
+            .map_err(|e| CliError::User(e.to_string()))?
+        {
+            let handled = dc.status.as_ref().and_then(|s| {
+                s.requests
+                    .iter()
+                    .find(|r| r.kind == kind.as_str() && r.token == token)
+                    .cloned()
+            });
+            if let Some(r) = handled {
+                return if r.outcome == crate::strategy::requests::ACCEPTED {
+                    Ok(r.message)
+                } else {
+                    Err(CliError::User(r.message))
+                };
+            }
+        }
+        Err(CliError::User("the watch ended".into()))
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| {
+        Err(CliError::User(format!(
+            "the request was not handled within 30s: is the cutover operator running? (annotation {} = {token})",
+            kind.annotation()
+        )))
+    })
+}
+
+/// `rollout pause` / `rollout resume`: spec.paused, with oc's refusals.
+pub async fn set_paused(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    paused: bool,
+) -> Result<String, CliError> {
+    use kube::api::{Patch, PatchParams};
+    let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
+    let dc = api.get_opt(name).await?.ok_or_else(|| {
+        CliError::User(format!(
+            "deploymentconfigs.apps.openshift.io {name:?} not found"
+        ))
+    })?;
+    if dc.spec.paused == paused {
+        let state = if paused {
+            "is already paused"
+        } else {
+            "is not paused"
+        };
+        return Err(CliError::User(format!(
+            "deploymentconfigs.apps.openshift.io {name:?} {state}"
+        )));
+    }
+    let patch = serde_json::json!({"spec": {"paused": paused}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(format!(
+        "deploymentconfig.apps.openshift.io/{name} {}",
+        if paused { "paused" } else { "resumed" }
+    ))
+}
+
+/// The pod template a revision recorded, as YAML (`history --revision N`, `undo --dry-run`).
+pub fn format_template(rev: &Revision) -> Result<String, CliError> {
+    let template = rev.template().ok_or_else(|| {
+        CliError::User(format!("revision {} records no pod template", rev.version))
+    })?;
+    let yaml = serde_saphyr::to_string(template).map_err(|e| CliError::User(e.to_string()))?;
+    Ok(format!(
+        "deploymentconfigs with revision #{}\nPod Template:\n{}",
+        rev.version,
+        indent(&yaml, 2)
+    ))
+}
+
+fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// `describe`: the DeploymentConfig, its revisions with their hooks, conditions and events.
+pub fn format_describe(
+    dc: &DeploymentConfig,
+    revisions: &[Revision],
+    events: &[(String, String, String)],
+) -> String {
+    use std::fmt::Write;
+    let status = dc.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(out, "Name:\t\t{}", dc.name_any());
+    let _ = writeln!(out, "Namespace:\t{}", dc.namespace().unwrap_or_default());
+    let _ = writeln!(out, "Latest Version:\t{}", status.latest_version);
+    let _ = writeln!(
+        out,
+        "Selector:\t{}",
+        status.selector.clone().unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "Replicas:\t{} desired, {} current, {} available",
+        dc.spec.replicas, status.replicas, status.available_replicas
+    );
+    let _ = writeln!(
+        out,
+        "Triggers:\t{}",
+        status
+            .triggered_by
+            .clone()
+            .unwrap_or_else(|| "<none>".into())
+    );
+    let strategy = dc
+        .spec
+        .strategy
+        .type_
+        .clone()
+        .unwrap_or_else(|| "Rolling".into());
+    let _ = writeln!(
+        out,
+        "Strategy:\t{strategy}{}",
+        if dc.spec.paused { " (paused)" } else { "" }
+    );
+    let images: Vec<String> = dc
+        .spec
+        .template
+        .containers()
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.image))
+        .collect();
+    let _ = writeln!(out, "Images:\t\t{}", images.join(", "));
+    let _ = writeln!(out, "\nRevisions:");
+    let _ = writeln!(
+        out,
+        "  REVISION  PHASE     REPLICAS  HOOKS                          CAUSE"
+    );
+    for r in revisions {
+        let hooks: Vec<String> = ["pre", "mid", "post"]
+            .iter()
+            .filter_map(|p| {
+                r.annotations
+                    .get(&format!("cutover.io/hook-{p}"))
+                    .map(|o| format!("{p}={o}"))
+            })
+            .collect();
+        let hooks = if hooks.is_empty() {
+            "-".to_string()
+        } else {
+            hooks.join(",")
+        };
+        let cause = r
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| "<unknown>".into());
+        let _ = writeln!(
+            out,
+            "  {:<8}  {:<8}  {:>3}/{:<4}  {:<29}  {cause}",
+            r.version,
+            r.phase.as_str(),
+            r.replicas,
+            r.spec_replicas,
+            hooks
+        );
+    }
+    let _ = writeln!(out, "\nConditions:");
+    let _ = writeln!(out, "  TYPE                        STATUS   REASON");
+    for c in &status.conditions {
+        let _ = writeln!(
+            out,
+            "  {:<26}  {:<7}  {}",
+            c.type_,
+            c.status,
+            if c.reason.is_empty() { "-" } else { &c.reason }
+        );
+    }
+    let _ = writeln!(out, "\nEvents:");
+    if events.is_empty() {
+        let _ = writeln!(out, "  <none>");
+    }
+    for (type_, reason, note) in events {
+        let _ = writeln!(out, "  {type_:<8} {reason:<28} {note}");
+    }
+    out
 }

@@ -99,6 +99,24 @@ pub async fn execute(
                     Err(e) => return Err(e.into()),
                 }
             }
+            Action::RollBackConfig { template, triggers } => {
+                // A JSON patch, so the template is replaced whole (a merge patch would merge it).
+                let mut ops =
+                    vec![json!({"op": "replace", "path": "/spec/template", "value": template})];
+                if let Some(t) = triggers {
+                    ops.push(json!({"op": "add", "path": "/spec/triggers", "value": t}));
+                }
+                let patch: json_patch::Patch = serde_json::from_value(json!(ops))?;
+                let dcs: Api<DeploymentConfig> = Api::namespaced(ctx.client.clone(), &ns);
+                let written = dcs
+                    .patch(
+                        &dc.name_any(),
+                        &PatchParams::default(),
+                        &Patch::<()>::Json(patch),
+                    )
+                    .await?;
+                ctx.freshness.wrote(&written);
+            }
             Action::Event(event) => publish(dc, ctx, event).await,
         }
     }

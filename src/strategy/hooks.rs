@@ -75,6 +75,8 @@ pub struct HookJob {
     /// The revision it works for.
     pub revision: String,
     pub point: HookPoint,
+    /// The attempt of the revision's rollout it belongs to.
+    pub attempt: i64,
     pub state: JobState,
 }
 
@@ -105,10 +107,16 @@ impl HookJob {
         } else {
             JobState::Running
         };
+        let attempt = job
+            .annotations()
+            .get(keys::ATTEMPT_ANNOTATION)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1);
         Some(HookJob {
             name: job.name_any(),
             revision,
             point,
+            attempt,
             state,
         })
     }
@@ -306,8 +314,13 @@ pub fn job_manifest(
     for (k, v) in ctx.labels {
         labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    let mut annotations =
-        BTreeMap::from([(keys::DEPLOYMENT_NAME_ANNOTATION.to_string(), rc.clone())]);
+    let mut annotations = BTreeMap::from([
+        (keys::DEPLOYMENT_NAME_ANNOTATION.to_string(), rc.clone()),
+        (
+            keys::ATTEMPT_ANNOTATION.to_string(),
+            ctx.revision.attempt.to_string(),
+        ),
+    ]);
     for (k, v) in ctx.annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }

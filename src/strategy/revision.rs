@@ -56,6 +56,8 @@ pub struct Revision {
     pub name: String,
     pub uid: Option<String>,
     pub version: i64,
+    /// Which attempt of this revision's rollout runs (a retry starts the next).
+    pub attempt: i64,
     pub phase: Phase,
     pub cancelled: bool,
     pub status_reason: Option<String>,
@@ -103,6 +105,10 @@ impl Revision {
             name: rs.name_any(),
             uid: rs.metadata.uid.clone(),
             version,
+            attempt: ann
+                .get(keys::ATTEMPT_ANNOTATION)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1),
             phase: Phase::parse(ann.get(keys::PHASE_ANNOTATION).map(String::as_str)),
             cancelled: ann
                 .get(keys::CANCELLED_ANNOTATION)

@@ -11,6 +11,7 @@ use crate::api::keys;
 use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
 use super::revision::Revision;
 use super::{Action, Event, RevisionUpdate};
+use crate::api::LifecycleHook;
 
 /// Where a rollout stands after one pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,8 @@ pub struct Rollout<'a> {
     /// Annotations recorded on the new revision this pass (hook outcomes).
     to_annotations: BTreeMap<String, Option<String>>,
     new_jobs: Vec<(String, serde_json::Value)>,
+    /// Hook Jobs of an earlier attempt to delete.
+    stale_jobs: Vec<String>,
     events: Vec<Event>,
 }
 
@@ -60,6 +63,7 @@ impl<'a> Rollout<'a> {
             old_replicas: BTreeMap::new(),
             to_annotations: BTreeMap::new(),
             new_jobs: Vec::new(),
+            stale_jobs: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -101,44 +105,17 @@ impl<'a> Rollout<'a> {
             }
             _ => {}
         }
-        let state = self
-            .jobs
-            .iter()
-            .find(|j| j.point == point)
-            .map(|j| j.state.clone());
-        match state {
-            None => {
-                let elapsed = self
-                    .to
-                    .started_at
-                    .map_or(0, |s| (self.now - s).get_seconds());
-                let empty = BTreeMap::new();
-                let config = self.to.config.as_ref().map(|c| &c.spec.strategy);
-                let ctx = JobContext {
-                    dc_name: self.dc_name,
-                    namespace: ns,
-                    revision: self.to,
-                    revision_uid: self.to.uid.as_deref(),
-                    deadline_seconds: self.strategy.active_deadline_seconds - elapsed,
-                    labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
-                    annotations: config
-                        .and_then(|s| s.annotations.as_ref())
-                        .unwrap_or(&empty),
-                };
-                match hooks::job_manifest(point, hook, &ctx) {
-                    Ok(manifest) => {
-                        self.new_jobs.push((hooks::job_name(rc, point), manifest));
-                        self.events.push(Event::normal(
-                            "Started",
-                            hooks::started_message(point, hook, ns, rc),
-                        ));
-                        Step::Wait(None)
-                    }
-                    Err(why) => Step::Fail(hooks::failed_message(point, hook, &why, ns, rc)),
-                }
-            }
-            Some(JobState::Running) => Step::Wait(None),
-            Some(JobState::Succeeded) => {
+        let Some(job) = self.jobs.iter().find(|j| j.point == point) else {
+            return self.start_hook(point, hook);
+        };
+        if job.attempt != self.to.attempt {
+            // A Job of an earlier attempt (before a retry) is still going away.
+            self.stale_jobs.push(job.name.clone());
+            return Step::Wait(Some(Duration::from_secs(1)));
+        }
+        match job.state.clone() {
+            JobState::Running => Step::Wait(None),
+            JobState::Succeeded => {
                 self.record(point, outcome::SUCCEEDED, None);
                 self.events.push(Event::normal(
                     "Completed",
@@ -146,7 +123,7 @@ impl<'a> Rollout<'a> {
                 ));
                 Step::Complete
             }
-            Some(JobState::Failed(why)) => {
+            JobState::Failed(why) => {
                 let message = hooks::failed_message(point, hook, &why, ns, rc);
                 self.events.push(Event::warning("Failed", message.clone()));
                 if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
@@ -157,6 +134,39 @@ impl<'a> Rollout<'a> {
                     Step::Fail(message)
                 }
             }
+        }
+    }
+
+    /// Creates the hook's Job: the first pass that reaches the hook.
+    fn start_hook(&mut self, point: HookPoint, hook: &LifecycleHook) -> Step {
+        let (ns, rc) = (self.namespace, self.to.name.as_str());
+        let elapsed = self
+            .to
+            .started_at
+            .map_or(0, |s| (self.now - s).get_seconds());
+        let empty = BTreeMap::new();
+        let config = self.to.config.as_ref().map(|c| &c.spec.strategy);
+        let ctx = JobContext {
+            dc_name: self.dc_name,
+            namespace: ns,
+            revision: self.to,
+            revision_uid: self.to.uid.as_deref(),
+            deadline_seconds: self.strategy.active_deadline_seconds - elapsed,
+            labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
+            annotations: config
+                .and_then(|s| s.annotations.as_ref())
+                .unwrap_or(&empty),
+        };
+        match hooks::job_manifest(point, hook, &ctx) {
+            Ok(manifest) => {
+                self.new_jobs.push((hooks::job_name(rc, point), manifest));
+                self.events.push(Event::normal(
+                    "Started",
+                    hooks::started_message(point, hook, ns, rc),
+                ));
+                Step::Wait(None)
+            }
+            Err(why) => Step::Fail(hooks::failed_message(point, hook, &why, ns, rc)),
         }
     }
 
@@ -325,6 +335,9 @@ impl<'a> Rollout<'a> {
             }
             update.annotations.extend(self.to_annotations);
             actions.push(Action::Update(update));
+        }
+        for name in self.stale_jobs {
+            actions.push(Action::DeleteJob { name });
         }
         for (name, manifest) in self.new_jobs {
             actions.push(Action::CreateJob { name, manifest });
