@@ -141,6 +141,27 @@ impl World {
         }
     }
 
+    /// Sets a request annotation, as `kubectl dc` or a GitOps repository would.
+    pub fn annotate(&mut self, key: &str, value: &str) {
+        self.dc
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(key.into(), value.into());
+    }
+
+    /// The recorded outcome of the last request of `kind`: (token, outcome, message).
+    pub fn request(&self, kind: &str) -> Option<(String, String, String)> {
+        let r = self
+            .dc
+            .status
+            .as_ref()?
+            .requests
+            .iter()
+            .find(|r| r.kind == kind)?;
+        Some((r.token.clone(), r.outcome.clone(), r.message.clone()))
+    }
+
     /// Edits the spec as a user would (the generation moves).
     pub fn edit(&mut self, f: impl FnOnce(&mut DeploymentConfigSpec)) {
         f(&mut self.dc.spec);
@@ -340,6 +361,15 @@ impl World {
                     });
                 }
                 Action::DeleteJob { name } => self.jobs.retain(|j| &j.name() != name),
+                Action::RollBackConfig { template, triggers } => {
+                    self.dc.spec.template = cutover::api::PodTemplate(template.clone());
+                    if let Some(t) = triggers {
+                        self.dc.spec.triggers =
+                            serde_json::from_value(t.clone()).expect("triggers");
+                    }
+                    self.generation += 1;
+                    self.dc.metadata.generation = Some(self.generation);
+                }
                 Action::Adopt { .. } | Action::Event(_) => {}
             }
         }
