@@ -41,7 +41,8 @@ cluster-down: demo-down
 install-local: cluster
 	hack/install-local.sh
 
-e2e: install-local build
+# The demo's operator watches every namespace: stopped first, so only the tests' operators act.
+e2e: install-local build demo-down
 	$(CARGO) test --test e2e -- --ignored --test-threads=4
 
 test: lint unit e2e

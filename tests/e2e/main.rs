@@ -5,4 +5,5 @@
 mod common;
 mod foundation;
 mod hooks;
+mod operations;
 mod strategies;
