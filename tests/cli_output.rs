@@ -156,3 +156,12 @@ fn describe() {
          \x20 Normal   DeploymentCreated            Created new replication controller \"web-2\" for version 2\n"
     );
 }
+
+#[test]
+fn progress_bar_for_terminals() {
+    assert_eq!(cutover::cli::progress_bar(0, 5), "[--------------------]");
+    assert_eq!(cutover::cli::progress_bar(2, 5), "[########------------]");
+    assert_eq!(cutover::cli::progress_bar(5, 5), "[####################]");
+    assert_eq!(cutover::cli::progress_bar(7, 5), "[####################]");
+    assert_eq!(cutover::cli::progress_bar(0, 0), "[####################]");
+}

@@ -17,11 +17,34 @@ use crate::strategy::Revision;
 pub enum CliError {
     #[error("{0}")]
     User(String),
-    #[error("{0}")]
+    #[error("{}", kube_message(.0))]
     Kube(#[from] kube::Error),
     /// The rollout ended without success (for `status`: exit 1, usable as a CI gate).
     #[error("{0}")]
     RolloutFailed(String),
+}
+
+/// The API server's own sentence for a refused call, not the whole debug dump.
+fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A progress bar of `done` out of `total`, for a terminal.
+pub fn progress_bar(done: i32, total: i32) -> String {
+    const WIDTH: i32 = 20;
+    let filled = if total > 0 {
+        (done.clamp(0, total) * WIDTH) / total
+    } else {
+        WIDTH
+    };
+    format!(
+        "[{}{}]",
+        "#".repeat(filled as usize),
+        "-".repeat((WIDTH - filled) as usize)
+    )
 }
 
 /// Revisions of a DeploymentConfig, oldest first.
@@ -143,20 +166,38 @@ pub async fn status(
         ))
     })?;
     let mut last = String::new();
-    let mut report = |state: RolloutState| -> Option<Result<String, CliError>> {
-        match state {
-            RolloutState::Done(m) => Some(Ok(m)),
-            RolloutState::Failed(m) => Some(Err(CliError::RolloutFailed(m))),
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut report = |dc: &DeploymentConfig| -> Option<Result<String, CliError>> {
+        let s = dc.status.clone().unwrap_or_default();
+        let progress = (
+            s.available_replicas.min(s.updated_replicas),
+            dc.spec.replicas,
+        );
+        let end = |r: Result<String, CliError>| {
+            if tty && !last.is_empty() {
+                println!();
+            }
+            Some(r)
+        };
+        match rollout_state(dc) {
+            RolloutState::Done(m) => end(Ok(m)),
+            RolloutState::Failed(m) => end(Err(CliError::RolloutFailed(m))),
             RolloutState::Waiting(m) => {
                 if m != last {
-                    println!("{m}");
+                    // A bar redrawn in place on a terminal; plain lines for logs and CI.
+                    if tty {
+                        print!("\r{} {m}\x1b[K", progress_bar(progress.0, progress.1));
+                        let _ = std::io::Write::flush(&mut std::io::stdout());
+                    } else {
+                        println!("{m}");
+                    }
                     last = m;
                 }
                 None
             }
         }
     };
-    if let Some(end) = report(rollout_state(&dc)) {
+    if let Some(end) = report(&dc) {
         return end;
     }
     if !watch {
@@ -170,7 +211,7 @@ pub async fn status(
             .await
             .map_err(|e| CliError::User(e.to_string()))?
         {
-            if let Some(end) = report(rollout_state(&dc)) {
+            if let Some(end) = report(&dc) {
                 return end;
             }
         }
