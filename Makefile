@@ -23,7 +23,7 @@ build:
 	$(CARGO) build --bins
 
 crds: build
-	target/debug/cutover crd > crds/deploymentconfigs.yaml
+	target/debug/cutover crd --dir crds
 
 lint:
 	$(CARGO) fmt --check

@@ -14,8 +14,13 @@ use tracing::{info, warn};
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
+use crate::api::route::Route;
 use crate::health::Readiness;
+use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
+use crate::route::RouteKind;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::DynamicObject;
 
 /// Where the operator looks.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +29,8 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// Reconciles running at once.
     pub concurrency: u16,
+    /// The parent Gateway of Routes that name none.
+    pub default_gateway: Option<crate::route::GatewayRef>,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -143,7 +150,9 @@ pub async fn run(
         jobs,
     };
     let ctx = Arc::new(Context::new(client.clone(), stores));
-    Controller::new(
+    let shutdown = futures::FutureExt::shared(shutdown);
+    let routes = run_routes(client.clone(), scope.clone(), shutdown.clone());
+    let dcs = Controller::new(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
     )
@@ -164,15 +173,84 @@ pub async fn run(
         deployment_config::error_policy,
         ctx,
     )
-    .for_each(|res| async move {
-        match res {
-            // A DeploymentConfig deleted while queued: nothing to do.
-            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
-                tracing::debug!(object = %obj, "gone before its reconcile")
-            }
-            Err(e) => warn!(error = %e, "controller"),
-            Ok(_) => {}
+    .for_each(log_result);
+    futures::join!(dcs, routes);
+}
+
+async fn log_result<T, E, Q>(res: Result<T, kube::runtime::controller::Error<E, Q>>)
+where
+    E: std::error::Error + 'static,
+    Q: std::error::Error + 'static,
+{
+    match res {
+        // Deleted while queued: nothing to do.
+        Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+            tracing::debug!(object = %obj, "gone before its reconcile")
         }
-    })
-    .await;
+        Err(e) => warn!(error = %e, "controller"),
+        Ok(_) => {}
+    }
+}
+
+/// The Route controller: Routes, the Gateway API routes they own, and the Services they name.
+async fn run_routes(
+    client: Client,
+    scope: Scope,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let gateway_api = kube::discovery::oneshot::group(&client, "gateway.networking.k8s.io")
+        .await
+        .is_ok();
+    if !gateway_api {
+        warn!("the cluster does not serve the Gateway API: Routes will say so in their status");
+    }
+    let services = reflector::store::<Service>();
+    let (service_store, service_writer) = services;
+    let service_events = watcher(api::<Service>(&client, &scope), watcher::Config::default())
+        .default_backoff()
+        .reflect(service_writer)
+        .touched_objects();
+    let ctx = Arc::new(RouteContext {
+        client: client.clone(),
+        services: service_store,
+        default_gateway: scope.default_gateway.clone(),
+        gateway_api,
+    });
+    let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
+    let route_store = controller.store();
+    controller = controller.watches_stream(service_events, move |svc: Service| {
+        // A Service wakes every Route in its namespace that names it.
+        let (ns, name) = (svc.namespace(), svc.name_any());
+        route_store
+            .state()
+            .into_iter()
+            .filter(|r| {
+                r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == name)
+            })
+            .map(|r| ObjectRef::from(r.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    if gateway_api {
+        for kind in [RouteKind::Http, RouteKind::Tls] {
+            let ar = route_reconcile::resource(kind);
+            let owned = match &scope.namespace {
+                Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
+                None => Api::<DynamicObject>::all_with(client.clone(), &ar),
+            };
+            controller = controller.owns_with(
+                owned,
+                ar,
+                watcher::Config::default().labels(crate::route::ROUTE_LABEL),
+            );
+        }
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(
+            route_reconcile::reconcile,
+            route_reconcile::error_policy,
+            ctx,
+        )
+        .for_each(log_result)
+        .await;
 }

@@ -11,4 +11,5 @@ pub mod controller;
 pub mod error;
 pub mod health;
 pub mod reconcile;
+pub mod route;
 pub mod strategy;

@@ -32,12 +32,19 @@ enum Command {
         /// Serve /healthz and /readyz on this address (for example 0.0.0.0:8080 in a pod).
         #[arg(long, env = "CUTOVER_HEALTH_ADDR")]
         health_addr: Option<std::net::SocketAddr>,
+        /// The parent Gateway (`namespace/name`) of Routes without a cutover.io/gateway annotation.
+        #[arg(long, env = "CUTOVER_DEFAULT_GATEWAY")]
+        default_gateway: Option<String>,
         /// Log format: text or json.
         #[arg(long, env = "CUTOVER_LOG_FORMAT", default_value = "text")]
         log_format: LogFormat,
     },
-    /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
-    Crd,
+    /// Print the CustomResourceDefinitions as YAML, or write one file per CRD into a directory
+    /// (what `crds/` holds).
+    Crd {
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -62,12 +69,21 @@ fn init_logging(format: LogFormat) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => match cutover::api::crds_yaml() {
-            Ok(yaml) => {
-                print!("{yaml}");
+        Command::Crd { dir } => match (cutover::api::crd_files(), dir) {
+            (Ok(files), None) => {
+                files.iter().for_each(|(_, yaml)| print!("{yaml}"));
                 ExitCode::SUCCESS
             }
-            Err(e) => {
+            (Ok(files), Some(dir)) => {
+                for (name, yaml) in files {
+                    if let Err(e) = std::fs::write(dir.join(&name), yaml) {
+                        eprintln!("cutover: cannot write {}: {e}", dir.join(&name).display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            (Err(e), _) => {
                 eprintln!("cutover: cannot render the CRDs: {e}");
                 ExitCode::FAILURE
             }
@@ -76,6 +92,7 @@ async fn main() -> ExitCode {
             namespace,
             concurrency,
             health_addr,
+            default_gateway,
             log_format,
         } => {
             init_logging(log_format);
@@ -129,6 +146,9 @@ async fn main() -> ExitCode {
                 Scope {
                     namespace,
                     concurrency,
+                    default_gateway: default_gateway
+                        .as_deref()
+                        .and_then(cutover::route::GatewayRef::parse),
                 },
                 readiness,
                 stop,

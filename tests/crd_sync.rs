@@ -2,13 +2,14 @@
 
 #[test]
 fn committed_crds_match_the_types() {
-    let generated = cutover::api::crds_yaml().expect("CRDs render");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/deploymentconfigs.yaml");
-    let committed = std::fs::read_to_string(path).expect("crds/deploymentconfigs.yaml exists");
-    assert!(
-        generated == committed,
-        "crds/ is stale: run `make crds` and commit the result"
-    );
+    for (file, generated) in cutover::api::crd_files().expect("CRDs render") {
+        let path = format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            generated == committed,
+            "crds/{file} is stale: run `make crds` and commit the result"
+        );
+    }
 }
 
 #[test]

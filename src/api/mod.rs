@@ -4,6 +4,7 @@ pub mod defaults;
 pub mod deployment_config;
 pub mod int_or_percent;
 pub mod keys;
+pub mod route;
 pub mod template;
 
 pub use deployment_config::*;
@@ -15,7 +16,10 @@ use kube::CustomResourceExt;
 
 /// Every CRD cutover serves, in the order `cutover crd` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![with_schema_hash(DeploymentConfig::crd())]
+    vec![
+        with_schema_hash(DeploymentConfig::crd()),
+        with_schema_hash(route::Route::crd()),
+    ]
 }
 
 /// The annotation on each CRD carrying a hash of its schema. The operator compares it at start:
@@ -41,12 +45,20 @@ fn with_schema_hash(mut crd: CustomResourceDefinition) -> CustomResourceDefiniti
     crd
 }
 
-/// The CRDs as one multi-document YAML stream (what `crds/` holds).
+/// Each CRD as a YAML document, with the file name it has in `crds/` (`<plural>.yaml`).
+pub fn crd_files() -> Result<Vec<(String, String)>, serde_saphyr::ser::Error> {
+    crds()
+        .into_iter()
+        .map(|crd| {
+            Ok((
+                format!("{}.yaml", crd.spec.names.plural),
+                format!("---\n{}", serde_saphyr::to_string(&crd)?),
+            ))
+        })
+        .collect()
+}
+
+/// The CRDs as one multi-document YAML stream (what `cutover crd` prints).
 pub fn crds_yaml() -> Result<String, serde_saphyr::ser::Error> {
-    let mut out = String::new();
-    for crd in crds() {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&crd)?);
-    }
-    Ok(out)
+    Ok(crd_files()?.into_iter().map(|(_, yaml)| yaml).collect())
 }

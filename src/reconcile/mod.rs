@@ -7,6 +7,7 @@ pub mod apply;
 pub mod deployment_config;
 pub mod freshness;
 pub mod observe;
+pub mod route;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

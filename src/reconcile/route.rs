@@ -1,0 +1,176 @@
+//! One reconcile of a Route: resolve its Services, plan the Gateway API route, apply it (only
+//! if it is ours), write the status once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tracing::{instrument, warn};
+
+use crate::api::keys;
+use crate::api::route::{Route, RouteStatus};
+use crate::error::{Error, Result};
+use crate::route::{self, GatewayRef, Inputs, RouteKind};
+
+/// What every Route reconcile shares.
+pub struct RouteContext {
+    pub client: Client,
+    pub services: Store<Service>,
+    /// The parent Gateway of Routes without a `cutover.io/gateway` annotation.
+    pub default_gateway: Option<GatewayRef>,
+    /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
+    pub gateway_api: bool,
+}
+
+pub fn resource(kind: RouteKind) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.networking.k8s.io",
+        "v1",
+        kind.kind(),
+    ))
+}
+
+fn kind_of(route: &Route) -> RouteKind {
+    let passthrough = route
+        .spec
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.termination.eq_ignore_ascii_case("passthrough"));
+    if passthrough {
+        RouteKind::Tls
+    } else {
+        RouteKind::Http
+    }
+}
+
+#[instrument(skip_all, fields(namespace = route.namespace().unwrap_or_default(), name = route.name_any()))]
+pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requeue> {
+    let ns = route.namespace().unwrap_or_default();
+    let name = route.name_any();
+    let wanted: Vec<String> = route::backends(&route)
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    let services: Vec<Arc<Service>> = ctx
+        .services
+        .state()
+        .into_iter()
+        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()) && wanted.contains(&s.name_any()))
+        .collect();
+    let gateway = route
+        .annotations()
+        .get(route::GATEWAY_ANNOTATION)
+        .and_then(|g| GatewayRef::parse(g))
+        .or_else(|| ctx.default_gateway.clone());
+
+    let mut status = if ctx.gateway_api {
+        let kind = kind_of(&route);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &ns, &resource(kind));
+        let ours = |o: &DynamicObject| {
+            o.owner_references()
+                .iter()
+                .any(|r| Some(&r.uid) == route.metadata.uid.as_ref())
+        };
+        let existing = api.get_opt(&name).await?;
+        let name_taken_by = existing.filter(|o| !ours(o)).map(|o| {
+            o.owner_references()
+                .first()
+                .map_or("another owner".into(), |r| format!("{} {}", r.kind, r.name))
+        });
+        let inputs = Inputs {
+            route: &route,
+            services: services.iter().map(AsRef::as_ref).collect(),
+            gateway,
+            name_taken_by,
+        };
+        let plan = route::plan(&inputs);
+        if let Some(object) = &plan.object {
+            let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+            api.patch(&name, &params, &Patch::Apply(object)).await?;
+        }
+        // A Route that changed kind (passthrough on or off) leaves no route of the other kind.
+        let other = if kind == RouteKind::Http {
+            RouteKind::Tls
+        } else {
+            RouteKind::Http
+        };
+        let other_api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &ns, &resource(other));
+        if let Some(o) = other_api.get_opt(&name).await?
+            && ours(&o)
+        {
+            other_api.delete(&name, &DeleteParams::background()).await?;
+        }
+        plan.status
+    } else {
+        let mut s = route::plan(&Inputs {
+            route: &route,
+            services: vec![],
+            gateway: None,
+            name_taken_by: None,
+        })
+        .status;
+        for i in &mut s.ingress {
+            for c in &mut i.conditions {
+                c.reason = "GatewayAPINotInstalled".into();
+                c.message = "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into();
+            }
+        }
+        s
+    };
+    keep_transition_times(&mut status, route.status.as_ref());
+    if route.status.as_ref() != Some(&status) {
+        let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
+        let patch =
+            json!({"apiVersion": "route.openshift.io/v1", "kind": "Route", "status": status});
+        api.patch_status(
+            &name,
+            &PatchParams::apply(keys::FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    Ok(Requeue::requeue(Duration::from_secs(300)))
+}
+
+/// A condition keeps its transition time while its status does not change.
+fn keep_transition_times(status: &mut RouteStatus, previous: Option<&RouteStatus>) {
+    let now = Time(Timestamp::now());
+    for ingress in &mut status.ingress {
+        for c in &mut ingress.conditions {
+            let old = previous
+                .and_then(|p| {
+                    p.ingress
+                        .iter()
+                        .find(|i| i.router_name == ingress.router_name)
+                })
+                .and_then(|i| {
+                    i.conditions
+                        .iter()
+                        .find(|o| o.type_ == c.type_ && o.status == c.status)
+                });
+            c.last_transition_time = Some(
+                old.and_then(|o| o.last_transition_time.clone())
+                    .unwrap_or_else(|| now.clone()),
+            );
+        }
+    }
+}
+
+pub fn error_policy(route: Arc<Route>, error: &Error, _ctx: Arc<RouteContext>) -> Requeue {
+    warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, "route reconcile failed");
+    Requeue::requeue(if error.is_transient() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(300)
+    })
+}
