@@ -50,8 +50,35 @@ enum Command {
         #[arg(long)]
         version: Option<i64>,
     },
+    /// Traffic between a Route's Services: weights, blue-green switch, shares.
+    #[command(subcommand)]
+    Route(RouteCmd),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completion { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum RouteCmd {
+    /// Set backend weights: `kubectl dc route set-weights ROUTE svc-a=90 svc-b=10`.
+    SetWeights {
+        route: String,
+        #[arg(required = true, value_parser = parse_weight)]
+        weights: Vec<(String, i32)>,
+    },
+    /// Blue-green: all traffic to SERVICE, every other backend kept at weight 0.
+    Switch { route: String, service: String },
+    /// Each backend's weight and share of requests.
+    Show { route: String },
+}
+
+fn parse_weight(s: &str) -> Result<(String, i32), String> {
+    let (name, weight) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected SERVICE=WEIGHT"))?;
+    let weight = weight
+        .parse()
+        .map_err(|_| format!("{s:?}: the weight must be a number from 0 to 256"))?;
+    Ok((name.to_string(), weight))
 }
 
 #[derive(Subcommand)]
@@ -220,6 +247,45 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             if !message.is_empty() {
                 say(message);
             }
+        }
+        Command::Route(RouteCmd::SetWeights { route, weights }) => {
+            print!(
+                "{}",
+                cli::set_route_weights(&client, &ns, &route, &weights).await?
+            );
+        }
+        Command::Route(RouteCmd::Switch { route, service }) => {
+            let api: Api<cutover::api::route::Route> = Api::namespaced(client.clone(), &ns);
+            let r = api.get_opt(&route).await?.ok_or_else(|| {
+                CliError::User(format!("routes.route.openshift.io {route:?} not found"))
+            })?;
+            let current = cutover::route::backends(&r)
+                .iter()
+                .find(|b| b.name == service)
+                .map(|b| b.effective_weight());
+            let weight = match current {
+                Some(w) if w > 0 => w,
+                _ => 100,
+            };
+            let set: Vec<(String, i32)> = cutover::route::backends(&r)
+                .iter()
+                .map(|b| (b.name.clone(), if b.name == service { weight } else { 0 }))
+                .collect();
+            if current.is_none() {
+                // Let new_weights name the backends in its error.
+                cli::new_weights(&r, &[(service.clone(), weight)])?;
+            }
+            print!(
+                "{}",
+                cli::set_route_weights(&client, &ns, &route, &set).await?
+            );
+        }
+        Command::Route(RouteCmd::Show { route }) => {
+            let api: Api<cutover::api::route::Route> = Api::namespaced(client.clone(), &ns);
+            let r = api.get_opt(&route).await?.ok_or_else(|| {
+                CliError::User(format!("routes.route.openshift.io {route:?} not found"))
+            })?;
+            print!("{}", cli::format_route(&r));
         }
         Command::Describe { name } => {
             let dc = get_dc(&client, &ns, &name).await?;

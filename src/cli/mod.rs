@@ -440,3 +440,123 @@ pub fn format_describe(
     }
     out
 }
+
+/// `route show`: each backend, its weight and its share of requests.
+pub fn format_route(route: &crate::api::route::Route) -> String {
+    let weights: Vec<(String, i32, bool)> = crate::route::backends(route)
+        .iter()
+        .map(|b| (b.name.clone(), b.effective_weight(), true))
+        .collect();
+    let mut out = format!(
+        "route {:?} ({})\nSERVICE                 WEIGHT  SHARE\n",
+        route.name_any(),
+        route.spec.host.as_deref().unwrap_or("any host")
+    );
+    for s in crate::route::shares(&weights) {
+        out.push_str(&format!(
+            "{:<22}  {:>6}  {:>5}%\n",
+            s.name, s.weight, s.percent
+        ));
+    }
+    if let Some(c) = route
+        .status
+        .as_ref()
+        .and_then(|s| s.ingress.first())
+        .and_then(|i| i.conditions.first())
+    {
+        let why = if c.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", c.message)
+        };
+        out.push_str(&format!(
+            "Admitted: {}{}{why}\n",
+            c.status,
+            if c.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.reason)
+            }
+        ));
+    }
+    out
+}
+
+/// The weights a `route set-weights` or `route switch` leaves: (service, weight) for each of the
+/// Route's backends, in order; an unknown service is an error (a Route's backends are not
+/// added or removed here).
+pub fn new_weights(
+    route: &crate::api::route::Route,
+    set: &[(String, i32)],
+) -> Result<Vec<(String, i32)>, CliError> {
+    let names: Vec<String> = crate::route::backends(route)
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    for (name, weight) in set {
+        if !names.contains(name) {
+            return Err(CliError::User(format!(
+                "service {name:?} is not a backend of route {:?} (backends: {})",
+                route.name_any(),
+                names.join(", ")
+            )));
+        }
+        if !(0..=256).contains(weight) {
+            return Err(CliError::User(format!(
+                "weight {weight} for {name:?} is not between 0 and 256"
+            )));
+        }
+    }
+    Ok(crate::route::backends(route)
+        .iter()
+        .map(|b| {
+            let w = set
+                .iter()
+                .find(|(n, _)| n == &b.name)
+                .map_or(b.effective_weight(), |(_, w)| *w);
+            (b.name.clone(), w)
+        })
+        .collect())
+}
+
+/// Writes new backend weights to a Route.
+pub async fn set_route_weights(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    set: &[(String, i32)],
+) -> Result<String, CliError> {
+    use kube::api::{Patch, PatchParams};
+    let api: Api<crate::api::route::Route> = Api::namespaced(client.clone(), ns);
+    let route = api
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| CliError::User(format!("routes.route.openshift.io {name:?} not found")))?;
+    let weights = new_weights(&route, set)?;
+    let mut to = route.spec.to.clone();
+    to.weight = Some(weights[0].1);
+    let alternates: Vec<_> = route
+        .spec
+        .alternate_backends
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .zip(weights.iter().skip(1))
+        .map(|(mut b, (_, w))| {
+            b.weight = Some(*w);
+            b
+        })
+        .collect();
+    let mut spec = serde_json::json!({"to": to});
+    if !alternates.is_empty() {
+        spec["alternateBackends"] = serde_json::json!(alternates);
+    }
+    let updated = api
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await?;
+    Ok(format_route(&updated))
+}

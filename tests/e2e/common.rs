@@ -100,8 +100,15 @@ impl Operator {
             .append(true)
             .open(&log_path)
             .expect("log file");
+        let gateway = format!("{namespace}/public");
         let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args(["run", "--namespace", namespace])
+            .args([
+                "run",
+                "--namespace",
+                namespace,
+                "--default-gateway",
+                &gateway,
+            ])
             .env("KUBECONFIG", cluster_file("operator.kubeconfig"))
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
             .stdout(Stdio::from(log.try_clone().expect("log")))

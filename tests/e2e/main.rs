@@ -6,4 +6,5 @@ mod common;
 mod foundation;
 mod hooks;
 mod operations;
+mod routes;
 mod strategies;

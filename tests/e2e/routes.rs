@@ -1,0 +1,272 @@
+//! Routes on the real cluster: the seed scenarios produce HTTPRoutes the API server's Gateway
+//! API schema accepts, with the right weights and ports; status reports the shares; invalid
+//! Routes are refused with their messages; the operator never touches a route it did not create.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.networking.k8s.io",
+        "v1",
+        "HTTPRoute",
+    ));
+    Api::namespaced_with(ns.client.clone(), &ns.name, &ar)
+}
+
+async fn backend_weights(ns: &TestNamespace, name: &str) -> Option<Vec<(String, i64, i64)>> {
+    let r = http_routes(ns).get_opt(name).await.ok()??;
+    let refs = r.data["spec"]["rules"][0]["backendRefs"]
+        .as_array()?
+        .clone();
+    Some(
+        refs.iter()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap_or("").to_string(),
+                    b["weight"].as_i64().unwrap_or(-1),
+                    b["port"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn route_status(ns: &TestNamespace, name: &str) -> Option<Value> {
+    let (ok, out, _) = kubectl(&[
+        "get",
+        "route",
+        name,
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.status}",
+    ])
+    .await;
+    if !ok || out.is_empty() {
+        return None;
+    }
+    serde_json::from_str(&out).ok()
+}
+
+async fn dc_plugin(ns: &str, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
+        .args(["-n", ns, "--kubeconfig"])
+        .arg(root().join(".cluster").join("kubeconfig"))
+        .args(args)
+        .output()
+        .await
+        .expect("run kubectl-dc");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn blue_green_switches_all_traffic_to_blue() {
+    let ns = TestNamespace::new("bluegreen").await;
+    let _op = Operator::start(&ns.name);
+    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "the example applies unchanged: {out}");
+    let weights = eventually("the HTTPRoute", MINUTE, || {
+        backend_weights(&ns, "bluegreen-example")
+    })
+    .await;
+    assert_eq!(
+        weights,
+        [("green".into(), 100, 8080), ("blue".into(), 0, 8080)]
+    );
+    let r = http_routes(&ns)
+        .get("bluegreen-example")
+        .await
+        .expect("route");
+    assert_eq!(
+        r.data["spec"]["hostnames"],
+        json!(["bluegreen.example.com"])
+    );
+    assert_eq!(r.data["spec"]["parentRefs"][0]["name"], "public");
+    assert_eq!(
+        r.metadata
+            .owner_references
+            .as_ref()
+            .map(|o| o[0].kind.as_str()),
+        Some("Route")
+    );
+
+    let (ok, out, err) =
+        dc_plugin(&ns.name, &["route", "switch", "bluegreen-example", "blue"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("blue") && out.contains("100.0%"), "{out}");
+    let weights = eventually("the switch in the HTTPRoute", MINUTE, || async {
+        let w = backend_weights(&ns, "bluegreen-example").await?;
+        (w[0].1 == 0).then_some(w)
+    })
+    .await;
+    assert_eq!(
+        weights,
+        [("green".into(), 0, 8080), ("blue".into(), 100, 8080)]
+    );
+    let status = eventually("the shares in status", MINUTE, || async {
+        let s = route_status(&ns, "bluegreen-example").await?;
+        (s["services"] == "green(0.0%),blue(100.0%)").then_some(s)
+    })
+    .await;
+    assert_eq!(status["ingress"][0]["conditions"][0]["type"], "Admitted");
+    assert_eq!(status["ingress"][0]["conditions"][0]["status"], "True");
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() {
+    let ns = TestNamespace::new("ab").await;
+    let _op = Operator::start(&ns.name);
+    let yaml = std::fs::read_to_string(root().join("examples/ab.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    let weights = eventually("the HTTPRoute", MINUTE, || {
+        backend_weights(&ns, "ab-example")
+    })
+    .await;
+    assert_eq!(
+        weights,
+        [
+            ("ab-example-a".into(), 90, 8080),
+            ("ab-example-b".into(), 10, 8080)
+        ]
+    );
+    let (ok, out, _) = dc_plugin(&ns.name, &["route", "show", "ab-example"]).await;
+    assert!(ok);
+    assert!(
+        out.contains("ab-example-a                90   90.0%"),
+        "{out}"
+    );
+
+    let (ok, _, err) = dc_plugin(
+        &ns.name,
+        &[
+            "route",
+            "set-weights",
+            "ab-example",
+            "ab-example-a=0",
+            "ab-example-b=100",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    eventually("0/100", MINUTE, || async {
+        let w = backend_weights(&ns, "ab-example").await?;
+        (w[0].1 == 0 && w[1].1 == 100).then_some(())
+    })
+    .await;
+    let (ok, _, err) = dc_plugin(&ns.name, &["route", "set-weights", "ab-example", "nope=5"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("\"nope\" is not a backend of route \"ab-example\""),
+        "{err}"
+    );
+
+    // Service A removed: the Route says so (not Admitted), B keeps all the traffic.
+    let (ok, _, err) = kubectl(&["delete", "service", "ab-example-a", "-n", &ns.name]).await;
+    assert!(ok, "{err}");
+    let status = eventually("BackendNotFound", MINUTE, || async {
+        let s = route_status(&ns, "ab-example").await?;
+        (s["ingress"][0]["conditions"][0]["reason"] == "BackendNotFound").then_some(s)
+    })
+    .await;
+    assert_eq!(status["ingress"][0]["conditions"][0]["status"], "False");
+    let weights = eventually("only B in the HTTPRoute", MINUTE, || async {
+        let w = backend_weights(&ns, "ab-example").await?;
+        (w.len() == 1).then_some(w)
+    })
+    .await;
+    assert_eq!(weights[0].0, "ab-example-b");
+
+    // Deleting the Route deletes its HTTPRoute (owner reference, garbage collector).
+    let (ok, _, err) = kubectl(&["delete", "route", "ab-example", "-n", &ns.name]).await;
+    assert!(ok, "{err}");
+    eventually("the HTTPRoute gone", MINUTE, || async {
+        http_routes(&ns)
+            .get_opt("ab-example")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn invalid_routes_are_refused_and_foreign_http_routes_untouched() {
+    let ns = TestNamespace::new("route-admission").await;
+    let _op = Operator::start(&ns.name);
+    let route = |spec: &str| {
+        format!(
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: r\nspec:\n{spec}\n"
+        )
+    };
+    let cases = [
+        ("  to: {kind: Deployment, name: a}", "must be Service"),
+        ("  to: {name: a, weight: 300}", "weight"),
+        ("  path: api\n  to: {name: a}", "path must begin with /"),
+        (
+            "  to: {name: a}\n  alternateBackends: [{name: b}, {name: c}, {name: d}, {name: e}]",
+            "alternateBackends",
+        ),
+        (
+            "  host: db.example.com\n  path: /x\n  tls: {termination: passthrough}\n  to: {name: a}",
+            "passthrough termination does not support paths",
+        ),
+        (
+            "  to: {name: a}\n  tls: {termination: passthrough, certificate: x}",
+            "passthrough termination does not support certificates",
+        ),
+        (
+            "  to: {name: a}\n  tls: {termination: bogus}",
+            "termination must be edge, passthrough or reencrypt",
+        ),
+        (
+            "  to: {name: a}\n  port: {targetPort: 0}",
+            "targetPort must be a port number or name",
+        ),
+    ];
+    for (spec, message) in cases {
+        let (ok, out) = apply(&ns.name, &route(spec)).await;
+        assert!(!ok, "accepted: {spec}");
+        assert!(out.contains(message), "expected {message:?} in {out}");
+    }
+    // An HTTPRoute someone else made, with the Route's name: left alone, and the Route says why.
+    let foreign = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: taken\nspec:\n  parentRefs: [{name: other}]\n";
+    let (ok, out) = apply(&ns.name, foreign).await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(
+        &ns.name,
+        &route("  to: {name: a}").replace("name: r", "name: taken"),
+    )
+    .await;
+    assert!(ok, "{out}");
+    eventually("RouteConflict", MINUTE, || async {
+        let s = route_status(&ns, "taken").await?;
+        (s["ingress"][0]["conditions"][0]["reason"] == "RouteConflict").then_some(())
+    })
+    .await;
+    let r = http_routes(&ns).get("taken").await.expect("foreign route");
+    assert_eq!(
+        r.data["spec"]["parentRefs"][0]["name"], "other",
+        "not patched"
+    );
+    ns.cleanup().await;
+}
