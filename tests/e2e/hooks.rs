@@ -237,11 +237,12 @@ async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_
         Some(0),
         "the new revision was never scaled"
     );
-    let dc = ns.dcs().get("web").await.expect("dc");
-    assert_eq!(
-        condition(&dc, "Progressing").map(|c| c.1),
-        Some("ProgressDeadlineExceeded".into())
-    );
+    // The status is written right after the revision's phase, in the same pass.
+    eventually("Progressing=ProgressDeadlineExceeded", MINUTE, || async {
+        let dc = ns.dcs().get("web").await.ok()?;
+        (condition(&dc, "Progressing")?.1 == "ProgressDeadlineExceeded").then_some(())
+    })
+    .await;
     let failed = events_with(&ns, "Failed").await;
     assert!(
         failed
