@@ -147,6 +147,27 @@ async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Resu
     Ok(())
 }
 
+/// Creates an object of kind `K` from its JSON manifest, not from a typed `K`: a pod template
+/// then reaches the cluster whole, pod fields newer than our API types included. The inner
+/// result is the API server's answer, for the caller to interpret.
+async fn create_from_json<K>(
+    ctx: &Context,
+    ns: &str,
+    manifest: &serde_json::Value,
+) -> Result<std::result::Result<DynamicObject, kube::Error>>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let resource = ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let object: DynamicObject = serde_json::from_value(manifest.clone())?;
+    let params = PostParams {
+        field_manager: Some(keys::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    Ok(api.create(&params, &object).await)
+}
+
 async fn create_revision(
     dc: &DeploymentConfig,
     ctx: &Context,
@@ -154,15 +175,7 @@ async fn create_revision(
     name: &str,
     manifest: &serde_json::Value,
 ) -> Result<Option<CreateRefused>> {
-    // Created from JSON, not a typed ReplicaSet, so pod fields newer than our API types survive.
-    let resource = ApiResource::erase::<ReplicaSet>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
-    let object: DynamicObject = serde_json::from_value(manifest.clone())?;
-    let params = PostParams {
-        field_manager: Some(keys::FIELD_MANAGER.into()),
-        ..Default::default()
-    };
-    match api.create(&params, &object).await {
+    match create_from_json::<ReplicaSet>(ctx, ns, manifest).await? {
         Ok(created) => {
             let version = created.resource_version().and_then(|v| v.parse().ok());
             ctx.freshness.wrote_raw("ReplicaSet", ns, name, version);
@@ -202,14 +215,7 @@ async fn create_job(
     name: &str,
     manifest: &serde_json::Value,
 ) -> Result<()> {
-    let resource = ApiResource::erase::<Job>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
-    let object: DynamicObject = serde_json::from_value(manifest.clone())?;
-    let params = PostParams {
-        field_manager: Some(keys::FIELD_MANAGER.into()),
-        ..Default::default()
-    };
-    match api.create(&params, &object).await {
+    match create_from_json::<Job>(ctx, ns, manifest).await? {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => {
             tracing::info!(job = name, "hook Job exists: re-attaching");

@@ -799,16 +799,20 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// With the latest revision terminal: the newest Complete revision runs spec.replicas and
-    /// every other one runs 0 (this is also the automatic rollback, spec §15); in test mode all 0.
-    fn scale_to_active(&mut self) {
-        let active = self
-            .obs
+    /// The newest Complete revision (OpenShift's "active" one), which serves when no rollout runs.
+    fn active(&self) -> Option<i64> {
+        self.obs
             .revisions
             .iter()
             .rev()
             .find(|r| r.phase == Phase::Complete)
-            .map(|r| r.version);
+            .map(|r| r.version)
+    }
+
+    /// With the latest revision terminal: the newest Complete revision runs spec.replicas and
+    /// every other one runs 0 (this is also the automatic rollback, spec §15); in test mode all 0.
+    fn scale_to_active(&mut self) {
+        let active = self.active();
         for rev in &self.obs.revisions {
             let target = if !self.dc.spec.test && Some(rev.version) == active {
                 self.dc.spec.replicas
@@ -857,13 +861,7 @@ impl<'a> Planner<'a> {
             return;
         };
         let limit = usize::try_from(limit).unwrap_or(0);
-        let active = self
-            .obs
-            .revisions
-            .iter()
-            .rev()
-            .find(|r| r.phase == Phase::Complete)
-            .map(|r| r.version);
+        let active = self.active();
         let latest = self.status.latest_version;
         let candidates: Vec<&Revision> = self
             .obs
