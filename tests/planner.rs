@@ -194,3 +194,47 @@ fn a_template_change_mid_rollout_cancels_it_and_rolls_out_the_newest() {
         (Some(0), Some(0), Some(6))
     );
 }
+
+#[test]
+fn an_explicit_update_period_spaces_scale_up_and_scale_down() {
+    let strategy = DeploymentStrategy {
+        rolling_params: Some(RollingDeploymentStrategyParams {
+            update_period_seconds: Some(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut w = World::new(dc(DeploymentConfigSpec {
+        strategy,
+        ..spec(4)
+    }));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.edit(|s| s.template = template("app:2"));
+    // Record when revision 2 scaled up and when revision 1 scaled down.
+    let (mut ups, mut downs) = (Vec::new(), Vec::new());
+    let start = w.now;
+    let mut seen = w.decisions.len();
+    assert!(w.run_until(120, complete(2), |w| {
+        let t = (w.now - start).get_seconds();
+        for d in &w.decisions[seen..] {
+            for a in &d.actions {
+                if let cutover::strategy::Action::Update(u) = a
+                    && let Some(s) = u.scale
+                {
+                    if u.name == "web-2" && s.to > s.from {
+                        ups.push(t)
+                    } else if u.name == "web-1" && s.to < s.from {
+                        downs.push(t)
+                    }
+                }
+            }
+        }
+        seen = w.decisions.len();
+    }));
+    let first_up = ups.first().copied().expect("a scale-up");
+    let first_down = downs.first().copied().expect("a scale-down");
+    assert!(
+        first_down - first_up >= 5,
+        "scale-down {first_down}s came less than 5s after scale-up {first_up}s"
+    );
+}

@@ -209,6 +209,31 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
         3,
         "a Completed event per hook"
     );
+
+    // `kubectl dc logs`: each hook's pod (kwok runs no containers, so no log text) and the
+    // revision's event timeline.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
+        .args(["-n", &ns.name, "--kubeconfig"])
+        .arg(root().join(".cluster").join("kubeconfig"))
+        .args(["logs", "db", "--version", "2"])
+        .output()
+        .await
+        .expect("kubectl-dc logs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for hook in ["pre", "mid", "post"] {
+        assert!(
+            text.contains(&format!("--> hook-{hook}: pod/db-2-hook-{hook}-")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "The {hook}-hook for rc {}/db-2 completed successfully",
+                ns.name
+            )),
+            "{text}"
+        );
+    }
     ns.cleanup().await;
 }
 

@@ -248,6 +248,11 @@ async fn invalid_routes_are_refused_and_foreign_http_routes_untouched() {
         assert!(!ok, "accepted: {spec}");
         assert!(out.contains(message), "expected {message:?} in {out}");
     }
+    // The Route of OpenShift's "alternate backends and weights" documentation, verbatim.
+    let docs = "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: route-alternate-service\n  annotations:\n    haproxy.router.openshift.io/balance: roundrobin\nspec:\n  host: ab-example.my-project.my-domain\n  to:\n    kind: Service\n    name: ab-example-a\n    weight: 10\n  alternateBackends:\n  - kind: Service\n    name: ab-example-b\n    weight: 15\n";
+    let (ok, out) = apply(&ns.name, docs).await;
+    assert!(ok, "the documented Route applies unchanged: {out}");
+
     // An HTTPRoute someone else made, with the Route's name: left alone, and the Route says why.
     let foreign = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: taken\nspec:\n  parentRefs: [{name: other}]\n";
     let (ok, out) = apply(&ns.name, foreign).await;
