@@ -42,8 +42,9 @@ install-local: cluster
 	hack/install-local.sh
 
 # The demo's operator watches every namespace: stopped first, so only the tests' operators act.
+# Traefik carries real traffic through Routes in the data-plane tests (built once, cached).
 e2e: install-local build demo-down
-	$(CARGO) test --test e2e -- --ignored --test-threads=4
+	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" $(CARGO) test --test e2e -- --ignored --test-threads=4
 
 test: lint unit e2e
 

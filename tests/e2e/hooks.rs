@@ -96,7 +96,9 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
     assert!(ok, "{out}");
     wait_phase(&ns, "db-1", "Complete", MINUTE).await;
 
-    // One task watches pods and Jobs together, so their events are in one order.
+    // Watches on pods and Jobs record when each thing happened as the resourceVersion of its
+    // event: one etcd revision counter orders all of them, whatever order two watch streams
+    // deliver them in.
     let pods = watcher(
         ns.api::<Pod>(),
         watcher::Config::default().labels("deploymentconfig=db"),
@@ -104,34 +106,36 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
     let jobs_w = watcher(ns.api::<Job>(), watcher::Config::default());
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        let rv = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| -> u64 {
+            m.resource_version
+                .as_deref()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
         let (mut pods, mut jobs_w) = (Box::pin(pods), Box::pin(jobs_w));
-        let mut old_alive = std::collections::BTreeSet::new();
-        let mut new_seen = false;
-        let mut log: Vec<String> = Vec::new();
+        let mut seen: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut old_gone = 0u64;
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(Ok(ev)) = pods.next() => match ev {
-                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
-                        let rev = p.labels().get("deployment").cloned().unwrap_or_default();
-                        if rev == "db-1" { old_alive.insert(p.name_any()); }
-                        if rev == "db-2" && !new_seen { new_seen = true; log.push("first db-2 pod".into()); }
-                    }
-                    watcher::Event::Delete(p) => {
-                        old_alive.remove(&p.name_any());
-                        if old_alive.is_empty() && p.labels().get("deployment").is_some_and(|r| r == "db-1") {
-                            log.push("last db-1 pod gone".into());
+                    watcher::Event::Apply(p) => {
+                        if p.labels().get("deployment").is_some_and(|r| r == "db-2") {
+                            seen.entry("first db-2 pod".into()).or_insert(rv(&p.metadata));
                         }
+                    }
+                    watcher::Event::Delete(p) if p.labels().get("deployment").is_some_and(|r| r == "db-1") => {
+                        old_gone = old_gone.max(rv(&p.metadata));
                     }
                     _ => {}
                 },
                 Some(Ok(ev)) = jobs_w.next() => if let watcher::Event::Apply(j) = ev {
-                    let entry = format!("job {}", j.name_any());
-                    if !log.contains(&entry) { log.push(entry); }
+                    seen.entry(format!("job {}", j.name_any())).or_insert(rv(&j.metadata));
                 },
             }
         }
-        log
+        seen.insert("last db-1 pod gone".into(), old_gone);
+        seen
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     roll_with(
@@ -144,9 +148,10 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
     wait_phase(&ns, "db-2", "Complete", 2 * MINUTE).await;
     let _ = stop.send(());
     let log = task.await.expect("watch task");
-    let at = |s: &str| {
-        log.iter()
-            .position(|l| l == s)
+    let at = |s: &str| -> u64 {
+        log.get(s)
+            .copied()
+            .filter(|v| *v > 0)
             .unwrap_or_else(|| panic!("{s} not seen in {log:?}"))
     };
     assert!(
