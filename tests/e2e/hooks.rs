@@ -119,10 +119,8 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(Ok(ev)) = pods.next() => match ev {
-                    watcher::Event::Apply(p) => {
-                        if p.labels().get("deployment").is_some_and(|r| r == "db-2") {
-                            seen.entry("first db-2 pod".into()).or_insert(rv(&p.metadata));
-                        }
+                    watcher::Event::Apply(p) if p.labels().get("deployment").is_some_and(|r| r == "db-2") => {
+                        seen.entry("first db-2 pod".into()).or_insert(rv(&p.metadata));
                     }
                     watcher::Event::Delete(p) if p.labels().get("deployment").is_some_and(|r| r == "db-1") => {
                         old_gone = old_gone.max(rv(&p.metadata));
