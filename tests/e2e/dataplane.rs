@@ -236,6 +236,7 @@ spec:
         "every request answered"
     );
     let a = answers.iter().filter(|(b, _)| b == "a").count();
+    eprintln!("split of 1000 requests: svc-a {a}, svc-b {}", 1000 - a);
     assert!(
         (850..=950).contains(&a),
         "svc-a got {a} of 1000, expected 900 ± 50"
