@@ -8,7 +8,11 @@
 use crate::api::keys;
 use crate::api::{DeploymentConfig, RequestStatus};
 
+use kube::ResourceExt;
+use serde_json::Value;
+
 use super::revision::{Phase, Revision};
+use super::{Action, Event, HookPoint, RevisionUpdate, cause};
 
 /// The kinds of request, in the order they are handled within one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,4 +116,223 @@ pub fn rollback_target<'a>(
         .rev()
         .find(|r| r.version < latest_version && r.phase == Phase::Complete)
         .ok_or_else(|| format!("no previous deployment exists for \"{namespace}/{name}\""))
+}
+
+/// The request rung of the planner's ladder.
+impl<'a> super::Planner<'a> {
+    /// Handles new request annotations; true when this pass must end here (the request changed
+    /// what the rest of the ladder would decide on).
+    pub(super) fn requests(&mut self) -> bool {
+        use self::{ACCEPTED, REFUSED, RequestKind};
+        for (kind, token) in self::pending(self.dc) {
+            let result = if self.dc.spec.paused {
+                Err(self.paused_refusal(kind))
+            } else {
+                match kind {
+                    RequestKind::Cancel => self.request_cancel(),
+                    RequestKind::Retry => self.request_retry(),
+                    RequestKind::Latest => self.request_latest(),
+                    RequestKind::Rollback => self.request_rollback(),
+                }
+            };
+            let (outcome, message, event) = match result {
+                Ok(m) => (
+                    ACCEPTED,
+                    m.clone(),
+                    Event::normal(
+                        "RequestAccepted",
+                        format!("{} ({token}): {m}", kind.as_str()),
+                    ),
+                ),
+                Err(m) => (
+                    REFUSED,
+                    m.clone(),
+                    Event::warning(
+                        "RequestRefused",
+                        format!("{} ({token}): {m}", kind.as_str()),
+                    ),
+                ),
+            };
+            self.event(event);
+            self::record(&mut self.status.requests, kind, &token, outcome, message);
+            if outcome == ACCEPTED {
+                // One change per pass; a new revision for `latest` is created below.
+                return kind != RequestKind::Latest;
+            }
+        }
+        false
+    }
+
+    fn paused_refusal(&self, kind: self::RequestKind) -> String {
+        let (name, ns) = (self.name(), self.namespace());
+        match kind {
+            self::RequestKind::Latest => "cannot deploy a paused deployment config".into(),
+            self::RequestKind::Cancel => {
+                format!("unable to cancel paused deployment {ns}/{name}")
+            }
+            self::RequestKind::Retry => {
+                format!("unable to retry paused deployment config \"{name}\"")
+            }
+            self::RequestKind::Rollback => format!(
+                "cannot rollback a paused config; resume it first with 'kubectl dc rollout resume {name}' and try again"
+            ),
+        }
+    }
+
+    fn in_flight(&self) -> Vec<&'a Revision> {
+        self.obs
+            .revisions
+            .iter()
+            .filter(|r| !r.phase.is_terminal())
+            .collect()
+    }
+
+    /// `rollout latest`: a new revision even if nothing changed.
+    fn request_latest(&mut self) -> Result<String, String> {
+        if let Some(r) = self.in_flight().last() {
+            return Err(format!(
+                "#{} is already in progress ({}).",
+                r.version,
+                r.phase.as_str()
+            ));
+        }
+        self.bump("manual change", vec![cause("Manual")]);
+        Ok(format!("started rollout #{}", self.status.latest_version))
+    }
+
+    /// `rollout cancel`: every revision in flight ends Failed (RolloutCancelled); the previous
+    /// Complete revision is restored by the next pass.
+    fn request_cancel(&mut self) -> Result<String, String> {
+        let in_flight = self.in_flight();
+        if in_flight.is_empty() {
+            let latest = self.latest().map_or("none".to_string(), |r| {
+                format!("#{} {}", r.version, r.phase.as_str())
+            });
+            return Err(format!(
+                "No rollout is in progress (latest rollout {latest})"
+            ));
+        }
+        let ns = self.namespace();
+        for rev in &in_flight {
+            self.delete_running_hooks(&rev.name);
+            self.actions.push(Action::Update(
+                RevisionUpdate::new(&rev.name)
+                    .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
+                    .annotate(
+                        keys::STATUS_REASON_ANNOTATION,
+                        Some("cancelled by the user".into()),
+                    )
+                    .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
+            ));
+            self.event(Event::warning(
+                "RolloutCancelled",
+                format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
+            ));
+            if rev.version == self.status.latest_version {
+                self.latest_phase = Some((Phase::Failed, true));
+            }
+        }
+        let versions: Vec<String> = in_flight
+            .iter()
+            .map(|r| format!("#{}", r.version))
+            .collect();
+        Ok(format!("cancelled rollout {}", versions.join(", ")))
+    }
+
+    /// `rollout retry`: the latest Failed revision runs again, hooks included.
+    fn request_retry(&mut self) -> Result<String, String> {
+        let (name, latest) = (self.name(), self.status.latest_version);
+        if latest == 0 {
+            return Err(format!("no rollouts found for \"{name}\""));
+        }
+        let Some(rev) = self.latest() else {
+            return Err(format!(
+                "unable to find the latest rollout (#{latest}). You can start a new rollout with 'kubectl dc rollout latest {name}'."
+            ));
+        };
+        if rev.phase != Phase::Failed {
+            let hint = if rev.phase == Phase::Complete {
+                format!("You can start a new rollout with 'kubectl dc rollout latest {name}'.")
+            } else {
+                format!(
+                    "Optionally, you can cancel this rollout with 'kubectl dc rollout cancel {name}'."
+                )
+            };
+            return Err(format!(
+                "rollout #{latest} is {}; only failed deployments can be retried. {hint}",
+                rev.phase.as_str()
+            ));
+        }
+        for job in self.obs.hook_jobs.iter().filter(|j| j.revision == rev.name) {
+            self.actions.push(Action::DeleteJob {
+                name: job.name.clone(),
+            });
+        }
+        let mut update = RevisionUpdate::new(&rev.name)
+            .annotate(keys::PHASE_ANNOTATION, Some(Phase::New.as_str().into()))
+            .annotate(
+                keys::ATTEMPT_ANNOTATION,
+                Some((rev.attempt + 1).to_string()),
+            );
+        for key in [
+            keys::STATUS_REASON_ANNOTATION,
+            keys::CANCELLED_ANNOTATION,
+            keys::STARTED_AT_ANNOTATION,
+            keys::LAST_PROGRESS_ANNOTATION,
+        ] {
+            update = update.annotate(key, None);
+        }
+        for point in [HookPoint::Pre, HookPoint::Mid, HookPoint::Post] {
+            update = update
+                .annotate(&point.outcome_annotation(), None)
+                .annotate(&point.message_annotation(), None);
+        }
+        self.actions.push(Action::Update(update));
+        self.latest_phase = Some((Phase::New, false));
+        Ok(format!("retrying rollout #{latest}"))
+    }
+
+    /// `rollout undo`: the target revision's template becomes the spec's, image triggers stop
+    /// being automatic, and a new revision is started with it (never the old one re-activated).
+    fn request_rollback(&mut self) -> Result<String, String> {
+        let to = self
+            .dc
+            .annotations()
+            .get(self::ROLLBACK_TO_ANNOTATION)
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    format!("invalid revision {v:?} in {}", self::ROLLBACK_TO_ANNOTATION)
+                })
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let target = self::rollback_target(
+            &self.name(),
+            &self.namespace(),
+            self.status.latest_version,
+            &self.obs.revisions,
+            to,
+        )?;
+        let template = target
+            .template()
+            .cloned()
+            .ok_or_else(|| format!("revision {} records no template", target.version))?;
+        let triggers = self.dc.spec.triggers.as_ref().map(|ts| {
+            let mut ts = ts.clone();
+            for t in ts.iter_mut().filter_map(|t| t.image_change_params.as_mut()) {
+                t.automatic = false;
+            }
+            serde_json::to_value(ts).unwrap_or(Value::Null)
+        });
+        self.actions
+            .push(Action::RollBackConfig { template, triggers });
+        self.bump(
+            &format!("rollback to revision {}", target.version),
+            vec![cause("Manual")],
+        );
+        Ok(format!(
+            "rolled back to revision {}: rollout #{} started",
+            target.version, self.status.latest_version
+        ))
+    }
 }
