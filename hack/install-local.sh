@@ -8,7 +8,7 @@ kubectl="$root/hack/kubectl"
 export KUBECONFIG="${KUBECONFIG:-$root/.cluster/kubeconfig}"
 
 "$kubectl" apply --server-side --force-conflicts -f "$root/crds/" >/dev/null
-"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/namespace.yaml" -f "$root/deploy/rbac.yaml" >/dev/null
+"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/00-namespace.yaml" -f "$root/deploy/10-rbac.yaml" >/dev/null
 "$kubectl" wait --for=condition=Established --timeout=60s -f "$root/crds/" >/dev/null
 
 token=$("$kubectl" -n cutover-system create token cutover --duration=48h)

@@ -9,7 +9,7 @@ fn docs(file: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_cluster_role_grants_no_wildcard() {
-    let role = docs("rbac.yaml")
+    let role = docs("10-rbac.yaml")
         .into_iter()
         .find(|d| d["kind"] == "ClusterRole")
         .expect("a ClusterRole");
@@ -32,7 +32,7 @@ fn the_cluster_role_grants_no_wildcard() {
 
 #[test]
 fn the_operator_runs_locked_down() {
-    let deployment = docs("deployment.yaml")
+    let deployment = docs("20-deployment.yaml")
         .into_iter()
         .find(|d| d["kind"] == "Deployment")
         .expect("a Deployment");
