@@ -417,11 +417,10 @@ async fn an_operator_killed_while_the_mid_hook_runs_reattaches_to_its_job() {
         restarted.elapsed() >= Duration::from_secs(2),
         "the restarted operator waited for the running hook"
     );
-    assert_eq!(
-        events_with(&ns, "Started").await.len(),
-        1,
-        "one Started event: no second run"
-    );
+    // Events are best effort: the kill may land between the Job's creation and its Started
+    // event, so there may be none; a second run would make a second one.
+    let started = events_with(&ns, "Started").await.len();
+    assert!(started <= 1, "{started} Started events: the hook ran again");
     ns.cleanup().await;
 }
 
