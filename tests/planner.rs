@@ -238,3 +238,16 @@ fn an_explicit_update_period_spaces_scale_up_and_scale_down() {
         "scale-down {first_down}s came less than 5s after scale-up {first_up}s"
     );
 }
+
+#[test]
+fn an_invalid_spec_after_a_rollout_is_reported_not_hidden() {
+    let mut w = World::new(dc(spec(2)));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.step();
+    assert_eq!(progressing_reason(&w), "NewReplicationControllerAvailable");
+    // As if stored before admission had the rule: an unknown strategy type.
+    w.edit(|s| s.strategy.type_ = Some("BlueGreen".into()));
+    w.step();
+    assert_eq!(progressing_reason(&w), "InvalidConfig");
+    assert_eq!(w.spec_of(1), Some(2), "nothing touched");
+}

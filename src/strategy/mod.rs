@@ -167,6 +167,8 @@ struct Planner<'a> {
     requeue_after: Option<Duration>,
     /// The latest revision's phase after this pass (the observed one unless it moves now).
     latest_phase: Option<(Phase, bool)>,
+    /// Progressing was set for a reason of this pass.
+    progressing_set: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -188,6 +190,7 @@ impl<'a> Planner<'a> {
             actions: Vec::new(),
             requeue_after: None,
             latest_phase: None,
+            progressing_set: false,
         }
     }
 
@@ -291,8 +294,11 @@ impl<'a> Planner<'a> {
         Ok(strategy)
     }
 
+    /// Sets Progressing for a reason of this pass (invalid spec, missing image, a new revision),
+    /// which then stands instead of the one derived from the latest revision's phase.
     fn set_progressing(&mut self, c: crate::api::DeploymentCondition) {
         progress::set_condition(&mut self.status.conditions, c, self.now);
+        self.progressing_set = true;
     }
 
     /// Revisions still in flight that are not the latest are cancelled and end Failed; the new
@@ -561,7 +567,7 @@ impl<'a> Planner<'a> {
             progress::available_condition(dc, self.status.available_replicas),
             self.now,
         );
-        if let Some(latest) = self.latest() {
+        if let Some(latest) = self.latest().filter(|_| !self.progressing_set) {
             let (phase, cancelled) = self
                 .latest_phase
                 .unwrap_or((latest.phase, latest.cancelled));
