@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use cutover::api::DeploymentConfig;
 use cutover::cli::{self, CliError};
 use cutover::strategy::RequestKind;
 use cutover::strategy::requests::{ROLLBACK_TO_ANNOTATION, rollback_target};
@@ -144,17 +143,6 @@ async fn client(cli: &Cli) -> Result<(Client, String), CliError> {
     Ok((client, namespace))
 }
 
-async fn get_dc(client: &Client, ns: &str, name: &str) -> Result<DeploymentConfig, CliError> {
-    Api::<DeploymentConfig>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| {
-            CliError::User(format!(
-                "deploymentconfigs.apps.openshift.io {name:?} not found"
-            ))
-        })
-}
-
 /// The DeploymentConfig's events, oldest first, as (type, reason, note).
 async fn events(
     client: &Client,
@@ -214,7 +202,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             dry_run,
         }) => {
             if dry_run {
-                let dc = get_dc(&client, &ns, &name).await?;
+                let dc = cli::get_dc(&client, &ns, &name).await?;
                 let revisions = cli::revisions(&client, &ns, &name).await?;
                 let latest = dc.status.as_ref().map_or(0, |s| s.latest_version);
                 let target = rollback_target(&name, &ns, latest, &revisions, to_revision)
@@ -255,10 +243,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Route(RouteCmd::Switch { route, service }) => {
-            let api: Api<cutover::api::route::Route> = Api::namespaced(client.clone(), &ns);
-            let r = api.get_opt(&route).await?.ok_or_else(|| {
-                CliError::User(format!("routes.route.openshift.io {route:?} not found"))
-            })?;
+            let r = cli::get_route(&client, &ns, &route).await?;
             let current = cutover::route::backends(&r)
                 .iter()
                 .find(|b| b.name == service)
@@ -281,14 +266,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Route(RouteCmd::Show { route }) => {
-            let api: Api<cutover::api::route::Route> = Api::namespaced(client.clone(), &ns);
-            let r = api.get_opt(&route).await?.ok_or_else(|| {
-                CliError::User(format!("routes.route.openshift.io {route:?} not found"))
-            })?;
+            let r = cli::get_route(&client, &ns, &route).await?;
             print!("{}", cli::format_route(&r));
         }
         Command::Describe { name } => {
-            let dc = get_dc(&client, &ns, &name).await?;
+            let dc = cli::get_dc(&client, &ns, &name).await?;
             let revisions = cli::revisions(&client, &ns, &name).await?;
             print!(
                 "{}",
@@ -296,7 +278,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Logs { name, version } => {
-            let dc = get_dc(&client, &ns, &name).await?;
+            let dc = cli::get_dc(&client, &ns, &name).await?;
             let version =
                 version.unwrap_or_else(|| dc.status.as_ref().map_or(0, |s| s.latest_version));
             if version <= 0 {

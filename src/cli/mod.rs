@@ -47,6 +47,30 @@ pub fn progress_bar(done: i32, total: i32) -> String {
     )
 }
 
+/// A DeploymentConfig, or the error kubectl would print for a missing one.
+pub async fn get_dc(client: &Client, ns: &str, name: &str) -> Result<DeploymentConfig, CliError> {
+    Api::<DeploymentConfig>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| {
+            CliError::User(format!(
+                "deploymentconfigs.apps.openshift.io {name:?} not found"
+            ))
+        })
+}
+
+/// A Route, or the error kubectl would print for a missing one.
+pub async fn get_route(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<crate::api::route::Route, CliError> {
+    Api::<crate::api::route::Route>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| CliError::User(format!("routes.route.openshift.io {name:?} not found")))
+}
+
 /// Revisions of a DeploymentConfig, oldest first.
 pub async fn revisions(client: &Client, ns: &str, name: &str) -> Result<Vec<Revision>, CliError> {
     let rs: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
@@ -160,11 +184,7 @@ pub async fn status(
     timeout: Option<Duration>,
 ) -> Result<String, CliError> {
     let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
-    let dc = api.get_opt(name).await?.ok_or_else(|| {
-        CliError::User(format!(
-            "deploymentconfigs.apps.openshift.io {name:?} not found"
-        ))
-    })?;
+    let dc = get_dc(client, ns, name).await?;
     let mut last = String::new();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut report = |dc: &DeploymentConfig| -> Option<Result<String, CliError>> {
@@ -238,11 +258,7 @@ pub async fn request(
 ) -> Result<String, CliError> {
     use kube::api::{Patch, PatchParams};
     let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
-    if api.get_opt(name).await?.is_none() {
-        return Err(CliError::User(format!(
-            "deploymentconfigs.apps.openshift.io {name:?} not found"
-        )));
-    }
+    get_dc(client, ns, name).await?;
     let token = jiff::Timestamp::now().to_string();
     let mut annotations = serde_json::Map::new();
     annotations.insert(kind.annotation(), token.clone().into());
@@ -296,11 +312,7 @@ pub async fn set_paused(
 ) -> Result<String, CliError> {
     use kube::api::{Patch, PatchParams};
     let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
-    let dc = api.get_opt(name).await?.ok_or_else(|| {
-        CliError::User(format!(
-            "deploymentconfigs.apps.openshift.io {name:?} not found"
-        ))
-    })?;
+    let dc = get_dc(client, ns, name).await?;
     if dc.spec.paused == paused {
         let state = if paused {
             "is already paused"
@@ -528,10 +540,7 @@ pub async fn set_route_weights(
 ) -> Result<String, CliError> {
     use kube::api::{Patch, PatchParams};
     let api: Api<crate::api::route::Route> = Api::namespaced(client.clone(), ns);
-    let route = api
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| CliError::User(format!("routes.route.openshift.io {name:?} not found")))?;
+    let route = get_route(client, ns, name).await?;
     let weights = new_weights(&route, set)?;
     let mut to = route.spec.to.clone();
     to.weight = Some(weights[0].1);
