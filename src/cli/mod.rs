@@ -223,20 +223,7 @@ pub async fn status(
     if !watch {
         return Ok(String::new());
     }
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
-    let wait = async {
-        while let Some(dc) = stream
-            .try_next()
-            .await
-            .map_err(|e| CliError::User(e.to_string()))?
-        {
-            if let Some(end) = report(&dc) {
-                return end;
-            }
-        }
-        Err(CliError::User("the watch ended".into()))
-    };
+    let wait = watch_until(api, name, report);
     match timeout {
         Some(t) => tokio::time::timeout(t, wait).await.unwrap_or_else(|_| {
             Err(CliError::RolloutFailed(format!(
@@ -245,6 +232,26 @@ pub async fn status(
         }),
         None => wait.await,
     }
+}
+
+/// Watches one DeploymentConfig until `decide` has an answer for it.
+async fn watch_until<T>(
+    api: Api<DeploymentConfig>,
+    name: &str,
+    mut decide: impl FnMut(&DeploymentConfig) -> Option<Result<T, CliError>>,
+) -> Result<T, CliError> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
+    while let Some(dc) = stream
+        .try_next()
+        .await
+        .map_err(|e| CliError::User(e.to_string()))?
+    {
+        if let Some(answer) = decide(&dc) {
+            return answer;
+        }
+    }
+    Err(CliError::User("the watch ended".into()))
 }
 
 /// Sends a request through the DeploymentConfig's request annotation (the same mechanism a
@@ -271,30 +278,19 @@ pub async fn request(
         ..Default::default()
     };
     api.patch(name, &params, &Patch::Merge(&patch)).await?;
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
-    let wait = async {
-        while let Some(dc) = stream
-            .try_next()
-            .await
-            .map_err(|e| CliError::User(e.to_string()))?
-        {
-            let handled = dc.status.as_ref().and_then(|s| {
-                s.requests
-                    .iter()
-                    .find(|r| r.kind == kind.as_str() && r.token == token)
-                    .cloned()
-            });
-            if let Some(r) = handled {
-                return if r.outcome == crate::strategy::requests::ACCEPTED {
-                    Ok(r.message)
-                } else {
-                    Err(CliError::User(r.message))
-                };
-            }
-        }
-        Err(CliError::User("the watch ended".into()))
-    };
+    let wait = watch_until(api, name, |dc| {
+        let r = dc
+            .status
+            .as_ref()?
+            .requests
+            .iter()
+            .find(|r| r.kind == kind.as_str() && r.token == token)?;
+        Some(if r.outcome == crate::strategy::requests::ACCEPTED {
+            Ok(r.message.clone())
+        } else {
+            Err(CliError::User(r.message.clone()))
+        })
+    });
     tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| {
         Err(CliError::User(format!(
             "the request was not handled within 30s: is the cutover operator running? (annotation {} = {token})",

@@ -314,3 +314,20 @@ pub fn is_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// Runs the built `kubectl-dc` binary with the admin kubeconfig in `namespace`; returns
+/// (success, stdout, stderr).
+pub async fn dc_plugin(ns: &str, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
+        .args(["-n", ns, "--kubeconfig"])
+        .arg(root().join(".cluster").join("kubeconfig"))
+        .args(args)
+        .output()
+        .await
+        .expect("run kubectl-dc");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

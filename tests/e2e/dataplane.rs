@@ -243,28 +243,10 @@ spec:
     );
 
     // Blue-green: all to a, then, under continuous traffic, switch to b.
-    let plugin = |args: Vec<String>| {
-        let ns = ns.name.clone();
-        async move {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
-                .args(["-n", &ns, "--kubeconfig"])
-                .arg(root().join(".cluster").join("kubeconfig"))
-                .args(args)
-                .output()
-                .await
-                .expect("kubectl-dc")
-        }
-    };
     assert!(
-        plugin(vec![
-            "route".into(),
-            "switch".into(),
-            "split".into(),
-            "svc-a".into()
-        ])
-        .await
-        .status
-        .success()
+        dc_plugin(&ns.name, &["route", "switch", "split", "svc-a"])
+            .await
+            .0
     );
     eventually("all traffic on a", MINUTE, || async {
         requests(web, 50)
@@ -288,15 +270,9 @@ spec:
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        plugin(vec![
-            "route".into(),
-            "switch".into(),
-            "split".into(),
-            "svc-b".into()
-        ])
-        .await
-        .status
-        .success()
+        dc_plugin(&ns.name, &["route", "switch", "split", "svc-b"])
+            .await
+            .0
     );
     eventually("all traffic on b", MINUTE, || async {
         requests(web, 50)

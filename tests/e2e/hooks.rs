@@ -215,15 +215,8 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
 
     // `kubectl dc logs`: each hook's pod (kwok runs no containers, so no log text) and the
     // revision's event timeline.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
-        .args(["-n", &ns.name, "--kubeconfig"])
-        .arg(root().join(".cluster").join("kubeconfig"))
-        .args(["logs", "db", "--version", "2"])
-        .output()
-        .await
-        .expect("kubectl-dc logs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (ok, text, err) = dc_plugin(&ns.name, &["logs", "db", "--version", "2"]).await;
+    assert!(ok, "{text}{err}");
     for hook in ["pre", "mid", "post"] {
         assert!(
             text.contains(&format!("--> hook-{hook}: pod/db-2-hook-{hook}-")),

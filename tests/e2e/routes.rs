@@ -56,21 +56,6 @@ async fn route_status(ns: &TestNamespace, name: &str) -> Option<Value> {
     serde_json::from_str(&out).ok()
 }
 
-async fn dc_plugin(ns: &str, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-dc"))
-        .args(["-n", ns, "--kubeconfig"])
-        .arg(root().join(".cluster").join("kubeconfig"))
-        .args(args)
-        .output()
-        .await
-        .expect("run kubectl-dc");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn blue_green_switches_all_traffic_to_blue() {
