@@ -210,6 +210,13 @@ pub async fn wait_phase(ns: &TestNamespace, rs: &str, want: &str, timeout: Durat
     .await
 }
 
+/// Applies a DeploymentConfig and waits until its first revision `revision` is Complete.
+pub async fn roll_out(ns: &TestNamespace, yaml: &str, revision: &str) {
+    let (ok, out) = apply(&ns.name, yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(ns, revision, "Complete", Duration::from_secs(60)).await;
+}
+
 /// The spec.replicas of a ReplicaSet.
 pub async fn rs_replicas(ns: &TestNamespace, rs: &str) -> Option<i32> {
     ns.api::<k8s_openapi::api::apps::v1::ReplicaSet>()

@@ -92,9 +92,7 @@ async fn events_with(ns: &TestNamespace, reason: &str) -> Vec<Event> {
 async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
     let ns = TestNamespace::new("hooks-order").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("db", 3)).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "db-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("db", 3), "db-1").await;
 
     // Watches on pods and Jobs record when each thing happened as the resourceVersion of its
     // event: one etcd revision counter orders all of them, whatever order two watch streams
@@ -238,9 +236,7 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
 async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_serving() {
     let ns = TestNamespace::new("hooks-abort").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 2)).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 2), "web-1").await;
     roll_with(
         &ns,
         "web",
@@ -281,9 +277,7 @@ async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_
 async fn an_ignore_post_hook_that_fails_warns_and_the_rollout_completes() {
     let ns = TestNamespace::new("hooks-ignore").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 2)).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 2), "web-1").await;
     roll_with(
         &ns,
         "web",
@@ -317,9 +311,7 @@ async fn an_ignore_post_hook_that_fails_warns_and_the_rollout_completes() {
 async fn a_retry_hook_retries_until_its_deadline_then_aborts() {
     let ns = TestNamespace::new("hooks-retry").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 1)).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 1), "web-1").await;
     roll_with(
         &ns,
         "web",
@@ -372,9 +364,7 @@ async fn a_retry_hook_retries_until_its_deadline_then_aborts() {
 async fn an_operator_killed_while_the_mid_hook_runs_reattaches_to_its_job() {
     let ns = TestNamespace::new("hooks-restart").await;
     let op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("db", 2)).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "db-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("db", 2), "db-1").await;
     roll_with(
         &ns,
         "db",
@@ -424,9 +414,7 @@ async fn the_migration_example_rolls_out_with_its_three_hooks() {
     let _op = Operator::start(&ns.name);
     let yaml =
         std::fs::read_to_string(root().join("examples/recreate-migration.yaml")).expect("example");
-    let (ok, out) = apply(&ns.name, &yaml).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "orders-1", "Complete", MINUTE).await;
+    roll_out(&ns, &yaml, "orders-1").await;
     let mut names: Vec<String> = jobs(&ns).await.iter().map(|j| j.name_any()).collect();
     names.sort();
     assert_eq!(

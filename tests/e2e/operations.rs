@@ -83,9 +83,7 @@ async fn revisions(ns: &TestNamespace) -> usize {
 async fn a_request_token_applied_twice_starts_one_rollout() {
     let ns = TestNamespace::new("gitops").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &manifest("web", "app:1", "    team: web")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &manifest("web", "app:1", "    team: web"), "web-1").await;
 
     let with_token = manifest(
         "web",

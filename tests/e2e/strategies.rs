@@ -56,9 +56,7 @@ async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
 async fn rolling_update_of_ten_stays_within_surge_and_availability() {
     let ns = TestNamespace::new("rolling").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 10, ROLLING_25, "")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 10, ROLLING_25, ""), "web-1").await;
 
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     change_image(&ns, "web", "registry.example/app:2").await;
@@ -91,9 +89,7 @@ async fn a_revision_that_never_becomes_ready_fails_and_the_last_good_one_is_rest
     let ns = TestNamespace::new("canary").await;
     let _op = Operator::start(&ns.name);
     let strategy = "    type: Rolling\n    rollingParams:\n      timeoutSeconds: 10";
-    let (ok, out) = apply(&ns.name, &dc("web", 4, strategy, "")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 4, strategy, ""), "web-1").await;
 
     // No node has this label: the new pods stay Pending, never Ready.
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
@@ -140,9 +136,7 @@ async fn a_revision_that_never_becomes_ready_fails_and_the_last_good_one_is_rest
 async fn recreate_never_runs_a_new_pod_beside_an_old_one() {
     let ns = TestNamespace::new("recreate").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 3, "    type: Recreate", "")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &dc("web", 3, "    type: Recreate", ""), "web-1").await;
 
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     change_image(&ns, "web", "registry.example/app:2").await;
@@ -168,9 +162,12 @@ async fn recreate_never_runs_a_new_pod_beside_an_old_one() {
 async fn a_template_change_mid_rollout_cancels_it_and_the_newest_completes() {
     let ns = TestNamespace::new("supersede").await;
     let _op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 4, ROLLING_25, "  minReadySeconds: 5")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(
+        &ns,
+        &dc("web", 4, ROLLING_25, "  minReadySeconds: 5"),
+        "web-1",
+    )
+    .await;
     change_image(&ns, "web", "registry.example/app:2").await;
     eventually("web-2 Running", MINUTE, || async {
         (phase(&ns, "web-2").await? == "Running").then_some(())
@@ -317,9 +314,12 @@ async fn paused_waits_test_scales_down_and_min_ready_delays_complete() {
 async fn an_operator_killed_during_a_rolling_update_finishes_it_within_bounds() {
     let ns = TestNamespace::new("killroll").await;
     let op = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &dc("web", 10, ROLLING_25, "  minReadySeconds: 2")).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(
+        &ns,
+        &dc("web", 10, ROLLING_25, "  minReadySeconds: 2"),
+        "web-1",
+    )
+    .await;
 
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     change_image(&ns, "web", "registry.example/app:2").await;
@@ -363,9 +363,7 @@ async fn scaling_reaches_the_active_revision_and_orphans_are_adopted() {
     let ns = TestNamespace::new("adopt").await;
     let _op = Operator::start(&ns.name);
     let yaml = dc("web", 2, "    type: Rolling", "");
-    let (ok, out) = apply(&ns.name, &yaml).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    roll_out(&ns, &yaml, "web-1").await;
 
     // The scale subresource (what `kubectl scale` and an HPA use) reaches the active revision.
     let (ok, _, err) = kubectl(&["scale", "-n", &ns.name, "dc/web", "--replicas=4"]).await;
