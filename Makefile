@@ -43,8 +43,10 @@ install-local: cluster
 
 # The demo's operator watches every namespace: stopped first, so only the tests' operators act.
 # Traefik carries real traffic through Routes in the data-plane tests (built once, cached).
+# The fault tests (leader killed, API server restarted) run last and alone.
 e2e: install-local build demo-down
-	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" $(CARGO) test --test e2e -- --ignored --test-threads=4
+	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
+	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1
 
 test: lint unit e2e
 

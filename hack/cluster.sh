@@ -314,19 +314,7 @@ up() {
   write_kwok_config
   wait_for 30 "etcd health" etcd_healthy
 
-  local adv
-  adv=$(advertise_args)
-  # shellcheck disable=SC2086 # $adv is empty or one flag
-  start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" $adv \
-    --cert-dir="$state/apiserver" \
-    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
-    --client-ca-file="$pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
-    --service-account-issuer=https://kubernetes.default.svc \
-    --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
-  log "kube-apiserver started (pid $(cat "$(pidfile kube-apiserver)")${adv:+, $adv}); waiting for /readyz"
-  wait_for 90 "kube-apiserver /readyz" apiserver_ready
+  start_apiserver
 
   start kube-controller-manager --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
@@ -380,6 +368,40 @@ metadata:
   echo "  (or use hack/kubectl; stop with hack/cluster.sh down)"
 }
 
+start_apiserver() {
+  local adv
+  adv=$(advertise_args)
+  # shellcheck disable=SC2086 # $adv is empty or one flag
+  start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" $adv \
+    --cert-dir="$state/apiserver" \
+    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key" \
+    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+  log "kube-apiserver started (pid $(cat "$(pidfile kube-apiserver)")${adv:+, $adv}); waiting for /readyz"
+  wait_for 90 "kube-apiserver /readyz" apiserver_ready
+}
+
+# For the fault tests: kill kube-apiserver (SIGKILL, by its recorded PID: a crash; its graceful
+# SIGTERM shutdown can wait minutes on open watches) and start it again on the same state; every
+# client sees its connections drop and must reconnect.
+restart_apiserver() {
+  live_pid etcd >/dev/null || die "cluster not running"
+  lock_state
+  local pid n
+  pid=$(live_pid kube-apiserver) || die "kube-apiserver not running"
+  kill -KILL "$pid"
+  for (( n=0; n<100; n++ )); do live_pid kube-apiserver >/dev/null || break; sleep 0.1; done
+  live_pid kube-apiserver >/dev/null && die "kube-apiserver (pid $pid) still runs 10 s after SIGKILL"
+  # A dying process drops its binary before its sockets: wait for the port itself.
+  for (( n=0; n<100; n++ )); do port_free "$APISERVER_PORT" && break; sleep 0.1; done
+  port_free "$APISERVER_PORT" || die "port $APISERVER_PORT still in use 10 s after killing kube-apiserver"
+  log "kube-apiserver (pid $pid) killed"
+  start_apiserver
+}
+
 down() {
   if [ ! -d "$state" ]; then
     echo "cluster not running (no .cluster/)"
@@ -423,5 +445,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart-apiserver) restart_apiserver ;;
+  *) echo "usage: $0 up|down|status|restart-apiserver" >&2; exit 2 ;;
 esac

@@ -15,7 +15,9 @@ use tracing::{info, warn};
 use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::api::route::Route;
-use crate::health::Readiness;
+use crate::http::Readiness;
+use crate::leader::{self, LeaseConfig, LeaseError};
+use crate::metrics::Metrics;
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
 use crate::route::RouteKind;
@@ -107,13 +109,27 @@ pub async fn check_crds(client: &Client) -> Result<(), String> {
 /// Buffered events per shared reflector before it waits for the controller to catch up.
 const SHARED_BUFFER: usize = 1024;
 
-/// Runs the DeploymentConfig controller until `shutdown` resolves.
+/// Why the controllers stopped before they were asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("caches never became ready")]
+    Caches,
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+}
+
+/// Runs the controllers until `shutdown` resolves: caches first (a standby keeps them warm), then,
+/// once this replica leads (at once without a lease), the DeploymentConfig and Route controllers.
+/// Losing the lease returns at once, dropping every reconcile in flight.
 pub async fn run(
     client: Client,
     scope: Scope,
+    lease: Option<LeaseConfig>,
     readiness: Readiness,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+) -> Result<(), RunError> {
+    let shutdown = futures::FutureExt::shared(shutdown);
     // Only objects carrying our labels are cached: revisions, the pods of DeploymentConfigs, and
     // hook Jobs. The reflectors run on their own so the caches are complete before the first
     // decision: a revision missing from a half-filled cache would look like one to create.
@@ -129,8 +145,7 @@ pub async fn run(
         shared_reflector(api::<Job>(&client, &scope), keys::DEPLOYER_POD_FOR_LABEL);
     let (Some(rs_events), Some(pod_events), Some(job_events)) = (rs_events, pod_events, job_events)
     else {
-        warn!("shared reflectors offer no subscription");
-        return;
+        return Err(RunError::Caches);
     };
     let ready = futures::try_join!(
         replica_sets.wait_until_ready(),
@@ -138,20 +153,29 @@ pub async fn run(
         jobs.wait_until_ready()
     );
     if ready.is_err() {
-        warn!("caches never became ready");
-        return;
+        return Err(RunError::Caches);
     }
     info!("caches synced");
     readiness.set_ready();
+    metrics.watch_revisions(replica_sets.clone());
+
+    let mut leadership = match lease {
+        Some(config) => tokio::select! {
+            held = leader::acquire(client.clone(), config) => Some(held?),
+            _ = shutdown.clone() => return Ok(()),
+        },
+        None => None,
+    };
+    readiness.set_leading(true);
+    metrics.set_leader(true);
 
     let stores = Stores {
         replica_sets,
         pods,
         jobs,
     };
-    let ctx = Arc::new(Context::new(client.clone(), stores));
-    let shutdown = futures::FutureExt::shared(shutdown);
-    let routes = run_routes(client.clone(), scope.clone(), shutdown.clone());
+    let ctx = Arc::new(Context::new(client.clone(), stores, metrics.clone()));
+    let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
     let dcs = Controller::new(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
@@ -169,12 +193,40 @@ pub async fn run(
     })
     .graceful_shutdown_on(shutdown)
     .run(
-        deployment_config::reconcile,
+        |dc, ctx: Arc<Context>| async move {
+            let timer = ctx.metrics.reconcile_started("deploymentconfig");
+            let result = deployment_config::reconcile(dc, ctx.clone()).await;
+            timer.finish(result_label(&result));
+            result
+        },
         deployment_config::error_policy,
         ctx,
     )
     .for_each(log_result);
-    futures::join!(dcs, routes);
+    let controllers = futures::future::join(dcs, routes);
+    match &mut leadership {
+        None => {
+            controllers.await;
+        }
+        Some(held) => {
+            tokio::select! {
+                _ = controllers => {}
+                lost = held.lost() => return Err(lost.into()),
+            }
+        }
+    }
+    if let Some(held) = leadership {
+        held.release().await;
+    }
+    Ok(())
+}
+
+fn result_label<T>(result: &crate::error::Result<T>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(e) if e.is_transient() => "transient_error",
+        Err(_) => "permanent_error",
+    }
 }
 
 async fn log_result<T, E, Q>(res: Result<T, kube::runtime::controller::Error<E, Q>>)
@@ -187,6 +239,8 @@ where
         Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
             tracing::debug!(object = %obj, "gone before its reconcile")
         }
+        // The error policy has logged it, with the object and the retry.
+        Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
         Err(e) => warn!(error = %e, "controller"),
         Ok(_) => {}
     }
@@ -196,6 +250,7 @@ where
 async fn run_routes(
     client: Client,
     scope: Scope,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let gateway_api = kube::discovery::oneshot::group(&client, "gateway.networking.k8s.io")
@@ -215,6 +270,7 @@ async fn run_routes(
         services: service_store,
         default_gateway: scope.default_gateway.clone(),
         gateway_api,
+        metrics,
     });
     let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
     let route_store = controller.store();
@@ -247,7 +303,12 @@ async fn run_routes(
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            route_reconcile::reconcile,
+            |route, ctx: Arc<RouteContext>| async move {
+                let timer = ctx.metrics.reconcile_started("route");
+                let result = route_reconcile::reconcile(route, ctx.clone()).await;
+                timer.finish(result_label(&result));
+                result
+            },
             route_reconcile::error_policy,
             ctx,
         )

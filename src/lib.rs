@@ -3,13 +3,16 @@
 //! - `api`: the CRD types, their defaults and validation (no I/O);
 //! - `strategy`: the pure planner, `plan(&Observed, now) -> Decision`;
 //! - `reconcile`: the thin I/O shell that observes, plans and acts;
-//! - `controller`: the wiring of the kube-runtime controllers.
+//! - `controller`: the wiring of the kube-runtime controllers;
+//! - `leader`, `metrics`, `http`: leader election, Prometheus metrics, probes.
 
 pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod error;
-pub mod health;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod reconcile;
 pub mod route;
 pub mod strategy;

@@ -5,8 +5,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use cutover::controller::{self, Scope};
-use cutover::health::{self, Readiness};
+use cutover::http::{self, Readiness};
+use cutover::leader::{self, LeaseConfig};
+use cutover::metrics::Metrics;
 
 #[derive(Parser)]
 #[command(
@@ -29,9 +34,26 @@ enum Command {
         /// DeploymentConfigs reconciled at once.
         #[arg(long, env = "CUTOVER_CONCURRENCY", default_value_t = 16)]
         concurrency: u16,
-        /// Serve /healthz and /readyz on this address (for example 0.0.0.0:8080 in a pod).
-        #[arg(long, env = "CUTOVER_HEALTH_ADDR")]
-        health_addr: Option<std::net::SocketAddr>,
+        /// Serve /healthz, /readyz and /metrics on this address (for example 0.0.0.0:8080 in a pod).
+        #[arg(long, env = "CUTOVER_HTTP_ADDR", alias = "health-addr")]
+        http_addr: Option<std::net::SocketAddr>,
+        /// Elect a leader among replicas on a Lease; only the leader acts.
+        #[arg(long, env = "CUTOVER_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+        leader_elect: bool,
+        /// The Lease's namespace (default: this pod's namespace, else the watched namespace, else
+        /// cutover-system).
+        #[arg(long, env = "CUTOVER_LEASE_NAMESPACE")]
+        lease_namespace: Option<String>,
+        /// The Lease's name.
+        #[arg(long, env = "CUTOVER_LEASE_NAME", default_value = "cutover")]
+        lease_name: String,
+        /// Seconds a leader's Lease lasts unrenewed; a standby takes over after it. The leader
+        /// renews every third of it and stops acting after two thirds without a renewal.
+        #[arg(long, env = "CUTOVER_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=3600))]
+        lease_duration: u64,
+        /// Seconds to finish reconciles in flight after SIGTERM before giving up on them.
+        #[arg(long, env = "CUTOVER_SHUTDOWN_GRACE", default_value_t = 20)]
+        shutdown_grace: u64,
         /// The parent Gateway (`namespace/name`) of Routes without a cutover.io/gateway annotation.
         #[arg(long, env = "CUTOVER_DEFAULT_GATEWAY")]
         default_gateway: Option<String>,
@@ -91,7 +113,12 @@ async fn main() -> ExitCode {
         Command::Run {
             namespace,
             concurrency,
-            health_addr,
+            http_addr,
+            leader_elect,
+            lease_namespace,
+            lease_name,
+            lease_duration,
+            shutdown_grace,
             default_gateway,
             log_format,
         } => {
@@ -112,10 +139,11 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             let readiness = Readiness::default();
-            if let Some(addr) = health_addr {
+            let metrics = Arc::new(Metrics::new());
+            if let Some(addr) = http_addr {
                 match tokio::net::TcpListener::bind(addr).await {
                     Ok(listener) => {
-                        tokio::spawn(health::serve(listener, readiness.clone()));
+                        tokio::spawn(http::serve(listener, readiness.clone(), metrics.clone()));
                     }
                     Err(e) => {
                         eprintln!("cutover: cannot listen on {addr}: {e}");
@@ -123,6 +151,15 @@ async fn main() -> ExitCode {
                     }
                 }
             }
+            let lease = leader_elect.then(|| LeaseConfig {
+                namespace: lease_namespace
+                    .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                    .or_else(|| namespace.clone())
+                    .unwrap_or_else(|| "cutover-system".into()),
+                name: lease_name,
+                identity: leader::default_identity(),
+                duration: Duration::from_secs(lease_duration),
+            });
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
@@ -134,14 +171,16 @@ async fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+            let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
             let stop = async move {
                 tokio::select! {
                     _ = shutdown => {},
                     _ = term.recv() => {},
                 }
-                tracing::info!("shutting down");
+                tracing::info!("shutting down: finishing the reconciles in flight");
+                let _ = stopping_tx.send(true);
             };
-            controller::run(
+            let run = controller::run(
                 client,
                 Scope {
                     namespace,
@@ -150,11 +189,34 @@ async fn main() -> ExitCode {
                         .as_deref()
                         .and_then(cutover::route::GatewayRef::parse),
                 },
+                lease,
                 readiness,
+                metrics,
                 stop,
-            )
-            .await;
-            ExitCode::SUCCESS
+            );
+            // After SIGTERM the reconciles in flight get `shutdown_grace` to finish; then they
+            // are dropped (every step is idempotent, so the next leader redoes what was cut).
+            let grace = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(Duration::from_secs(shutdown_grace)).await;
+            };
+            tokio::select! {
+                result = run => match result {
+                    Ok(()) => {
+                        tracing::info!("stopped");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        // Exit at once: a replica that may not lead must not write anything.
+                        tracing::error!(error = %e, "stopping");
+                        ExitCode::FAILURE
+                    }
+                },
+                _ = grace => {
+                    tracing::warn!(after_secs = shutdown_grace, "reconciles still running at the end of the shutdown grace: abandoned");
+                    ExitCode::SUCCESS
+                }
+            }
         }
     }
 }

@@ -251,3 +251,59 @@ fn an_invalid_spec_after_a_rollout_is_reported_not_hidden() {
     assert_eq!(progressing_reason(&w), "InvalidConfig");
     assert_eq!(w.spec_of(1), Some(2), "nothing touched");
 }
+
+/// kstatus (Flux, kpt): Reconciling while a rollout runs, Stalled once it failed, neither when
+/// the DeploymentConfig is at rest — checked at every step of a rollout and of a failed one.
+#[test]
+fn kstatus_conditions_follow_the_rollout() {
+    fn kstatus(w: &World) -> (Option<String>, Option<String>) {
+        let conditions =
+            w.dc.status
+                .as_ref()
+                .map(|s| s.conditions.clone())
+                .unwrap_or_default();
+        let find = |t: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| format!("{}/{}", c.status, c.reason))
+        };
+        (find("Reconciling"), find("Stalled"))
+    }
+    let strategy = DeploymentStrategy {
+        rolling_params: Some(RollingDeploymentStrategyParams {
+            timeout_seconds: Some(20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut w = World::new(dc(DeploymentConfigSpec {
+        strategy,
+        ..spec(4)
+    }));
+    w.step();
+    assert!(
+        kstatus(&w).0.is_some_and(|r| r.starts_with("True/")),
+        "Reconciling from the first step: {:?}",
+        kstatus(&w)
+    );
+    assert!(w.run_until(60, complete(1), |w| {
+        assert!(kstatus(w).1.is_none(), "never Stalled on the way");
+    }));
+    w.step();
+    assert_eq!(kstatus(&w), (None, None), "at rest");
+
+    w.readiness.insert(2, Readiness::Never);
+    w.edit(|s| s.template = template("app:broken"));
+    w.step();
+    assert!(
+        kstatus(&w).0.is_some(),
+        "Reconciling once the new revision exists"
+    );
+    assert!(w.run_until(120, |w| w.phase(2).as_deref() == Some("Failed"), |_| {}));
+    w.step();
+    assert_eq!(
+        kstatus(&w),
+        (None, Some("True/ProgressDeadlineExceeded".into()))
+    );
+}

@@ -34,7 +34,30 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     if !decision.actions.is_empty() {
         info!(actions = ?decision.actions.iter().map(action_label).collect::<Vec<_>>(), "acting");
     }
-    if let Some(refused) = apply::execute(&dc, &decision.actions, &ctx).await? {
+    let refused = match apply::execute(&dc, &decision.actions, &ctx).await {
+        Ok(refused) => refused,
+        Err(e) if !e.is_transient() => {
+            // Retrying cannot help: say so on the object (the status as it was, plus Stalled),
+            // and wait for the next change.
+            let mut status = dc.status.clone().unwrap_or_default();
+            progress::set_condition(
+                &mut status.conditions,
+                progress::condition(
+                    progress::STALLED,
+                    "True",
+                    progress::RECONCILE_ERROR,
+                    e.to_string(),
+                ),
+                now,
+            );
+            write_status(&dc, &status, &ctx).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    // Counted once the revisions carry their new phase: the next pass sees it and counts nothing.
+    ctx.metrics.record(&observed, &decision.actions, now);
+    if let Some(refused) = refused {
         // The API server refused the new revision: say so and stay at the previous revision.
         decision.status.latest_version = dc.status.as_ref().map_or(0, |s| s.latest_version);
         progress::set_condition(
@@ -47,6 +70,7 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
             ),
             now,
         );
+        progress::set_kstatus_conditions(&mut decision.status.conditions, now);
     }
     write_status(&dc, &decision.status, &ctx).await?;
     ctx.reset_backoff(&ObjectRef::from(dc.as_ref()));

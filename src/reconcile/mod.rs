@@ -41,12 +41,17 @@ pub struct Context {
     pub stores: Stores,
     /// Versions of our own writes, so no decision is made on an older cache.
     pub freshness: freshness::Freshness,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Consecutive transient failures per DeploymentConfig, for its backoff.
     failures: Mutex<HashMap<ObjectRef<DeploymentConfig>, u32>>,
 }
 
 impl Context {
-    pub fn new(client: Client, stores: Stores) -> Self {
+    pub fn new(
+        client: Client,
+        stores: Stores,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Self {
         let reporter = Reporter {
             controller: "cutover".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -56,6 +61,7 @@ impl Context {
             client,
             stores,
             freshness: freshness::Freshness::default(),
+            metrics,
             failures: Mutex::new(HashMap::new()),
         }
     }

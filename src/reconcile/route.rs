@@ -28,6 +28,7 @@ pub struct RouteContext {
     pub default_gateway: Option<GatewayRef>,
     /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
     pub gateway_api: bool,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 pub fn resource(kind: RouteKind) -> ApiResource {

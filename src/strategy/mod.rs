@@ -582,6 +582,7 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        progress::set_kstatus_conditions(&mut self.status.conditions, self.now);
         Decision {
             actions: self.actions,
             status: self.status,

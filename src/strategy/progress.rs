@@ -95,6 +95,45 @@ pub fn remove_condition(conditions: &mut Vec<DeploymentCondition>, type_: &str) 
     conditions.retain(|c| c.type_ != type_);
 }
 
+/// kstatus's abnormal-true conditions (what Flux, `kpt` and `kubectl wait` tools read): present
+/// only while true.
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// cutover's own reason for a Stalled condition: the shell hit an error retrying cannot fix.
+pub const RECONCILE_ERROR: &str = "ReconcileError";
+
+/// Derives Reconciling and Stalled from Progressing, so GitOps tools that follow kstatus see a
+/// rollout as in progress (Reconciling) or failed (Stalled), and a finished one as neither.
+pub fn set_kstatus_conditions(conditions: &mut Vec<DeploymentCondition>, now: Timestamp) {
+    let progressing = conditions
+        .iter()
+        .find(|c| c.type_ == PROGRESSING)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    let (reconciling, stalled) = match &progressing {
+        Some((status, reason, message)) if status == "False" => (
+            None,
+            Some(condition(STALLED, "True", reason, message.clone())),
+        ),
+        Some((status, reason, message))
+            if status == "True" && reason != reason::NEW_RC_AVAILABLE =>
+        {
+            (
+                Some(condition(RECONCILING, "True", reason, message.clone())),
+                None,
+            )
+        }
+        _ => (None, None),
+    };
+    // (A Stalled ReconcileError the shell wrote last time goes too: this plan is the news.)
+    for (type_, new) in [(RECONCILING, reconciling), (STALLED, stalled)] {
+        match new {
+            Some(c) => set_condition(conditions, c, now),
+            None => remove_condition(conditions, type_),
+        }
+    }
+}
+
 /// Counts over every revision (spec §2.7).
 pub fn fill_counts(status: &mut DeploymentConfigStatus, revisions: &[Revision]) {
     status.replicas = revisions.iter().map(|r| r.replicas).sum();

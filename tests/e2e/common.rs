@@ -82,6 +82,13 @@ impl TestNamespace {
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.name, &DeleteParams::background())
             .await;
+        // The Lease of this namespace's operator (see Operator::start).
+        let _ = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+            self.client.clone(),
+            "cutover-system",
+        )
+        .delete(&format!("e2e-{}", self.name), &DeleteParams::background())
+        .await;
     }
 }
 
@@ -90,8 +97,18 @@ pub struct Operator {
     child: Child,
 }
 
+/// Lease duration of the tests' operators: takeover after a SIGKILL within ~9 s.
+pub const LEASE_SECONDS: u64 = 8;
+
 impl Operator {
+    /// The operator of one test namespace, leading on a Lease of its own.
     pub fn start(namespace: &str) -> Self {
+        Self::replica(namespace, &format!("e2e-{namespace}"), LEASE_SECONDS)
+    }
+
+    /// One replica of an operator for `namespace` that elects its leader on Lease
+    /// `cutover-system/<lease>`: start two with the same lease for a leader and a standby.
+    pub fn replica(namespace: &str, lease: &str, lease_seconds: u64) -> Self {
         let logs = root().join("target").join("e2e-logs");
         std::fs::create_dir_all(&logs).expect("log dir");
         let log_path = logs.join(format!("{namespace}.log"));
@@ -108,6 +125,12 @@ impl Operator {
                 namespace,
                 "--default-gateway",
                 &gateway,
+                "--lease-namespace",
+                "cutover-system",
+                "--lease-name",
+                lease,
+                "--lease-duration",
+                &lease_seconds.to_string(),
             ])
             .env("KUBECONFIG", cluster_file("operator.kubeconfig"))
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
@@ -117,6 +140,28 @@ impl Operator {
             .spawn()
             .expect("start the operator");
         Operator { child }
+    }
+
+    /// Its holder identity in the Lease (host name and process id, as `cutover run` makes it).
+    pub fn identity(&self) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), self.child.id().unwrap_or_default())
+    }
+
+    /// Whether the process has ended (and how).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM, then the exit status (graceful shutdown).
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        self.child.wait().await.expect("wait")
     }
 
     /// SIGKILL: the process gets no chance to finish anything.

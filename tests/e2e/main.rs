@@ -4,6 +4,7 @@
 
 mod common;
 mod dataplane;
+mod faults;
 mod foundation;
 mod hooks;
 mod operations;

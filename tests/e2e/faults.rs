@@ -1,0 +1,341 @@
+//! Faults a production operator meets: its leader killed mid-rollout, the API server restarted,
+//! another writer scaling the ReplicaSets it manages, a SIGTERM. The operators run under their own
+//! ServiceAccount with deploy/'s ClusterRole. These run alone (`make e2e` runs them after the
+//! others), since one of them restarts the API server under every client.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A Rolling DeploymentConfig (25%/25%) with pre and post hooks and `replicas` pods.
+fn hooked_dc(name: &str, replicas: i32) -> String {
+    format!(
+        r#"apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  minReadySeconds: 1
+  selector:
+    app: {name}
+  strategy:
+    type: Rolling
+    rollingParams:
+      maxSurge: 25%
+      maxUnavailable: 25%
+      pre:
+        failurePolicy: Abort
+        execNewPod:
+          containerName: app
+          command: ["/bin/sh", "-c", "echo pre"]
+      post:
+        failurePolicy: Abort
+        execNewPod:
+          containerName: app
+          command: ["/bin/sh", "-c", "echo post"]
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/app:1
+"#
+    )
+}
+
+async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
+    patch_spec(
+        ns,
+        name,
+        json!({"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}),
+    )
+    .await;
+}
+
+async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
+    Api::<Lease>::namespaced(client.clone(), "cutover-system")
+        .get_opt(lease)
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+}
+
+/// Every Job ever seen in the namespace, by name: the UIDs that carried that name.
+struct JobLedger {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl JobLedger {
+    async fn start(ns: &TestNamespace) -> Self {
+        let mut stream = Box::pin(watcher(ns.api::<Job>(), watcher::Config::default()));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(async move {
+            let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    ev = stream.next() => match ev {
+                        Some(Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job))) => {
+                            seen.entry(job.name_any()).or_default().insert(job.uid().unwrap_or_default());
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            }
+            seen
+        });
+        JobLedger { stop, handle }
+    }
+
+    async fn finish(self) -> BTreeMap<String, BTreeSet<String>> {
+        let _ = self.stop.send(());
+        self.handle.await.expect("job ledger")
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_leader_killed_mid_rollouts_the_standby_finishes_them_within_bounds() {
+    const DCS: usize = 20;
+    let ns = TestNamespace::new("leader").await;
+    let lease = format!("e2e-{}", ns.name);
+    let first = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
+    let first_id = first.identity();
+    eventually("the first replica leads", MINUTE, || async {
+        (lease_holder(&ns.client, &lease).await? == first_id).then_some(())
+    })
+    .await;
+    let second = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
+    let second_id = second.identity();
+
+    let ledger = JobLedger::start(&ns).await;
+    let names: Vec<String> = (0..DCS).map(|i| format!("web{i}")).collect();
+    for name in &names {
+        let (ok, out) = apply(&ns.name, &hooked_dc(name, 4)).await;
+        assert!(ok, "{out}");
+    }
+    for name in &names {
+        wait_phase(&ns, &format!("{name}-1"), "Complete", 3 * MINUTE).await;
+    }
+
+    let mut watchers = Vec::new();
+    for name in &names {
+        watchers.push(PodWatcher::start(&ns, name, &format!("{name}-2")).await);
+    }
+    for name in &names {
+        change_image(&ns, name, "registry.example/app:2").await;
+    }
+    // Kill the leader once several rollouts are under way (new pods created, none finished).
+    eventually("rollouts under way", MINUTE, || async {
+        let mut scaling = 0;
+        for name in &names {
+            if rs_replicas(&ns, &format!("{name}-2")).await.unwrap_or(0) > 0 {
+                scaling += 1;
+            }
+        }
+        (scaling >= 3).then_some(())
+    })
+    .await;
+    first.kill().await;
+
+    for name in &names {
+        wait_phase(&ns, &format!("{name}-2"), "Complete", 4 * MINUTE).await;
+    }
+    assert_eq!(
+        lease_holder(&ns.client, &lease).await.as_deref(),
+        Some(second_id.as_str()),
+        "the standby took the lease over"
+    );
+    for (name, watcher) in names.iter().zip(watchers) {
+        let seen = watcher.finish().await;
+        // 4 replicas, 25%/25%: at most 5 pods, at least 3 ready, across the takeover.
+        assert!(seen.max_pods <= 5, "{name}: surge bound broken: {seen:?}");
+        assert!(
+            seen.min_ready >= 3,
+            "{name}: availability bound broken: {seen:?}"
+        );
+    }
+    let jobs = ledger.finish().await;
+    let hooks: Vec<_> = jobs.keys().filter(|n| n.contains("-hook-")).collect();
+    assert_eq!(
+        hooks.len(),
+        DCS * 4,
+        "pre and post for two revisions each: {hooks:?}"
+    );
+    for (name, uids) in &jobs {
+        assert_eq!(
+            uids.len(),
+            1,
+            "hook Job {name} was created {} times",
+            uids.len()
+        );
+    }
+    drop(second);
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_api_server_restarted_mid_rollouts_the_operator_reconnects_and_finishes() {
+    let ns = TestNamespace::new("apirestart").await;
+    // The leader keeps acting through an outage shorter than two thirds of its lease (20 s here);
+    // production's 15 s lease rides out a 10 s restart the same way.
+    let mut operator = Operator::replica(&ns.name, &format!("e2e-{}", ns.name), 30);
+    let names: Vec<String> = (0..5).map(|i| format!("api{i}")).collect();
+    for name in &names {
+        let (ok, out) = apply(&ns.name, &hooked_dc(name, 6)).await;
+        assert!(ok, "{out}");
+    }
+    for name in &names {
+        wait_phase(&ns, &format!("{name}-1"), "Complete", 2 * MINUTE).await;
+    }
+    let mut watchers = Vec::new();
+    for name in &names {
+        watchers.push(PodWatcher::start(&ns, name, &format!("{name}-2")).await);
+    }
+    for name in &names {
+        change_image(&ns, name, "registry.example/app:2").await;
+    }
+    eventually("rollouts under way", MINUTE, || async {
+        (rs_replicas(&ns, "api0-2").await? > 0).then_some(())
+    })
+    .await;
+
+    let restart = tokio::process::Command::new(root().join("hack").join("cluster.sh"))
+        .arg("restart-apiserver")
+        .output()
+        .await
+        .expect("run hack/cluster.sh");
+    assert!(
+        restart.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&restart.stdout),
+        String::from_utf8_lossy(&restart.stderr)
+    );
+
+    for name in &names {
+        wait_phase(&ns, &format!("{name}-2"), "Complete", 3 * MINUTE).await;
+    }
+    assert_eq!(operator.exited(), None, "the operator rode out the restart");
+    for (name, watcher) in names.iter().zip(watchers) {
+        let seen = watcher.finish().await;
+        // 6 replicas, 25%/25% (surge 2, unavailable 1): at most 8 pods, at least 5 ready. The
+        // watch itself reconnects too, so these hold across the outage as far as it saw.
+        assert!(seen.max_pods <= 8, "{name}: surge bound broken: {seen:?}");
+        assert!(
+            seen.min_ready >= 5,
+            "{name}: availability bound broken: {seen:?}"
+        );
+    }
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_another_writer_scaling_a_revision_loses_no_update() {
+    let ns = TestNamespace::new("conflict").await;
+    let _op = Operator::start(&ns.name);
+    roll_out(&ns, &hooked_dc("web", 6), "web-1").await;
+    change_image(&ns, "web", "registry.example/app:2").await;
+    eventually("web-2 created", MINUTE, || async {
+        rs_replicas(&ns, "web-2").await.map(|_| ())
+    })
+    .await;
+
+    // A second writer, like a misconfigured autoscaler, scales web-2 through the scale
+    // subresource and annotates it, while the operator rolls it out.
+    let rs: Api<ReplicaSet> = ns.api();
+    let mut writes = 0;
+    for i in 0..30 {
+        let _ = rs
+            .patch_scale(
+                "web-2",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": (i * 7) % 11}})),
+            )
+            .await;
+        let touched = rs
+            .patch(
+                "web-2",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"example.com/touched": i.to_string()}}}),
+                ),
+            )
+            .await;
+        if touched.is_ok() {
+            writes = i;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    wait_phase(&ns, "web-2", "Complete", 3 * MINUTE).await;
+    // The operator's own writes and the other writer's both survive: the revision is Complete at
+    // the DeploymentConfig's scale, the old one is empty, and the foreign annotation is intact.
+    eventually("web-2 back at 6 replicas, web-1 at 0", MINUTE, || async {
+        (rs_replicas(&ns, "web-2").await? == 6 && rs_replicas(&ns, "web-1").await? == 0)
+            .then_some(())
+    })
+    .await;
+    let web2 = rs.get("web-2").await.expect("web-2");
+    assert_eq!(
+        web2.annotations().get("example.com/touched"),
+        Some(&writes.to_string())
+    );
+    assert_eq!(phase(&ns, "web-2").await.as_deref(), Some("Complete"));
+    let dc = ns.dcs().get("web").await.expect("dc");
+    let status = dc.status.expect("status");
+    assert_eq!(status.latest_version, 2);
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_sigterm_releases_the_lease_and_the_standby_takes_over() {
+    let ns = TestNamespace::new("sigterm").await;
+    let lease = format!("e2e-{}", ns.name);
+    let first = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
+    let first_id = first.identity();
+    eventually("the first replica leads", MINUTE, || async {
+        (lease_holder(&ns.client, &lease).await? == first_id).then_some(())
+    })
+    .await;
+    let second = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
+    let second_id = second.identity();
+    roll_out(&ns, &hooked_dc("web", 2), "web-1").await;
+
+    let status = first.terminate().await;
+    assert!(status.success(), "graceful exit: {status:?}");
+    // Released: no holder, or already the standby.
+    let holder = lease_holder(&ns.client, &lease).await;
+    assert!(
+        holder.is_none() || holder.as_deref() == Some(second_id.as_str()),
+        "lease still held by {holder:?} after the leader's exit"
+    );
+    eventually("the standby leads", MINUTE, || async {
+        (lease_holder(&ns.client, &lease).await? == second_id).then_some(())
+    })
+    .await;
+    change_image(&ns, "web", "registry.example/app:2").await;
+    wait_phase(&ns, "web-2", "Complete", 2 * MINUTE).await;
+    drop(second);
+    ns.cleanup().await;
+}
