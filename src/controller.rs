@@ -271,6 +271,7 @@ async fn run_routes(
         default_gateway: scope.default_gateway.clone(),
         gateway_api,
         metrics,
+        backoff: Default::default(),
     });
     let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
     let route_store = controller.store();

@@ -73,7 +73,7 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
         progress::set_kstatus_conditions(&mut decision.status.conditions, now);
     }
     write_status(&dc, &decision.status, &ctx).await?;
-    ctx.reset_backoff(&ObjectRef::from(dc.as_ref()));
+    ctx.backoff.reset(&ObjectRef::from(dc.as_ref()));
     Ok(Requeue::requeue(
         decision
             .requeue_after
@@ -85,7 +85,7 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
 /// next change.
 pub fn error_policy(dc: Arc<DeploymentConfig>, error: &Error, ctx: Arc<Context>) -> Requeue {
     if error.is_transient() {
-        let after = ctx.backoff(ObjectRef::from(dc.as_ref()));
+        let after = ctx.backoff.next(ObjectRef::from(dc.as_ref()));
         warn!(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any(), %error, retry_in = ?after, "reconcile failed");
         Requeue::requeue(after)
     } else {

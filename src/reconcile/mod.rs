@@ -42,8 +42,44 @@ pub struct Context {
     /// Versions of our own writes, so no decision is made on an older cache.
     pub freshness: freshness::Freshness,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
-    /// Consecutive transient failures per DeploymentConfig, for its backoff.
-    failures: Mutex<HashMap<ObjectRef<DeploymentConfig>, u32>>,
+    /// Retry delays of DeploymentConfigs whose last reconcile failed transiently.
+    pub backoff: Backoff<DeploymentConfig>,
+}
+
+/// Per-object exponential backoff after transient failures: 1 s doubling to 5 min, forgotten
+/// on the object's next success. Other objects are not slowed by one that keeps failing.
+pub struct Backoff<K: kube::Resource> {
+    failures: Mutex<HashMap<ObjectRef<K>, u32>>,
+}
+
+impl<K: kube::Resource> Default for Backoff<K>
+where
+    K::DynamicType: Eq + std::hash::Hash,
+{
+    fn default() -> Self {
+        Backoff {
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: kube::Resource> Backoff<K>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    /// The delay before retrying `key` after one more failure.
+    pub fn next(&self, key: ObjectRef<K>) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        let secs = 1u64 << (*n - 1).min(9);
+        Duration::from_secs(secs.min(300))
+    }
+
+    pub fn reset(&self, key: &ObjectRef<K>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(key);
+    }
 }
 
 impl Context {
@@ -62,21 +98,24 @@ impl Context {
             stores,
             freshness: freshness::Freshness::default(),
             metrics,
-            failures: Mutex::new(HashMap::new()),
+            backoff: Backoff::default(),
         }
     }
+}
 
-    /// The next backoff of an object after a transient failure: 1 s doubling to 5 min.
-    pub fn backoff(&self, key: ObjectRef<DeploymentConfig>) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = failures.entry(key).or_insert(0);
-        *n = n.saturating_add(1);
-        let secs = 1u64 << (*n - 1).min(9);
-        Duration::from_secs(secs.min(300))
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn reset_backoff(&self, key: &ObjectRef<DeploymentConfig>) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(key);
+    #[test]
+    fn backoff_doubles_per_object_caps_at_five_minutes_and_resets() {
+        let backoff = Backoff::<DeploymentConfig>::default();
+        let a = ObjectRef::new("a").within("ns");
+        let b = ObjectRef::new("b").within("ns");
+        let delays: Vec<u64> = (0..12).map(|_| backoff.next(a.clone()).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(backoff.next(b).as_secs(), 1, "another object is not slowed");
+        backoff.reset(&a);
+        assert_eq!(backoff.next(a).as_secs(), 1);
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -29,6 +30,7 @@ pub struct RouteContext {
     /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
     pub gateway_api: bool,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub backoff: super::Backoff<Route>,
 }
 
 pub fn resource(kind: RouteKind) -> ApiResource {
@@ -140,6 +142,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         )
         .await?;
     }
+    ctx.backoff.reset(&ObjectRef::from(route.as_ref()));
     Ok(Requeue::requeue(Duration::from_secs(300)))
 }
 
@@ -167,11 +170,14 @@ fn keep_transition_times(status: &mut RouteStatus, previous: Option<&RouteStatus
     }
 }
 
-pub fn error_policy(route: Arc<Route>, error: &Error, _ctx: Arc<RouteContext>) -> Requeue {
-    warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, "route reconcile failed");
-    Requeue::requeue(if error.is_transient() {
-        Duration::from_secs(5)
+/// Transient errors back off per Route; others wait for the next change.
+pub fn error_policy(route: Arc<Route>, error: &Error, ctx: Arc<RouteContext>) -> Requeue {
+    if error.is_transient() {
+        let after = ctx.backoff.next(ObjectRef::from(route.as_ref()));
+        warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, retry_in = ?after, "route reconcile failed");
+        Requeue::requeue(after)
     } else {
-        Duration::from_secs(300)
-    })
+        warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, "route reconcile failed permanently");
+        Requeue::await_change()
+    }
 }

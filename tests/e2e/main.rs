@@ -2,10 +2,13 @@
 //! kube-apiserver, ReplicaSet, Job and garbage-collector controllers, with kwok simulating nodes.
 //! They are `#[ignore]`d so `cargo test` alone needs no cluster; `make test` runs them.
 
+#[path = "../support/argocd.rs"]
+mod argocd;
 mod common;
 mod dataplane;
 mod faults;
 mod foundation;
+mod gitops;
 mod hooks;
 mod operations;
 mod routes;

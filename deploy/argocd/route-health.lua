@@ -1,0 +1,42 @@
+-- Argo CD health of a route.openshift.io/v1 Route run by cutover (Lua 5.1).
+-- Healthy once admitted (its Gateway API route exists and every backend Service was found);
+-- Degraded when refused (for example a missing Service: that backend gets no traffic).
+local hs = {}
+local status = obj.status
+local generation = obj.metadata.generation
+if status ~= nil and generation ~= nil and status.observedGeneration ~= nil and status.observedGeneration < generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. generation
+  return hs
+end
+if status == nil or status.ingress == nil or #status.ingress == 0 then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Route to be admitted"
+  return hs
+end
+for _, ingress in ipairs(status.ingress) do
+  local admitted = nil
+  if ingress.conditions ~= nil then
+    for _, c in ipairs(ingress.conditions) do
+      if c.type == "Admitted" then
+        admitted = c
+      end
+    end
+  end
+  if admitted == nil then
+    hs.status = "Progressing"
+    hs.message = "Waiting for the Route to be admitted"
+    return hs
+  end
+  if admitted.status == "False" then
+    hs.status = "Degraded"
+    hs.message = (admitted.reason or "NotAdmitted") .. ": " .. (admitted.message or "")
+    return hs
+  end
+end
+hs.status = "Healthy"
+hs.message = "Admitted"
+if status.ingress[1].host ~= nil then
+  hs.message = "Admitted: " .. status.ingress[1].host
+end
+return hs
