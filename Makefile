@@ -24,13 +24,16 @@ build:
 
 crds: build
 	target/debug/cutover crd --dir crds
+	target/debug/cutover crd --dir deploy/helm/cutover/crds
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# The chart tests render deploy/helm/cutover with a real helm (built once, cached).
 unit:
 	$(CARGO) test --lib --bins --tests
+	CUTOVER_HELM="$$(hack/build-helm.sh)" $(CARGO) test --test helm_chart -- --ignored
 
 cluster:
 	hack/cluster.sh up

@@ -9,3 +9,4 @@ CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/control-plane"
 CP_KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
 CP_BIN="$CACHE_ROOT/$CP_KEY/bin"
 TRAEFIK_VERSION=v3.6.12      # Gateway API data plane for the Route e2e tests (newer lines need modules the proxy refuses)
+HELM_VERSION=v3.22.0          # renders deploy/helm/cutover in the chart test

@@ -2,13 +2,17 @@
 
 #[test]
 fn committed_crds_match_the_types() {
-    for (file, generated) in cutover::api::crd_files().expect("CRDs render") {
-        let path = format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"));
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert!(
-            generated == committed,
-            "crds/{file} is stale: run `make crds` and commit the result"
-        );
+    // crds/ for kubectl, and the Helm chart's own copy (Helm installs a chart's crds/ directory).
+    for dir in ["crds", "deploy/helm/cutover/crds"] {
+        for (file, generated) in cutover::api::crd_files().expect("CRDs render") {
+            let path = format!("{}/{dir}/{file}", env!("CARGO_MANIFEST_DIR"));
+            let committed =
+                std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(
+                generated == committed,
+                "{dir}/{file} is stale: run `make crds` and commit the result"
+            );
+        }
     }
 }
 

@@ -339,3 +339,33 @@ async fn faults_sigterm_releases_the_lease_and_the_standby_takes_over() {
     drop(second);
     ns.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_the_operators_installed_cluster_role_grants_no_wildcard() {
+    // Every operator in these tests runs as this ServiceAccount, bound to this ClusterRole.
+    let (ok, out, err) = kubectl(&["get", "clusterrole", "cutover", "-o", "json"]).await;
+    assert!(ok, "{err}");
+    let role: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let rules = role["rules"].as_array().expect("rules");
+    assert!(rules.len() > 5, "{rules:?}");
+    for rule in rules {
+        for field in ["apiGroups", "resources", "verbs"] {
+            for v in rule[field].as_array().unwrap_or(&Vec::new()) {
+                assert!(!v.as_str().unwrap_or("*").contains('*'), "wildcard: {rule}");
+            }
+        }
+    }
+    let (ok, out, _) = kubectl(&[
+        "auth",
+        "can-i",
+        "--list",
+        "--as=system:serviceaccount:cutover-system:cutover",
+    ])
+    .await;
+    assert!(ok);
+    assert!(
+        !out.lines().any(|l| l.starts_with("*.*")),
+        "the operator can do anything:\n{out}"
+    );
+}

@@ -1,0 +1,61 @@
+{{/* Labels on every object: the name the plain manifests use, plus Helm's own. */}}
+{{- define "cutover.labels" -}}
+app.kubernetes.io/name: cutover
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* The operator's rights; a ClusterRole, or a Role in watchNamespace. */}}
+{{- define "cutover.rules" -}}
+# The DeploymentConfigs it reconciles, and their status.
+# patch: only to write back a template the user asked to roll back to (rollout undo).
+- apiGroups: ["apps.openshift.io"]
+  resources: ["deploymentconfigs"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["apps.openshift.io"]
+  resources: ["deploymentconfigs/status"]
+  verbs: ["get", "patch", "update"]
+# One ReplicaSet per revision: created, scaled, annotated, adopted and pruned.
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+# Lifecycle hooks run as Jobs owned by their revision.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+# Pods are only counted (metadata), never changed.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Routes, realised as Gateway API routes it owns; the Services they name are only read.
+- apiGroups: ["route.openshift.io"]
+  resources: ["routes"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["route.openshift.io"]
+  resources: ["routes/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes", "tlsroutes"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch"]
+# Owner references with blockOwnerDeletion (revisions owned by their DeploymentConfig, hook
+# Jobs by their revision, Gateway routes by their Route) need this where the
+# OwnerReferencesPermissionEnforcement admission plugin is on.
+- apiGroups: ["apps.openshift.io"]
+  resources: ["deploymentconfigs/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["apps"]
+  resources: ["replicasets/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["route.openshift.io"]
+  resources: ["routes/finalizers"]
+  verbs: ["update"]
+# Events on the DeploymentConfigs.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}

@@ -1,0 +1,188 @@
+//! The Helm chart (deploy/helm/cutover), rendered by the real `helm template`: with default values
+//! it is exactly the plain manifests in deploy/, and each value changes what it says. `make test`
+//! builds helm from the Go module proxy and runs these with CUTOVER_HELM set.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn chart() -> String {
+    format!("{}/deploy/helm/cutover", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn helm(args: &[&str]) -> String {
+    let helm = std::env::var("CUTOVER_HELM").expect(
+        "CUTOVER_HELM names the helm binary: run `make test` (hack/build-helm.sh builds it)",
+    );
+    let out = Command::new(helm).args(args).output().expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The objects `helm template` renders with these `--set` values, Helm's own labels removed.
+fn render(set: &[&str]) -> Vec<Value> {
+    let chart = chart();
+    let mut args = vec![
+        "template",
+        "cutover",
+        chart.as_str(),
+        "--namespace",
+        "cutover-system",
+    ];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    let text = helm(&args);
+    let mut docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rendered YAML");
+    docs.retain(|d| !d.is_null());
+    for d in &mut docs {
+        if let Some(labels) = d["metadata"]["labels"].as_object_mut() {
+            for helm_label in [
+                "helm.sh/chart",
+                "app.kubernetes.io/managed-by",
+                "app.kubernetes.io/instance",
+                "app.kubernetes.io/version",
+            ] {
+                labels.remove(helm_label);
+            }
+        }
+    }
+    docs
+}
+
+fn plain(file: &str) -> Vec<Value> {
+    let path = format!("{}/deploy/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn key(d: &Value) -> String {
+    format!(
+        "{}/{}/{}",
+        d["kind"].as_str().unwrap_or_default(),
+        d["metadata"]["namespace"].as_str().unwrap_or_default(),
+        d["metadata"]["name"].as_str().unwrap_or_default()
+    )
+}
+
+fn find<'a>(docs: &'a [Value], k: &str) -> Option<&'a Value> {
+    docs.iter().find(|d| key(d) == k)
+}
+
+fn args(docs: &[Value]) -> Vec<String> {
+    let deployment = find(docs, "Deployment/cutover-system/cutover").expect("the Deployment");
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string").to_string())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs helm: make test"]
+fn the_chart_lints() {
+    helm(&["lint", "--strict", &chart()]);
+}
+
+#[test]
+#[ignore = "needs helm: make test"]
+fn default_values_render_exactly_the_plain_manifests() {
+    let mut rendered = render(&[]);
+    let mut manifests: Vec<Value> = plain("10-rbac.yaml")
+        .into_iter()
+        .chain(plain("20-deployment.yaml"))
+        .collect();
+    rendered.sort_by_key(key);
+    manifests.sort_by_key(key);
+    assert_eq!(
+        rendered.iter().map(key).collect::<Vec<_>>(),
+        manifests.iter().map(key).collect::<Vec<_>>()
+    );
+    for (r, m) in rendered.iter().zip(&manifests) {
+        assert_eq!(r, m, "{} differs between the chart and deploy/", key(m));
+    }
+}
+
+#[test]
+#[ignore = "needs helm: make test"]
+fn namespace_scope_grants_rights_in_that_namespace_only() {
+    let docs = render(&["watchNamespace=shop"]);
+    let cluster_role = find(&docs, "ClusterRole//cutover").expect("ClusterRole");
+    let rules = cluster_role["rules"].as_array().expect("rules");
+    assert_eq!(
+        rules.len(),
+        1,
+        "only the CRD check stays cluster-wide: {rules:?}"
+    );
+    assert_eq!(rules[0]["resources"][0], "customresourcedefinitions");
+    let role = find(&docs, "Role/shop/cutover").expect("a Role in shop");
+    assert!(role["rules"].as_array().expect("rules").len() > 5);
+    assert!(find(&docs, "RoleBinding/shop/cutover").is_some());
+    assert!(args(&docs).contains(&"--namespace=shop".to_string()));
+}
+
+#[test]
+#[ignore = "needs helm: make test"]
+fn values_reach_the_deployment() {
+    let docs = render(&[
+        "replicas=3",
+        "image.tag=v9.9.9",
+        "defaultGateway=infra/public",
+        "logFormat=text",
+        "leaderElection.leaseDuration=30",
+        "resources.limits.memory=1Gi",
+    ]);
+    let deployment = find(&docs, "Deployment/cutover-system/cutover").expect("Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "ghcr.io/cutover/cutover:v9.9.9");
+    assert_eq!(container["resources"]["limits"]["memory"], "1Gi");
+    let args = args(&docs);
+    for want in [
+        "--default-gateway=infra/public",
+        "--log-format=text",
+        "--lease-duration=30",
+    ] {
+        assert!(
+            args.contains(&want.to_string()),
+            "{want} missing from {args:?}"
+        );
+    }
+
+    let single = render(&[
+        "replicas=1",
+        "leaderElection.enabled=false",
+        "metrics.service=false",
+    ]);
+    assert!(self::args(&single).contains(&"--leader-elect=false".to_string()));
+    assert!(find(&single, "Role/cutover-system/cutover-leader-election").is_none());
+    assert!(find(&single, "Service/cutover-system/cutover-metrics").is_none());
+}
+
+#[test]
+#[ignore = "needs helm: make test"]
+fn no_rendering_grants_a_wildcard() {
+    for set in [&[][..], &["watchNamespace=shop"][..]] {
+        for doc in render(set) {
+            if !matches!(doc["kind"].as_str(), Some("Role" | "ClusterRole")) {
+                continue;
+            }
+            for rule in doc["rules"].as_array().expect("rules") {
+                for field in ["apiGroups", "resources", "verbs"] {
+                    for v in rule[field].as_array().expect("list") {
+                        assert!(
+                            !v.as_str().expect("string").contains('*'),
+                            "wildcard in {}: {rule}",
+                            key(&doc)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
