@@ -40,8 +40,8 @@ enum Command {
         /// Elect a leader among replicas on a Lease; only the leader acts.
         #[arg(long, env = "CUTOVER_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
         leader_elect: bool,
-        /// The Lease's namespace (default: this pod's namespace, else the watched namespace, else
-        /// cutover-system).
+        /// The Lease's namespace (default: this pod's namespace, else cutover-system; deploy/
+        /// grants the Lease rights there).
         #[arg(long, env = "CUTOVER_LEASE_NAMESPACE")]
         lease_namespace: Option<String>,
         /// The Lease's name.
@@ -154,7 +154,6 @@ async fn main() -> ExitCode {
             let lease = leader_elect.then(|| LeaseConfig {
                 namespace: lease_namespace
                     .or_else(|| std::env::var("POD_NAMESPACE").ok())
-                    .or_else(|| namespace.clone())
                     .unwrap_or_else(|| "cutover-system".into()),
                 name: lease_name,
                 identity: leader::default_identity(),

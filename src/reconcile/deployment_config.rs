@@ -21,7 +21,7 @@ use super::{Context, apply, observe};
 /// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
 const RESYNC: Duration = Duration::from_secs(300);
 
-#[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any()))]
+#[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any()))]
 pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
     if observe::is_stale(&dc, &ctx) {
         // Our last writes are not in the cache yet; their watch events bring the next pass.
@@ -86,10 +86,10 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
 pub fn error_policy(dc: Arc<DeploymentConfig>, error: &Error, ctx: Arc<Context>) -> Requeue {
     if error.is_transient() {
         let after = ctx.backoff.next(ObjectRef::from(dc.as_ref()));
-        warn!(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any(), %error, retry_in = ?after, "reconcile failed");
+        warn!(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any(), %error, retry_in = ?after, "reconcile failed");
         Requeue::requeue(after)
     } else {
-        warn!(namespace = dc.namespace().unwrap_or_default(), name = dc.name_any(), %error, "reconcile failed permanently");
+        warn!(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any(), %error, "reconcile failed permanently");
         Requeue::await_change()
     }
 }

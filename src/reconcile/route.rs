@@ -54,7 +54,7 @@ fn kind_of(route: &Route) -> RouteKind {
     }
 }
 
-#[instrument(skip_all, fields(namespace = route.namespace().unwrap_or_default(), name = route.name_any()))]
+#[instrument(skip_all, fields(namespace = route.namespace().unwrap_or_default(), route = route.name_any()))]
 pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requeue> {
     let ns = route.namespace().unwrap_or_default();
     let name = route.name_any();
@@ -174,10 +174,10 @@ fn keep_transition_times(status: &mut RouteStatus, previous: Option<&RouteStatus
 pub fn error_policy(route: Arc<Route>, error: &Error, ctx: Arc<RouteContext>) -> Requeue {
     if error.is_transient() {
         let after = ctx.backoff.next(ObjectRef::from(route.as_ref()));
-        warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, retry_in = ?after, "route reconcile failed");
+        warn!(namespace = route.namespace().unwrap_or_default(), route = route.name_any(), %error, retry_in = ?after, "route reconcile failed");
         Requeue::requeue(after)
     } else {
-        warn!(namespace = route.namespace().unwrap_or_default(), name = route.name_any(), %error, "route reconcile failed permanently");
+        warn!(namespace = route.namespace().unwrap_or_default(), route = route.name_any(), %error, "route reconcile failed permanently");
         Requeue::await_change()
     }
 }
