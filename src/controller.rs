@@ -31,6 +31,8 @@ pub struct Scope {
     pub concurrency: u16,
     /// The parent Gateway of Routes that name none.
     pub default_gateway: Option<crate::route::GatewayRef>,
+    /// The image of deployer Jobs whose customParams name none (default: the operator's own).
+    pub deployer_image: Option<String>,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -149,7 +151,9 @@ pub async fn run(
         pods,
         jobs,
     };
-    let ctx = Arc::new(Context::new(client.clone(), stores));
+    let ctx = Arc::new(
+        Context::new(client.clone(), stores).with_deployer_image(scope.deployer_image.clone()),
+    );
     let shutdown = futures::FutureExt::shared(shutdown);
     let routes = run_routes(client.clone(), scope.clone(), shutdown.clone());
     let dcs = Controller::new(

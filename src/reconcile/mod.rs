@@ -4,6 +4,7 @@
 //! reconcile), applies `strategy::Action`s idempotently and writes the status once.
 
 pub mod apply;
+pub mod deploy;
 pub mod deployment_config;
 pub mod freshness;
 pub mod observe;
@@ -43,6 +44,8 @@ pub struct Context {
     pub freshness: freshness::Freshness,
     /// Consecutive transient failures per DeploymentConfig, for its backoff.
     failures: Mutex<HashMap<ObjectRef<DeploymentConfig>, u32>>,
+    /// The image of deployer Jobs whose customParams name none.
+    pub deployer_image: String,
 }
 
 impl Context {
@@ -57,7 +60,16 @@ impl Context {
             stores,
             freshness: freshness::Freshness::default(),
             failures: Mutex::new(HashMap::new()),
+            deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
         }
+    }
+
+    /// The image of deployer Jobs whose customParams name none.
+    pub fn with_deployer_image(mut self, image: Option<String>) -> Self {
+        if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
+            self.deployer_image = image.trim().to_string();
+        }
+        self
     }
 
     /// The next backoff of an object after a transient failure: 1 s doubling to 5 min.
