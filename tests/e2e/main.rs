@@ -3,6 +3,7 @@
 //! They are `#[ignore]`d so `cargo test` alone needs no cluster; `make test` runs them.
 
 mod common;
+mod custom;
 mod dataplane;
 mod foundation;
 mod hooks;
