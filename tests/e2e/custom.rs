@@ -120,7 +120,10 @@ fn tools() -> PathBuf {
     // deployer's environment does not share).
     let versions = root().join("hack").join("versions.sh");
     let out = std::process::Command::new("bash")
-        .args(["-c", &format!(". {} && echo \"$CP_BIN/kubectl\"", versions.display())])
+        .args([
+            "-c",
+            &format!(". {} && echo \"$CP_BIN/kubectl\"", versions.display()),
+        ])
         .output()
         .expect("find the cluster's kubectl");
     let kubectl = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -468,5 +471,100 @@ async fn a_deployer_that_fails_rolls_back() {
         (condition(&dc, "Progressing")?.1 == "ProgressDeadlineExceeded").then_some(())
     })
     .await;
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn the_custom_strategy_example_rolls_out_through_its_script() {
+    let ns = TestNamespace::new("custom-example").await;
+    let _op = Operator::start(&ns.name);
+    let text =
+        std::fs::read_to_string(root().join("examples/custom-strategy.yaml")).expect("example");
+    let mut example: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+    // The test's one addition: the label that makes kwok hold the deployer's pod for the local run.
+    example["spec"]["strategy"]["labels"] = json!({MIRROR: "true"});
+    let (ok, out) = apply(&ns.name, &example.to_string()).await;
+    assert!(ok, "{out}");
+    let run = run_deployer_locally(&ns, "custom-deployment-1-deploy").await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("{line:?} not in {lines:#?}"))
+    };
+    assert!(at("--> Reached 50% (currently 50%)") < at("Halfway there"));
+    assert!(at("Halfway there") < at("--> Success") && at("--> Success") < at("Complete"));
+    wait_phase(&ns, "custom-deployment-1", "Complete", MINUTE).await;
+    assert_eq!(rs_replicas(&ns, "custom-deployment-1").await, Some(4));
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn cancel_stops_a_deployer_and_retry_runs_a_new_one() {
+    let ns = TestNamespace::new("custom-cancel").await;
+    let _op = Operator::start(&ns.name);
+    roll_out(&ns, &dc("web", 2, "    type: Rolling"), "web-1").await;
+    patch_spec(
+        &ns,
+        "web",
+        json!({
+            // No command: the Job runs `cutover deploy` in the operator's image.
+            "strategy": {"labels": {MIRROR: "true"}, "customParams": {}},
+            "template": {"spec": {"containers": [{"name": "app", "image": "registry.example/app:2"}]}}
+        }),
+    )
+    .await;
+    let (job, _) = running_deployer(&ns, "web-2-deploy").await;
+    let first_uid = job.uid();
+
+    let (ok, out, err) = dc_plugin(&ns.name, &["rollout", "cancel", "web"]).await;
+    assert!(ok, "{out}{err}");
+    wait_phase(&ns, "web-2", "Failed", MINUTE).await;
+    eventually("the deployer Job deleted", MINUTE, || async {
+        let j = ns.api::<Job>().get_opt("web-2-deploy").await.ok()?;
+        (j.is_none_or(|j| j.uid() != first_uid)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        annotation(&ns, "web-2", "openshift.io/deployment.status-reason")
+            .await
+            .as_deref(),
+        Some("cancelled by the user")
+    );
+    eventually("web-1 serving again", MINUTE, || async {
+        (rs_replicas(&ns, "web-1").await? == 2).then_some(())
+    })
+    .await;
+
+    let (ok, out, err) = dc_plugin(&ns.name, &["rollout", "retry", "web"]).await;
+    assert!(ok, "{out}{err}");
+    let (job, _) = running_deployer(&ns, "web-2-deploy").await;
+    assert_ne!(job.uid(), first_uid, "a new Job");
+    assert_eq!(
+        job.annotations()
+            .get("cutover.io/attempt")
+            .map(String::as_str),
+        Some("2")
+    );
+    let run = run_deployer_locally(&ns, "web-2-deploy").await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("--> Success"),
+        "{}",
+        run.stdout
+    );
+    wait_phase(&ns, "web-2", "Complete", MINUTE).await;
+    assert_eq!(
+        (
+            rs_replicas(&ns, "web-1").await,
+            rs_replicas(&ns, "web-2").await
+        ),
+        (Some(0), Some(2))
+    );
     ns.cleanup().await;
 }
