@@ -372,3 +372,42 @@ fn the_operator_never_scales_while_a_deployer_runs_a_rolling_rollout() {
     assert_eq!(w.spec_of(1), Some(0), "nobody ran the deployer");
     assert!(!operator_scaled(&w, "web-1"));
 }
+
+#[test]
+fn a_retry_waits_for_the_last_attempts_job_to_be_gone() {
+    let mut w = world(custom_strategy(), 1);
+    w.reconcile();
+    w.reconcile();
+    w.step();
+    w.exit_job("web-1-deploy", false);
+    w.step();
+    assert_eq!(w.phase(1).as_deref(), Some("Failed"));
+    let old = w
+        .sim_job("web-1-deploy")
+        .expect("the failed Job is kept")
+        .clone();
+    w.annotate("cutover.io/request-retry", "r1");
+    w.reconcile();
+    assert!(w.sim_job("web-1-deploy").is_none(), "retry deletes it");
+    // Still there as far as the operator can tell (a cache behind, or deletion in progress).
+    w.jobs.push(old);
+    let d = w.reconcile();
+    assert!(
+        d.actions
+            .iter()
+            .any(|a| matches!(a, Action::DeleteJob { name } if name == "web-1-deploy")),
+        "{:?}",
+        d.actions
+    );
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::CreateDeployerJob { .. })),
+        "no new Job beside the old one"
+    );
+    assert_eq!(w.phase(1).as_deref(), Some("New"));
+    w.reconcile();
+    let job = deployer_manifest(&w, "web-1-deploy");
+    assert_eq!(job["metadata"]["annotations"]["cutover.io/attempt"], "2");
+    assert_eq!(w.phase(1).as_deref(), Some("Pending"));
+}
