@@ -345,7 +345,7 @@ impl<'a> Planner<'a> {
                 ));
                 "newer deployment was found running".into()
             };
-            self.delete_running_hooks(&rev.name);
+            self.delete_running_jobs(&rev.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&rev.name)
                     .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
@@ -364,7 +364,7 @@ impl<'a> Planner<'a> {
     fn drive(&mut self, latest: &'a Revision, current: &EffectiveStrategy) {
         let ns = self.namespace();
         if latest.cancelled {
-            self.delete_running_hooks(&latest.name);
+            self.delete_running_jobs(&latest.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&latest.name)
                     .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
@@ -484,23 +484,20 @@ impl<'a> Planner<'a> {
     }
 
     /// A cancelled rollout stops: its running hook and deployer Jobs are deleted.
-    fn delete_running_hooks(&mut self, revision: &str) {
-        let running = self
-            .obs
+    fn delete_running_jobs(&mut self, revision: &str) {
+        let obs = self.obs;
+        let hooks = obs
             .hook_jobs
             .iter()
             .filter(|j| j.revision == revision && j.state == hooks::JobState::Running)
-            .map(|j| &j.name)
-            .chain(
-                self.obs
-                    .deployer_jobs
-                    .iter()
-                    .filter(|j| j.revision == revision && j.state == hooks::JobState::Running)
-                    .map(|j| &j.name),
-            );
-        let names: Vec<String> = running.cloned().collect();
-        for name in names {
-            self.actions.push(Action::DeleteJob { name });
+            .map(|j| &j.name);
+        let deployers = obs
+            .deployer_jobs
+            .iter()
+            .filter(|j| j.revision == revision && j.state == hooks::JobState::Running)
+            .map(|j| &j.name);
+        for name in hooks.chain(deployers) {
+            self.actions.push(Action::DeleteJob { name: name.clone() });
         }
     }
 

@@ -214,7 +214,7 @@ impl<'a> super::Planner<'a> {
         }
         let ns = self.namespace();
         for rev in &in_flight {
-            self.delete_running_hooks(&rev.name);
+            self.delete_running_jobs(&rev.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&rev.name)
                     .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))

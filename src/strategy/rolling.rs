@@ -5,6 +5,9 @@
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
 //! bounds hold as guarantees (DESIGN.md).
+//!
+//! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
+//! pods are available; the scale-up never goes beyond that point in such a run.
 
 use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
 
