@@ -540,9 +540,28 @@ async fn cancel_stops_a_deployer_and_retry_runs_a_new_one() {
     })
     .await;
 
+    // Someone narrows the deployer's Role: the next deployer Job puts its rules back.
+    let roles: kube::Api<k8s_openapi::api::rbac::v1::Role> = ns.api();
+    roles
+        .patch(
+            "cutover-deployer",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+            ),
+        )
+        .await
+        .expect("tamper with the Role");
+
     let (ok, out, err) = dc_plugin(&ns.name, &["rollout", "retry", "web"]).await;
     assert!(ok, "{out}{err}");
     let (job, _) = running_deployer(&ns, "web-2-deploy").await;
+    let role = roles.get("cutover-deployer").await.expect("role");
+    assert_eq!(
+        serde_json::to_value(role.rules).expect("rules"),
+        cutover::strategy::deployer::role_rules(),
+        "the deployer's Role is restored"
+    );
     assert_ne!(job.uid(), first_uid, "a new Job");
     assert_eq!(
         job.annotations()
