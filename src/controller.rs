@@ -33,6 +33,8 @@ pub struct Scope {
     pub concurrency: u16,
     /// The parent Gateway of Routes that name none.
     pub default_gateway: Option<crate::route::GatewayRef>,
+    /// The image of deployer Jobs whose customParams name none (default: the operator's own).
+    pub deployer_image: Option<String>,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -174,7 +176,10 @@ pub async fn run(
         pods,
         jobs,
     };
-    let ctx = Arc::new(Context::new(client.clone(), stores, metrics.clone()));
+    let ctx = Arc::new(
+        Context::new(client.clone(), stores, metrics.clone())
+            .with_deployer_image(scope.deployer_image.clone()),
+    );
     let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
     let dcs = Controller::new(
         api::<DeploymentConfig>(&client, &scope),

@@ -1,4 +1,5 @@
-//! The `cutover` process: `cutover run` (the operator) and `cutover crd` (print the CRDs).
+//! The `cutover` process: `cutover run` (the operator), `cutover deploy` (the deployer of a
+//! deployer Job) and `cutover crd` (print the CRDs).
 
 use std::process::ExitCode;
 
@@ -60,7 +61,13 @@ enum Command {
         /// Log format: text or json.
         #[arg(long, env = "CUTOVER_LOG_FORMAT", default_value = "text")]
         log_format: LogFormat,
+        /// The image of deployer Jobs whose customParams name none (it runs `cutover deploy`).
+        #[arg(long, env = "CUTOVER_DEPLOYER_IMAGE", default_value = cutover::api::defaults::DEFAULT_DEPLOYER_IMAGE)]
+        deployer_image: String,
     },
+    /// Run the rollout of one revision, as a deployer Job does (Custom strategies and
+    /// customParams): until it is complete, failed, or at the --until stop point.
+    Deploy(cutover::reconcile::deploy::DeployArgs),
     /// Print the CustomResourceDefinitions as YAML, or write one file per CRD into a directory
     /// (what `crds/` holds).
     Crd {
@@ -110,6 +117,7 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Deploy(args) => cutover::reconcile::deploy::main(args).await,
         Command::Run {
             namespace,
             concurrency,
@@ -121,6 +129,7 @@ async fn main() -> ExitCode {
             shutdown_grace,
             default_gateway,
             log_format,
+            deployer_image,
         } => {
             init_logging(log_format);
             let client = match kube::Client::try_default().await {
@@ -187,6 +196,7 @@ async fn main() -> ExitCode {
                     default_gateway: default_gateway
                         .as_deref()
                         .and_then(cutover::route::GatewayRef::parse),
+                    deployer_image: Some(deployer_image),
                 },
                 lease,
                 readiness,

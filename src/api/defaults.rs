@@ -9,6 +9,10 @@ use super::int_or_percent::IntOrPercent;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 600;
 /// OpenShift's default deadline of deployer and hook pods, in seconds (6 h).
 pub const DEFAULT_ACTIVE_DEADLINE_SECONDS: i64 = 21600;
+/// The image of deployer Jobs whose customParams name none, unless the operator is told
+/// otherwise (`cutover run --deployer-image`): the operator's own image, run as `cutover deploy`.
+pub const DEFAULT_DEPLOYER_IMAGE: &str =
+    concat!("ghcr.io/cutover/cutover:", env!("CARGO_PKG_VERSION"));
 /// OpenShift's default number of old revisions kept.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
 
@@ -45,6 +49,16 @@ pub struct EffectiveStrategy {
     pub pre: Option<LifecycleHook>,
     pub mid: Option<LifecycleHook>,
     pub post: Option<LifecycleHook>,
+    /// The user's deployer (required for Custom; on Rolling and Recreate it runs the rollout).
+    pub custom: Option<CustomDeploymentStrategyParams>,
+}
+
+impl EffectiveStrategy {
+    /// Whether the rollout runs in a deployer Job rather than in the operator: always for
+    /// Custom, and for Rolling or Recreate with `customParams` (spec §10).
+    pub fn runs_in_deployer(&self) -> bool {
+        self.kind == StrategyKind::Custom || self.custom.is_some()
+    }
 }
 
 impl DeploymentStrategy {
@@ -89,6 +103,7 @@ impl DeploymentStrategy {
             pre,
             mid,
             post,
+            custom: self.custom_params.clone(),
         })
     }
 }

@@ -32,6 +32,8 @@ pub const STATUS_REASON_ANNOTATION: &str = "openshift.io/deployment.status-reaso
 pub const CANCELLED_ANNOTATION: &str = "openshift.io/deployment.cancelled";
 /// Pod template annotation: the revision's name.
 pub const DEPLOYMENT_NAME_ANNOTATION: &str = "openshift.io/deployment.name";
+/// Revision annotation: the name of its deployer (here a Job, `<rc>-deploy`).
+pub const DEPLOYER_POD_NAME_ANNOTATION: &str = "openshift.io/deployer-pod.name";
 
 /// cutover's own revision annotations (state OpenShift kept in its deployer process).
 pub const PREFIX: &str = "cutover.io";
@@ -43,6 +45,17 @@ pub const STARTED_AT_ANNOTATION: &str = "cutover.io/started-at";
 /// Revision (and hook Job) annotation: which attempt of the revision's rollout this is; a retry
 /// starts the next one.
 pub const ATTEMPT_ANNOTATION: &str = "cutover.io/attempt";
+/// Revision annotation: why `cutover deploy` failed, written by the deployer before it exits, so
+/// the operator can record the reason rather than only "the Job failed".
+pub const DEPLOYER_MESSAGE_ANNOTATION: &str = "cutover.io/deployer-message";
+/// The per-namespace ServiceAccount (and Role and RoleBinding) deployer Jobs run as.
+pub const DEPLOYER_SERVICE_ACCOUNT: &str = "cutover-deployer";
+/// The environment of a deployer (OpenShift's names, then cutover's).
+pub const ENV_DEPLOYMENT_NAME: [&str; 2] = ["OPENSHIFT_DEPLOYMENT_NAME", "CUTOVER_DEPLOYMENT_NAME"];
+pub const ENV_DEPLOYMENT_NAMESPACE: [&str; 2] = [
+    "OPENSHIFT_DEPLOYMENT_NAMESPACE",
+    "CUTOVER_DEPLOYMENT_NAMESPACE",
+];
 /// Revision annotation: the `kubernetes.io/change-cause` of the DeploymentConfig at creation.
 pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 

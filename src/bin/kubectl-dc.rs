@@ -42,7 +42,7 @@ enum Command {
     Rollout(Rollout),
     /// Show a DeploymentConfig: revisions, phases, hooks and their outcomes, conditions, events.
     Describe { name: String },
-    /// Print the logs of a revision's hook Jobs and its event timeline.
+    /// Print the logs of a revision's deployer and hook Jobs and its event timeline.
     Logs {
         name: String,
         /// The revision (default: the latest).
@@ -299,7 +299,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     .labels()
                     .get("openshift.io/deployer-pod.type")
                     .cloned()
-                    .unwrap_or_default();
+                    // The deployer Job's pod (Custom strategies, customParams) has no type.
+                    .unwrap_or_else(|| "deployer".into());
                 println!("--> {kind}: pod/{}", pod.name_any());
                 match pods.logs(&pod.name_any(), &LogParams::default()).await {
                     Ok(text) => print!("{text}"),

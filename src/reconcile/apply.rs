@@ -2,6 +2,9 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
 };
@@ -90,15 +93,32 @@ pub async fn execute(
                     }
                 }
             }
-            Action::CreateJob { name, manifest } => create_job(ctx, &ns, name, manifest).await?,
-            Action::DeleteJob { name } => {
-                let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
-                match jobs.delete(name, &DeleteParams::background()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(e.into()),
+            Action::CreateJob { name, manifest } => {
+                create_job(&ctx.client, &ns, name, manifest).await?
+            }
+            Action::CreateDeployerJob {
+                name,
+                manifest,
+                access,
+            } => {
+                if let Err(refused) =
+                    create_deployer_job(&ctx.client, &ns, name, manifest, access).await?
+                {
+                    // Refused (forbidden, invalid): the revision stays New and its timeout
+                    // fails it; nothing after this in the pass (its move to Pending) is applied.
+                    publish(
+                        dc,
+                        ctx,
+                        &Event::warning(
+                            "FailedCreate",
+                            format!("Error creating deployer pod: {refused}"),
+                        ),
+                    )
+                    .await;
+                    break;
                 }
             }
+            Action::DeleteJob { name } => delete_job(&ctx.client, &ns, name).await?,
             Action::RollBackConfig { template, triggers } => {
                 // A JSON patch, so the template is replaced whole (a merge patch would merge it).
                 let mut ops =
@@ -151,7 +171,7 @@ async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Resu
 /// then reaches the cluster whole, pod fields newer than our API types included. The inner
 /// result is the API server's answer, for the caller to interpret.
 async fn create_from_json<K>(
-    ctx: &Context,
+    client: &Client,
     ns: &str,
     manifest: &serde_json::Value,
 ) -> Result<std::result::Result<DynamicObject, kube::Error>>
@@ -159,7 +179,7 @@ where
     K: kube::Resource<DynamicType = ()>,
 {
     let resource = ApiResource::erase::<K>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
     let object: DynamicObject = serde_json::from_value(manifest.clone())?;
     let params = PostParams {
         field_manager: Some(keys::FIELD_MANAGER.into()),
@@ -175,7 +195,7 @@ async fn create_revision(
     name: &str,
     manifest: &serde_json::Value,
 ) -> Result<Option<CreateRefused>> {
-    match create_from_json::<ReplicaSet>(ctx, ns, manifest).await? {
+    match create_from_json::<ReplicaSet>(&ctx.client, ns, manifest).await? {
         Ok(created) => {
             let version = created.resource_version().and_then(|v| v.parse().ok());
             ctx.freshness.wrote_raw("ReplicaSet", ns, name, version);
@@ -209,23 +229,126 @@ async fn create_revision(
 
 /// Creates a hook Job from JSON (the container comes from the raw template, so newer container
 /// fields survive). One that exists already is the same hook: it is re-attached to, never doubled.
-async fn create_job(
-    ctx: &Context,
+pub(crate) async fn create_job(
+    client: &Client,
     ns: &str,
     name: &str,
     manifest: &serde_json::Value,
 ) -> Result<()> {
-    match create_from_json::<Job>(ctx, ns, manifest).await? {
+    match create_from_json::<Job>(client, ns, manifest).await? {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            tracing::info!(job = name, "hook Job exists: re-attaching");
+            tracing::info!(job = name, "Job exists: re-attaching");
             Ok(())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn update_revision(api: &Api<ReplicaSet>, update: &RevisionUpdate) -> Result<ReplicaSet> {
+/// Deletes a Job (its pods go with it); one already gone is fine.
+pub(crate) async fn delete_job(client: &Client, ns: &str, name: &str) -> Result<()> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    match jobs.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes sure the deployer's identity exists, then creates its Job (re-attaching to one that
+/// exists). The inner error is the API server's refusal (forbidden, invalid): not retried.
+async fn create_deployer_job(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    manifest: &serde_json::Value,
+    access: &[serde_json::Value],
+) -> Result<std::result::Result<(), String>> {
+    for object in access {
+        if let Err(refused) = ensure(client, ns, object).await? {
+            return Ok(Err(refused));
+        }
+    }
+    match create_from_json::<Job>(client, ns, manifest).await? {
+        Ok(_) => Ok(Ok(())),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            tracing::info!(job = name, "deployer Job exists: re-attaching");
+            Ok(Ok(()))
+        }
+        Err(kube::Error::Api(s)) if refusal(s.code) => Ok(Err(s.message)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A refusal that a retry will not change.
+fn refusal(code: u16) -> bool {
+    matches!(code, 400 | 403 | 422)
+}
+
+/// Creates a ServiceAccount, Role or RoleBinding of the deployer if it is missing; puts back a
+/// Role's rules or a RoleBinding's subjects that someone changed.
+async fn ensure(
+    client: &Client,
+    ns: &str,
+    manifest: &serde_json::Value,
+) -> Result<std::result::Result<(), String>> {
+    let resource = match manifest["kind"].as_str() {
+        Some("ServiceAccount") => ApiResource::erase::<ServiceAccount>(&()),
+        Some("Role") => ApiResource::erase::<Role>(&()),
+        Some("RoleBinding") => ApiResource::erase::<RoleBinding>(&()),
+        other => return Ok(Err(format!("cannot manage a {other:?}"))),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+    let wanted: DynamicObject = serde_json::from_value(manifest.clone())?;
+    let name = wanted.name_any();
+    let answer = match api.get_opt(&name).await? {
+        None => {
+            let params = PostParams {
+                field_manager: Some(keys::FIELD_MANAGER.into()),
+                ..Default::default()
+            };
+            match api.create(&params, &wanted).await {
+                Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Ok(())),
+                other => other.map(|_| ()),
+            }
+        }
+        Some(mut existing) => {
+            let drifted: Vec<&str> = ["rules", "subjects"]
+                .into_iter()
+                .filter(|k| {
+                    wanted
+                        .data
+                        .get(*k)
+                        .is_some_and(|w| existing.data.get(*k) != Some(w))
+                })
+                .collect();
+            if drifted.is_empty() {
+                return Ok(Ok(()));
+            }
+            for key in drifted {
+                existing.data[key] = wanted.data[key].clone();
+            }
+            tracing::info!(namespace = ns, name, "restoring the deployer's access");
+            api.replace(&name, &PostParams::default(), &existing)
+                .await
+                .map(|_| ())
+        }
+    };
+    match answer {
+        Ok(()) => Ok(Ok(())),
+        Err(kube::Error::Api(s)) if refusal(s.code) => Ok(Err(format!(
+            "{} {name}: {}",
+            manifest["kind"].as_str().unwrap_or_default(),
+            s.message
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn update_revision(
+    api: &Api<ReplicaSet>,
+    update: &RevisionUpdate,
+) -> Result<ReplicaSet> {
     let mut patch = json!({"metadata": {"annotations": update.annotations}});
     if let Some(scale) = update.scale {
         patch["spec"] = json!({"replicas": scale.to});

@@ -130,6 +130,7 @@ fn action_label(action: &strategy::Action) -> String {
         strategy::Action::Event(e) => format!("event {}", e.reason),
         strategy::Action::CreateJob { name, .. } => format!("create job {name}"),
         strategy::Action::DeleteJob { name } => format!("delete job {name}"),
+        strategy::Action::CreateDeployerJob { name, .. } => format!("create deployer job {name}"),
         strategy::Action::RollBackConfig { .. } => "roll back the template".into(),
     }
 }

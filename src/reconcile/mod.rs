@@ -4,6 +4,7 @@
 //! reconcile), applies `strategy::Action`s idempotently and writes the status once.
 
 pub mod apply;
+pub mod deploy;
 pub mod deployment_config;
 pub mod freshness;
 pub mod observe;
@@ -44,6 +45,8 @@ pub struct Context {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Retry delays of DeploymentConfigs whose last reconcile failed transiently.
     pub backoff: Backoff<DeploymentConfig>,
+    /// The image of deployer Jobs whose customParams name none.
+    pub deployer_image: String,
 }
 
 /// Per-object exponential backoff after transient failures: 1 s doubling to 5 min, forgotten
@@ -99,7 +102,16 @@ impl Context {
             freshness: freshness::Freshness::default(),
             metrics,
             backoff: Backoff::default(),
+            deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
         }
+    }
+
+    /// The image of deployer Jobs whose customParams name none.
+    pub fn with_deployer_image(mut self, image: Option<String>) -> Self {
+        if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
+            self.deployer_image = image.trim().to_string();
+        }
+        self
     }
 }
 

@@ -2,12 +2,15 @@
 
 use std::collections::HashMap;
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
-use crate::strategy::{HookJob, Observed, Revision};
+use crate::strategy::{DeployerJob, HookJob, Observed, Revision};
 
 use super::Context;
 
@@ -30,15 +33,39 @@ pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
 
 /// Everything the planner needs to know about one DeploymentConfig, from the caches.
 pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
+    let pods = ctx.stores.pods.state();
+    let replica_sets = ctx.stores.replica_sets.state();
+    let jobs = ctx.stores.jobs.state();
+    build(
+        dc,
+        replica_sets.iter().map(|rs| rs.as_ref()),
+        pods.iter().map(|p| &p.metadata),
+        jobs.iter().map(|j| j.as_ref()),
+        &ctx.deployer_image,
+    )
+}
+
+/// Builds the planner's `Observed` from what was read, by the operator from its caches or by
+/// `cutover deploy` from lists: the revisions this DeploymentConfig controls (with their pod
+/// counts), the orphans labelled as its revisions, and its hook and deployer Jobs. Objects of
+/// other DeploymentConfigs or namespaces are skipped, so callers may pass more than needed.
+pub fn build<'o>(
+    dc: &DeploymentConfig,
+    replica_sets: impl IntoIterator<Item = &'o ReplicaSet>,
+    pods_meta: impl IntoIterator<Item = &'o ObjectMeta>,
+    jobs: impl IntoIterator<Item = &'o Job>,
+    deployer_image: &str,
+) -> Observed {
     let ns = dc.namespace();
     let name = dc.name_any();
     let uid = dc.uid();
 
     let mut pods: HashMap<String, i32> = HashMap::new();
-    for pod in ctx.stores.pods.state() {
-        if pod.namespace() == ns
-            && pod.labels().get(keys::DEPLOYMENTCONFIG_LABEL) == Some(&name)
-            && let Some(rev) = pod.labels().get(keys::DEPLOYMENT_LABEL)
+    for pod in pods_meta {
+        let labels = pod.labels.as_ref();
+        if pod.namespace == ns
+            && labels.and_then(|l| l.get(keys::DEPLOYMENTCONFIG_LABEL)) == Some(&name)
+            && let Some(rev) = labels.and_then(|l| l.get(keys::DEPLOYMENT_LABEL))
         {
             *pods.entry(rev.clone()).or_default() += 1;
         }
@@ -46,7 +73,7 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
 
     let mut revisions = Vec::new();
     let mut orphans = Vec::new();
-    for rs in ctx.stores.replica_sets.state() {
+    for rs in replica_sets {
         if rs.namespace() != ns || rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) != Some(&name) {
             continue;
         }
@@ -57,7 +84,7 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
         {
             Some(owner) if Some(&owner.uid) == uid.as_ref() => {
                 let count = pods.get(&rs.name_any()).copied().unwrap_or(0);
-                if let Some(rev) = Revision::from_replica_set(&rs, count) {
+                if let Some(rev) = Revision::from_replica_set(rs, count) {
                     revisions.push(rev);
                 }
             }
@@ -68,19 +95,27 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
     }
     revisions.sort_by_key(|r| r.version);
     orphans.sort();
-    let hook_jobs = ctx
-        .stores
-        .jobs
-        .state()
-        .iter()
+    let ours: Vec<&Job> = jobs
+        .into_iter()
         .filter(|j| {
             j.namespace() == ns && j.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&name)
         })
+        .collect();
+    let of_a_revision = |revision: &str| revisions.iter().any(|r| r.name == revision);
+    let hook_jobs = ours
+        .iter()
         .filter_map(|j| HookJob::from_job(j))
-        .filter(|j| revisions.iter().any(|r| r.name == j.revision))
+        .filter(|j| of_a_revision(&j.revision))
+        .collect();
+    let deployer_jobs = ours
+        .iter()
+        .filter_map(|j| DeployerJob::from_job(j))
+        .filter(|j| of_a_revision(&j.revision))
         .collect();
     Observed {
         hook_jobs,
+        deployer_jobs,
+        deployer_image: deployer_image.to_string(),
         dc: dc.clone(),
         revisions,
         orphans,

@@ -85,47 +85,58 @@ impl HookJob {
         let labels = job.labels();
         let revision = labels.get(keys::DEPLOYER_POD_FOR_LABEL)?.clone();
         let point = HookPoint::parse(labels.get(keys::DEPLOYER_POD_TYPE_LABEL)?)?;
-        let conditions = job
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.clone())
-            .unwrap_or_default();
-        let is = |t: &str| {
-            conditions
-                .iter()
-                .find(|c| c.type_ == t && c.status == "True")
-        };
-        let state = if is("Complete").is_some() {
-            JobState::Succeeded
-        } else if let Some(c) = is("Failed") {
-            let message = c
-                .message
-                .clone()
-                .filter(|m| !m.is_empty())
-                .or_else(|| c.reason.clone());
-            JobState::Failed(message.unwrap_or_else(|| "the hook's Job failed".into()))
-        } else {
-            JobState::Running
-        };
-        let attempt = job
-            .annotations()
-            .get(keys::ATTEMPT_ANNOTATION)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(1);
         Some(HookJob {
             name: job.name_any(),
             revision,
             point,
-            attempt,
-            state,
+            attempt: job_attempt(job),
+            state: job_state(job, "the hook's Job failed"),
         })
     }
 }
 
-/// The name of a hook's Job: `<rc>-hook-<point>`, shortened with a hash when it would not fit
-/// in a label value (the Job controller labels its pods with the Job's name).
+/// Where a Job stands, from its conditions; `failed` is the message when a failed Job gives none.
+pub fn job_state(job: &Job, failed: &str) -> JobState {
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let is = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == t && c.status == "True")
+    };
+    if is("Complete").is_some() {
+        JobState::Succeeded
+    } else if let Some(c) = is("Failed") {
+        let message = c
+            .message
+            .clone()
+            .filter(|m| !m.is_empty())
+            .or_else(|| c.reason.clone());
+        JobState::Failed(message.unwrap_or_else(|| failed.into()))
+    } else {
+        JobState::Running
+    }
+}
+
+/// The attempt of the revision's rollout a Job belongs to (1 when not recorded).
+pub fn job_attempt(job: &Job) -> i64 {
+    job.annotations()
+        .get(keys::ATTEMPT_ANNOTATION)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The name of a hook's Job: `<rc>-hook-<point>` (see `job_name_with`).
 pub fn job_name(revision: &str, point: HookPoint) -> String {
-    let suffix = format!("-hook-{}", point.as_str());
+    job_name_with(revision, &format!("-hook-{}", point.as_str()))
+}
+
+/// `<rc><suffix>`, shortened with a hash when it would not fit in a label value (the Job
+/// controller labels its pods with the Job's name).
+pub fn job_name_with(revision: &str, suffix: &str) -> String {
     let full = format!("{revision}{suffix}");
     if full.len() <= 63 {
         return full;

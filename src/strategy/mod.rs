@@ -8,6 +8,8 @@
 //! `plan` walks a priority ladder (like the Kubernetes Deployment controller's sync): each rung
 //! either finishes the pass or hands on to the next.
 
+mod custom;
+pub mod deployer;
 pub mod hooks;
 pub mod progress;
 pub mod recreate;
@@ -16,6 +18,7 @@ pub mod revision;
 pub mod rolling;
 pub mod rollout;
 mod triggers;
+pub mod until;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,14 +27,16 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::Value;
 
-use crate::api::defaults::{EffectiveStrategy, StrategyKind};
+use crate::api::defaults::EffectiveStrategy;
 use crate::api::keys;
 use crate::api::{DeploymentCause, DeploymentConfig, DeploymentConfigStatus};
 
+pub use deployer::DeployerJob;
 pub use hooks::{HookJob, HookPoint};
 pub use requests::RequestKind;
 pub use revision::{Phase, Revision};
 use rollout::{Rollout, Step};
+pub use until::Until;
 
 use progress::{condition, reason};
 
@@ -45,6 +50,10 @@ pub struct Observed {
     pub orphans: Vec<String>,
     /// Hook Jobs of its revisions.
     pub hook_jobs: Vec<HookJob>,
+    /// Deployer Jobs of its revisions (Custom strategies and `customParams`).
+    pub deployer_jobs: Vec<DeployerJob>,
+    /// Configuration, not observation: the image of deployer Jobs whose customParams name none.
+    pub deployer_image: String,
 }
 
 /// A Kubernetes event to record on the DeploymentConfig.
@@ -137,9 +146,17 @@ pub enum Action {
         template: Value,
         triggers: Option<Value>,
     },
-    /// Delete a hook Job (a cancelled rollout's running hook).
+    /// Delete a hook or deployer Job (a cancelled rollout's, or an earlier attempt's).
     DeleteJob {
         name: String,
+    },
+    /// Create a revision's deployer Job, first making sure the namespace has the identity it
+    /// runs as (`access`: ServiceAccount, Role, RoleBinding). One that exists is re-attached to;
+    /// one the API server refuses leaves the revision New (its timeout then fails it).
+    CreateDeployerJob {
+        name: String,
+        manifest: Value,
+        access: Vec<Value>,
     },
     Event(Event),
 }
@@ -328,7 +345,7 @@ impl<'a> Planner<'a> {
                 ));
                 "newer deployment was found running".into()
             };
-            self.delete_running_hooks(&rev.name);
+            self.delete_running_jobs(&rev.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&rev.name)
                     .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
@@ -347,7 +364,7 @@ impl<'a> Planner<'a> {
     fn drive(&mut self, latest: &'a Revision, current: &EffectiveStrategy) {
         let ns = self.namespace();
         if latest.cancelled {
-            self.delete_running_hooks(&latest.name);
+            self.delete_running_jobs(&latest.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&latest.name)
                     .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
@@ -365,6 +382,12 @@ impl<'a> Planner<'a> {
             .as_ref()
             .and_then(|c| c.spec.strategy.effective().ok())
             .unwrap_or_else(|| current.clone());
+        // A Custom strategy, or customParams: a deployer Job runs the rollout; the operator only
+        // starts it and follows it (it must not scale anything itself meanwhile).
+        if strategy.runs_in_deployer() {
+            self.drive_deployer(latest, &strategy);
+            return;
+        }
 
         // A New revision starts running now; its clocks start with it.
         let mut to = latest.clone();
@@ -395,33 +418,33 @@ impl<'a> Planner<'a> {
         let dc_name = self.name();
         let mut rollout =
             Rollout::new(&to, old, &strategy, &ns, self.now).with_hooks(&dc_name, jobs);
-        // pre → the strategy (Recreate runs mid inside) → post.
-        let step = match rollout.hook(HookPoint::Pre) {
-            Step::Complete => match strategy.kind {
-                StrategyKind::Rolling => rolling::step(&mut rollout),
-                StrategyKind::Recreate => recreate::step(&mut rollout),
-                StrategyKind::Custom => Step::Fail(
-                    "the Custom strategy is not supported yet: its deployer Jobs are not implemented"
-                        .into(),
-                ),
-            },
-            other => other,
-        };
-        let step = match step {
-            Step::Complete => rollout.hook(HookPoint::Post),
-            other => other,
-        };
+        let step = rollout::run(&mut rollout);
         let mut actions = rollout.into_actions();
         // Fold the start into this pass's update of the same revision, so it is one patch.
         if let Some(start) = start {
             merge_update(&mut actions, start);
         }
-        let test = to.config.as_ref().is_some_and(|c| c.spec.test);
+        self.conclude(latest, Phase::Running, step, actions);
+    }
+
+    /// Records where the latest revision's rollout stands after this pass: still `running` (in
+    /// that phase), Complete, or Failed (the automatic rollback follows on the next pass).
+    fn conclude(
+        &mut self,
+        latest: &Revision,
+        running: Phase,
+        step: Step,
+        mut actions: Vec<Action>,
+    ) {
+        let ns = self.namespace();
+        let test = latest.config.as_ref().is_some_and(|c| c.spec.test);
         match step {
             Step::Wait(after) => {
                 self.requeue_after = after;
-                self.latest_phase = Some((Phase::Running, false));
+                self.latest_phase = Some((running, false));
             }
+            // Only `cutover deploy --until` stops; the operator never sets a stop point.
+            Step::Stop(_) => self.latest_phase = Some((running, false)),
             Step::Complete => {
                 let mut done = RevisionUpdate::new(&latest.name)
                     .annotate(
@@ -432,7 +455,7 @@ impl<'a> Planner<'a> {
                     .annotate(keys::DESIRED_REPLICAS_ANNOTATION, None);
                 if test {
                     done.scale = Some(Scale {
-                        from: to.spec_replicas,
+                        from: latest.spec_replicas,
                         to: 0,
                     });
                 }
@@ -445,7 +468,7 @@ impl<'a> Planner<'a> {
                     .annotate(keys::STATUS_REASON_ANNOTATION, Some(why.clone()));
                 if test {
                     failed.scale = Some(Scale {
-                        from: to.spec_replicas,
+                        from: latest.spec_replicas,
                         to: 0,
                     });
                 }
@@ -460,14 +483,21 @@ impl<'a> Planner<'a> {
         self.actions.extend(actions);
     }
 
-    /// A cancelled rollout's hooks stop: their running Jobs are deleted.
-    fn delete_running_hooks(&mut self, revision: &str) {
-        for job in &self.obs.hook_jobs {
-            if job.revision == revision && job.state == hooks::JobState::Running {
-                self.actions.push(Action::DeleteJob {
-                    name: job.name.clone(),
-                });
-            }
+    /// A cancelled rollout stops: its running hook and deployer Jobs are deleted.
+    fn delete_running_jobs(&mut self, revision: &str) {
+        let obs = self.obs;
+        let hooks = obs
+            .hook_jobs
+            .iter()
+            .filter(|j| j.revision == revision && j.state == hooks::JobState::Running)
+            .map(|j| &j.name);
+        let deployers = obs
+            .deployer_jobs
+            .iter()
+            .filter(|j| j.revision == revision && j.state == hooks::JobState::Running)
+            .map(|j| &j.name);
+        for name in hooks.chain(deployers) {
+            self.actions.push(Action::DeleteJob { name: name.clone() });
         }
     }
 

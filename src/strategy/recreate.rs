@@ -2,11 +2,15 @@
 //! new revision up — first to one pod that must become available when an older Complete
 //! revision exists, then to the target.
 //!
+//! `cutover deploy --until` stops at `0%` (old pods gone), `mid` (after the mid hook), and
+//! `1%`–`99%` after the one-pod acceptance check.
+//!
 //! Every step is derived from what is observed (spec counts, pods that still exist), so a
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
 use super::hooks::HookPoint;
 use super::rollout::{Rollout, Step};
+use super::until::Until;
 
 pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     let desired = r.to.desired;
@@ -30,10 +34,16 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
             );
             r.warn("OldPodsNotTerminated", message);
         }
+        if let Some(stop) = r.stop_at(Until::Percent(0), "Reached 0% (no running pods)") {
+            return stop;
+        }
         // Old pods are gone and no new one exists: the moment for a data migration.
         match r.hook(HookPoint::Mid) {
             Step::Complete => {}
             other => return other,
+        }
+        if let Some(stop) = r.stop_at(Until::Mid, "mid hook succeeded") {
+            return stop;
         }
         if desired == 0 {
             return r.accept_or_wait(0);
@@ -46,10 +56,14 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     if r.to.spec_replicas < desired {
         // The single pod of the acceptance check.
         match r.accept_or_wait(r.to.spec_replicas) {
-            Step::Complete => {
-                r.scale_to(desired);
-                Step::Wait(None)
-            }
+            // After the acceptance check, `--until=1%..99%` stops (spec §9 step 5).
+            Step::Complete => match r.until_percent().filter(|n| (1..100).contains(n)) {
+                Some(n) if r.has_complete_old() => Step::Stop(format!("Reached {n}%")),
+                _ => {
+                    r.scale_to(desired);
+                    Step::Wait(None)
+                }
+            },
             other => other,
         }
     } else {

@@ -214,7 +214,7 @@ impl<'a> super::Planner<'a> {
         }
         let ns = self.namespace();
         for rev in &in_flight {
-            self.delete_running_hooks(&rev.name);
+            self.delete_running_jobs(&rev.name);
             self.actions.push(Action::Update(
                 RevisionUpdate::new(&rev.name)
                     .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
@@ -263,10 +263,20 @@ impl<'a> super::Planner<'a> {
                 rev.phase.as_str()
             ));
         }
-        for job in self.obs.hook_jobs.iter().filter(|j| j.revision == rev.name) {
-            self.actions.push(Action::DeleteJob {
-                name: job.name.clone(),
-            });
+        let jobs = self
+            .obs
+            .hook_jobs
+            .iter()
+            .filter(|j| j.revision == rev.name)
+            .map(|j| &j.name);
+        let deployers = self
+            .obs
+            .deployer_jobs
+            .iter()
+            .filter(|j| j.revision == rev.name)
+            .map(|j| &j.name);
+        for name in jobs.chain(deployers) {
+            self.actions.push(Action::DeleteJob { name: name.clone() });
         }
         let mut update = RevisionUpdate::new(&rev.name)
             .annotate(keys::PHASE_ANNOTATION, Some(Phase::New.as_str().into()))
@@ -278,10 +288,14 @@ impl<'a> super::Planner<'a> {
             keys::STATUS_REASON_ANNOTATION,
             keys::CANCELLED_ANNOTATION,
             keys::STARTED_AT_ANNOTATION,
-            keys::LAST_PROGRESS_ANNOTATION,
+            keys::DEPLOYER_MESSAGE_ANNOTATION,
         ] {
             update = update.annotate(key, None);
         }
+        // The retry is the new attempt's first progress: a deployer that cannot be created
+        // times out this long after the retry, not after the revision's creation (spec §13's
+        // caveat, not copied).
+        update = update.annotate(keys::LAST_PROGRESS_ANNOTATION, Some(self.now.to_string()));
         for point in [HookPoint::Pre, HookPoint::Mid, HookPoint::Post] {
             update = update
                 .annotate(&point.outcome_annotation(), None)

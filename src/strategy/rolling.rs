@@ -5,10 +5,14 @@
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
 //! bounds hold as guarantees (DESIGN.md).
+//!
+//! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
+//! pods are available; the scale-up never goes beyond that point in such a run.
 
 use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
 
 use super::rollout::{Rollout, Step};
+use super::until::Until;
 
 /// The resolved surge and availability bounds of one rollout (spec §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +54,36 @@ pub fn fenceposts(
 /// One pass of a rolling update from the old revisions to `to`.
 pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     let desired = r.to.desired;
+    // What this run scales the new revision to: `desired`, unless `--until=N%` stops short.
+    let target = r.target();
     if r.old_spec() == 0 && r.old_pods() == 0 {
         // Nothing to replace (the initial rollout, or old revisions already gone): straight to
-        // the target, then acceptance.
-        return r.scale_and_accept(desired);
+        // the target, then acceptance. (For a first rollout OpenShift ran its Recreate logic,
+        // so `--until` stops as Recreate's does before scaling.)
+        let first = !r.has_complete_old();
+        let recreate_stop = || {
+            r.stop_at(Until::Percent(0), "Reached 0% (no running pods)")
+                .or_else(|| r.stop_at(Until::Mid, "mid hook succeeded"))
+        };
+        if let Some(stop) = first
+            .then(recreate_stop)
+            .flatten()
+            .or_else(|| r.reached_percent())
+        {
+            return stop;
+        }
+        return r.scale_and_accept(target);
+    }
+    if let Some(stop) = r.stop_at(Until::Percent(0), "Reached 0% (before rollout)") {
+        return stop;
     }
     // Act only on settled counts: a ReplicaSet whose controller has not yet seen its latest
     // spec reports stale availability.
     if !r.all_settled() {
         return Step::Wait(None);
+    }
+    if let Some(stop) = r.reached_percent() {
+        return stop;
     }
     let fp = match fenceposts(
         desired,
@@ -73,11 +98,11 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     // Scale up within the surge bound, counting pods that still exist.
     let old_spec = r.old_spec();
     let mut to_spec = r.to.spec_replicas;
-    if to_spec < desired {
+    if to_spec < target {
         let existing = (old_spec + to_spec).max(r.old_pods() + r.to.pods);
         let room = fp.max_total - existing;
         if room > 0 {
-            to_spec = desired.min(to_spec + room);
+            to_spec = target.min(to_spec + room);
         }
     }
 

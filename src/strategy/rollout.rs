@@ -10,8 +10,10 @@ use crate::api::keys;
 
 use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
 use super::revision::Revision;
+use super::until::Until;
 use super::{Action, Event, RevisionUpdate};
 use crate::api::LifecycleHook;
+use crate::api::defaults::StrategyKind;
 
 /// Where a rollout stands after one pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,43 @@ pub enum Step {
     Complete,
     /// Failed with this reason (recorded on the revision).
     Fail(String),
+    /// `cutover deploy --until` reached its stop point (never in the operator, which sets none).
+    Stop(String),
+}
+
+/// The whole of a rollout, one pass of it: pre hook → the strategy (Recreate runs mid inside) →
+/// post hook, with the stop points of `--until` between them (spec §7–§10).
+pub fn run(r: &mut Rollout<'_>) -> Step {
+    if let Some(stop) = r.stop_at(Until::Start, "Ready to start deployment") {
+        return stop;
+    }
+    match r.hook(HookPoint::Pre) {
+        Step::Complete => {}
+        other => return other,
+    }
+    if let Some(stop) = r.stop_at(Until::Pre, "pre hook succeeded") {
+        return stop;
+    }
+    let step = match r.strategy.kind {
+        StrategyKind::Rolling => super::rolling::step(r),
+        StrategyKind::Recreate => super::recreate::step(r),
+        StrategyKind::Custom => Step::Fail("unsupported strategy type: Custom".into()),
+    };
+    match step {
+        Step::Complete => {}
+        other => return other,
+    }
+    // At full scale, before the post hook: every percentage is reached.
+    if let Some(n) = r.until_percent() {
+        return Step::Stop(
+            if r.strategy.kind == StrategyKind::Rolling && r.has_complete_old() {
+                format!("Reached {n}% (currently 100%)")
+            } else {
+                format!("Reached {n}%")
+            },
+        );
+    }
+    r.hook(HookPoint::Post)
 }
 
 /// One rollout in flight: the revision rolled out (`to`), every other revision (`old`, ascending
@@ -33,6 +72,8 @@ pub struct Rollout<'a> {
     pub namespace: &'a str,
     dc_name: &'a str,
     jobs: Vec<&'a HookJob>,
+    /// Where `cutover deploy --until` stops this run (`None`: it runs to completion).
+    until: Option<Until>,
     to_replicas: Option<i32>,
     old_replicas: BTreeMap<&'a str, i32>,
     /// Annotations recorded on the new revision this pass (hook outcomes).
@@ -59,6 +100,7 @@ impl<'a> Rollout<'a> {
             namespace,
             dc_name: "",
             jobs: Vec::new(),
+            until: None,
             to_replicas: None,
             old_replicas: BTreeMap::new(),
             to_annotations: BTreeMap::new(),
@@ -73,6 +115,61 @@ impl<'a> Rollout<'a> {
         self.dc_name = dc_name;
         self.jobs = jobs;
         self
+    }
+
+    /// Where this run stops (`cutover deploy --until`).
+    pub fn until(mut self, until: Option<Until>) -> Self {
+        self.until = until;
+        self
+    }
+
+    /// A stop here, when `--until` names this point.
+    pub fn stop_at(&self, point: Until, message: &str) -> Option<Step> {
+        (self.until == Some(point)).then(|| Step::Stop(message.to_string()))
+    }
+
+    /// The percentage `--until` names, if it names one.
+    pub fn until_percent(&self) -> Option<u32> {
+        match self.until {
+            Some(Until::Percent(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// How far the new revision is scaled, in percent of its target (100 when the target is 0).
+    pub fn progress(&self) -> i32 {
+        let desired = self.to.desired;
+        if desired <= 0 {
+            100
+        } else {
+            (i64::from(self.to.spec_replicas.min(desired)) * 100 / i64::from(desired)) as i32
+        }
+    }
+
+    /// The replicas the new revision goes to in this run: its target, or, while `--until=N%`
+    /// stops short of 100, N% of it rounded up (so the run does not overshoot its stop point).
+    pub fn target(&self) -> i32 {
+        let desired = self.to.desired;
+        match self.until_percent() {
+            Some(n) if n < 100 && desired > 0 => {
+                let n = i64::from(n);
+                ((i64::from(desired) * n + 99) / 100) as i32
+            }
+            _ => desired,
+        }
+    }
+
+    /// Rolling's `--until=N%` (below 100): reached once the new revision runs N% of its target
+    /// and those pods are available. OpenShift counted scaled replicas only; counting available
+    /// ones is what its own help promised ("the percentage of pods ... that are ready"), and what
+    /// a script that checks the new pods at that point needs.
+    pub fn reached_percent(&self) -> Option<Step> {
+        let n = self.until_percent().filter(|n| *n < 100)?;
+        let target = self.target();
+        let reached = self.to.settled
+            && self.to.spec_replicas >= target
+            && self.to.counted_available() >= target;
+        reached.then(|| Step::Stop(format!("Reached {n}% (currently {}%)", self.progress())))
     }
 
     /// Runs the hook at `point`, if the strategy has one: `Complete` once it has succeeded (or

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use cutover::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
-use cutover::strategy::{self, Action, Decision, HookJob, Observed, Revision};
+use cutover::strategy::until::{self, DeployDecision, Outcome, Until};
+use cutover::strategy::{self, Action, Decision, DeployerJob, HookJob, Observed, Revision};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -48,11 +49,13 @@ impl Rs {
     }
 }
 
-/// How a hook's Job behaves.
+/// How a hook's (or deployer's) Job behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookRun {
     SucceedAfter(i64),
     FailAfter(i64),
+    /// Runs until the test ends it (`World::exit_job`): a deployer whose process the test runs.
+    Manual,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +109,9 @@ pub struct World {
     pub hook_runs: BTreeMap<String, HookRun>,
     /// Times (virtual) at which each hook Job was created, by name.
     pub job_created_at: BTreeMap<String, Timestamp>,
+    /// The API server refuses deployer Jobs (as for a forbidden or invalid Job): the operator's
+    /// shell then applies nothing more of that pass.
+    pub refuse_deployer_jobs: bool,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -138,6 +144,7 @@ impl World {
             job_creations: Vec::new(),
             hook_runs: BTreeMap::new(),
             job_created_at: BTreeMap::new(),
+            refuse_deployer_jobs: false,
         }
     }
 
@@ -212,7 +219,13 @@ impl World {
                 (j.created + SignedDuration::from_secs(s) <= self.now, false)
             }
             HookRun::FailAfter(s) => (j.created + SignedDuration::from_secs(s) <= self.now, true),
+            HookRun::Manual => (false, false),
         };
+        // Its pod runs (is ready) a second after the Job is created.
+        if !done && j.created + SignedDuration::from_secs(1) <= self.now {
+            job.status =
+                Some(serde_json::from_value(json!({"active": 1, "ready": 1})).expect("status"));
+        }
         if done {
             let condition = if failed {
                 json!({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"})
@@ -239,11 +252,18 @@ impl World {
             .iter()
             .filter_map(|j| HookJob::from_job(&self.job(j)))
             .collect();
+        let deployer_jobs = self
+            .jobs
+            .iter()
+            .filter_map(|j| DeployerJob::from_job(&self.job(j)))
+            .collect();
         Observed {
             dc: self.dc.clone(),
             revisions,
             orphans: vec![],
             hook_jobs,
+            deployer_jobs,
+            deployer_image: "registry.example/cutover:test".into(),
         }
     }
 
@@ -294,7 +314,12 @@ impl World {
     }
 
     fn apply(&mut self, decision: &Decision) {
-        for action in &decision.actions {
+        self.apply_actions(&decision.actions);
+        self.dc.status = Some(decision.status.clone());
+    }
+
+    fn apply_actions(&mut self, actions: &[Action]) {
+        for action in actions {
             match action {
                 Action::CreateRevision { name, manifest } => {
                     assert!(
@@ -360,6 +385,21 @@ impl World {
                         run,
                     });
                 }
+                Action::CreateDeployerJob { .. } if self.refuse_deployer_jobs => break,
+                Action::CreateDeployerJob { name, manifest, .. } => {
+                    // Created again while it exists: the API server's AlreadyExists, re-attached.
+                    if self.jobs.iter().any(|j| &j.name() == name) {
+                        continue;
+                    }
+                    self.job_creations.push(name.clone());
+                    self.job_created_at.insert(name.clone(), self.now);
+                    let run = self.hook_runs.get(name).copied().unwrap_or(HookRun::Manual);
+                    self.jobs.push(SimJob {
+                        manifest: manifest.clone(),
+                        created: self.now,
+                        run,
+                    });
+                }
                 Action::DeleteJob { name } => self.jobs.retain(|j| &j.name() != name),
                 Action::RollBackConfig { template, triggers } => {
                     self.dc.spec.template = cutover::api::PodTemplate(template.clone());
@@ -373,7 +413,82 @@ impl World {
                 Action::Adopt { .. } | Action::Event(_) => {}
             }
         }
-        self.dc.status = Some(decision.status.clone());
+    }
+
+    /// Ends a Job the test runs by hand (its process exited with success or not), now.
+    pub fn exit_job(&mut self, name: &str, success: bool) {
+        let now = self.now;
+        let job = self
+            .jobs
+            .iter_mut()
+            .find(|j| j.name() == name)
+            .unwrap_or_else(|| panic!("no Job {name}"));
+        job.created = now;
+        job.run = if success {
+            HookRun::SucceedAfter(0)
+        } else {
+            HookRun::FailAfter(0)
+        };
+    }
+
+    /// One pass of `cutover deploy` for revision `rc` (the deployer's planner), applied.
+    pub fn deploy_pass(&mut self, rc: &str, until: Option<Until>) -> DeployDecision {
+        let decision = until::plan(&self.observed(), rc, until, self.now);
+        self.apply_actions(&decision.actions);
+        decision
+    }
+
+    /// Runs `cutover deploy` for `rc` until it exits (at most `limit` seconds), the cluster and
+    /// the operator moving every second. Returns how it ended and the lines it printed.
+    pub fn deploy(&mut self, rc: &str, until: Option<Until>, limit: i64) -> (Outcome, Vec<String>) {
+        self.deploy_checked(rc, until, limit, |_| {})
+    }
+
+    /// `deploy`, checking `invariant` after every second.
+    pub fn deploy_checked(
+        &mut self,
+        rc: &str,
+        until: Option<Until>,
+        limit: i64,
+        mut invariant: impl FnMut(&World),
+    ) -> (Outcome, Vec<String>) {
+        let mut lines = Vec::new();
+        for _ in 0..limit {
+            let decision = self.deploy_pass(rc, until);
+            lines.extend(
+                decision
+                    .actions
+                    .iter()
+                    .filter_map(|a| cutover::reconcile::deploy::describe(a, rc)),
+            );
+            match decision.outcome {
+                Outcome::Continue(_) => {}
+                Outcome::Done => {
+                    lines.push("--> Success".into());
+                    return (Outcome::Done, lines);
+                }
+                Outcome::Stopped(m) => {
+                    lines.push(format!("--> {m}"));
+                    return (Outcome::Stopped(m), lines);
+                }
+                other => return (other, lines),
+            }
+            self.step();
+            invariant(self);
+        }
+        panic!("cutover deploy {rc} did not exit within {limit}s: {lines:#?}");
+    }
+
+    /// The annotation `key` of revision `version`.
+    pub fn annotation_of(&self, version: i64, key: &str) -> Option<String> {
+        self.rss
+            .iter()
+            .find(|r| World::version_of(r) == version)
+            .and_then(|r| r.annotation(key))
+    }
+
+    pub fn sim_job(&self, name: &str) -> Option<&SimJob> {
+        self.jobs.iter().find(|j| j.name() == name)
     }
 
     /// One reconcile at the current time: plan and apply.

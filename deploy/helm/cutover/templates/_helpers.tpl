@@ -7,6 +7,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 
+{{/* The operator's image, which is also the default deployer image. */}}
+{{- define "cutover.image" -}}
+{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end -}}
+
 {{/* The operator's rights; a ClusterRole, or a Role in watchNamespace. */}}
 {{- define "cutover.rules" -}}
 # The DeploymentConfigs it reconciles, and their status.
@@ -21,10 +26,31 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Lifecycle hooks run as Jobs owned by their revision.
+# Lifecycle hooks and deployers run as Jobs owned by their revision.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
+# Deployer Jobs run as a ServiceAccount cutover-deployer in their namespace, bound to a Role
+# the operator manages there (see strategy::deployer::role_rules). Creating that Role needs
+# every right it grants (RBAC's escalation rule), hence replicasets/scale below; the operator
+# itself never uses it. Only the deployer's objects may be read or changed.
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["create"]
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  resourceNames: ["cutover-deployer"]
+  verbs: ["get"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["create"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  resourceNames: ["cutover-deployer"]
+  verbs: ["get", "update"]
+- apiGroups: ["apps"]
+  resources: ["replicasets/scale"]
+  verbs: ["get", "update", "patch"]
 # Pods are only counted (metadata), never changed.
 - apiGroups: [""]
   resources: ["pods"]

@@ -1,0 +1,316 @@
+//! `cutover deploy`: the deployer process, run inside a deployer Job (or by hand, or by a Custom
+//! strategy's script) for the revision its environment names.
+//!
+//! The thin I/O shell around `strategy::until::plan`: it observes the DeploymentConfig the way
+//! the operator does (`observe::build`, from list calls instead of the operator's caches, so
+//! every pass reads what the previous one wrote), applies the actions, prints what it did, and
+//! waits for a watch event or the planner's deadline before the next pass. It exits 0 when the
+//! rollout is done or its `--until` stop point is reached, 1 when the rollout failed.
+
+use std::io::Write;
+use std::time::Duration;
+
+use futures::{FutureExt, Stream, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+
+use crate::api::DeploymentConfig;
+use crate::api::keys;
+use crate::error::{Error, Result};
+use crate::strategy::until::{self, Outcome, Until};
+use crate::strategy::{Action, Observed};
+
+use super::{apply, observe};
+
+/// The longest wait between two passes without any event (a safety net; passes are driven by
+/// watch events and the planner's deadlines).
+const IDLE: Duration = Duration::from_secs(30);
+
+/// Why the deployer could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("couldn't get deployment {0}: not found")]
+    NoRevision(String),
+    #[error("deployment {0} names no DeploymentConfig (annotation {1})")]
+    NoConfigName(String, &'static str),
+    #[error("couldn't get deploymentconfig {0}: not found")]
+    NoConfig(String),
+    #[error(transparent)]
+    Api(#[from] Error),
+}
+
+/// Runs the rollout of revision `rc` in `namespace` until it is done, failed, or at `until`.
+/// Returns the process's exit code.
+pub async fn run(client: Client, namespace: &str, rc: &str, until: Option<Until>) -> u8 {
+    let mut out = std::io::stdout();
+    let mut wakeups = wakeups(&client, namespace, rc).await;
+    let mut failures = 0u32;
+    loop {
+        let pass = async {
+            let obs = observe_by_lists(&client, namespace, rc).await?;
+            let decision = until::plan(&obs, rc, until, Timestamp::now());
+            for action in &decision.actions {
+                if let Some(line) = describe(action, rc) {
+                    let _ = writeln!(out, "{line}");
+                }
+                act(&client, namespace, action).await?;
+            }
+            Ok::<_, DeployError>(decision.outcome)
+        };
+        let wait = match pass.await {
+            Ok(Outcome::Continue(after)) => {
+                failures = 0;
+                after.map_or(IDLE, |d| d.min(IDLE) + Duration::from_millis(50))
+            }
+            Ok(Outcome::Done) => {
+                let _ = writeln!(out, "--> Success");
+                return 0;
+            }
+            Ok(Outcome::Stopped(message)) => {
+                let _ = writeln!(out, "--> {message}");
+                return 0;
+            }
+            Ok(Outcome::Failed(message)) => {
+                let _ = out.flush();
+                eprintln!("error: {message}");
+                return 1;
+            }
+            Err(DeployError::Api(e)) if e.is_transient() => {
+                // The API server is busy or a write conflicted: look again shortly (the Job's
+                // activeDeadlineSeconds bounds how long).
+                failures = failures.saturating_add(1);
+                let after = Duration::from_secs(1u64 << failures.min(4));
+                let _ = writeln!(out, "--> warning: {e}; trying again in {after:?}");
+                after
+            }
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        let _ = out.flush();
+        wait_for_change(&mut wakeups, wait).await;
+    }
+}
+
+/// The DeploymentConfig of revision `rc` as the planner sees it, read with list calls.
+pub async fn observe_by_lists(
+    client: &Client,
+    namespace: &str,
+    rc: &str,
+) -> Result<Observed, DeployError> {
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+    let to = replica_sets
+        .get_opt(rc)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| DeployError::NoRevision(rc.into()))?;
+    let dc_name = to
+        .annotations()
+        .get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
+        .cloned()
+        .ok_or(DeployError::NoConfigName(
+            rc.into(),
+            keys::DEPLOYMENT_CONFIG_ANNOTATION,
+        ))?;
+    let dcs: Api<DeploymentConfig> = Api::namespaced(client.clone(), namespace);
+    let dc = dcs
+        .get_opt(&dc_name)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| DeployError::NoConfig(format!("{namespace}/{dc_name}")))?;
+    let of_dc =
+        ListParams::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENT_CONFIG_LABEL));
+    let revisions = replica_sets.list(&of_dc).await.map_err(Error::from)?;
+    let jobs = Api::<Job>::namespaced(client.clone(), namespace)
+        .list(&of_dc)
+        .await
+        .map_err(Error::from)?;
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list_metadata(
+            &ListParams::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENTCONFIG_LABEL)),
+        )
+        .await
+        .map_err(Error::from)?;
+    Ok(observe::build(
+        &dc,
+        &revisions.items,
+        pods.items.iter().map(|p| &p.metadata),
+        &jobs.items,
+        // The deployer never creates a deployer Job.
+        "",
+    ))
+}
+
+/// Carries out one action of the deployer's plan.
+async fn act(client: &Client, namespace: &str, action: &Action) -> Result<(), DeployError> {
+    match action {
+        Action::Update(update) => {
+            let api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+            apply::update_revision(&api, update).await?;
+        }
+        Action::CreateJob { name, manifest } => {
+            apply::create_job(client, namespace, name, manifest).await?
+        }
+        Action::DeleteJob { name } => apply::delete_job(client, namespace, name).await?,
+        // Printed by `describe`; the deployer records no events (its Role grants none).
+        Action::Event(_) => {}
+        // The rollout planner never asks for these; the operator's ladder does.
+        Action::Adopt { .. }
+        | Action::CreateRevision { .. }
+        | Action::DeleteRevision { .. }
+        | Action::RollBackConfig { .. }
+        | Action::CreateDeployerJob { .. } => {}
+    }
+    Ok(())
+}
+
+/// The line the deployer prints for an action, in the style of OpenShift's deployer.
+pub fn describe(action: &Action, rc: &str) -> Option<String> {
+    match action {
+        Action::Update(u) => u.scale.map(|s| {
+            let which = if u.name == rc {
+                ""
+            } else {
+                "older deployment "
+            };
+            let direction = if s.to > s.from { "up" } else { "down" };
+            format!("--> Scaling {which}{} {direction} to {}", u.name, s.to)
+        }),
+        Action::CreateJob { name, manifest } => {
+            let point = manifest["metadata"]["labels"][keys::DEPLOYER_POD_TYPE_LABEL]
+                .as_str()
+                .and_then(|t| t.strip_prefix("hook-"))
+                .unwrap_or("hook");
+            Some(format!("--> {point}: Running hook Job {name} ..."))
+        }
+        Action::DeleteJob { name } => {
+            Some(format!("--> Deleting Job {name} of an earlier attempt"))
+        }
+        // Said by the line of the Job's creation.
+        Action::Event(e) if e.reason == "Started" => None,
+        Action::Event(e) if e.warning => Some(format!("--> warning: {}", e.message)),
+        Action::Event(e) => Some(format!("--> {}", e.message)),
+        _ => None,
+    }
+}
+
+type Wakeups = std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>;
+
+/// One stream of "something changed" from watches on the DeploymentConfig's revisions, Jobs
+/// and pods.
+async fn wakeups(client: &Client, namespace: &str, rc: &str) -> Wakeups {
+    let dc_name = Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+        .get_opt(rc)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|rs| {
+            rs.annotations()
+                .get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
+                .cloned()
+        })
+        .unwrap_or_default();
+    let of_dc =
+        watcher::Config::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENT_CONFIG_LABEL));
+    let pods =
+        watcher::Config::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENTCONFIG_LABEL));
+    let rs = watcher(
+        Api::<ReplicaSet>::namespaced(client.clone(), namespace),
+        of_dc.clone(),
+    )
+    .default_backoff()
+    .map(|_| ());
+    let jobs = watcher(Api::<Job>::namespaced(client.clone(), namespace), of_dc)
+        .default_backoff()
+        .map(|_| ());
+    let pods = watcher(
+        Api::<PartialObjectMeta<Pod>>::namespaced(client.clone(), namespace),
+        pods,
+    )
+    .default_backoff()
+    .map(|_| ());
+    Box::pin(futures::stream::select_all([
+        rs.boxed(),
+        jobs.boxed(),
+        pods.boxed(),
+    ]))
+}
+
+/// Waits for the next change (or `at_most`), then lets a burst of related events settle.
+async fn wait_for_change(wakeups: &mut Wakeups, at_most: Duration) {
+    match tokio::time::timeout(at_most, wakeups.next()).await {
+        Ok(Some(())) => {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            while let Some(Some(())) = wakeups.next().now_or_never() {}
+        }
+        // The watches ended (they should not): fall back to waiting out the deadline.
+        Ok(None) => tokio::time::sleep(at_most).await,
+        Err(_) => {}
+    }
+}
+
+/// `cutover deploy [--until=CONDITION]`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Stop once this is reached and exit 0: start, pre, mid, or a percentage (0%, N%, 100%).
+    /// Anything else is ignored and the rollout runs to completion (as OpenShift's deployer).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The revision (ReplicaSet `<dc>-<N>`) to deploy [default: $OPENSHIFT_DEPLOYMENT_NAME or
+    /// $CUTOVER_DEPLOYMENT_NAME].
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Its namespace [default: $OPENSHIFT_DEPLOYMENT_NAMESPACE or $CUTOVER_DEPLOYMENT_NAMESPACE].
+    #[arg(long)]
+    pub namespace: Option<String>,
+}
+
+/// The first non-empty of a flag and environment variables.
+fn flag_or_env(flag: Option<String>, vars: &[&str]) -> Option<String> {
+    flag.into_iter()
+        .chain(vars.iter().filter_map(|v| std::env::var(v).ok()))
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
+/// The `cutover deploy` process: reads its revision from the flags or the environment, connects
+/// with the in-cluster ServiceAccount (or KUBECONFIG), and runs.
+pub async fn main(args: DeployArgs) -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(rc) = flag_or_env(args.deployment, &keys::ENV_DEPLOYMENT_NAME) else {
+        eprintln!("error: --deployment or OPENSHIFT_DEPLOYMENT_NAME is required");
+        return std::process::ExitCode::FAILURE;
+    };
+    let Some(namespace) = flag_or_env(args.namespace, &keys::ENV_DEPLOYMENT_NAMESPACE) else {
+        eprintln!("error: --namespace or OPENSHIFT_DEPLOYMENT_NAMESPACE is required");
+        return std::process::ExitCode::FAILURE;
+    };
+    let until = args.until.as_deref().and_then(|u| {
+        let parsed = Until::parse(u);
+        if parsed.is_none() {
+            println!("--> Ignoring --until={u:?}: not a stop point; deploying to completion");
+        }
+        parsed
+    });
+    let client = match Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot reach the Kubernetes API: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    std::process::ExitCode::from(run(client, &namespace, &rc, until).await)
+}
