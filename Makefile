@@ -17,7 +17,7 @@ help:
 	@echo "make demo-down     stop the demo's operator"
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
-	@echo "make bench         time a 100-replica rollout against a Deployment's on the local cluster"
+	@echo "make bench         cutover vs the Deployment controller, 1 to 1,000 objects (BENCHMARKS.md)"
 
 build:
 	$(CARGO) build --bins
@@ -50,6 +50,7 @@ install-local: cluster
 e2e: install-local build demo-down
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
 	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1
+	$(CARGO) test --bench scale -- --smoke
 
 test: lint unit e2e
 
@@ -62,6 +63,7 @@ demo-down:
 install:
 	$(CARGO) install --locked --path .
 
-# One 100-replica rollout, DeploymentConfig next to Deployment, on the local cluster.
+# cutover next to the Deployment controller from 1 to 1,000 objects (BENCHMARKS.md); sizes with
+# CUTOVER_BENCH_SIZES=OBJECTSxREPLICAS,...
 bench: install-local
-	$(CARGO) bench --bench rollout
+	$(CARGO) bench --bench scale

@@ -32,12 +32,15 @@ ETCD_PEER_PORT=$((23800 + off))
 APISERVER_PORT=$((16443 + off))
 KCM_PORT=$((20257 + off))
 SCHEDULER_PORT=$((20259 + off))
+DEPLOYMENT_CONTROLLER_PORT=$((20258 + off))
 SERVICE_CIDR=10.96.0.0/16      # disjoint from the pod CIDR
 POD_CIDR=10.244.0.0/16         # kwok's fake pod IPs; nothing listens on them
 NODES=(kwok-node-0 kwok-node-1)
 
 # Start order; stop order is the reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# deployment-controller is kube-controller-manager running only the Deployment controller (the
+# main one runs every other controller): `make bench` reads its CPU and memory on their own.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager deployment-controller kube-scheduler kwok)
 
 kubectl_bin="$CP_BIN/kubectl"
 kc() { "$kubectl_bin" --kubeconfig="$kubeconfig" "$@"; }
@@ -275,6 +278,7 @@ up() {
   "$here/build-control-plane.sh"
   lock_state
   for b in "${COMPONENTS[@]}" kubectl; do
+    [ "$b" = deployment-controller ] && continue  # a link to kube-controller-manager, made at start
     [ -x "$CP_BIN/$b" ] || die "$CP_BIN/$b is missing; run hack/build-control-plane.sh"
   done
 
@@ -294,7 +298,7 @@ up() {
     find "$state" -mindepth 1 -maxdepth 1 ! -name logs-last ! -name operator.pid -exec rm -rf {} +
   fi
   local p
-  for p in $ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT $SCHEDULER_PORT; do
+  for p in $ETCD_CLIENT_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT $DEPLOYMENT_CONTROLLER_PORT $SCHEDULER_PORT; do
     port_free "$p" || die "port 127.0.0.1:$p is already in use (ss -ltnp 'sport = :$p' shows by what)"
   done
   mkdir -p "$state" "$logs"
@@ -316,12 +320,15 @@ up() {
 
   start_apiserver
 
+  # Client rate limits well above the defaults (20/s): with kwok's instant pods the controllers,
+  # not their throttles, are what the tests and the benchmark exercise.
   start kube-controller-manager --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
     --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
     --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
-    --controllers='*' --profiling=false
+    --controllers='*,-deployment-controller' --kube-api-qps=200 --kube-api-burst=400 --profiling=false
+  start_deployment_controller
   start kube-scheduler --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
@@ -384,22 +391,42 @@ start_apiserver() {
   wait_for 90 "kube-apiserver /readyz" apiserver_ready
 }
 
-# For the fault tests: kill kube-apiserver (SIGKILL, by its recorded PID: a crash; its graceful
-# SIGTERM shutdown can wait minutes on open watches) and start it again on the same state; every
-# client sees its connections drop and must reconnect.
-restart_apiserver() {
+# The Deployment controller alone, as its own identity (a ServiceAccount per controller, as in a
+# production control plane): the benchmark counts its API requests by that user.
+start_deployment_controller() {
+  ln -f "$CP_BIN/kube-controller-manager" "$CP_BIN/deployment-controller"
+  start deployment-controller --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$DEPLOYMENT_CONTROLLER_PORT" --leader-elect=false \
+    --controllers=deployment-controller --use-service-account-credentials \
+    --kube-api-qps=200 --kube-api-burst=400 --profiling=false
+}
+
+# restart <kube-apiserver|deployment-controller>: kill it (SIGKILL, by its recorded PID: a crash;
+# kube-apiserver's graceful SIGTERM shutdown can wait minutes on open watches) and start it
+# again on the same state. The fault tests use it (every client must reconnect); the benchmark
+# starts each workload with a fresh Deployment controller.
+restart() {
+  local name=$1 pid n port
+  case "$name" in
+    kube-apiserver) port=$APISERVER_PORT ;;
+    deployment-controller) port=$DEPLOYMENT_CONTROLLER_PORT ;;
+    *) die "restart: kube-apiserver or deployment-controller, not ${name:-nothing}" ;;
+  esac
   live_pid etcd >/dev/null || die "cluster not running"
   lock_state
-  local pid n
-  pid=$(live_pid kube-apiserver) || die "kube-apiserver not running"
+  pid=$(live_pid "$name") || die "$name not running"
   kill -KILL "$pid"
-  for (( n=0; n<100; n++ )); do live_pid kube-apiserver >/dev/null || break; sleep 0.1; done
-  live_pid kube-apiserver >/dev/null && die "kube-apiserver (pid $pid) still runs 10 s after SIGKILL"
+  for (( n=0; n<100; n++ )); do live_pid "$name" >/dev/null || break; sleep 0.1; done
+  live_pid "$name" >/dev/null && die "$name (pid $pid) still runs 10 s after SIGKILL"
   # A dying process drops its binary before its sockets: wait for the port itself.
-  for (( n=0; n<100; n++ )); do port_free "$APISERVER_PORT" && break; sleep 0.1; done
-  port_free "$APISERVER_PORT" || die "port $APISERVER_PORT still in use 10 s after killing kube-apiserver"
-  log "kube-apiserver (pid $pid) killed"
-  start_apiserver
+  for (( n=0; n<100; n++ )); do port_free "$port" && break; sleep 0.1; done
+  port_free "$port" || die "port $port still in use 10 s after killing $name"
+  log "$name (pid $pid) killed"
+  case "$name" in
+    kube-apiserver) start_apiserver ;;
+    deployment-controller) start_deployment_controller ;;
+  esac
 }
 
 down() {
@@ -445,6 +472,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  restart-apiserver) restart_apiserver ;;
-  *) echo "usage: $0 up|down|status|restart-apiserver" >&2; exit 2 ;;
+  restart) restart "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|restart kube-apiserver|deployment-controller" >&2; exit 2 ;;
 esac

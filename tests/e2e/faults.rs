@@ -220,7 +220,7 @@ async fn faults_api_server_restarted_mid_rollouts_the_operator_reconnects_and_fi
     .await;
 
     let restart = tokio::process::Command::new(root().join("hack").join("cluster.sh"))
-        .arg("restart-apiserver")
+        .args(["restart", "kube-apiserver"])
         .output()
         .await
         .expect("run hack/cluster.sh");

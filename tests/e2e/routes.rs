@@ -64,8 +64,12 @@ async fn blue_green_switches_all_traffic_to_blue() {
     let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "the example applies unchanged: {out}");
-    let weights = eventually("the HTTPRoute", MINUTE, || {
+    // Both backends: a Service that is not in the operator's cache yet has no backendRef until
+    // its event wakes the Route.
+    let weights = eventually("the HTTPRoute with both backends", MINUTE, || async {
         backend_weights(&ns, "bluegreen-example")
+            .await
+            .filter(|w| w.len() == 2)
     })
     .await;
     assert_eq!(
@@ -120,8 +124,12 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
     let yaml = std::fs::read_to_string(root().join("examples/ab.yaml")).expect("example");
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "{out}");
-    let weights = eventually("the HTTPRoute", MINUTE, || {
+    // Both backends: a Service that is not in the operator's cache yet has no backendRef until
+    // its event wakes the Route.
+    let weights = eventually("the HTTPRoute with both backends", MINUTE, || async {
         backend_weights(&ns, "ab-example")
+            .await
+            .filter(|w| w.len() == 2)
     })
     .await;
     assert_eq!(
