@@ -421,11 +421,23 @@ async fn run_workload(
     // Fresh processes, so peak memory and CPU are this workload's.
     cluster_sh(&["restart", "deployment-controller"]);
     let d_pid = deployment_controller_pid();
+    let log = std::env::var("CUTOVER_BENCH_LOG").ok();
     let mut operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
         .args(["run", "--namespace", &ns_dc, "--leader-elect=false"])
         .env("KUBECONFIG", root().join(".cluster/operator.kubeconfig"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        // CUTOVER_BENCH_LOG=<file>: the operator's log (info) goes there.
+        .env(
+            "RUST_LOG",
+            if log.is_some() {
+                "info,cutover=debug"
+            } else {
+                "warn"
+            },
+        )
+        .stdout(match &log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        })
         .kill_on_drop(true)
         .spawn()
         .expect("start the operator");

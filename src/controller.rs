@@ -7,7 +7,8 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use futures::channel::mpsc;
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
@@ -54,9 +55,19 @@ fn owner_by_label<K: ResourceExt>(obj: &K, label: &str) -> Option<ObjectRef<Depl
     Some(ObjectRef::new(name).within(&obj.namespace()?))
 }
 
-/// A reflector over the objects of `api` that carry `label`, running on its own task; its cache
-/// and a subscription to its events.
-fn shared_reflector<K>(api: Api<K>, label: &str) -> (Store<K>, Option<ReflectHandle<K>>)
+/// A cache of the objects of `api` that carry `label`, filled by a watch on a task of its own,
+/// and the DeploymentConfigs (named by their `owner_label`) their changes concern.
+///
+/// Not kube-runtime's shared reflector: its subscription stream returns `Pending` without a
+/// waker when an object is deleted before the subscriber reads the event, and from then on is
+/// never polled again; the broadcast fills and the cache freezes (found by `make bench`: pods
+/// deleted mid-rollout froze a hundred rollouts). An unbounded channel of references never
+/// blocks the cache, and the controller's scheduler deduplicates what it receives.
+fn cache<K>(
+    api: Api<K>,
+    label: &str,
+    owner_label: &'static str,
+) -> (Store<K>, mpsc::UnboundedReceiver<ObjectRef<DeploymentConfig>>)
 where
     K: kube::Resource
         + Clone
@@ -67,15 +78,22 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
-    let (store, writer) = reflector::store_shared::<K>(SHARED_BUFFER);
-    let events = writer.subscribe();
+    let (store, writer) = reflector::store::<K>();
+    let (tx, rx) = mpsc::unbounded();
     tokio::spawn(
         watcher(api, watcher::Config::default().labels(label))
             .default_backoff()
-            .reflect_shared(writer)
-            .for_each(|_| async {}),
+            .reflect(writer)
+            .touched_objects()
+            .for_each(move |obj| {
+                if let Some(dc) = obj.ok().and_then(|o| owner_by_label(&o, owner_label)) {
+                    // The controller is gone only when the process stops.
+                    let _ = tx.unbounded_send(dc);
+                }
+                async {}
+            }),
     );
-    (store, events)
+    (store, rx)
 }
 
 /// Checks that the installed CRDs are the ones this operator was built with (see
@@ -108,9 +126,6 @@ pub async fn check_crds(client: &Client) -> Result<(), String> {
     Ok(())
 }
 
-/// Buffered events per shared reflector before it waits for the controller to catch up.
-const SHARED_BUFFER: usize = 1024;
-
 /// Why the controllers stopped before they were asked to.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -135,20 +150,22 @@ pub async fn run(
     // Only objects carrying our labels are cached: revisions, the pods of DeploymentConfigs, and
     // hook Jobs. The reflectors run on their own so the caches are complete before the first
     // decision: a revision missing from a half-filled cache would look like one to create.
-    let (replica_sets, rs_events) = shared_reflector(
+    // By label, not owner: orphaned revisions must wake their DeploymentConfig to be adopted.
+    let (replica_sets, rs_events) = cache(
         api::<ReplicaSet>(&client, &scope),
         keys::DEPLOYMENT_CONFIG_LABEL,
+        keys::DEPLOYMENT_CONFIG_LABEL,
     );
-    let (pods, pod_events) = shared_reflector(
+    let (pods, pod_events) = cache(
         api::<PartialObjectMeta<Pod>>(&client, &scope),
         keys::DEPLOYMENTCONFIG_LABEL,
+        keys::DEPLOYMENTCONFIG_LABEL,
     );
-    let (jobs, job_events) =
-        shared_reflector(api::<Job>(&client, &scope), keys::DEPLOYER_POD_FOR_LABEL);
-    let (Some(rs_events), Some(pod_events), Some(job_events)) = (rs_events, pod_events, job_events)
-    else {
-        return Err(RunError::Caches);
-    };
+    let (jobs, job_events) = cache(
+        api::<Job>(&client, &scope),
+        keys::DEPLOYER_POD_FOR_LABEL,
+        keys::DEPLOYMENT_CONFIG_LABEL,
+    );
     let ready = futures::try_join!(
         replica_sets.wait_until_ready(),
         pods.wait_until_ready(),
@@ -186,16 +203,7 @@ pub async fn run(
         watcher::Config::default(),
     )
     .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency))
-    // By label, not owner: orphaned revisions must wake their DeploymentConfig to be adopted.
-    .watches_shared_stream(rs_events, |rs| {
-        owner_by_label(rs.as_ref(), keys::DEPLOYMENT_CONFIG_LABEL)
-    })
-    .watches_shared_stream(pod_events, |pod| {
-        owner_by_label(pod.as_ref(), keys::DEPLOYMENTCONFIG_LABEL)
-    })
-    .watches_shared_stream(job_events, |job| {
-        owner_by_label(job.as_ref(), keys::DEPLOYMENT_CONFIG_LABEL)
-    })
+    .reconcile_on(futures::stream::select_all([rs_events, pod_events, job_events]))
     .graceful_shutdown_on(shutdown)
     .run(
         |dc, ctx: Arc<Context>| async move {

@@ -75,3 +75,26 @@ pub mod phase {
 pub fn revision_name(dc: &str, version: i64) -> String {
     format!("{dc}-{version}")
 }
+
+/// Whether `name` is the name of a revision of DeploymentConfig `dc` (`<dc>-<N>`): revisions of
+/// `web` are `web-3`, never `web-canary-3`.
+pub fn is_revision_name_of(name: &str, dc: &str) -> bool {
+    name.strip_prefix(dc)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_names_belong_to_exactly_one_deployment_config() {
+        assert!(is_revision_name_of("web-3", "web"));
+        assert!(is_revision_name_of("web-canary-12", "web-canary"));
+        assert!(!is_revision_name_of("web-canary-12", "web"));
+        assert!(!is_revision_name_of("web-", "web"));
+        assert!(!is_revision_name_of("web3", "web"));
+        assert!(!is_revision_name_of("web-3-hook-pre", "web"));
+    }
+}

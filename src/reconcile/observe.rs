@@ -15,13 +15,19 @@ use crate::strategy::{DeployerJob, HookJob, Observed, Revision};
 use super::Context;
 
 /// Whether the caches are behind what we last wrote for this DeploymentConfig: its status, or a
-/// revision we created or changed.
+/// revision of it we created or changed. (Only its own: with many DeploymentConfigs in a
+/// namespace some other one's write is nearly always in flight.)
 pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
     if ctx.freshness.is_stale_obj(dc) {
         return true;
     }
     let ns = dc.namespace().unwrap_or_default();
-    ctx.freshness.pending("ReplicaSet", &ns).iter().any(|name| {
+    let dc_name = dc.name_any();
+    let pending = ctx.freshness.pending("ReplicaSet", &ns);
+    let mut ours = pending
+        .iter()
+        .filter(|name| keys::is_revision_name_of(name, &dc_name));
+    ours.any(|name| {
         let cached = ctx
             .stores
             .replica_sets
