@@ -1,13 +1,14 @@
 //! Wiring: reflectors for ReplicaSets and pods shared with the reconciler, and the controller.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
-use futures::channel::mpsc;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -67,7 +68,11 @@ fn cache<K>(
     api: Api<K>,
     label: &str,
     owner_label: &'static str,
-) -> (Store<K>, mpsc::UnboundedReceiver<ObjectRef<DeploymentConfig>>)
+    state: fn(&K) -> String,
+) -> (
+    Store<K>,
+    mpsc::UnboundedReceiver<ObjectRef<DeploymentConfig>>,
+)
 where
     K: kube::Resource
         + Clone
@@ -80,13 +85,13 @@ where
 {
     let (store, writer) = reflector::store::<K>();
     let (tx, rx) = mpsc::unbounded();
+    let mut triggers = Triggers::default();
     tokio::spawn(
         watcher(api, watcher::Config::default().labels(label))
             .default_backoff()
             .reflect(writer)
-            .touched_objects()
-            .for_each(move |obj| {
-                if let Some(dc) = obj.ok().and_then(|o| owner_by_label(&o, owner_label)) {
+            .for_each(move |event| {
+                for dc in triggers.changed(event, |o| (state(o), owner_by_label(o, owner_label))) {
                     // The controller is gone only when the process stops.
                     let _ = tx.unbounded_send(dc);
                 }
@@ -94,6 +99,83 @@ where
             }),
     );
     (store, rx)
+}
+
+/// Which DeploymentConfigs must hear of a watch event: those of objects whose state changed, and
+/// of objects that are gone (deleted, or missing from a relist after the watch was down).
+#[derive(Default)]
+struct Triggers {
+    /// The state of each object last seen and its DeploymentConfig, by namespace/name.
+    seen: HashMap<(String, String), (String, Owner)>,
+    /// Objects seen again during a relist.
+    relisted: HashSet<(String, String)>,
+}
+
+type Owner = Option<ObjectRef<DeploymentConfig>>;
+
+impl Triggers {
+    fn changed<K: kube::Resource>(
+        &mut self,
+        event: Result<watcher::Event<K>, watcher::Error>,
+        state_and_owner: impl Fn(&K) -> (String, Owner),
+    ) -> Vec<ObjectRef<DeploymentConfig>> {
+        let key = |o: &K| (o.namespace().unwrap_or_default(), o.name_any());
+        match event {
+            Ok(watcher::Event::Apply(obj)) => self.apply(key(&obj), state_and_owner(&obj)),
+            Ok(watcher::Event::InitApply(obj)) => {
+                self.relisted.insert(key(&obj));
+                self.apply(key(&obj), state_and_owner(&obj))
+            }
+            Ok(watcher::Event::Delete(obj)) => {
+                self.seen.remove(&key(&obj));
+                state_and_owner(&obj).1.into_iter().collect()
+            }
+            Ok(watcher::Event::Init) => {
+                self.relisted.clear();
+                vec![]
+            }
+            Ok(watcher::Event::InitDone) => {
+                let relisted = std::mem::take(&mut self.relisted);
+                let mut gone = Vec::new();
+                self.seen.retain(|k, (_, owner)| {
+                    let keep = relisted.contains(k);
+                    if !keep && let Some(dc) = owner.take() {
+                        gone.push(dc);
+                    }
+                    keep
+                });
+                gone
+            }
+            Err(_) => vec![],
+        }
+    }
+
+    fn apply(
+        &mut self,
+        key: (String, String),
+        (state, owner): (String, Owner),
+    ) -> Vec<ObjectRef<DeploymentConfig>> {
+        match self.seen.insert(key, (state.clone(), owner.clone())) {
+            Some((before, _)) if before == state => vec![],
+            _ => owner.into_iter().collect(),
+        }
+    }
+}
+
+/// Every change of a ReplicaSet or Job matters (scale, status, annotations).
+fn any_change<K: kube::Resource>(obj: &K) -> String {
+    obj.resource_version().unwrap_or_default()
+}
+
+/// Of a pod, only its existence and whether it is terminating matter: readiness reaches the
+/// planner through its ReplicaSet's status. (A pod changes four or five times on its way to
+/// Ready; each change would otherwise wake its DeploymentConfig.)
+fn pod_presence(pod: &PartialObjectMeta<Pod>) -> String {
+    format!(
+        "{}/{}",
+        pod.uid().unwrap_or_default(),
+        pod.metadata.deletion_timestamp.is_some()
+    )
 }
 
 /// Checks that the installed CRDs are the ones this operator was built with (see
@@ -155,16 +237,19 @@ pub async fn run(
         api::<ReplicaSet>(&client, &scope),
         keys::DEPLOYMENT_CONFIG_LABEL,
         keys::DEPLOYMENT_CONFIG_LABEL,
+        any_change,
     );
     let (pods, pod_events) = cache(
         api::<PartialObjectMeta<Pod>>(&client, &scope),
         keys::DEPLOYMENTCONFIG_LABEL,
         keys::DEPLOYMENTCONFIG_LABEL,
+        pod_presence,
     );
     let (jobs, job_events) = cache(
         api::<Job>(&client, &scope),
         keys::DEPLOYER_POD_FOR_LABEL,
         keys::DEPLOYMENT_CONFIG_LABEL,
+        any_change,
     );
     let ready = futures::try_join!(
         replica_sets.wait_until_ready(),
@@ -203,7 +288,9 @@ pub async fn run(
         watcher::Config::default(),
     )
     .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency))
-    .reconcile_on(futures::stream::select_all([rs_events, pod_events, job_events]))
+    .reconcile_on(futures::stream::select_all([
+        rs_events, pod_events, job_events,
+    ]))
     .graceful_shutdown_on(shutdown)
     .run(
         |dc, ctx: Arc<Context>| async move {
@@ -328,4 +415,81 @@ async fn run_routes(
         )
         .for_each(log_result)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, rv: &str, terminating: bool) -> PartialObjectMeta<Pod> {
+        let mut meta: PartialObjectMeta<Pod> = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
+                         "resourceVersion": rv, "labels": {"deploymentconfig": "web"}}
+        }))
+        .expect("pod");
+        if terminating {
+            meta.metadata.deletion_timestamp = Some(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+            );
+        }
+        meta
+    }
+
+    fn fire(t: &mut Triggers, event: watcher::Event<PartialObjectMeta<Pod>>) -> usize {
+        t.changed(Ok(event), |p| {
+            (
+                pod_presence(p),
+                owner_by_label(p, keys::DEPLOYMENTCONFIG_LABEL),
+            )
+        })
+        .len()
+    }
+
+    #[test]
+    fn a_pod_wakes_its_deployment_config_on_birth_termination_and_death_only() {
+        let mut t = Triggers::default();
+        assert_eq!(
+            fire(&mut t, watcher::Event::Apply(pod("a", "1", false))),
+            1,
+            "new"
+        );
+        assert_eq!(
+            fire(&mut t, watcher::Event::Apply(pod("a", "2", false))),
+            0,
+            "status change"
+        );
+        assert_eq!(
+            fire(&mut t, watcher::Event::Apply(pod("a", "3", true))),
+            1,
+            "terminating"
+        );
+        assert_eq!(
+            fire(&mut t, watcher::Event::Delete(pod("a", "4", true))),
+            1,
+            "gone"
+        );
+    }
+
+    #[test]
+    fn a_pod_deleted_while_the_watch_was_down_still_wakes_its_deployment_config() {
+        let mut t = Triggers::default();
+        fire(&mut t, watcher::Event::Apply(pod("a", "1", false)));
+        fire(&mut t, watcher::Event::Apply(pod("b", "1", false)));
+        assert_eq!(fire(&mut t, watcher::Event::Init), 0);
+        assert_eq!(
+            fire(&mut t, watcher::Event::InitApply(pod("a", "5", false))),
+            0
+        );
+        assert_eq!(
+            fire(&mut t, watcher::Event::InitDone),
+            1,
+            "b vanished during the outage"
+        );
+        assert_eq!(
+            fire(&mut t, watcher::Event::Apply(pod("b", "6", false))),
+            1,
+            "b is new again"
+        );
+    }
 }
