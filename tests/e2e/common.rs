@@ -272,6 +272,16 @@ pub async fn rs_replicas(ns: &TestNamespace, rs: &str) -> Option<i32> {
         .replicas
 }
 
+/// Changes the image of the DeploymentConfig's one container `app`: a new revision.
+pub async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
+    patch_spec(
+        ns,
+        name,
+        serde_json::json!({"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}),
+    )
+    .await;
+}
+
 /// Merge-patches a DeploymentConfig's spec as a user would.
 pub async fn patch_spec(ns: &TestNamespace, name: &str, spec: serde_json::Value) {
     use kube::api::{Patch, PatchParams};

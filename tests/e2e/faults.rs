@@ -58,15 +58,6 @@ spec:
     )
 }
 
-async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
-    patch_spec(
-        ns,
-        name,
-        json!({"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}),
-    )
-    .await;
-}
-
 async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
     Api::<Lease>::namespaced(client.clone(), "cutover-system")
         .get_opt(lease)
