@@ -329,6 +329,29 @@ fn watch_all(
     tasks
 }
 
+/// Runs `op` on every DeploymentConfig and Deployment, interleaved, `PARALLEL` at a time; returns
+/// when each request was sent (a controller may act before the response arrives).
+async fn on_every_object<F, Fut>(names: &[String], op: F) -> HashMap<(Kind, String), Instant>
+where
+    F: Fn(Kind, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    stream::iter(
+        names
+            .iter()
+            .flat_map(|n| [(Kind::Dc, n.clone()), (Kind::Deployment, n.clone())]),
+    )
+    .map(|(kind, name)| {
+        let sent = Instant::now();
+        let request = op(kind, name.clone());
+        async move { request.await.map(|()| ((kind, name), sent)) }
+    })
+    .buffer_unordered(PARALLEL)
+    .try_collect()
+    .await
+    .expect("every request succeeds")
+}
+
 /// Waits until `want` objects finished `round`, printing progress; panics after `timeout`.
 async fn wait_round(seen: &Mutex<Seen>, what: &str, round: i64, want: usize, timeout: Duration) {
     let start = Instant::now();
@@ -457,61 +480,35 @@ async fn run_workload(
         "[{}x{}] creating {} DeploymentConfigs and {} Deployments",
         w.objects, w.replicas, w.objects, w.objects
     );
-    stream::iter(
-        names
-            .iter()
-            .flat_map(|n| [(Kind::Dc, n), (Kind::Deployment, n)]),
-    )
-    .map(|(kind, name)| {
+    on_every_object(&names, |kind, name| {
         let (dcs, deployments) = (dcs.clone(), deployments.clone());
         async move {
+            let pp = PostParams::default();
             match kind {
-                Kind::Dc => dcs
-                    .create(&PostParams::default(), &dc(name, w.replicas))
-                    .await
-                    .map(|_| ()),
+                Kind::Dc => dcs.create(&pp, &dc(&name, w.replicas)).await.map(|_| ()),
                 Kind::Deployment => deployments
-                    .create(&PostParams::default(), &deployment(name, w.replicas))
+                    .create(&pp, &deployment(&name, w.replicas))
                     .await
                     .map(|_| ()),
             }
         }
     })
-    .buffer_unordered(PARALLEL)
-    .try_collect::<Vec<_>>()
-    .await
-    .expect("create");
+    .await;
     wait_round(&seen, "first rollout", 1, w.objects, timeout).await;
 
     eprintln!("[{}x{}] changing every template", w.objects, w.replicas);
     let patch = Patch::Merge(json!({"spec": {"template": {"spec": template("app:2")["spec"]}}}));
-    let changed: HashMap<(Kind, String), Instant> = stream::iter(
-        names
-            .iter()
-            .flat_map(|n| [(Kind::Dc, n), (Kind::Deployment, n)]),
-    )
-    .map(|(kind, name)| {
+    let changed = on_every_object(&names, |kind, name| {
         let (dcs, deployments, patch) = (dcs.clone(), deployments.clone(), patch.clone());
         async move {
-            // The change counts from its request: a controller may act before the response.
-            let sent = Instant::now();
+            let pp = PatchParams::default();
             match kind {
-                Kind::Dc => dcs
-                    .patch(name, &PatchParams::default(), &patch)
-                    .await
-                    .map(|_| ()),
-                Kind::Deployment => deployments
-                    .patch(name, &PatchParams::default(), &patch)
-                    .await
-                    .map(|_| ()),
-            }?;
-            Ok::<_, kube::Error>(((kind, name.clone()), sent))
+                Kind::Dc => dcs.patch(&name, &pp, &patch).await.map(|_| ()),
+                Kind::Deployment => deployments.patch(&name, &pp, &patch).await.map(|_| ()),
+            }
         }
     })
-    .buffer_unordered(PARALLEL)
-    .try_collect()
-    .await
-    .expect("patch");
+    .await;
     wait_round(&seen, "template change", 2, w.objects, timeout).await;
 
     let requests_after = dispatched(admin).await;

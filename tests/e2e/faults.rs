@@ -67,6 +67,66 @@ async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
         .holder_identity
 }
 
+/// Hooked DeploymentConfigs rolled out once, then given a second revision, each watched for its
+/// surge and availability bounds.
+struct Rollouts {
+    names: Vec<String>,
+    watchers: Vec<PodWatcher>,
+}
+
+impl Rollouts {
+    /// Creates `count` DeploymentConfigs of `replicas` named `<prefix><i>`, waits for their first
+    /// revisions, starts the pod watches and changes every image.
+    async fn start(ns: &TestNamespace, prefix: &str, count: usize, replicas: i32) -> Self {
+        let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
+        for name in &names {
+            let (ok, out) = apply(&ns.name, &hooked_dc(name, replicas)).await;
+            assert!(ok, "{out}");
+        }
+        for name in &names {
+            wait_phase(ns, &format!("{name}-1"), "Complete", 3 * MINUTE).await;
+        }
+        let mut watchers = Vec::new();
+        for name in &names {
+            watchers.push(PodWatcher::start(ns, name, &format!("{name}-2")).await);
+        }
+        for name in &names {
+            change_image(ns, name, "registry.example/app:2").await;
+        }
+        Rollouts { names, watchers }
+    }
+
+    /// How many second revisions have pods scheduled (rollouts under way).
+    async fn under_way(&self, ns: &TestNamespace) -> usize {
+        let mut n = 0;
+        for name in &self.names {
+            if rs_replicas(ns, &format!("{name}-2")).await.unwrap_or(0) > 0 {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Waits for every second revision to complete, then checks each watch saw at most
+    /// `max_pods` pods and at least `min_ready` ready ones.
+    async fn finish(self, ns: &TestNamespace, max_pods: usize, min_ready: usize) {
+        for name in &self.names {
+            wait_phase(ns, &format!("{name}-2"), "Complete", 4 * MINUTE).await;
+        }
+        for (name, watcher) in self.names.iter().zip(self.watchers) {
+            let seen = watcher.finish().await;
+            assert!(
+                seen.max_pods <= max_pods,
+                "{name}: surge bound broken: {seen:?}"
+            );
+            assert!(
+                seen.min_ready >= min_ready,
+                "{name}: availability bound broken: {seen:?}"
+            );
+        }
+    }
+}
+
 /// Every Job ever seen in the namespace, by name: the UIDs that carried that name.
 struct JobLedger {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -118,52 +178,21 @@ async fn faults_leader_killed_mid_rollouts_the_standby_finishes_them_within_boun
     let second_id = second.identity();
 
     let ledger = JobLedger::start(&ns).await;
-    let names: Vec<String> = (0..DCS).map(|i| format!("web{i}")).collect();
-    for name in &names {
-        let (ok, out) = apply(&ns.name, &hooked_dc(name, 4)).await;
-        assert!(ok, "{out}");
-    }
-    for name in &names {
-        wait_phase(&ns, &format!("{name}-1"), "Complete", 3 * MINUTE).await;
-    }
-
-    let mut watchers = Vec::new();
-    for name in &names {
-        watchers.push(PodWatcher::start(&ns, name, &format!("{name}-2")).await);
-    }
-    for name in &names {
-        change_image(&ns, name, "registry.example/app:2").await;
-    }
+    let rollouts = Rollouts::start(&ns, "web", DCS, 4).await;
     // Kill the leader once several rollouts are under way (new pods created, none finished).
     eventually("rollouts under way", MINUTE, || async {
-        let mut scaling = 0;
-        for name in &names {
-            if rs_replicas(&ns, &format!("{name}-2")).await.unwrap_or(0) > 0 {
-                scaling += 1;
-            }
-        }
-        (scaling >= 3).then_some(())
+        (rollouts.under_way(&ns).await >= 3).then_some(())
     })
     .await;
     first.kill().await;
 
-    for name in &names {
-        wait_phase(&ns, &format!("{name}-2"), "Complete", 4 * MINUTE).await;
-    }
+    // 4 replicas, 25%/25%: at most 5 pods, at least 3 ready, across the takeover.
+    rollouts.finish(&ns, 5, 3).await;
     assert_eq!(
         lease_holder(&ns.client, &lease).await.as_deref(),
         Some(second_id.as_str()),
         "the standby took the lease over"
     );
-    for (name, watcher) in names.iter().zip(watchers) {
-        let seen = watcher.finish().await;
-        // 4 replicas, 25%/25%: at most 5 pods, at least 3 ready, across the takeover.
-        assert!(seen.max_pods <= 5, "{name}: surge bound broken: {seen:?}");
-        assert!(
-            seen.min_ready >= 3,
-            "{name}: availability bound broken: {seen:?}"
-        );
-    }
     let jobs = ledger.finish().await;
     let hooks: Vec<_> = jobs.keys().filter(|n| n.contains("-hook-")).collect();
     assert_eq!(
@@ -187,26 +216,12 @@ async fn faults_leader_killed_mid_rollouts_the_standby_finishes_them_within_boun
 #[ignore = "needs the local cluster: make test"]
 async fn faults_api_server_restarted_mid_rollouts_the_operator_reconnects_and_finishes() {
     let ns = TestNamespace::new("apirestart").await;
-    // The leader keeps acting through an outage shorter than two thirds of its lease (20 s here);
-    // production's 15 s lease rides out a 10 s restart the same way.
+    // The leader keeps acting through an outage shorter than its renew deadline (two thirds of
+    // the lease: 20 s here, 10 s with the default 15 s lease).
     let mut operator = Operator::replica(&ns.name, &format!("e2e-{}", ns.name), 30);
-    let names: Vec<String> = (0..5).map(|i| format!("api{i}")).collect();
-    for name in &names {
-        let (ok, out) = apply(&ns.name, &hooked_dc(name, 6)).await;
-        assert!(ok, "{out}");
-    }
-    for name in &names {
-        wait_phase(&ns, &format!("{name}-1"), "Complete", 2 * MINUTE).await;
-    }
-    let mut watchers = Vec::new();
-    for name in &names {
-        watchers.push(PodWatcher::start(&ns, name, &format!("{name}-2")).await);
-    }
-    for name in &names {
-        change_image(&ns, name, "registry.example/app:2").await;
-    }
+    let rollouts = Rollouts::start(&ns, "api", 5, 6).await;
     eventually("rollouts under way", MINUTE, || async {
-        (rs_replicas(&ns, "api0-2").await? > 0).then_some(())
+        (rollouts.under_way(&ns).await > 0).then_some(())
     })
     .await;
 
@@ -222,20 +237,10 @@ async fn faults_api_server_restarted_mid_rollouts_the_operator_reconnects_and_fi
         String::from_utf8_lossy(&restart.stderr)
     );
 
-    for name in &names {
-        wait_phase(&ns, &format!("{name}-2"), "Complete", 3 * MINUTE).await;
-    }
+    // 6 replicas, 25%/25% (surge 2, unavailable 1): at most 8 pods, at least 5 ready. The
+    // watch itself reconnects too, so these hold across the outage as far as it saw.
+    rollouts.finish(&ns, 8, 5).await;
     assert_eq!(operator.exited(), None, "the operator rode out the restart");
-    for (name, watcher) in names.iter().zip(watchers) {
-        let seen = watcher.finish().await;
-        // 6 replicas, 25%/25% (surge 2, unavailable 1): at most 8 pods, at least 5 ready. The
-        // watch itself reconnects too, so these hold across the outage as far as it saw.
-        assert!(seen.max_pods <= 8, "{name}: surge bound broken: {seen:?}");
-        assert!(
-            seen.min_ready >= 5,
-            "{name}: availability bound broken: {seen:?}"
-        );
-    }
     ns.cleanup().await;
 }
 
