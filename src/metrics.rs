@@ -339,39 +339,46 @@ pub fn openshift_figures<'a>(
     // Per DeploymentConfig: the newest finished revision (version, failed?, created).
     let mut newest: BTreeMap<(String, String), (i64, bool, i64)> = BTreeMap::new();
     for rs in replica_sets {
-        let Some(rev) = Revision::from_replica_set(rs, 0) else {
+        // Three annotations, read directly: a scrape need not decode each revision's config.
+        let ann = rs.annotations();
+        let (Some(dc), Some(version)) = (
+            ann.get(keys::DEPLOYMENT_CONFIG_ANNOTATION).cloned(),
+            ann.get(keys::LATEST_VERSION_ANNOTATION)
+                .and_then(|v| v.parse::<i64>().ok()),
+        ) else {
             continue;
         };
-        let Some(dc) = rs
-            .annotations()
-            .get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
-            .cloned()
-        else {
-            continue;
-        };
+        let phase = Phase::parse(ann.get(keys::PHASE_ANNOTATION).map(String::as_str));
+        let was_cancelled = ann
+            .get(keys::CANCELLED_ANNOTATION)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let ns = rs.namespace().unwrap_or_default();
-        let created = rev.created.map_or(0, |t| t.as_second());
-        if rev.phase.is_terminal() {
-            let is_failed = rev.phase == Phase::Failed;
-            match (rev.phase, rev.cancelled) {
+        let created = rs
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(0, |t| t.0.as_second());
+        if phase.is_terminal() {
+            let is_failed = phase == Phase::Failed;
+            match (phase, was_cancelled) {
                 (Phase::Complete, _) => available += 1,
                 (_, true) => cancelled += 1,
                 _ => failed += 1,
             }
             // Cancelled revisions neither set nor clear "last failed", as in OpenShift.
-            if rev.cancelled && is_failed {
+            if was_cancelled && is_failed {
                 continue;
             }
             let entry = newest.entry((ns, dc)).or_insert((0, false, 0));
-            if rev.version > entry.0 {
-                *entry = (rev.version, is_failed, created);
+            if version > entry.0 {
+                *entry = (version, is_failed, created);
             }
         } else {
             active.push((
                 ns,
                 dc,
-                rev.phase.as_str().to_lowercase(),
-                rev.version,
+                phase.as_str().to_lowercase(),
+                version,
                 now.as_second() - created,
             ));
         }
@@ -478,5 +485,102 @@ impl Collector for RevisionCollector {
             ConstGauge::new(created).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::RevisionUpdate;
+
+    fn rs(dc: &str, version: i64, phase: &str, cancelled: bool, created: i64) -> ReplicaSet {
+        let mut annotations = serde_json::json!({
+            keys::DEPLOYMENT_CONFIG_ANNOTATION: dc,
+            keys::LATEST_VERSION_ANNOTATION: version.to_string(),
+            keys::PHASE_ANNOTATION: phase,
+        });
+        if cancelled {
+            annotations[keys::CANCELLED_ANNOTATION] = "true".into();
+        }
+        let created = Timestamp::from_second(created).expect("time");
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("{dc}-{version}"), "namespace": "shop",
+                         "annotations": annotations, "creationTimestamp": created.to_string()}
+        }))
+        .expect("rs")
+    }
+
+    #[test]
+    fn openshift_figures_count_history_and_age_active_rollouts() {
+        let now = Timestamp::from_second(1_000).expect("time");
+        let replica_sets = [
+            rs("web", 1, "Complete", false, 100),
+            rs("web", 2, "Failed", false, 200),
+            rs("web", 3, "Running", false, 900),
+            rs("api", 1, "Failed", false, 100),
+            rs("api", 2, "Complete", false, 300),
+            rs("db", 1, "Complete", false, 100),
+            rs("db", 2, "Failed", true, 400),
+        ];
+        let f = openshift_figures(replica_sets.iter(), now);
+        assert_eq!(
+            f.complete,
+            [("available", 3), ("failed", 2), ("cancelled", 1)]
+        );
+        assert_eq!(
+            f.active,
+            [("shop".into(), "web".into(), "running".into(), 3, 100)]
+        );
+        // web's newest finished rollout failed; api recovered; db's was cancelled, not failed.
+        assert_eq!(f.last_failed, [("shop".into(), "web".into(), 2, 200)]);
+    }
+
+    #[test]
+    fn a_rollout_and_a_hook_are_counted_once_when_they_finish() {
+        let rev =
+            Revision::from_replica_set(&rs("web", 2, "Running", false, 100), 0).expect("revision");
+        let observed = Observed {
+            dc: crate::api::DeploymentConfig::new("web", Default::default()),
+            revisions: vec![rev.clone()],
+            orphans: vec![],
+            hook_jobs: vec![],
+            deployer_jobs: vec![],
+            deployer_image: String::new(),
+        };
+        let finish = vec![Action::Update(
+            RevisionUpdate::new("web-2")
+                .annotate(keys::PHASE_ANNOTATION, Some("Complete".into()))
+                .annotate(
+                    &HookPoint::Post.outcome_annotation(),
+                    Some(hook_outcome::IGNORED.into()),
+                ),
+        )];
+        let now = Timestamp::from_second(160).expect("time");
+        assert_eq!(
+            finished(&observed, &finish, now),
+            [
+                Finished::Rollout {
+                    strategy: "Rolling".into(),
+                    outcome: "complete",
+                    took: Some(Duration::from_secs(60)),
+                },
+                Finished::Hook {
+                    hook: "post",
+                    outcome: "failed_ignored",
+                },
+            ]
+        );
+        // Already Complete with its hook recorded: the same write again counts nothing.
+        let mut done = rev;
+        done.phase = Phase::Complete;
+        done.annotations.insert(
+            HookPoint::Post.outcome_annotation(),
+            hook_outcome::IGNORED.into(),
+        );
+        let observed = Observed {
+            revisions: vec![done],
+            ..observed
+        };
+        assert!(finished(&observed, &finish, now).is_empty());
     }
 }
