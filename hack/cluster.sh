@@ -378,7 +378,8 @@ metadata:
 start_apiserver() {
   local adv
   adv=$(advertise_args)
-  # shellcheck disable=SC2086 # $adv is empty or one flag
+  # Extra flags for profiling, e.g. an audit log of who makes which requests (BENCHMARKS.md).
+  # shellcheck disable=SC2086 # $adv is empty or one flag; CUTOVER_APISERVER_ARGS is split on purpose
   start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" $adv \
     --cert-dir="$state/apiserver" \
@@ -386,7 +387,7 @@ start_apiserver() {
     --client-ca-file="$pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false ${CUTOVER_APISERVER_ARGS:-}
   log "kube-apiserver started (pid $(cat "$(pidfile kube-apiserver)")${adv:+, $adv}); waiting for /readyz"
   wait_for 90 "kube-apiserver /readyz" apiserver_ready
 }

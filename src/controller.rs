@@ -1,6 +1,5 @@
 //! Wiring: reflectors for ReplicaSets and pods shared with the reconciler, and the controller.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -9,7 +8,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
@@ -20,6 +19,7 @@ use crate::api::route::Route;
 use crate::http::Readiness;
 use crate::leader::{self, LeaseConfig, LeaseError};
 use crate::metrics::Metrics;
+use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
 use crate::route::RouteKind;
@@ -50,29 +50,21 @@ where
     }
 }
 
-/// The DeploymentConfig named by a label on a namespaced object.
-fn owner_by_label<K: ResourceExt>(obj: &K, label: &str) -> Option<ObjectRef<DeploymentConfig>> {
-    let name = obj.labels().get(label)?;
-    Some(ObjectRef::new(name).within(&obj.namespace()?))
-}
-
-/// A cache of the objects of `api` that carry `label`, filled by a watch on a task of its own,
-/// and the DeploymentConfigs (named by their `owner_label`) their changes concern.
+/// A cache of the objects of `api` that carry `label`, indexed by the DeploymentConfig their
+/// `owner_label` names, filled by a watch on a task of its own; and the DeploymentConfigs its
+/// changes concern.
 ///
 /// Not kube-runtime's shared reflector: its subscription stream returns `Pending` without a
 /// waker when an object is deleted before the subscriber reads the event, and from then on is
 /// never polled again; the broadcast fills and the cache freezes (found by `make bench`: pods
 /// deleted mid-rollout froze a hundred rollouts). An unbounded channel of references never
 /// blocks the cache, and the controller's scheduler deduplicates what it receives.
-fn cache<K>(
+fn watch_cache<K>(
     api: Api<K>,
     label: &str,
-    owner_label: &'static str,
+    owner: fn(&K) -> Option<cache::Owner>,
     state: fn(&K) -> String,
-) -> (
-    Store<K>,
-    mpsc::UnboundedReceiver<ObjectRef<DeploymentConfig>>,
-)
+) -> (Cache<K>, mpsc::UnboundedReceiver<cache::Owner>)
 where
     K: kube::Resource
         + Clone
@@ -83,83 +75,32 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
-    let (store, writer) = reflector::store::<K>();
+    let (cache, mut writer) = cache::cache(owner, state);
     let (tx, rx) = mpsc::unbounded();
-    let mut triggers = Triggers::default();
     tokio::spawn(
         watcher(api, watcher::Config::default().labels(label))
             .default_backoff()
-            .reflect(writer)
             .for_each(move |event| {
-                for dc in triggers.changed(event, |o| (state(o), owner_by_label(o, owner_label))) {
-                    // The controller is gone only when the process stops.
-                    let _ = tx.unbounded_send(dc);
+                if let Ok(event) = event {
+                    for dc in writer.apply(event) {
+                        // The controller is gone only when the process stops.
+                        let _ = tx.unbounded_send(dc);
+                    }
                 }
                 async {}
             }),
     );
-    (store, rx)
+    (cache, rx)
 }
 
-/// Which DeploymentConfigs must hear of a watch event: those of objects whose state changed, and
-/// of objects that are gone (deleted, or missing from a relist after the watch was down).
-#[derive(Default)]
-struct Triggers {
-    /// The state of each object last seen and its DeploymentConfig, by namespace/name.
-    seen: HashMap<(String, String), (String, Owner)>,
-    /// Objects seen again during a relist.
-    relisted: HashSet<(String, String)>,
+/// The DeploymentConfig of a revision or Job.
+fn revision_owner<K: kube::Resource>(obj: &K) -> Option<cache::Owner> {
+    cache::owner_by_label(obj, keys::DEPLOYMENT_CONFIG_LABEL)
 }
 
-type Owner = Option<ObjectRef<DeploymentConfig>>;
-
-impl Triggers {
-    fn changed<K: kube::Resource>(
-        &mut self,
-        event: Result<watcher::Event<K>, watcher::Error>,
-        state_and_owner: impl Fn(&K) -> (String, Owner),
-    ) -> Vec<ObjectRef<DeploymentConfig>> {
-        let key = |o: &K| (o.namespace().unwrap_or_default(), o.name_any());
-        match event {
-            Ok(watcher::Event::Apply(obj)) => self.apply(key(&obj), state_and_owner(&obj)),
-            Ok(watcher::Event::InitApply(obj)) => {
-                self.relisted.insert(key(&obj));
-                self.apply(key(&obj), state_and_owner(&obj))
-            }
-            Ok(watcher::Event::Delete(obj)) => {
-                self.seen.remove(&key(&obj));
-                state_and_owner(&obj).1.into_iter().collect()
-            }
-            Ok(watcher::Event::Init) => {
-                self.relisted.clear();
-                vec![]
-            }
-            Ok(watcher::Event::InitDone) => {
-                let relisted = std::mem::take(&mut self.relisted);
-                let mut gone = Vec::new();
-                self.seen.retain(|k, (_, owner)| {
-                    let keep = relisted.contains(k);
-                    if !keep && let Some(dc) = owner.take() {
-                        gone.push(dc);
-                    }
-                    keep
-                });
-                gone
-            }
-            Err(_) => vec![],
-        }
-    }
-
-    fn apply(
-        &mut self,
-        key: (String, String),
-        (state, owner): (String, Owner),
-    ) -> Vec<ObjectRef<DeploymentConfig>> {
-        match self.seen.insert(key, (state.clone(), owner.clone())) {
-            Some((before, _)) if before == state => vec![],
-            _ => owner.into_iter().collect(),
-        }
-    }
+/// The DeploymentConfig of a pod.
+fn pod_owner(pod: &PartialObjectMeta<Pod>) -> Option<cache::Owner> {
+    cache::owner_by_label(pod, keys::DEPLOYMENTCONFIG_LABEL)
 }
 
 /// Every change of a ReplicaSet or Job matters (scale, status, annotations).
@@ -233,22 +174,22 @@ pub async fn run(
     // hook Jobs. The reflectors run on their own so the caches are complete before the first
     // decision: a revision missing from a half-filled cache would look like one to create.
     // By label, not owner: orphaned revisions must wake their DeploymentConfig to be adopted.
-    let (replica_sets, rs_events) = cache(
+    let (replica_sets, rs_events) = watch_cache(
         api::<ReplicaSet>(&client, &scope),
         keys::DEPLOYMENT_CONFIG_LABEL,
-        keys::DEPLOYMENT_CONFIG_LABEL,
+        revision_owner,
         any_change,
     );
-    let (pods, pod_events) = cache(
+    let (pods, pod_events) = watch_cache(
         api::<PartialObjectMeta<Pod>>(&client, &scope),
         keys::DEPLOYMENTCONFIG_LABEL,
-        keys::DEPLOYMENTCONFIG_LABEL,
+        pod_owner,
         pod_presence,
     );
-    let (jobs, job_events) = cache(
+    let (jobs, job_events) = watch_cache(
         api::<Job>(&client, &scope),
         keys::DEPLOYER_POD_FOR_LABEL,
-        keys::DEPLOYMENT_CONFIG_LABEL,
+        revision_owner,
         any_change,
     );
     let ready = futures::try_join!(
@@ -415,81 +356,4 @@ async fn run_routes(
         )
         .for_each(log_result)
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(name: &str, rv: &str, terminating: bool) -> PartialObjectMeta<Pod> {
-        let mut meta: PartialObjectMeta<Pod> = serde_json::from_value(serde_json::json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
-                         "resourceVersion": rv, "labels": {"deploymentconfig": "web"}}
-        }))
-        .expect("pod");
-        if terminating {
-            meta.metadata.deletion_timestamp = Some(
-                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
-            );
-        }
-        meta
-    }
-
-    fn fire(t: &mut Triggers, event: watcher::Event<PartialObjectMeta<Pod>>) -> usize {
-        t.changed(Ok(event), |p| {
-            (
-                pod_presence(p),
-                owner_by_label(p, keys::DEPLOYMENTCONFIG_LABEL),
-            )
-        })
-        .len()
-    }
-
-    #[test]
-    fn a_pod_wakes_its_deployment_config_on_birth_termination_and_death_only() {
-        let mut t = Triggers::default();
-        assert_eq!(
-            fire(&mut t, watcher::Event::Apply(pod("a", "1", false))),
-            1,
-            "new"
-        );
-        assert_eq!(
-            fire(&mut t, watcher::Event::Apply(pod("a", "2", false))),
-            0,
-            "status change"
-        );
-        assert_eq!(
-            fire(&mut t, watcher::Event::Apply(pod("a", "3", true))),
-            1,
-            "terminating"
-        );
-        assert_eq!(
-            fire(&mut t, watcher::Event::Delete(pod("a", "4", true))),
-            1,
-            "gone"
-        );
-    }
-
-    #[test]
-    fn a_pod_deleted_while_the_watch_was_down_still_wakes_its_deployment_config() {
-        let mut t = Triggers::default();
-        fire(&mut t, watcher::Event::Apply(pod("a", "1", false)));
-        fire(&mut t, watcher::Event::Apply(pod("b", "1", false)));
-        assert_eq!(fire(&mut t, watcher::Event::Init), 0);
-        assert_eq!(
-            fire(&mut t, watcher::Event::InitApply(pod("a", "5", false))),
-            0
-        );
-        assert_eq!(
-            fire(&mut t, watcher::Event::InitDone),
-            1,
-            "b vanished during the outage"
-        );
-        assert_eq!(
-            fire(&mut t, watcher::Event::Apply(pod("b", "6", false))),
-            1,
-            "b is new again"
-        );
-    }
 }

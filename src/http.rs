@@ -104,7 +104,11 @@ mod tests {
     fn metrics_keep_openshift_names() {
         let (readiness, metrics) = (Readiness::default(), Metrics::new());
         metrics.watch_revisions(
-            kube::runtime::reflector::store::<k8s_openapi::api::apps::v1::ReplicaSet>().0,
+            crate::reconcile::cache::cache::<k8s_openapi::api::apps::v1::ReplicaSet>(
+                |_| None,
+                |_| String::new(),
+            )
+            .0,
         );
         let body = respond("/metrics", &readiness, &metrics).2;
         for name in [

@@ -8,10 +8,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::reconcile::cache::Cache;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::ResourceExt;
-use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -64,7 +64,7 @@ pub struct Metrics {
     rollout_duration: Family<RolloutLabels, Histogram>,
     hooks: Family<HookLabels, Counter>,
     leader: Gauge,
-    revisions: Arc<OnceLock<Store<ReplicaSet>>>,
+    revisions: Arc<OnceLock<Cache<ReplicaSet>>>,
 }
 
 impl Default for Metrics {
@@ -151,7 +151,7 @@ impl Metrics {
     }
 
     /// From now on, the revision figures are computed from this cache.
-    pub fn watch_revisions(&self, store: Store<ReplicaSet>) {
+    pub fn watch_revisions(&self, store: Cache<ReplicaSet>) {
         let _ = self.revisions.set(store);
     }
 
@@ -402,7 +402,7 @@ pub fn openshift_figures<'a>(
 /// Renders the scrape-time figures from the ReplicaSet cache.
 #[derive(Debug)]
 struct RevisionCollector {
-    store: Arc<OnceLock<Store<ReplicaSet>>>,
+    store: Arc<OnceLock<Cache<ReplicaSet>>>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -49,8 +49,7 @@ pub async fn execute(
                             "DeploymentCreationFailed",
                             format!("Couldn't deploy version {}: {}", r.version_name, r.message),
                         ),
-                    )
-                    .await;
+                    );
                     refused = Some(r);
                     break;
                 }
@@ -67,8 +66,7 @@ pub async fn execute(
                         dc,
                         ctx,
                         &Event::normal("ReplicationControllerScaled", message),
-                    )
-                    .await;
+                    );
                 }
             }
             Action::DeleteRevision { name } => {
@@ -88,8 +86,7 @@ pub async fn execute(
                                 "DeploymentCleanupFailed",
                                 format!("Couldn't clean up deployment {name}: {e}"),
                             ),
-                        )
-                        .await;
+                        );
                     }
                 }
             }
@@ -113,8 +110,7 @@ pub async fn execute(
                             "FailedCreate",
                             format!("Error creating deployer pod: {refused}"),
                         ),
-                    )
-                    .await;
+                    );
                     break;
                 }
             }
@@ -137,7 +133,7 @@ pub async fn execute(
                     .await?;
                 ctx.freshness.wrote(&written);
             }
-            Action::Event(event) => publish(dc, ctx, event).await,
+            Action::Event(event) => publish(dc, ctx, event),
         }
     }
     Ok(refused)
@@ -358,9 +354,9 @@ pub(crate) async fn update_revision(
         .await?)
 }
 
-/// Records an event on the DeploymentConfig. Events are best effort: a failure is logged, never
-/// fails the reconcile.
-pub async fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
+/// Records an event on the DeploymentConfig. Events are best effort: recorded by another task, a
+/// failure is logged and never fails the reconcile.
+pub fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
     let ev = KubeEvent {
         type_: if event.warning {
             EventType::Warning
@@ -375,7 +371,5 @@ pub async fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
         action: event.message.chars().take(128).collect(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&ev, &dc.object_ref(&())).await {
-        tracing::warn!(error = %e, reason = event.reason, "could not record event");
-    }
+    ctx.events.publish(dc.object_ref(&()), ev);
 }

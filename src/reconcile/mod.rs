@@ -4,8 +4,10 @@
 //! reconcile), applies `strategy::Action`s idempotently and writes the status once.
 
 pub mod apply;
+pub mod cache;
 pub mod deploy;
 pub mod deployment_config;
+pub mod events;
 pub mod freshness;
 pub mod observe;
 pub mod route;
@@ -19,26 +21,26 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::events::Reporter;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::api::DeploymentConfig;
 
-/// The reflector caches the reconciler reads instead of listing.
+/// The watch caches the reconciler reads instead of listing, indexed by DeploymentConfig.
 #[derive(Clone)]
 pub struct Stores {
     /// ReplicaSets labelled as revisions of some DeploymentConfig.
-    pub replica_sets: Store<ReplicaSet>,
+    pub replica_sets: cache::Cache<ReplicaSet>,
     /// Metadata of pods labelled with a DeploymentConfig.
-    pub pods: Store<PartialObjectMeta<Pod>>,
+    pub pods: cache::Cache<PartialObjectMeta<Pod>>,
     /// Hook (and deployer) Jobs.
-    pub jobs: Store<Job>,
+    pub jobs: cache::Cache<Job>,
 }
 
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    pub events: events::Events,
     pub stores: Stores,
     /// Versions of our own writes, so no decision is made on an older cache.
     pub freshness: freshness::Freshness,
@@ -96,7 +98,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: events::Events::start(client.clone(), reporter),
             client,
             stores,
             freshness: freshness::Freshness::default(),

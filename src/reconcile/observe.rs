@@ -1,4 +1,4 @@
-//! Builds the planner's `Observed` from the reflector stores.
+//! Builds the planner's `Observed` from the watch caches.
 
 use std::collections::HashMap;
 
@@ -24,6 +24,7 @@ pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
     let ns = dc.namespace().unwrap_or_default();
     let dc_name = dc.name_any();
     let pending = ctx.freshness.pending("ReplicaSet", &ns);
+    let owner = ObjectRef::from(dc);
     let mut ours = pending
         .iter()
         .filter(|name| keys::is_revision_name_of(name, &dc_name));
@@ -31,7 +32,7 @@ pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
         let cached = ctx
             .stores
             .replica_sets
-            .get(&ObjectRef::new(name).within(&ns))
+            .get(&owner, name)
             .and_then(|rs| rs.resource_version()?.parse().ok());
         ctx.freshness.is_stale("ReplicaSet", &ns, name, cached)
     })
@@ -39,9 +40,10 @@ pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
 
 /// Everything the planner needs to know about one DeploymentConfig, from the caches.
 pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
-    let pods = ctx.stores.pods.state();
-    let replica_sets = ctx.stores.replica_sets.state();
-    let jobs = ctx.stores.jobs.state();
+    let owner = ObjectRef::from(dc);
+    let pods = ctx.stores.pods.of(&owner);
+    let replica_sets = ctx.stores.replica_sets.of(&owner);
+    let jobs = ctx.stores.jobs.of(&owner);
     build(
         dc,
         replica_sets.iter().map(|rs| rs.as_ref()),
