@@ -99,8 +99,11 @@ impl Revision {
             .get(keys::ENCODED_CONFIG_ANNOTATION)
             .and_then(|s| serde_json::from_str::<DeploymentConfig>(s).ok())
             .map(Box::new);
-        let settled =
-            status.observed_generation.unwrap_or(0) >= rs.metadata.generation.unwrap_or(0);
+        // Its controller has seen its latest spec; or it wants no pods and has none, which is
+        // all its status could say (a new revision need not wait for its first status).
+        let settled = status.observed_generation.unwrap_or(0)
+            >= rs.metadata.generation.unwrap_or(0)
+            || (spec_replicas == 0 && status.replicas == 0 && pods == 0);
         Some(Revision {
             name: rs.name_any(),
             uid: rs.metadata.uid.clone(),

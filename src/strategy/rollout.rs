@@ -346,11 +346,23 @@ impl<'a> Rollout<'a> {
         self.events.push(Event::warning(reason, message));
     }
 
+    /// When this rollout last scaled anything. Each scaled revision carries the time on the same
+    /// write that scales it (`cutover.io/last-progress`), so a pass that only scales old revisions
+    /// down costs no write of the new one; what an old revision carries from before this rollout
+    /// started is not this rollout's.
+    pub fn last_progress(&self) -> Option<Timestamp> {
+        let start = self.to.started_at.or(self.to.created);
+        std::iter::once(self.to)
+            .chain(self.old.iter().copied())
+            .filter_map(|r| r.last_progress)
+            .filter(|t| start.is_none_or(|s| *t >= s))
+            .max()
+    }
+
     /// When the current wait runs out: timeoutSeconds after the last progress.
     pub fn deadline(&self) -> Timestamp {
         let since = self
-            .to
-            .last_progress
+            .last_progress()
             .or(self.to.started_at)
             .or(self.to.created)
             .unwrap_or(self.now);
@@ -400,7 +412,7 @@ impl<'a> Rollout<'a> {
     /// While the explicit updatePeriodSeconds since the last scale-up has not passed, old
     /// revisions are not scaled down.
     pub fn waiting_update_period(&self) -> bool {
-        match (self.strategy.update_period_seconds, self.to.last_progress) {
+        match (self.strategy.update_period_seconds, self.last_progress()) {
             (Some(p), Some(last)) => self.now < last + SignedDuration::from_secs(p),
             _ => false,
         }
@@ -412,23 +424,26 @@ impl<'a> Rollout<'a> {
             .map(|p| Duration::from_secs(p.unsigned_abs()))
     }
 
-    /// The actions of this pass: scale the old revisions down, the new one up (recording the
-    /// time of progress on it), and events.
+    /// The actions of this pass: scale the old revisions down, the new one up (each scaled
+    /// revision recording the time of progress), and events.
     pub fn into_actions(self) -> Vec<Action> {
         let mut actions = Vec::new();
+        let now = Some(self.now.to_string());
         for o in &self.old {
             if let Some(&n) = self.old_replicas.get(o.name.as_str()) {
-                actions.push(Action::Update(RevisionUpdate::scale(o, n)));
+                actions.push(Action::Update(
+                    RevisionUpdate::scale(o, n)
+                        .annotate(keys::LAST_PROGRESS_ANNOTATION, now.clone()),
+                ));
             }
         }
-        if self.progressed() || !self.to_annotations.is_empty() {
+        if self.to_replicas.is_some() || !self.to_annotations.is_empty() {
             let mut update = match self.to_replicas {
                 Some(n) => RevisionUpdate::scale(self.to, n),
                 None => RevisionUpdate::new(&self.to.name),
             };
             if self.progressed() {
-                update =
-                    update.annotate(keys::LAST_PROGRESS_ANNOTATION, Some(self.now.to_string()));
+                update = update.annotate(keys::LAST_PROGRESS_ANNOTATION, now);
             }
             update.annotations.extend(self.to_annotations);
             actions.push(Action::Update(update));
