@@ -9,6 +9,10 @@
 //! counted by the API server (one APF FlowSchema per controller, both at the same priority).
 //! kwok makes pods Ready at once, so what is measured is the controllers.
 //!
+//! `CUTOVER_BENCH_POD_REPLACEMENT=TerminationStarted` annotates the DeploymentConfigs with that
+//! pod replacement policy (terminating pods not counted toward maxSurge, as the Deployment
+//! controller does); by default they use cutover's default, `TerminationComplete`.
+//!
 //! `--smoke` runs one DeploymentConfig of 10 replicas (make test runs it to keep this working).
 
 use std::collections::HashMap;
@@ -188,9 +192,21 @@ fn template(image: &str) -> serde_json::Value {
     json!({"metadata": {"labels": {"app": "bench"}}, "spec": {"containers": [{"name": "app", "image": image}]}})
 }
 
+/// The pod replacement policy the DeploymentConfigs ask for (`None`: cutover's default).
+fn pod_replacement() -> Option<String> {
+    std::env::var("CUTOVER_BENCH_POD_REPLACEMENT")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
 fn dc(name: &str, replicas: i32) -> DeploymentConfig {
+    let annotations = match pod_replacement() {
+        Some(policy) => json!({"cutover.io/pod-replacement-policy": policy}),
+        None => json!({}),
+    };
     serde_json::from_value(json!({
-        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": name},
+        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+        "metadata": {"name": name, "annotations": annotations},
         "spec": {"replicas": replicas, "selector": {"app": "bench", "bench": name},
                  "template": {"metadata": {"labels": {"app": "bench", "bench": name}}, "spec": template("app:1")["spec"]},
                  "strategy": {"type": "Rolling", "rollingParams": {"maxSurge": "25%", "maxUnavailable": "25%"}}}
@@ -653,8 +669,11 @@ async fn main() {
     let admin = client("kubeconfig").await;
     install_flow_schemas(&admin).await;
     println!(
-        "# cutover vs the Deployment controller ({})",
-        if smoke { "smoke run" } else { "benchmark" }
+        "# cutover vs the Deployment controller ({}; DeploymentConfigs' pod replacement policy: {})",
+        if smoke { "smoke run" } else { "benchmark" },
+        pod_replacement()
+            .as_deref()
+            .unwrap_or("TerminationComplete, the default")
     );
     for (i, w) in sizes.into_iter().enumerate() {
         let (ours, theirs) = run_workload(&admin, w, i, timeout).await;

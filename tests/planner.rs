@@ -80,6 +80,89 @@ fn rolling_update_keeps_surge_and_availability_bounds() {
     assert_eq!((w.spec_of(1), w.spec_of(2)), (Some(0), Some(10)));
 }
 
+/// With pods that take 10 s to stop: by default terminating pods count toward maxSurge (every
+/// pod that exists stays within the bound); `TerminationStarted` counts only running ones, as
+/// OpenShift did, and finishes sooner with more pods in existence meanwhile.
+#[test]
+fn the_pod_replacement_policy_decides_whether_terminating_pods_count_toward_surge() {
+    let rollout = |policy: Option<&str>| {
+        let mut w = World::new(dc(spec(10)));
+        if let Some(policy) = policy {
+            w.dc.metadata.annotations = Some(
+                [(
+                    "cutover.io/pod-replacement-policy".to_string(),
+                    policy.into(),
+                )]
+                .into(),
+            );
+        }
+        w.termination_seconds = 10;
+        assert!(w.run_until(60, complete(1), |_| {}));
+        w.edit(|s| s.template = template("app:2"));
+        let started = w.now;
+        let (mut max_existing, mut max_running, mut min_available) = (0, 0, i32::MAX);
+        let done = w.run_until(300, complete(2), |w| {
+            max_existing = max_existing.max(w.total_pods());
+            max_running = max_running.max(w.running_pods());
+            min_available = min_available.min(w.available_pods());
+        });
+        assert!(done, "{policy:?}: revision 2 completes");
+        assert!(
+            min_available >= 8,
+            "{policy:?}: saw {min_available} available"
+        );
+        let took = (w.now - started).get_seconds();
+        (max_existing, max_running, took)
+    };
+    let (existing, running, complete_took) = rollout(None);
+    assert!(existing <= 13, "every pod within the bound: saw {existing}");
+    assert!(running <= 13);
+    assert_eq!(rollout(Some("TerminationComplete")).0, existing);
+
+    let (existing, running, started_took) = rollout(Some("TerminationStarted"));
+    assert!(
+        running <= 13,
+        "running pods within the bound: saw {running}"
+    );
+    assert!(
+        existing > 13,
+        "terminating pods are not waited for: saw {existing}"
+    );
+    assert!(
+        started_took < complete_took,
+        "TerminationStarted took {started_took} s, TerminationComplete {complete_took} s"
+    );
+}
+
+#[test]
+fn an_unknown_pod_replacement_policy_is_reported_and_nothing_rolls_out() {
+    let mut d = dc(spec(3));
+    d.metadata.annotations = Some(
+        [(
+            "cutover.io/pod-replacement-policy".to_string(),
+            "Eventually".into(),
+        )]
+        .into(),
+    );
+    let mut w = World::new(d);
+    w.step();
+    assert_eq!(w.latest_version(), 0);
+    assert_eq!(progressing_reason(&w), "InvalidConfig");
+    let message = w.dc.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Progressing")
+            .map(|c| c.message.clone())
+    });
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("cutover.io/pod-replacement-policy")
+                && m.contains("TerminationStarted")),
+        "{message:?}"
+    );
+}
+
 #[test]
 fn a_revision_that_never_becomes_ready_fails_and_rolls_back() {
     let strategy = DeploymentStrategy {

@@ -51,6 +51,51 @@ pub struct EffectiveStrategy {
     pub post: Option<LifecycleHook>,
     /// The user's deployer (required for Custom; on Rolling and Recreate it runs the rollout).
     pub custom: Option<CustomDeploymentStrategyParams>,
+    /// Whether terminating pods count toward maxSurge (Rolling).
+    pub pod_replacement: PodReplacement,
+}
+
+/// When a Rolling rollout may start a replacement pod, as in Kubernetes' KEP-3973 (proposed for
+/// Deployments, whose controller only knows `TerminationStarted`). Set per DeploymentConfig by
+/// the annotation `cutover.io/pod-replacement-policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PodReplacement {
+    /// Once the pod it replaces is gone: every pod that exists, terminating ones included, counts
+    /// toward maxSurge, so the bound holds for what the nodes (and quotas) carry. Each step
+    /// waits for the old pods' termination before starting new ones.
+    #[default]
+    TerminationComplete,
+    /// As soon as the pod it replaces is terminating, as OpenShift's deployer and the Deployment
+    /// controller do: maxSurge bounds running pods only, and rollouts do not wait on
+    /// termination.
+    TerminationStarted,
+}
+
+impl PodReplacement {
+    pub const ANNOTATION: &str = "cutover.io/pod-replacement-policy";
+
+    /// The policy a DeploymentConfig asks for; an unknown value is an error.
+    pub fn of(dc: &DeploymentConfig) -> Result<PodReplacement, String> {
+        use kube::ResourceExt;
+        match dc.annotations().get(Self::ANNOTATION).map(String::as_str) {
+            None | Some("TerminationComplete") => Ok(PodReplacement::TerminationComplete),
+            Some("TerminationStarted") => Ok(PodReplacement::TerminationStarted),
+            Some(other) => Err(format!(
+                "metadata.annotations[{}]: unsupported value {other:?}: TerminationComplete (the default) or TerminationStarted",
+                Self::ANNOTATION
+            )),
+        }
+    }
+}
+
+impl DeploymentConfig {
+    /// The strategy of this DeploymentConfig with every default applied, and its annotations'
+    /// settings.
+    pub fn effective_strategy(&self) -> Result<EffectiveStrategy, String> {
+        let mut strategy = self.spec.strategy.effective()?;
+        strategy.pod_replacement = PodReplacement::of(self)?;
+        Ok(strategy)
+    }
 }
 
 impl EffectiveStrategy {
@@ -104,6 +149,7 @@ impl DeploymentStrategy {
             mid,
             post,
             custom: self.custom_params.clone(),
+            pod_replacement: PodReplacement::default(),
         })
     }
 }

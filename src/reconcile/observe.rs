@@ -68,14 +68,17 @@ pub fn build<'o>(
     let name = dc.name_any();
     let uid = dc.uid();
 
-    let mut pods: HashMap<String, i32> = HashMap::new();
+    // Pods that exist and, of those, the terminating ones, by revision.
+    let mut pods: HashMap<String, (i32, i32)> = HashMap::new();
     for pod in pods_meta {
         let labels = pod.labels.as_ref();
         if pod.namespace == ns
             && labels.and_then(|l| l.get(keys::DEPLOYMENTCONFIG_LABEL)) == Some(&name)
             && let Some(rev) = labels.and_then(|l| l.get(keys::DEPLOYMENT_LABEL))
         {
-            *pods.entry(rev.clone()).or_default() += 1;
+            let count = pods.entry(rev.clone()).or_default();
+            count.0 += 1;
+            count.1 += i32::from(pod.deletion_timestamp.is_some());
         }
     }
 
@@ -91,8 +94,9 @@ pub fn build<'o>(
             .find(|o| o.controller == Some(true))
         {
             Some(owner) if Some(&owner.uid) == uid.as_ref() => {
-                let count = pods.get(&rs.name_any()).copied().unwrap_or(0);
-                if let Some(rev) = Revision::from_replica_set(rs, count) {
+                let (count, terminating) = pods.get(&rs.name_any()).copied().unwrap_or_default();
+                if let Some(mut rev) = Revision::from_replica_set(rs, count) {
+                    rev.terminating = terminating;
                     revisions.push(rev);
                 }
             }

@@ -294,7 +294,7 @@ impl<'a> Planner<'a> {
     /// What the planner needs from the spec, checked (admission enforces the same with CEL).
     fn check_spec(&self) -> Result<EffectiveStrategy, String> {
         let spec = &self.dc.spec;
-        let strategy = spec.strategy.effective()?;
+        let strategy = self.dc.effective_strategy()?;
         for v in [&strategy.max_surge, &strategy.max_unavailable] {
             v.scaled(1, crate::api::Rounding::Up)
                 .map_err(|e| format!("strategy.rollingParams: {e}"))?;
@@ -380,7 +380,7 @@ impl<'a> Planner<'a> {
         let strategy = latest
             .config
             .as_ref()
-            .and_then(|c| c.spec.strategy.effective().ok())
+            .and_then(|c| c.effective_strategy().ok())
             .unwrap_or_else(|| current.clone());
         // A Custom strategy, or customParams: a deployer Job runs the rollout; the operator only
         // starts it and follows it (it must not scale anything itself meanwhile).

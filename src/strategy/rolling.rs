@@ -4,7 +4,9 @@
 //! on the ReplicaSets and pods brings the next pass. Unlike OpenShift's deployer (which trusted
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
-//! bounds hold as guarantees (DESIGN.md).
+//! bounds hold as guarantees (DESIGN.md). The annotation `cutover.io/pod-replacement-policy:
+//! TerminationStarted` leaves terminating pods out of the surge count, as OpenShift did: faster
+//! when pods take long to stop, at the price of more pods on the nodes meanwhile.
 //!
 //! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
 //! pods are available; the scale-up never goes beyond that point in such a run.
@@ -95,11 +97,12 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         Err(e) => return Step::Fail(e.to_string()),
     };
 
-    // Scale up within the surge bound, counting pods that still exist.
+    // Scale up within the surge bound, counting pods that still exist (terminating ones too,
+    // unless the pod replacement policy says otherwise).
     let old_spec = r.old_spec();
     let mut to_spec = r.to.spec_replicas;
     if to_spec < target {
-        let existing = (old_spec + to_spec).max(r.old_pods() + r.to.pods);
+        let existing = (old_spec + to_spec).max(r.surge_pods());
         let room = fp.max_total - existing;
         if room > 0 {
             to_spec = target.min(to_spec + room);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::api::defaults::EffectiveStrategy;
+use crate::api::defaults::{EffectiveStrategy, PodReplacement};
 use crate::api::keys;
 
 use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
@@ -282,6 +282,19 @@ impl<'a> Rollout<'a> {
 
     pub fn old_pods(&self) -> i32 {
         self.old.iter().map(|o| o.pods).sum()
+    }
+
+    /// The pods of every revision that count toward maxSurge: all that exist, or only those not
+    /// terminating (per the pod replacement policy).
+    pub fn surge_pods(&self) -> i32 {
+        let counted = |r: &Revision| match self.strategy.pod_replacement {
+            PodReplacement::TerminationComplete => r.pods,
+            PodReplacement::TerminationStarted => r.pods - r.terminating,
+        };
+        std::iter::once(self.to)
+            .chain(self.old.iter().copied())
+            .map(counted)
+            .sum()
     }
 
     /// Whether an older revision completed (OpenShift's `from`).

@@ -110,11 +110,7 @@ pub fn plan(obs: &Observed, rc: &str, until: Option<Until>, now: Timestamp) -> D
             obs.dc.name_any()
         ));
     }
-    let Some(strategy) = to
-        .config
-        .as_ref()
-        .and_then(|c| c.spec.strategy.effective().ok())
-    else {
+    let Some(strategy) = to.config.as_ref().and_then(|c| c.effective_strategy().ok()) else {
         return DeployDecision::failed(format!(
             "couldn't decode deployment config from deployment {rc}"
         ));

@@ -112,6 +112,8 @@ pub struct World {
     /// The API server refuses deployer Jobs (as for a forbidden or invalid Job): the operator's
     /// shell then applies nothing more of that pass.
     pub refuse_deployer_jobs: bool,
+    /// How long a deleted pod takes to go (default: 1 s).
+    pub termination_seconds: i64,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -145,6 +147,7 @@ impl World {
             hook_runs: BTreeMap::new(),
             job_created_at: BTreeMap::new(),
             refuse_deployer_jobs: false,
+            termination_seconds: 1,
         }
     }
 
@@ -243,7 +246,10 @@ impl World {
             .rss
             .iter()
             .filter_map(|rs| {
-                Revision::from_replica_set(&self.replica_set(rs), rs.pods.len() as i32)
+                let mut rev =
+                    Revision::from_replica_set(&self.replica_set(rs), rs.pods.len() as i32)?;
+                rev.terminating = rs.pods.iter().filter(|p| p.gone_at.is_some()).count() as i32;
+                Some(rev)
             })
             .collect();
         revisions.sort_by_key(|r| r.version);
@@ -270,6 +276,7 @@ impl World {
     /// The ReplicaSet controller and the pods: one second of the world.
     fn tick_cluster(&mut self) {
         let now = self.now;
+        let termination = SignedDuration::from_secs(self.termination_seconds);
         for rs in &mut self.rss {
             rs.pods.retain(|p| p.gone_at.is_none_or(|t| t > now));
             let version = World::version_of(rs);
@@ -292,7 +299,7 @@ impl World {
                 }
             } else if live > rs.spec {
                 // Like the ReplicaSet controller: not-ready pods go first, then those ready for
-                // the shortest time; deletion takes a second.
+                // the shortest time; deletion takes `termination_seconds`.
                 let mut excess = live - rs.spec;
                 let mut order: Vec<usize> = (0..rs.pods.len())
                     .filter(|&i| rs.pods[i].gone_at.is_none())
@@ -305,7 +312,7 @@ impl World {
                     if excess == 0 {
                         break;
                     }
-                    rs.pods[i].gone_at = Some(now + SignedDuration::from_secs(1));
+                    rs.pods[i].gone_at = Some(now + termination);
                     excess -= 1;
                 }
             }
@@ -535,6 +542,11 @@ impl World {
     /// Pods of every revision that exist (terminating included).
     pub fn total_pods(&self) -> i32 {
         self.rss.iter().map(|r| r.pods.len() as i32).sum()
+    }
+
+    /// Pods of every revision that are not terminating.
+    pub fn running_pods(&self) -> i32 {
+        self.rss.iter().map(|r| r.live().count() as i32).sum()
     }
 
     pub fn available_pods(&self) -> i32 {
