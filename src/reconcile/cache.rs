@@ -175,6 +175,7 @@ impl<K: ResourceExt> Writer<K> {
         let key = |o: &K| (o.namespace().unwrap_or_default(), o.name_any());
         match event {
             watcher::Event::Apply(obj) => {
+                let obj = without_managed_fields(obj);
                 let concerned = self.changed(&obj);
                 let (k, owner) = (key(&obj), (self.owner)(&obj));
                 let mut index = self.write();
@@ -197,6 +198,7 @@ impl<K: ResourceExt> Writer<K> {
                 vec![]
             }
             watcher::Event::InitApply(obj) => {
+                let obj = without_managed_fields(obj);
                 let concerned = self.changed(&obj);
                 if (self.owner)(&obj).is_some() {
                     self.relist
@@ -259,6 +261,13 @@ impl<K: ResourceExt> Writer<K> {
     }
 }
 
+/// Managed fields are never read here and are often the largest part of a pod's metadata (one
+/// entry per writer: the ReplicaSet controller, the scheduler, the kubelet), so they are not kept.
+fn without_managed_fields<K: ResourceExt>(mut obj: K) -> K {
+    obj.meta_mut().managed_fields = None;
+    obj
+}
+
 /// The DeploymentConfig named by `label` on a namespaced object.
 pub fn owner_by_label<K: ResourceExt>(obj: &K, label: &str) -> Option<Owner> {
     let name = obj.labels().get(label)?;
@@ -275,7 +284,8 @@ mod tests {
         let mut meta: PartialObjectMeta<Pod> = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
-                         "resourceVersion": rv, "labels": {"deploymentconfig": dc}}
+                         "resourceVersion": rv, "labels": {"deploymentconfig": dc},
+                         "managedFields": [{"manager": "kubelet", "operation": "Update"}]}
         }))
         .expect("pod");
         if terminating {
@@ -312,6 +322,13 @@ mod tests {
         assert_eq!(names(&cache, "db"), ["db-1-a"]);
         assert!(cache.get(&dc("web"), "db-1-a").is_none());
         assert_eq!(cache.state().len(), 3);
+        assert!(
+            cache
+                .state()
+                .iter()
+                .all(|p| p.metadata.managed_fields.is_none()),
+            "managed fields are not kept"
+        );
         w.apply(watcher::Event::Delete(pod("web-1-a", "web", "2", true)));
         assert_eq!(names(&cache, "web"), ["web-1-b"]);
     }
