@@ -94,6 +94,10 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// See Cargo.toml: glibc's malloc fragments under load, musl's is slow.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

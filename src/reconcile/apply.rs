@@ -37,7 +37,17 @@ pub async fn execute(
     let ns = dc.namespace().unwrap_or_default();
     let replica_sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
     let mut refused = None;
-    for action in actions {
+    let mut rest = actions;
+    while let Some(action) = rest.first() {
+        // Updates of different revisions in a row (a pass's scale-down and scale-up, each safe
+        // on its own) go out at once: one round trip per pass rather than one per revision.
+        let updates = concurrent_updates(rest);
+        if !updates.is_empty() {
+            update_revisions(dc, ctx, &replica_sets, &updates).await?;
+            rest = &rest[updates.len()..];
+            continue;
+        }
+        rest = &rest[1..];
         match action {
             Action::Adopt { name } => adopt(dc, &replica_sets, name).await?,
             Action::CreateRevision { name, manifest } => {
@@ -54,21 +64,8 @@ pub async fn execute(
                     break;
                 }
             }
-            Action::Update(update) => {
-                let rs = update_revision(&replica_sets, update).await?;
-                ctx.freshness.wrote(&rs);
-                if let Some(scale) = update.scale {
-                    let message = format!(
-                        "Scaled replication controller {:?} from {} to {}",
-                        update.name, scale.from, scale.to
-                    );
-                    publish(
-                        dc,
-                        ctx,
-                        &Event::normal("ReplicationControllerScaled", message),
-                    );
-                }
-            }
+            // Sent together above.
+            Action::Update(_) => {}
             Action::DeleteRevision { name } => {
                 let params = DeleteParams {
                     propagation_policy: Some(PropagationPolicy::Background),
@@ -137,6 +134,52 @@ pub async fn execute(
         }
     }
     Ok(refused)
+}
+
+/// The leading run of `actions` that updates distinct revisions.
+fn concurrent_updates(actions: &[Action]) -> Vec<&RevisionUpdate> {
+    let mut run: Vec<&RevisionUpdate> = Vec::new();
+    for action in actions {
+        match action {
+            Action::Update(u) if run.iter().all(|r| r.name != u.name) => run.push(u),
+            _ => break,
+        }
+    }
+    run
+}
+
+/// Writes `updates` at once. Every write that succeeded is recorded (so the next pass waits for
+/// it to reach the cache) before the first failure is returned.
+async fn update_revisions(
+    dc: &DeploymentConfig,
+    ctx: &Context,
+    api: &Api<ReplicaSet>,
+    updates: &[&RevisionUpdate],
+) -> Result<()> {
+    let results = futures::future::join_all(updates.iter().map(|u| update_revision(api, u))).await;
+    let mut first_error = None;
+    for (update, result) in updates.iter().zip(results) {
+        match result {
+            Ok(rs) => {
+                ctx.freshness.wrote(&rs);
+                if let Some(scale) = update.scale {
+                    let message = format!(
+                        "Scaled replication controller {:?} from {} to {}",
+                        update.name, scale.from, scale.to
+                    );
+                    publish(
+                        dc,
+                        ctx,
+                        &Event::normal("ReplicationControllerScaled", message),
+                    );
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {

@@ -8,7 +8,7 @@
 //! revisions that only grow; Argo Rollouts' stale-cache guard makes the same comparison. A record
 //! expires after a while, so an object deleted by someone else never blocks for long.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ const EXPIRY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Freshness {
-    written: Mutex<HashMap<String, (u64, Instant)>>,
+    written: Mutex<BTreeMap<String, (u64, Instant)>>,
 }
 
 fn key(kind: &str, ns: &str, name: &str) -> String {
@@ -75,12 +75,17 @@ impl Freshness {
             .remove(&key(kind, ns, name));
     }
 
-    /// Objects of `kind` in `ns` we wrote and still wait for.
-    pub fn pending(&self, kind: &str, ns: &str) -> Vec<String> {
+    /// Objects of `kind` in `ns` whose names start with `name_prefix` that we wrote and still
+    /// wait for. (Records are sorted, so this reads only those: a reconcile's cost does not grow
+    /// with the writes made for other DeploymentConfigs.)
+    pub fn pending(&self, kind: &str, ns: &str, name_prefix: &str) -> Vec<String> {
         let prefix = key(kind, ns, "");
+        let from = key(kind, ns, name_prefix);
         let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         written
-            .keys()
+            .range(from.clone()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(&from))
             .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
             .collect()
     }
@@ -89,6 +94,20 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_reads_only_the_names_asked_for() {
+        let f = Freshness::default();
+        for name in ["db-1", "web-1", "web-canary-1", "webapp-1", "web-2"] {
+            f.wrote_raw("ReplicaSet", "ns", name, Some(5));
+        }
+        f.wrote_raw("ReplicaSet", "other", "web-1", Some(5));
+        f.wrote_raw("DeploymentConfig", "ns", "web", Some(5));
+        assert_eq!(
+            f.pending("ReplicaSet", "ns", "web-"),
+            ["web-1", "web-2", "web-canary-1"]
+        );
+    }
 
     #[test]
     fn stale_until_the_cache_reaches_the_write() {
@@ -102,7 +121,7 @@ mod tests {
         );
         assert!(!f.is_stale("ReplicaSet", "ns", "web-1", Some(12)));
         assert!(
-            f.pending("ReplicaSet", "ns").is_empty(),
+            f.pending("ReplicaSet", "ns", "web-").is_empty(),
             "forgotten once caught up"
         );
     }

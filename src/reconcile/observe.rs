@@ -23,7 +23,9 @@ pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
     }
     let ns = dc.namespace().unwrap_or_default();
     let dc_name = dc.name_any();
-    let pending = ctx.freshness.pending("ReplicaSet", &ns);
+    let pending = ctx
+        .freshness
+        .pending("ReplicaSet", &ns, &format!("{dc_name}-"));
     let owner = ObjectRef::from(dc);
     let mut ours = pending
         .iter()
