@@ -23,9 +23,9 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 #[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any()))]
 pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
-    if observe::is_stale(&dc, &ctx) {
+    if let Some(behind) = observe::stale(&dc, &ctx) {
         // Our last writes are not in the cache yet; their watch events bring the next pass.
-        debug!("cache behind our writes: waiting for it");
+        debug!(behind, "cache behind our writes: waiting for it");
         return Ok(Requeue::requeue(Duration::from_secs(2)));
     }
     let observed = observe::snapshot(&dc, &ctx);

@@ -14,30 +14,28 @@ use crate::strategy::{DeployerJob, HookJob, Observed, Revision};
 
 use super::Context;
 
-/// Whether the caches are behind what we last wrote for this DeploymentConfig: its status, or a
-/// revision of it we created or changed. (Only its own: with many DeploymentConfigs in a
-/// namespace some other one's write is nearly always in flight.)
-pub fn is_stale(dc: &DeploymentConfig, ctx: &Context) -> bool {
+/// What the caches are behind on, of what we last wrote for this DeploymentConfig: its status
+/// (`"DeploymentConfig"`), or a revision of it we created or changed (its name). (Only its own:
+/// with many DeploymentConfigs in a namespace some other one's write is nearly always in flight.)
+pub fn stale(dc: &DeploymentConfig, ctx: &Context) -> Option<String> {
     if ctx.freshness.is_stale_obj(dc) {
-        return true;
+        return Some("DeploymentConfig".into());
     }
     let ns = dc.namespace().unwrap_or_default();
     let dc_name = dc.name_any();
-    let pending = ctx
-        .freshness
-        .pending("ReplicaSet", &ns, &format!("{dc_name}-"));
     let owner = ObjectRef::from(dc);
-    let mut ours = pending
-        .iter()
-        .filter(|name| keys::is_revision_name_of(name, &dc_name));
-    ours.any(|name| {
-        let cached = ctx
-            .stores
-            .replica_sets
-            .get(&owner, name)
-            .and_then(|rs| rs.resource_version()?.parse().ok());
-        ctx.freshness.is_stale("ReplicaSet", &ns, name, cached)
-    })
+    ctx.freshness
+        .pending("ReplicaSet", &ns, &format!("{dc_name}-"))
+        .into_iter()
+        .filter(|name| keys::is_revision_name_of(name, &dc_name))
+        .find(|name| {
+            let cached = ctx
+                .stores
+                .replica_sets
+                .get(&owner, name)
+                .and_then(|rs| rs.resource_version()?.parse().ok());
+            ctx.freshness.is_stale("ReplicaSet", &ns, name, cached)
+        })
 }
 
 /// Everything the planner needs to know about one DeploymentConfig, from the caches.
