@@ -9,7 +9,7 @@
 //! object's previous state as it replaces it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -41,9 +41,10 @@ impl<K> Default for Index<K> {
 }
 
 impl<K: ResourceExt> Index<K> {
-    fn get(&self, key: &Key) -> Option<&Arc<K>> {
+    /// An object and the owner it is filed under.
+    fn get(&self, key: &Key) -> Option<(&Owner, &Arc<K>)> {
         let owner = self.owner_of.get(key)?;
-        self.by_owner.get(owner)?.get(&key.1)
+        Some((owner, self.by_owner.get(owner)?.get(&key.1)?))
     }
 
     fn insert(&mut self, key: Key, owner: Owner, obj: Arc<K>) {
@@ -93,9 +94,8 @@ impl<K> std::fmt::Debug for Cache<K> {
 pub struct NeverFilled;
 
 impl<K: ResourceExt> Cache<K> {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index<K>> {
-        // The index is consistent after every write, so a panicked writer left nothing half done.
-        self.index.read().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> RwLockReadGuard<'_, Index<K>> {
+        read(&self.index)
     }
 
     /// The objects of one DeploymentConfig, by name.
@@ -235,14 +235,12 @@ impl<K: ResourceExt> Writer<K> {
     /// The owners concerned by `obj` replacing what is cached under its name: its owner when it
     /// is new or its state changed, and its previous owner when that differs.
     fn changed(&self, obj: &K) -> Vec<Owner> {
-        let index = self.read_index();
+        let index = read(&self.index);
         let key = (obj.namespace().unwrap_or_default(), obj.name_any());
         let owner = (self.owner)(obj);
         let before = index
-            .owner_of
             .get(&key)
-            .cloned()
-            .zip(index.get(&key).map(|o| (self.state)(o)));
+            .map(|(was, cached)| (was.clone(), (self.state)(cached)));
         match before {
             Some((was, state)) if Some(&was) == owner.as_ref() => {
                 if state == (self.state)(obj) {
@@ -255,10 +253,11 @@ impl<K: ResourceExt> Writer<K> {
             None => owner.into_iter().collect(),
         }
     }
+}
 
-    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index<K>> {
-        self.index.read().unwrap_or_else(|e| e.into_inner())
-    }
+/// The index is consistent after every write, so a writer that panicked left nothing half done.
+fn read<K>(index: &RwLock<Index<K>>) -> RwLockReadGuard<'_, Index<K>> {
+    index.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Managed fields are never read here and are often the largest part of a pod's metadata (one
@@ -400,14 +399,35 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn ready_after_the_first_list() {
+    #[test]
+    fn ready_after_the_first_list_only() {
+        use futures::FutureExt;
         let (cache, mut w) = cache(owner, presence);
-        assert!(!*cache.ready.borrow());
         w.apply(watcher::Event::Init);
+        w.apply(watcher::Event::InitApply(pod("a", "web", "1", false)));
+        assert!(
+            cache.wait_until_ready().now_or_never().is_none(),
+            "not ready mid-list"
+        );
         w.apply(watcher::Event::InitDone);
-        cache.wait_until_ready().await.expect("ready");
+        assert!(matches!(
+            cache.wait_until_ready().now_or_never(),
+            Some(Ok(()))
+        ));
         drop(w);
-        cache.wait_until_ready().await.expect("stays ready");
+        assert!(
+            matches!(cache.wait_until_ready().now_or_never(), Some(Ok(()))),
+            "stays ready once its watch ends"
+        );
+
+        let (never, w) = super::cache(owner, presence);
+        drop(w);
+        assert!(
+            matches!(
+                never.wait_until_ready().now_or_never(),
+                Some(Err(NeverFilled))
+            ),
+            "a watch that ended before its first list says so"
+        );
     }
 }
