@@ -108,15 +108,11 @@ fn any_change<K: kube::Resource>(obj: &K) -> String {
     obj.resource_version().unwrap_or_default()
 }
 
-/// Of a pod, only its existence and whether it is terminating matter: readiness reaches the
-/// planner through its ReplicaSet's status. (A pod changes four or five times on its way to
-/// Ready; each change would otherwise wake its DeploymentConfig.)
+/// Of a pod, only its existence matters (a terminating pod counts until it is gone): readiness
+/// reaches the planner through its ReplicaSet's status. (A pod changes four or five times on its
+/// way to Ready and again on its way out; each change would otherwise wake its DeploymentConfig.)
 fn pod_presence(pod: &PartialObjectMeta<Pod>) -> String {
-    format!(
-        "{}/{}",
-        pod.uid().unwrap_or_default(),
-        pod.metadata.deletion_timestamp.is_some()
-    )
+    pod.uid().unwrap_or_default()
 }
 
 /// Checks that the installed CRDs are the ones this operator was built with (see

@@ -80,6 +80,7 @@ fn script_scales(w: &mut World, version: i64, to: i32) {
         .expect("revision");
     rs.spec = to;
     rs.generation += 1;
+    rs.changed_at = w.now;
 }
 
 fn operator_scaled(w: &World, name: &str) -> bool {

@@ -36,6 +36,9 @@ struct Scenario {
     hooks: [Option<&'static str>; 3],
     /// Which hook Jobs fail (bit `3 * version + point`).
     hook_failures: u64,
+    /// How long deleted pods take to go, and the ReplicaSet controller to act on a new spec.
+    termination_seconds: i64,
+    replica_set_lag: i64,
 }
 
 fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
@@ -71,6 +74,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             "Abort", "Retry", "Ignore",
         ]))),
         any::<u64>(),
+        1..4i64,
+        0..3i64,
     )
         .prop_map(
             |(
@@ -82,6 +87,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 mut changes,
                 hooks,
                 hook_failures,
+                termination_seconds,
+                replica_set_lag,
             )| {
                 changes.sort_by_key(|c| c.0);
                 Scenario {
@@ -93,6 +100,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     changes,
                     hooks,
                     hook_failures,
+                    termination_seconds,
+                    replica_set_lag,
                 }
             },
         )
@@ -155,6 +164,8 @@ fn build(s: &Scenario) -> World {
             w.hook_runs.insert(format!("web-{v}-hook-{point}"), run);
         }
     }
+    w.termination_seconds = s.termination_seconds;
+    w.replica_set_lag = s.replica_set_lag;
     w
 }
 

@@ -65,9 +65,9 @@ pub enum PodReplacement {
     /// waits for the old pods' termination before starting new ones.
     #[default]
     TerminationComplete,
-    /// As soon as the pod it replaces is terminating, as OpenShift's deployer and the Deployment
-    /// controller do: maxSurge bounds running pods only, and rollouts do not wait on
-    /// termination.
+    /// As soon as its ReplicaSet lets the pod it replaces go, as OpenShift's deployer and the
+    /// Deployment controller do: maxSurge bounds the replicas the revisions ask for, and rollouts
+    /// wait neither for old pods to be deleted nor for them to stop.
     TerminationStarted,
 }
 

@@ -68,17 +68,15 @@ pub fn build<'o>(
     let name = dc.name_any();
     let uid = dc.uid();
 
-    // Pods that exist and, of those, the terminating ones, by revision.
-    let mut pods: HashMap<String, (i32, i32)> = HashMap::new();
+    // Pods that exist (terminating ones included), by revision.
+    let mut pods: HashMap<String, i32> = HashMap::new();
     for pod in pods_meta {
         let labels = pod.labels.as_ref();
         if pod.namespace == ns
             && labels.and_then(|l| l.get(keys::DEPLOYMENTCONFIG_LABEL)) == Some(&name)
             && let Some(rev) = labels.and_then(|l| l.get(keys::DEPLOYMENT_LABEL))
         {
-            let count = pods.entry(rev.clone()).or_default();
-            count.0 += 1;
-            count.1 += i32::from(pod.deletion_timestamp.is_some());
+            *pods.entry(rev.clone()).or_default() += 1;
         }
     }
 
@@ -94,9 +92,8 @@ pub fn build<'o>(
             .find(|o| o.controller == Some(true))
         {
             Some(owner) if Some(&owner.uid) == uid.as_ref() => {
-                let (count, terminating) = pods.get(&rs.name_any()).copied().unwrap_or_default();
-                if let Some(mut rev) = Revision::from_replica_set(rs, count) {
-                    rev.terminating = terminating;
+                let count = pods.get(&rs.name_any()).copied().unwrap_or_default();
+                if let Some(rev) = Revision::from_replica_set(rs, count) {
                     revisions.push(rev);
                 }
             }

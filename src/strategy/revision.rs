@@ -71,8 +71,6 @@ pub struct Revision {
     pub available: i32,
     /// Pod objects of this revision that exist, terminating ones included.
     pub pods: i32,
-    /// Of those, the ones terminating.
-    pub terminating: i32,
     /// The DeploymentConfig as it was when this revision was created.
     pub config: Option<Box<DeploymentConfig>>,
     pub created: Option<Timestamp>,
@@ -126,7 +124,6 @@ impl Revision {
             ready: status.ready_replicas.unwrap_or(0),
             available: status.available_replicas.unwrap_or(0),
             pods,
-            terminating: 0,
             config,
             created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
             started_at: parse_time(ann.get(keys::STARTED_AT_ANNOTATION)),

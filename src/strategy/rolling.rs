@@ -5,8 +5,9 @@
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
 //! bounds hold as guarantees (DESIGN.md). The annotation `cutover.io/pod-replacement-policy:
-//! TerminationStarted` leaves terminating pods out of the surge count, as OpenShift did: faster
-//! when pods take long to stop, at the price of more pods on the nodes meanwhile.
+//! TerminationStarted` counts only the replicas asked for toward `maxSurge`, as OpenShift and the
+//! Deployment controller do: faster when pods take long to stop, at the price of more pods on the
+//! nodes meanwhile.
 //!
 //! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
 //! pods are available; the scale-up never goes beyond that point in such a run.
@@ -79,11 +80,6 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     if let Some(stop) = r.stop_at(Until::Percent(0), "Reached 0% (before rollout)") {
         return stop;
     }
-    // Act only on settled counts: a ReplicaSet whose controller has not yet seen its latest
-    // spec reports stale availability.
-    if !r.all_settled() {
-        return Step::Wait(None);
-    }
     if let Some(stop) = r.reached_percent() {
         return stop;
     }
@@ -97,22 +93,24 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         Err(e) => return Step::Fail(e.to_string()),
     };
 
-    // Scale up within the surge bound, counting pods that still exist (terminating ones too,
-    // unless the pod replacement policy says otherwise).
+    // Scale up within the surge bound. This needs only the ReplicaSets' specs and the pods, so
+    // it does not wait for their controller to report: like the Deployment controller, the new
+    // revision grows as soon as old replicas are let go.
     let old_spec = r.old_spec();
     let mut to_spec = r.to.spec_replicas;
     if to_spec < target {
-        let existing = (old_spec + to_spec).max(r.surge_pods());
-        let room = fp.max_total - existing;
+        let room = fp.max_total - r.surge_count();
         if room > 0 {
             to_spec = target.min(to_spec + room);
         }
     }
 
     // Scale down within the availability bound: unavailable old pods may go as long as the
-    // total stays above minAvailable; available ones only as far as availability allows.
+    // total stays above minAvailable; available ones only as far as availability allows. Only on
+    // settled counts: a ReplicaSet whose controller has not yet seen its latest spec reports
+    // the availability of another size.
     let (mut unhealthy_down, mut healthy_down) = (0, 0);
-    if old_spec > 0 && !r.waiting_update_period() {
+    if old_spec > 0 && !r.waiting_update_period() && r.all_settled() {
         let all_spec = old_spec + to_spec;
         let new_unavailable = (to_spec - r.to.counted_available()).max(0);
         let old_unhealthy: i32 = r

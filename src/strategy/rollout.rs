@@ -284,12 +284,14 @@ impl<'a> Rollout<'a> {
         self.old.iter().map(|o| o.pods).sum()
     }
 
-    /// The pods of every revision that count toward maxSurge: all that exist, or only those not
-    /// terminating (per the pod replacement policy).
-    pub fn surge_pods(&self) -> i32 {
+    /// What counts toward maxSurge, per revision: the replicas it asks for (pods its controller
+    /// may not have created yet) or, by default, the pods it has if more (pods on their way out,
+    /// terminating or not yet deleted). `TerminationStarted` counts the replicas only, as the
+    /// Deployment controller does: a pod stops counting once its ReplicaSet lets it go.
+    pub fn surge_count(&self) -> i32 {
         let counted = |r: &Revision| match self.strategy.pod_replacement {
-            PodReplacement::TerminationComplete => r.pods,
-            PodReplacement::TerminationStarted => r.pods - r.terminating,
+            PodReplacement::TerminationComplete => r.spec_replicas.max(r.pods),
+            PodReplacement::TerminationStarted => r.spec_replicas,
         };
         std::iter::once(self.to)
             .chain(self.old.iter().copied())

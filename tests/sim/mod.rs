@@ -30,6 +30,8 @@ pub struct Rs {
     pub observed_generation: i64,
     pub pods: Vec<Pod>,
     pub created: Timestamp,
+    /// When its spec last changed (the ReplicaSet controller acts on it `replica_set_lag` later).
+    pub changed_at: Timestamp,
 }
 
 impl Rs {
@@ -114,6 +116,10 @@ pub struct World {
     pub refuse_deployer_jobs: bool,
     /// How long a deleted pod takes to go (default: 1 s).
     pub termination_seconds: i64,
+    /// How long the ReplicaSet controller takes to act on a changed spec (default: 0, at the next
+    /// tick). Meanwhile the ReplicaSet reports an older observedGeneration and its pods do not
+    /// follow, as when the controller is busy.
+    pub replica_set_lag: i64,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -148,6 +154,7 @@ impl World {
             job_created_at: BTreeMap::new(),
             refuse_deployer_jobs: false,
             termination_seconds: 1,
+            replica_set_lag: 0,
         }
     }
 
@@ -246,10 +253,7 @@ impl World {
             .rss
             .iter()
             .filter_map(|rs| {
-                let mut rev =
-                    Revision::from_replica_set(&self.replica_set(rs), rs.pods.len() as i32)?;
-                rev.terminating = rs.pods.iter().filter(|p| p.gone_at.is_some()).count() as i32;
-                Some(rev)
+                Revision::from_replica_set(&self.replica_set(rs), rs.pods.len() as i32)
             })
             .collect();
         revisions.sort_by_key(|r| r.version);
@@ -277,8 +281,12 @@ impl World {
     fn tick_cluster(&mut self) {
         let now = self.now;
         let termination = SignedDuration::from_secs(self.termination_seconds);
+        let lag = SignedDuration::from_secs(self.replica_set_lag);
         for rs in &mut self.rss {
             rs.pods.retain(|p| p.gone_at.is_none_or(|t| t > now));
+            if now < rs.changed_at + lag {
+                continue;
+            }
             let version = World::version_of(rs);
             let live = rs.live().count() as i32;
             if live < rs.spec {
@@ -340,6 +348,7 @@ impl World {
                         observed_generation: 0,
                         pods: vec![],
                         created: self.now,
+                        changed_at: self.now,
                     });
                 }
                 Action::Update(u) => {
@@ -357,6 +366,7 @@ impl World {
                         if scale.to != rs.spec {
                             rs.spec = scale.to;
                             rs.generation += 1;
+                            rs.changed_at = self.now;
                         }
                     }
                     let ann = rs.manifest["metadata"]["annotations"]
@@ -544,9 +554,9 @@ impl World {
         self.rss.iter().map(|r| r.pods.len() as i32).sum()
     }
 
-    /// Pods of every revision that are not terminating.
-    pub fn running_pods(&self) -> i32 {
-        self.rss.iter().map(|r| r.live().count() as i32).sum()
+    /// Replicas the revisions ask for.
+    pub fn spec_total(&self) -> i32 {
+        self.rss.iter().map(|r| r.spec).sum()
     }
 
     pub fn available_pods(&self) -> i32 {
