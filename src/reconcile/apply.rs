@@ -129,6 +129,7 @@ pub async fn execute(
                     )
                     .await?;
                 ctx.freshness.wrote(&written);
+                ctx.written.record(written);
             }
             Action::Event(event) => publish(dc, ctx, event),
         }

@@ -23,6 +23,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 #[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any()))]
 pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
+    let dc = ctx.written.newest(dc);
     if let Some(behind) = observe::stale(&dc, &ctx) {
         // Our last writes are not in the cache yet; their watch events bring the next pass.
         debug!(behind, "cache behind our writes: waiting for it");
@@ -115,6 +116,7 @@ async fn write_status(
         .patch_status(&dc.name_any(), &params, &Patch::Apply(&patch))
         .await?;
     ctx.freshness.wrote(&written);
+    ctx.written.record(written);
     Ok(())
 }
 

@@ -8,7 +8,8 @@
 //! revisions that only grow; Argo Rollouts' stale-cache guard makes the same comparison. A record
 //! expires after a while, so an object deleted by someone else never blocks for long.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -91,9 +92,109 @@ impl Freshness {
     }
 }
 
+/// The objects we wrote last, kept until the cache has caught up with them. A reconcile that
+/// starts before the watch has delivered our own write reads what we wrote, which is newer than
+/// anything cached, instead of waiting for the watch (`make bench`: the last pass of a rollout
+/// waited a second on its own status writes, a dozen passes in a row).
+pub struct Written<K> {
+    /// By namespace and name: when we wrote it, and what the API server returned.
+    objects: Mutex<HashMap<(String, String), Stamped<K>>>,
+}
+
+type Stamped<K> = (Instant, Arc<K>);
+
+impl<K> Default for Written<K> {
+    fn default() -> Self {
+        Written {
+            objects: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Records kept before old ones are swept (objects deleted since are never read again).
+const SWEEP_ABOVE: usize = 4096;
+
+impl<K: Resource> Written<K> {
+    pub fn record(&self, obj: K) {
+        let key = (obj.namespace().unwrap_or_default(), obj.name_any());
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects.insert(key, (Instant::now(), Arc::new(obj)));
+        if objects.len() > SWEEP_ABOVE {
+            objects.retain(|_, (at, _)| at.elapsed() < EXPIRY);
+        }
+    }
+
+    /// What we wrote, when it is newer than `cached`; otherwise `cached`.
+    pub fn newest(&self, cached: Arc<K>) -> Arc<K> {
+        let key = (cached.namespace().unwrap_or_default(), cached.name_any());
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        match objects.get(&key) {
+            Some((at, ours))
+                if at.elapsed() < EXPIRY && version(ours.as_ref()) > version(cached.as_ref()) =>
+            {
+                ours.clone()
+            }
+            Some(_) => {
+                objects.remove(&key);
+                cached
+            }
+            None => cached,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reconcile_reads_our_own_write_until_the_cache_has_it() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let at = |rv: &str| {
+            let mut cm = ConfigMap::default();
+            cm.metadata.name = Some("web".into());
+            cm.metadata.namespace = Some("ns".into());
+            cm.metadata.resource_version = Some(rv.into());
+            Arc::new(cm)
+        };
+        let written = Written::default();
+        assert_eq!(
+            written
+                .newest(at("10"))
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("10")
+        );
+        written.record((*at("12")).clone());
+        assert_eq!(
+            written
+                .newest(at("10"))
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("12"),
+            "the cache is behind: our write"
+        );
+        assert_eq!(
+            written
+                .newest(at("15"))
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("15"),
+            "the cache caught up (and moved on)"
+        );
+        assert_eq!(
+            written
+                .newest(at("11"))
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("11"),
+            "forgotten once caught up"
+        );
+    }
 
     #[test]
     fn pending_reads_only_the_names_asked_for() {

@@ -44,6 +44,8 @@ pub struct Context {
     pub stores: Stores,
     /// Versions of our own writes, so no decision is made on an older cache.
     pub freshness: freshness::Freshness,
+    /// Our last write of each DeploymentConfig, read until the cache has it.
+    pub written: freshness::Written<DeploymentConfig>,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Retry delays of DeploymentConfigs whose last reconcile failed transiently.
     pub backoff: Backoff<DeploymentConfig>,
@@ -102,6 +104,7 @@ impl Context {
             client,
             stores,
             freshness: freshness::Freshness::default(),
+            written: freshness::Written::default(),
             metrics,
             backoff: Backoff::default(),
             deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
