@@ -4,6 +4,7 @@
 mod sim;
 
 use cutover::api::{DeploymentConfigSpec, DeploymentStrategy, RollingDeploymentStrategyParams};
+use cutover::strategy::Action;
 use sim::{Readiness, World, dc, template};
 
 fn spec(replicas: i32) -> DeploymentConfigSpec {
@@ -32,7 +33,9 @@ fn initial_rollout_creates_revision_one_and_completes() {
     let mut w = World::new(dc(spec(5)));
     let d = w.reconcile();
     assert_eq!(d.status.latest_version, 1);
-    assert_eq!(w.phase(1).as_deref(), Some("New"));
+    // Created at its first step: nothing to wait for first (no hook), so it is running already.
+    assert_eq!(w.phase(1).as_deref(), Some("Running"));
+    assert_eq!(w.spec_of(1), Some(5));
     assert_eq!(progressing_reason(&w), "NewReplicationControllerCreated");
     assert!(w.run_until(60, complete(1), |_| {}));
     w.step();
@@ -78,6 +81,31 @@ fn rolling_update_keeps_surge_and_availability_bounds() {
         "availability bound: saw {min_available} available"
     );
     assert_eq!((w.spec_of(1), w.spec_of(2)), (Some(0), Some(10)));
+}
+
+/// As the Deployment controller does, a new revision is created at its first step when nothing
+/// (a pre hook) must run first: already scaled up within maxSurge, with the old revision scaled
+/// down in the same pass within maxUnavailable (after the creation, so a refused creation
+/// leaves the old one alone).
+#[test]
+fn a_new_revision_is_created_at_its_first_step() {
+    let mut w = World::new(dc(spec(10)));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.edit(|s| s.template = template("app:2"));
+    let d = w.reconcile();
+    let position = |f: &dyn Fn(&Action) -> bool| d.actions.iter().position(f);
+    let created = position(
+        &|a| matches!(a, Action::CreateRevision { name, manifest } if name == "web-2" && manifest["spec"]["replicas"] == 3),
+    );
+    let scaled_down = position(
+        &|a| matches!(a, Action::Update(u) if u.name == "web-1" && u.scale.map(|s| s.to) == Some(8)),
+    );
+    assert!(
+        created.is_some() && scaled_down.is_some() && created < scaled_down,
+        "{:#?}",
+        d.actions
+    );
+    assert_eq!(w.phase(2).as_deref(), Some("Running"));
 }
 
 /// With pods that take 10 s to stop and a ReplicaSet controller 1 s behind: by default every pod
@@ -297,7 +325,13 @@ fn an_explicit_update_period_spaces_scale_up_and_scale_down() {
         let t = (w.now - start).get_seconds();
         for d in &w.decisions[seen..] {
             for a in &d.actions {
-                if let cutover::strategy::Action::Update(u) = a
+                // The new revision is created at its first step.
+                if let Action::CreateRevision { manifest, .. } = a
+                    && manifest["spec"]["replicas"].as_i64() > Some(0)
+                {
+                    ups.push(t)
+                }
+                if let Action::Update(u) = a
                     && let Some(s) = u.scale
                 {
                     if u.name == "web-2" && s.to > s.from {

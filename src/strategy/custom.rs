@@ -28,7 +28,7 @@ pub const CREATE_TIMEOUT_REASON: &str = "unable to create deployer pod";
 pub const DEPLOYER_GONE_REASON: &str = "deployer pod no longer exists";
 
 impl<'a> Planner<'a> {
-    pub(super) fn drive_deployer(&mut self, latest: &'a Revision, strategy: &EffectiveStrategy) {
+    pub(super) fn drive_deployer(&mut self, latest: &Revision, strategy: &EffectiveStrategy) {
         let job = self
             .obs
             .deployer_jobs
