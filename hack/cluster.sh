@@ -394,13 +394,16 @@ start_apiserver() {
 
 # The Deployment controller alone, as its own identity (a ServiceAccount per controller, as in a
 # production control plane): the benchmark counts its API requests by that user.
+# CUTOVER_DEPLOYMENT_CONTROLLER_ARGS adds flags (the benchmark's
+# --concurrent-deployment-syncs=16 matches cutover's default concurrency).
 start_deployment_controller() {
   ln -f "$CP_BIN/kube-controller-manager" "$CP_BIN/deployment-controller"
+  # shellcheck disable=SC2086 # split on purpose
   start deployment-controller --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$DEPLOYMENT_CONTROLLER_PORT" --leader-elect=false \
     --controllers=deployment-controller --use-service-account-credentials \
-    --kube-api-qps=200 --kube-api-burst=400 --profiling=false
+    --kube-api-qps=200 --kube-api-burst=400 --profiling=false ${CUTOVER_DEPLOYMENT_CONTROLLER_ARGS:-}
 }
 
 # restart <kube-apiserver|deployment-controller>: kill it (SIGKILL, by its recorded PID: a crash;
