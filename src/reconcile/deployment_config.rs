@@ -123,7 +123,9 @@ async fn write_status(
 fn action_label(action: &strategy::Action) -> String {
     match action {
         strategy::Action::Adopt { name } => format!("adopt {name}"),
-        strategy::Action::CreateRevision { name, .. } => format!("create {name}"),
+        strategy::Action::CreateRevision { name, manifest } => {
+            format!("create {name} at {}", manifest["spec"]["replicas"])
+        }
         strategy::Action::Update(u) => match u.scale {
             Some(s) => format!("scale {} {}->{}", u.name, s.from, s.to),
             None => format!("annotate {}", u.name),
