@@ -158,39 +158,22 @@ mod tests {
             Arc::new(cm)
         };
         let written = Written::default();
-        assert_eq!(
-            written
-                .newest(at("10"))
-                .metadata
-                .resource_version
-                .as_deref(),
-            Some("10")
-        );
+        // The version a reconcile reads, when the cache holds `cached`.
+        let read = |cached: &str| written.newest(at(cached)).metadata.resource_version.clone();
+        assert_eq!(read("10").as_deref(), Some("10"));
         written.record((*at("12")).clone());
         assert_eq!(
-            written
-                .newest(at("10"))
-                .metadata
-                .resource_version
-                .as_deref(),
+            read("10").as_deref(),
             Some("12"),
             "the cache is behind: our write"
         );
         assert_eq!(
-            written
-                .newest(at("15"))
-                .metadata
-                .resource_version
-                .as_deref(),
+            read("15").as_deref(),
             Some("15"),
             "the cache caught up (and moved on)"
         );
         assert_eq!(
-            written
-                .newest(at("11"))
-                .metadata
-                .resource_version
-                .as_deref(),
+            read("11").as_deref(),
             Some("11"),
             "forgotten once caught up"
         );
