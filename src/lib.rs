@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod reconcile;
 pub mod route;
 pub mod strategy;
+pub mod transport;

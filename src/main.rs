@@ -136,7 +136,7 @@ async fn main() -> ExitCode {
             deployer_image,
         } => {
             init_logging(log_format);
-            let client = match kube::Client::try_default().await {
+            let client = match cutover::transport::client().await {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("cutover: cannot reach the Kubernetes API: {e}");
