@@ -407,3 +407,23 @@ async fn an_operator_killed_mid_rollout_finishes_it_after_restart() {
     assert_eq!(all.items.len(), 1, "exactly one revision after the restart");
     ns.cleanup().await;
 }
+
+/// The operator's client speaks HTTP/2 to the API server, as client-go does: one connection for
+/// every watch and request instead of one per request in flight (src/transport.rs).
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn the_operators_client_speaks_http2_to_the_api_server() {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let path = root().join(".cluster").join("operator.kubeconfig");
+    let kubeconfig = Kubeconfig::read_from(&path).expect("operator kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("valid kubeconfig");
+    let client = cutover::transport::from_config(config).expect("client");
+    let request = http::Request::get("/version")
+        .body(kube::client::Body::from(Vec::new()))
+        .expect("request");
+    let response = client.send(request).await.expect("GET /version");
+    assert!(response.status().is_success(), "{:?}", response.status());
+    assert_eq!(response.version(), http::Version::HTTP_2);
+}
