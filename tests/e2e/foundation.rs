@@ -1,5 +1,6 @@
 //! The foundation: the OpenShift example rolls out, admission refuses bad input with clear
-//! messages, the pod template survives whole, and a restarted operator finishes the rollout.
+//! messages, the pod template survives whole, a restarted operator finishes the rollout, and the
+//! operator speaks HTTP/2 to the API server.
 
 use std::time::Duration;
 
