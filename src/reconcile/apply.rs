@@ -128,7 +128,6 @@ pub async fn execute(
                         &Patch::<()>::Json(patch),
                     )
                     .await?;
-                ctx.freshness.wrote(&written);
                 ctx.written.record(written);
             }
             Action::Event(event) => publish(dc, ctx, event),

@@ -115,7 +115,6 @@ async fn write_status(
     let written = api
         .patch_status(&dc.name_any(), &params, &Patch::Apply(&patch))
         .await?;
-    ctx.freshness.wrote(&written);
     ctx.written.record(written);
     Ok(())
 }

@@ -3,8 +3,9 @@
 //! A reconcile can start before the watch has delivered what the previous one wrote (a
 //! revision just created, its new phase, the DeploymentConfig's new status). Deciding on that
 //! stale view would redo work: a status without what it recorded, a create that collides, a hook
-//! outcome seen twice. So every write remembers the resourceVersion the API server returned, and a
-//! reconcile whose cache is older waits for the watch to catch up. resourceVersions are etcd
+//! outcome seen twice. So every write of a revision remembers the resourceVersion the API server
+//! returned, and a reconcile whose cache is older waits for the watch to catch up; our writes of
+//! the DeploymentConfig itself are kept whole and read back instead (`Written`). resourceVersions are etcd
 //! revisions that only grow; Argo Rollouts' stale-cache guard makes the same comparison. A record
 //! expires after a while, so an object deleted by someone else never blocks for long.
 
@@ -60,12 +61,6 @@ impl Freshness {
             }
             None => false,
         }
-    }
-
-    /// Whether the cached `obj` is older than our last write of it.
-    pub fn is_stale_obj<K: Resource<DynamicType = ()>>(&self, obj: &K) -> bool {
-        let ns = obj.namespace().unwrap_or_default();
-        self.is_stale(&K::kind(&()), &ns, &obj.name_any(), version(obj))
     }
 
     /// Forgets an object we deleted.

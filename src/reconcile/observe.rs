@@ -14,13 +14,11 @@ use crate::strategy::{DeployerJob, HookJob, Observed, Revision};
 
 use super::Context;
 
-/// What the caches are behind on, of what we last wrote for this DeploymentConfig: its status
-/// (`"DeploymentConfig"`), or a revision of it we created or changed (its name). (Only its own:
-/// with many DeploymentConfigs in a namespace some other one's write is nearly always in flight.)
+/// The revision of this DeploymentConfig we created or changed that the cache has not caught up
+/// with, if any (our writes of the DeploymentConfig itself are read back, `Written`). Only its
+/// own: with many DeploymentConfigs in a namespace some other one's write is nearly always in
+/// flight.
 pub fn stale(dc: &DeploymentConfig, ctx: &Context) -> Option<String> {
-    if ctx.freshness.is_stale_obj(dc) {
-        return Some("DeploymentConfig".into());
-    }
     let ns = dc.namespace().unwrap_or_default();
     let dc_name = dc.name_any();
     let owner = ObjectRef::from(dc);
