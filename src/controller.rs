@@ -93,9 +93,14 @@ where
     (cache, rx)
 }
 
-/// The DeploymentConfig of a revision or Job.
-fn revision_owner<K: kube::Resource>(obj: &K) -> Option<cache::Owner> {
-    cache::owner_by_label(obj, keys::DEPLOYMENT_CONFIG_LABEL)
+/// The DeploymentConfig of a revision.
+fn revision_owner(rs: &ReplicaSet) -> Option<cache::Owner> {
+    cache::owner_by_controller_or_label(rs, keys::DEPLOYMENT_CONFIG_LABEL)
+}
+
+/// The DeploymentConfig of a hook or deployer Job.
+fn job_owner(job: &Job) -> Option<cache::Owner> {
+    cache::owner_by_label(job, keys::DEPLOYMENT_CONFIG_LABEL)
 }
 
 /// The DeploymentConfig of a pod.
@@ -185,7 +190,7 @@ pub async fn run(
     let (jobs, job_events) = watch_cache(
         api::<Job>(&client, &scope),
         keys::DEPLOYER_POD_FOR_LABEL,
-        revision_owner,
+        job_owner,
         any_change,
     );
     let ready = futures::try_join!(

@@ -94,13 +94,28 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// The command line, as `cutover` understands it. Invoked as `openshift-deploy` (the name
+/// OpenShift's deployer has, which Custom strategy scripts call: `openshift-deploy --until=50%`),
+/// the process is `cutover deploy`.
+fn arguments(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = args.collect();
+    let invoked = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|name| name == "openshift-deploy");
+    if invoked {
+        args.splice(..1, ["cutover".into(), "deploy".into()]);
+    }
+    args
+}
+
 /// See Cargo.toml: glibc's malloc fragments under load, musl's is slow.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments(std::env::args_os()));
     match cli.command {
         Command::Crd { dir } => match (cutover::api::crd_files(), dir) {
             (Ok(files), None) => {

@@ -543,6 +543,7 @@ mod tests {
             dc: crate::api::DeploymentConfig::new("web", Default::default()),
             revisions: vec![rev.clone()],
             orphans: vec![],
+            released: vec![],
             hook_jobs: vec![],
             deployer_jobs: vec![],
             deployer_image: String::new(),

@@ -116,3 +116,61 @@ fn surge_and_unavailable_are_integers_or_percentages() {
         );
     }
 }
+
+/// As OpenShift: a hook's containerName may be left out only when the template has one
+/// container; a name is not checked against the template (the rollout reports that).
+#[test]
+fn a_hook_container_name_is_required_only_with_several_containers() {
+    let hook = |point: &str, container: Option<&str>| {
+        let mut exec = json!({"command": ["migrate"]});
+        if let Some(c) = container {
+            exec["containerName"] = json!(c);
+        }
+        let params = if point == "mid" {
+            "recreateParams"
+        } else {
+            "rollingParams"
+        };
+        let kind = if point == "mid" {
+            "Recreate"
+        } else {
+            "Rolling"
+        };
+        json!({"type": kind, params: {point: {"failurePolicy": "Abort", "execNewPod": exec}}})
+    };
+    let two_containers = |v: &mut Value| {
+        v["spec"]["template"]["spec"]["containers"] = json!([
+            {"name": "app", "image": "app:1"},
+            {"name": "side", "image": "side:1"}
+        ])
+    };
+    for point in ["pre", "mid", "post"] {
+        let strategy = hook(point, None);
+        assert_eq!(
+            errors(|v| v["spec"]["strategy"] = strategy),
+            "",
+            "{point}: one container"
+        );
+        let strategy = hook(point, Some("nope"));
+        assert_eq!(
+            errors(|v| v["spec"]["strategy"] = strategy),
+            "",
+            "{point}: not checked"
+        );
+        let strategy = hook(point, None);
+        let got = errors(|v| {
+            two_containers(v);
+            v["spec"]["strategy"] = strategy;
+        });
+        assert!(
+            got.contains("the template has more than one container"),
+            "{point}: {got}"
+        );
+        let strategy = hook(point, Some("side"));
+        let got = errors(|v| {
+            two_containers(v);
+            v["spec"]["strategy"] = strategy;
+        });
+        assert_eq!(got, "", "{point}: named");
+    }
+}

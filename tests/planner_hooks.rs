@@ -320,9 +320,9 @@ fn the_hook_job_is_built_from_the_named_container() {
     assert_eq!(job["metadata"]["ownerReferences"][0]["name"], "web-1");
 }
 
-#[test]
-fn a_hook_naming_a_missing_container_fails_the_rollout_clearly() {
-    let mut strategy = rolling(Some("Abort"), None);
+/// A Rolling strategy whose pre hook, under `policy`, names a container the template lacks.
+fn pre_hook_in_missing_container(policy: &str) -> World {
+    let mut strategy = rolling(Some(policy), None);
     if let Some(h) = strategy
         .rolling_params
         .as_mut()
@@ -331,14 +331,51 @@ fn a_hook_naming_a_missing_container_fails_the_rollout_clearly() {
     {
         h.container_name = "nope".into();
     }
-    let mut w = world(strategy, 1);
+    world(strategy, 1)
+}
+
+fn failed_events(w: &World) -> Vec<String> {
+    w.decisions
+        .iter()
+        .flat_map(|d| &d.actions)
+        .filter_map(|a| match a {
+            Action::Event(e) if e.warning && e.reason == "Failed" => Some(e.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_hook_naming_a_missing_container_fails_an_abort_rollout_clearly() {
+    let mut w = pre_hook_in_missing_container("Abort");
     assert!(w.run_until(10, phase_is(1, "Failed"), |_| {}));
     let reason = w.rss[0]
         .annotation("openshift.io/deployment.status-reason")
         .unwrap_or_default();
     assert!(
-        reason.contains("no container named 'nope' found in rc template"),
+        reason.contains("no container named 'nope' found in rc template")
+            && reason.contains("aborting rollout of ns/web-1")
+            && !reason.contains("will continue"),
         "{reason}"
+    );
+    assert_eq!(failed_events(&w).len(), 2, "the hook's and the rollout's");
+    assert!(w.job_creations.is_empty());
+}
+
+#[test]
+fn a_hook_naming_a_missing_container_is_ignored_under_ignore() {
+    let mut w = pre_hook_in_missing_container("Ignore");
+    assert!(w.run_until(20, phase_is(1, "Complete"), |_| {}));
+    assert_eq!(
+        w.annotation_of(1, "cutover.io/hook-pre").as_deref(),
+        Some("FailedIgnored")
+    );
+    let events = failed_events(&w);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains("no container named 'nope' found in rc template")
+            && events[0].ends_with("(ignore), rollout of ns/web-1 will continue"),
+        "{events:?}"
     );
     assert!(w.job_creations.is_empty());
 }

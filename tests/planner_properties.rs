@@ -49,7 +49,11 @@ fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
 }
 
 fn readiness() -> impl Strategy<Value = Readiness> {
-    prop_oneof![4 => (0..6i64).prop_map(Readiness::After), 1 => Just(Readiness::Never)]
+    prop_oneof![
+        4 => (0..6i64).prop_map(Readiness::After),
+        1 => Just(Readiness::Never),
+        1 => (0..4usize, 0..6i64).prop_map(|(pods, after)| Readiness::AtMost { pods, after }),
+    ]
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -198,7 +202,9 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
         .collect();
     assert!(in_flight.len() <= 1, "in flight at once: {in_flight:?}");
     let Some(&version) = in_flight.first() else {
-        *start = None;
+        if let Some(st) = start.take() {
+            check_completion(w, s, &st);
+        }
         return;
     };
     let running = w.phase(version).as_deref() == Some("Running");
@@ -249,6 +255,55 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
             w.available_pods() >= floor,
             "availability bound: {} available < {floor}",
             w.available_pods()
+        );
+    }
+}
+
+/// A rollout that just ended Complete: the new revision asks for its replicas and the others for
+/// none, and under Rolling its own available pods keep the availability bound (the old ones could
+/// only go while they did, even if some new pod never became ready).
+fn check_completion(w: &World, s: &Scenario, st: &RolloutStart) {
+    if w.phase(st.version).as_deref() != Some("Complete") {
+        return;
+    }
+    let to = w
+        .rss
+        .iter()
+        .find(|r| World::version_of(r) == st.version)
+        .expect("the completed revision");
+    let desired: i32 = to
+        .annotation("openshift.io/deployment.replicas")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    // (The same step's next pass may already scale it to a spec.replicas changed meanwhile.)
+    assert!(
+        to.spec == desired || to.spec == w.dc.spec.replicas,
+        "revision {} complete at {} pods, not its target {desired}",
+        st.version,
+        to.spec
+    );
+    for other in w.rss.iter().filter(|r| World::version_of(r) != st.version) {
+        assert_eq!(
+            other.spec,
+            0,
+            "revision {} still asked for pods",
+            World::version_of(other)
+        );
+    }
+    if !s.recreate && st.pods > 0 {
+        let fp = fenceposts(desired, &s.surge, &s.unavailable, 0).expect("valid");
+        let floor = fp.min_available.min(st.available);
+        let available = to
+            .live()
+            .filter(|p| {
+                p.ready_at
+                    .is_some_and(|t| t + jiff::SignedDuration::from_secs(w.min_ready) <= w.now)
+            })
+            .count() as i32;
+        assert!(
+            available >= floor,
+            "revision {} complete with {available} available < {floor}",
+            st.version
         );
     }
 }

@@ -199,3 +199,25 @@ fn rollback_writes_the_old_template_and_rolls_it_out_as_a_new_revision() {
         Some("version 3 is already the latest".into())
     );
 }
+
+#[test]
+fn a_rollback_target_that_is_not_a_non_negative_integer_is_refused() {
+    let mut w = world(1);
+    settle(&mut w);
+    w.edit(|s| s.template = template("app:2"));
+    settle(&mut w);
+    for (token, to) in [("n1", "-1"), ("n2", "two")] {
+        w.annotate("cutover.io/rollback-to-revision", to);
+        w.annotate("cutover.io/request-rollback", token);
+        settle(&mut w);
+        let (_, outcome, message) = w.request("rollback").expect("recorded");
+        assert_eq!(outcome, "Refused", "{to}");
+        assert!(
+            message.starts_with(&format!(
+                "invalid revision {to:?} in cutover.io/rollback-to-revision: must be a non-negative integer"
+            )),
+            "{message}"
+        );
+    }
+    assert_eq!(w.latest_version(), 2, "nothing rolled back");
+}

@@ -47,7 +47,16 @@ use super::template::PodTemplate;
     validation = Rule::new("!has(self.minReadySeconds) || self.minReadySeconds == 0 || self.minReadySeconds < (has(self.strategy.rollingParams) && has(self.strategy.rollingParams.timeoutSeconds) ? self.strategy.rollingParams.timeoutSeconds : has(self.strategy.recreateParams) && has(self.strategy.recreateParams.timeoutSeconds) ? self.strategy.recreateParams.timeoutSeconds : 600)")
         .message("minReadySeconds must be less than the deployment timeout (timeoutSeconds)"),
     validation = Rule::new("!has(self.minReadySeconds) || self.minReadySeconds == 0 || self.minReadySeconds < (has(self.strategy.activeDeadlineSeconds) ? self.strategy.activeDeadlineSeconds : 21600)")
-        .message("minReadySeconds must be less than strategy.activeDeadlineSeconds"),
+        .message("minReadySeconds must be less than strategy.activeDeadlineSeconds"),    validation = Rule::new("!has(self.strategy.rollingParams) || !has(self.strategy.rollingParams.pre) || !has(self.strategy.rollingParams.pre.execNewPod) || has(self.strategy.rollingParams.pre.execNewPod.containerName) && size(self.strategy.rollingParams.pre.execNewPod.containerName) > 0 || size(self.template.spec.containers) == 1")
+        .message(CONTAINER_NAME_REQUIRED).reason(kube::core::Reason::FieldValueRequired).field_path(".strategy.rollingParams.pre.execNewPod.containerName"),
+    validation = Rule::new("!has(self.strategy.rollingParams) || !has(self.strategy.rollingParams.post) || !has(self.strategy.rollingParams.post.execNewPod) || has(self.strategy.rollingParams.post.execNewPod.containerName) && size(self.strategy.rollingParams.post.execNewPod.containerName) > 0 || size(self.template.spec.containers) == 1")
+        .message(CONTAINER_NAME_REQUIRED).reason(kube::core::Reason::FieldValueRequired).field_path(".strategy.rollingParams.post.execNewPod.containerName"),
+    validation = Rule::new("!has(self.strategy.recreateParams) || !has(self.strategy.recreateParams.pre) || !has(self.strategy.recreateParams.pre.execNewPod) || has(self.strategy.recreateParams.pre.execNewPod.containerName) && size(self.strategy.recreateParams.pre.execNewPod.containerName) > 0 || size(self.template.spec.containers) == 1")
+        .message(CONTAINER_NAME_REQUIRED).reason(kube::core::Reason::FieldValueRequired).field_path(".strategy.recreateParams.pre.execNewPod.containerName"),
+    validation = Rule::new("!has(self.strategy.recreateParams) || !has(self.strategy.recreateParams.mid) || !has(self.strategy.recreateParams.mid.execNewPod) || has(self.strategy.recreateParams.mid.execNewPod.containerName) && size(self.strategy.recreateParams.mid.execNewPod.containerName) > 0 || size(self.template.spec.containers) == 1")
+        .message(CONTAINER_NAME_REQUIRED).reason(kube::core::Reason::FieldValueRequired).field_path(".strategy.recreateParams.mid.execNewPod.containerName"),
+    validation = Rule::new("!has(self.strategy.recreateParams) || !has(self.strategy.recreateParams.post) || !has(self.strategy.recreateParams.post.execNewPod) || has(self.strategy.recreateParams.post.execNewPod.containerName) && size(self.strategy.recreateParams.post.execNewPod.containerName) > 0 || size(self.template.spec.containers) == 1")
+        .message(CONTAINER_NAME_REQUIRED).reason(kube::core::Reason::FieldValueRequired).field_path(".strategy.recreateParams.post.execNewPod.containerName"),
 )]
 pub struct DeploymentConfigSpec {
     /// How a rollout is carried out.
@@ -93,6 +102,12 @@ pub struct DeploymentConfigSpec {
     /// The pod template, stored without loss (see `api::template`).
     pub template: PodTemplate,
 }
+
+/// A hook's `containerName` may be left out only when the template has one container (OpenShift
+/// fills it in then); it is not checked against the template's names, which OpenShift leaves to
+/// the rollout (a hook that cannot be built fails under its failure policy).
+const CONTAINER_NAME_REQUIRED: &str =
+    "the template has more than one container: name the one the hook runs in";
 
 // Schema defaults (what the API server fills in when the field is absent).
 fn default_triggers() -> Option<Vec<DeploymentTriggerPolicy>> {

@@ -71,6 +71,9 @@ pub mod phase {
     pub const FAILED: &str = "Failed";
 }
 
+/// The longest label value Kubernetes accepts (a revision's name is one: its pods' `deployment`).
+pub const MAX_LABEL_VALUE: usize = 63;
+
 /// The name of revision `version` of DeploymentConfig `dc`.
 pub fn revision_name(dc: &str, version: i64) -> String {
     format!("{dc}-{version}")

@@ -96,7 +96,7 @@ enum Rollout {
     Undo {
         name: String,
         /// The revision to go back to (default: the newest Complete one before the latest).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
         to_revision: i64,
         /// Print the template that would be rolled back to, change nothing.
         #[arg(long)]

@@ -4,6 +4,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
@@ -50,6 +51,7 @@ pub async fn execute(
         rest = &rest[1..];
         match action {
             Action::Adopt { name } => adopt(dc, &replica_sets, name).await?,
+            Action::Release { name } => release(dc, &replica_sets, name).await?,
             Action::CreateRevision { name, manifest } => {
                 if let Some(r) = create_revision(dc, ctx, &ns, name, manifest).await? {
                     publish(
@@ -182,23 +184,62 @@ async fn update_revisions(
     first_error.map_or(Ok(()), Err)
 }
 
+/// Takes an orphan whose label names this DeploymentConfig under its control.
 async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {
-    let Some(owner) = dc.controller_owner_ref(&()) else {
+    let Some(mut owner) = dc.controller_owner_ref(&()) else {
         return Ok(());
     };
-    let mut owner = owner;
     owner.block_owner_deletion = Some(true);
-    let rs = api.get(name).await?;
-    if rs
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true))
-    {
-        return Ok(()); // someone else's by now
-    }
-    let mut refs = rs.owner_references().to_vec();
-    refs.push(owner);
-    // The resourceVersion makes this a compare-and-swap: a concurrent claim wins, we re-observe.
+    set_owners(api, name, |rs| {
+        let controlled = rs
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true));
+        // Someone else's by now, or relabelled since it was observed: the next pass decides.
+        (!controlled && labelled_for(rs, dc)).then(|| {
+            let mut refs = rs.owner_references().to_vec();
+            refs.push(owner);
+            refs
+        })
+    })
+    .await
+}
+
+/// Lets go of a ReplicaSet this DeploymentConfig controls whose label no longer names it.
+async fn release(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {
+    let uid = dc.uid();
+    set_owners(api, name, |rs| {
+        let refs = rs.owner_references();
+        let ours = refs.iter().any(|o| Some(&o.uid) == uid.as_ref());
+        (ours && !labelled_for(rs, dc)).then(|| {
+            refs.iter()
+                .filter(|o| Some(&o.uid) != uid.as_ref())
+                .cloned()
+                .collect()
+        })
+    })
+    .await
+}
+
+/// Whether a ReplicaSet's `openshift.io/deployment-config.name` label names `dc`.
+fn labelled_for(rs: &ReplicaSet, dc: &DeploymentConfig) -> bool {
+    rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&dc.name_any())
+}
+
+/// Replaces a ReplicaSet's owner references with what `owners` makes of the current object, if
+/// anything (`None`: leave it). The resourceVersion makes this a compare-and-swap: a concurrent
+/// change wins, and the next pass decides again on what it observes.
+async fn set_owners(
+    api: &Api<ReplicaSet>,
+    name: &str,
+    owners: impl FnOnce(&ReplicaSet) -> Option<Vec<OwnerReference>>,
+) -> Result<()> {
+    let Some(rs) = api.get_opt(name).await? else {
+        return Ok(());
+    };
+    let Some(refs) = owners(&rs) else {
+        return Ok(());
+    };
     let patch =
         json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.resource_version()}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -243,10 +284,14 @@ async fn create_revision(
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let existing: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), ns);
             let rs = existing.get(name).await?;
-            let ours = rs
-                .owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == dc.uid().as_ref());
+            // Only a revision of ours that the cache has not caught up with is worth waiting
+            // for; anything else under that name (another owner's, or one we control but no
+            // longer label) will not become ours by retrying.
+            let ours = labelled_for(&rs, dc)
+                && rs
+                    .owner_references()
+                    .iter()
+                    .any(|o| o.controller == Some(true) && Some(&o.uid) == dc.uid().as_ref());
             if ours {
                 Err(Error::StaleCache(format!(
                     "revision {name} exists but is not in the cache yet"

@@ -273,6 +273,21 @@ pub fn owner_by_label<K: ResourceExt>(obj: &K, label: &str) -> Option<Owner> {
     Some(ObjectRef::new(name).within(&obj.namespace()?))
 }
 
+/// The DeploymentConfig that controls an object by owner reference, else the one its `label`
+/// names. A revision relabelled away from its DeploymentConfig stays filed under it, so that
+/// DeploymentConfig sees it and lets it go; released, it is filed under the label's.
+pub fn owner_by_controller_or_label<K: ResourceExt>(obj: &K, label: &str) -> Option<Owner> {
+    let controller = obj.owner_references().iter().find(|o| {
+        o.controller == Some(true)
+            && o.kind == "DeploymentConfig"
+            && o.api_version.starts_with("apps.openshift.io/")
+    });
+    match controller {
+        Some(o) => Some(ObjectRef::new(&o.name).within(&obj.namespace()?)),
+        None => owner_by_label(obj, label),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +324,36 @@ mod tests {
 
     fn names(cache: &Cache<PartialObjectMeta<Pod>>, of: &str) -> Vec<String> {
         cache.of(&dc(of)).iter().map(|p| p.name_any()).collect()
+    }
+
+    #[test]
+    fn a_revision_is_filed_under_its_controller_before_its_label() {
+        let rs = |owners: serde_json::Value| -> k8s_openapi::api::apps::v1::ReplicaSet {
+            serde_json::from_value(serde_json::json!({"metadata": {
+                "name": "web-1", "namespace": "ns",
+                "labels": {"openshift.io/deployment-config.name": "elsewhere"},
+                "ownerReferences": owners
+            }}))
+            .expect("rs")
+        };
+        let label = "openshift.io/deployment-config.name";
+        let controlled = rs(serde_json::json!([{"apiVersion": "apps.openshift.io/v1",
+            "kind": "DeploymentConfig", "name": "web", "uid": "u", "controller": true}]));
+        assert_eq!(
+            owner_by_controller_or_label(&controlled, label),
+            Some(dc("web"))
+        );
+        let other = rs(serde_json::json!([{"apiVersion": "apps/v1",
+            "kind": "Deployment", "name": "web", "uid": "u", "controller": true}]));
+        assert_eq!(
+            owner_by_controller_or_label(&other, label),
+            Some(dc("elsewhere"))
+        );
+        let orphan = rs(serde_json::json!([]));
+        assert_eq!(
+            owner_by_controller_or_label(&orphan, label),
+            Some(dc("elsewhere"))
+        );
     }
 
     #[test]

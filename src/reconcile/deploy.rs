@@ -164,6 +164,7 @@ async fn act(client: &Client, namespace: &str, action: &Action) -> Result<(), De
         Action::Event(_) => {}
         // The rollout planner never asks for these; the operator's ladder does.
         Action::Adopt { .. }
+        | Action::Release { .. }
         | Action::CreateRevision { .. }
         | Action::DeleteRevision { .. }
         | Action::RollBackConfig { .. }

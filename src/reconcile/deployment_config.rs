@@ -122,6 +122,7 @@ async fn write_status(
 fn action_label(action: &strategy::Action) -> String {
     match action {
         strategy::Action::Adopt { name } => format!("adopt {name}"),
+        strategy::Action::Release { name } => format!("release {name}"),
         strategy::Action::CreateRevision { name, manifest } => {
             format!("create {name} at {}", manifest["spec"]["replicas"])
         }

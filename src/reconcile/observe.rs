@@ -53,7 +53,8 @@ pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
 
 /// Builds the planner's `Observed` from what was read, by the operator from its caches or by
 /// `cutover deploy` from lists: the revisions this DeploymentConfig controls (with their pod
-/// counts), the orphans labelled as its revisions, and its hook and deployer Jobs. Objects of
+/// counts), the orphans labelled as its revisions, the ReplicaSets it controls but no longer
+/// labels, and its hook and deployer Jobs. Objects of
 /// other DeploymentConfigs or namespaces are skipped, so callers may pass more than needed.
 pub fn build<'o>(
     dc: &DeploymentConfig,
@@ -80,28 +81,38 @@ pub fn build<'o>(
 
     let mut revisions = Vec::new();
     let mut orphans = Vec::new();
+    let mut released = Vec::new();
     for rs in replica_sets {
-        if rs.namespace() != ns || rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) != Some(&name) {
+        if rs.namespace() != ns {
             continue;
         }
+        let labelled = rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&name);
+        let live = rs.metadata.deletion_timestamp.is_none();
         match rs
             .owner_references()
             .iter()
             .find(|o| o.controller == Some(true))
         {
             Some(owner) if Some(&owner.uid) == uid.as_ref() => {
+                if !labelled {
+                    if live {
+                        released.push(rs.name_any());
+                    }
+                    continue;
+                }
                 let count = pods.get(&rs.name_any()).copied().unwrap_or_default();
                 if let Some(rev) = Revision::from_replica_set(rs, count) {
                     revisions.push(rev);
                 }
             }
             Some(_) => {} // another controller's: never touched
-            None if rs.metadata.deletion_timestamp.is_none() => orphans.push(rs.name_any()),
+            None if labelled && live => orphans.push(rs.name_any()),
             None => {}
         }
     }
     revisions.sort_by_key(|r| r.version);
     orphans.sort();
+    released.sort();
     let ours: Vec<&Job> = jobs
         .into_iter()
         .filter(|j| {
@@ -126,5 +137,58 @@ pub fn build<'o>(
         dc: dc.clone(),
         revisions,
         orphans,
+        released,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dc() -> DeploymentConfig {
+        serde_json::from_value(json!({
+            "apiVersion": "apps.openshift.io/v1",
+            "kind": "DeploymentConfig",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "uid-web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app"}]}}}
+        }))
+        .expect("dc")
+    }
+
+    /// A revision of `web` named `name`, labelled for `label`, controlled by `controller`.
+    fn rs(name: &str, label: &str, controller: Option<&str>) -> ReplicaSet {
+        let owners: Vec<_> = controller
+            .map(|uid| {
+                json!({"apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+                       "name": "web", "uid": uid, "controller": true})
+            })
+            .into_iter()
+            .collect();
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": name, "namespace": "ns",
+                "labels": {keys::DEPLOYMENT_CONFIG_LABEL: label},
+                "annotations": {keys::LATEST_VERSION_ANNOTATION: "1"},
+                "ownerReferences": owners
+            }
+        }))
+        .expect("rs")
+    }
+
+    #[test]
+    fn revisions_are_claimed_by_label_as_the_controller_ref_manager_does() {
+        let replica_sets = [
+            rs("web-1", "web", Some("uid-web")),
+            rs("web-2", "elsewhere", Some("uid-web")),
+            rs("web-3", "web", None),
+            rs("web-4", "elsewhere", None),
+            rs("web-5", "web", Some("uid-other")),
+        ];
+        let obs = build(&dc(), &replica_sets, [], [], "image");
+        let names: Vec<&str> = obs.revisions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["web-1"]);
+        assert_eq!(obs.released, ["web-2"], "ours, but no longer labelled ours");
+        assert_eq!(obs.orphans, ["web-3"], "labelled ours, no controller");
     }
 }

@@ -48,6 +48,9 @@ pub struct Observed {
     pub revisions: Vec<Revision>,
     /// ReplicaSets labelled as its revisions that no controller owns: adopted first.
     pub orphans: Vec<String>,
+    /// ReplicaSets it controls whose `openshift.io/deployment-config.name` label no longer
+    /// names it: released first.
+    pub released: Vec<String>,
     /// Hook Jobs of its revisions.
     pub hook_jobs: Vec<HookJob>,
     /// Deployer Jobs of its revisions (Custom strategies and `customParams`).
@@ -124,6 +127,10 @@ impl RevisionUpdate {
 pub enum Action {
     /// Take a controller-less revision under this DeploymentConfig.
     Adopt {
+        name: String,
+    },
+    /// Let go of a ReplicaSet this DeploymentConfig controls but no longer selects.
+    Release {
         name: String,
     },
     /// Create a revision's ReplicaSet from this manifest.
@@ -252,11 +259,21 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        // Orphaned revisions of this DeploymentConfig are adopted before anything is decided.
-        if !self.obs.orphans.is_empty() {
-            for name in &self.obs.orphans {
-                self.actions.push(Action::Adopt { name: name.clone() });
-            }
+        // Which ReplicaSets are its revisions is settled before anything is decided, as the
+        // ControllerRefManager does: those whose label no longer names it are released, orphans
+        // that it names are adopted.
+        if !self.obs.released.is_empty() || !self.obs.orphans.is_empty() {
+            let released = self
+                .obs
+                .released
+                .iter()
+                .map(|name| Action::Release { name: name.clone() });
+            let adopted = self
+                .obs
+                .orphans
+                .iter()
+                .map(|name| Action::Adopt { name: name.clone() });
+            self.actions.extend(released.chain(adopted));
             return;
         }
         // Catch up with revisions that exist (a DeploymentConfig recreated over orphans).
@@ -267,19 +284,21 @@ impl<'a> Planner<'a> {
         if self.requests() {
             return;
         }
-        if self.dc.spec.paused {
-            self.prune();
-            return;
+        // Paused: no trigger starts a rollout and no replicas are reconciled, but a rollout that
+        // runs finishes (OpenShift's deployer never looks at `paused`).
+        let paused = self.dc.spec.paused;
+        if !paused {
+            if !self.images_resolved() {
+                return;
+            }
+            self.triggers();
         }
-        if !self.images_resolved() {
-            return;
-        }
-        self.triggers();
         if self.cancel_superseded() {
             return;
         }
         match self.latest() {
             Some(latest) if !latest.phase.is_terminal() => self.drive(latest, &strategy),
+            _ if paused => self.prune(),
             Some(_) => {
                 self.scale_to_active();
                 self.prune();
@@ -532,6 +551,21 @@ impl<'a> Planner<'a> {
     fn create_latest(&mut self, strategy: &EffectiveStrategy) {
         let version = self.status.latest_version;
         let name = keys::revision_name(&self.name(), version);
+        if name.len() > keys::MAX_LABEL_VALUE {
+            // The API server would refuse it on every pass: say why once, create nothing.
+            self.set_progressing(condition(
+                progress::PROGRESSING,
+                "False",
+                reason::RC_CREATE_ERROR,
+                format!(
+                    "cannot create revision {name:?}: its name, the value of its pods' {:?} label, has {} characters where at most {} fit; give the DeploymentConfig a shorter name",
+                    keys::DEPLOYMENT_LABEL,
+                    name.len(),
+                    keys::MAX_LABEL_VALUE
+                ),
+            ));
+            return;
+        }
         match revision::replica_set_manifest(self.dc, version, &self.status) {
             Ok(mut manifest) => {
                 let first = self.first_pass(&manifest, strategy);
@@ -649,10 +683,20 @@ impl<'a> Planner<'a> {
                 let progressed = self.status.updated_replicas > self.previous.updated_replicas
                     || self.status.replicas - self.status.updated_replicas
                         < self.previous.replicas - self.previous.updated_replicas;
-                if phase == Phase::Running && progressed {
-                    progress::replace_condition(&mut self.status.conditions, c, self.now);
-                } else {
-                    progress::set_condition(&mut self.status.conditions, c, self.now);
+                // OpenShift moves a running rollout's condition only when it sees progress: until
+                // then NewReplicationControllerCreated stands. Any other condition (a retried
+                // rollout's failure, an earlier rollout's success) gives way at once.
+                let standing = self.status.conditions.iter().any(|c| {
+                    c.type_ == progress::PROGRESSING
+                        && c.status == "True"
+                        && [reason::NEW_RC_CREATED, reason::RC_UPDATED].contains(&c.reason.as_str())
+                });
+                match phase {
+                    Phase::Running if progressed => {
+                        progress::replace_condition(&mut self.status.conditions, c, self.now)
+                    }
+                    Phase::Running if standing => {}
+                    _ => progress::set_condition(&mut self.status.conditions, c, self.now),
                 }
             }
         }
@@ -672,11 +716,13 @@ fn cause(type_: &str) -> DeploymentCause {
     }
 }
 
-/// The container images of a template (containers and init containers).
+/// The images of a template's containers. Init containers do not count: OpenShift's image
+/// change detection (`hasUpdatedImages`) looks at containers only.
 fn images(template: &Value) -> Vec<String> {
     crate::api::PodTemplate(template.clone())
         .containers()
         .iter()
+        .filter(|c| !c.init)
         .map(|c| c.image.trim().to_string())
         .collect()
 }

@@ -5,7 +5,6 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::defaults::StrategyKind;
-use crate::api::int_or_percent::Rounding;
 use crate::api::keys;
 use crate::api::{
     DeploymentCondition, DeploymentConfig, DeploymentConfigStatus, TRIGGER_CONFIG_CHANGE,
@@ -13,6 +12,7 @@ use crate::api::{
 };
 
 use super::revision::{Phase, Revision};
+use super::rolling::fenceposts;
 
 pub const AVAILABLE: &str = "Available";
 pub const PROGRESSING: &str = "Progressing";
@@ -147,7 +147,10 @@ pub fn fill_counts(status: &mut DeploymentConfigStatus, revisions: &[Revision]) 
         .map_or(0, |r| r.replicas);
 }
 
-/// Available: enough pods are available for the strategy's bound, and at least one.
+/// Available: enough pods are available for the strategy's bound, and at least one. Rolling
+/// resolves maxSurge and maxUnavailable against spec.replicas exactly as a rollout does (both
+/// rounding to 0 allows 1 unavailable), so the condition does not flap during a rollout that
+/// keeps its bound; other strategies need every pod (library-go's `MaxUnavailable`).
 pub fn available_condition(dc: &DeploymentConfig, available: i32) -> DeploymentCondition {
     let desired = dc.spec.replicas;
     let max_unavailable = dc
@@ -156,8 +159,8 @@ pub fn available_condition(dc: &DeploymentConfig, available: i32) -> DeploymentC
         .effective()
         .ok()
         .filter(|s| s.kind == StrategyKind::Rolling)
-        .and_then(|s| s.max_unavailable.scaled(desired, Rounding::Down).ok())
-        .unwrap_or(0);
+        .and_then(|s| fenceposts(desired, &s.max_surge, &s.max_unavailable, 0).ok())
+        .map_or(0, |f| f.unavailable);
     if available >= desired - max_unavailable && available > 0 {
         condition(
             AVAILABLE,

@@ -1,6 +1,6 @@
-//! The Recreate strategy (spec §9): old revisions down, wait for their pods to be gone, then the
-//! new revision up — first to one pod that must become available when an older Complete
-//! revision exists, then to the target.
+//! The Recreate strategy: old revisions down, wait for their pods to be gone, then the new
+//! revision up — first to one pod that must become available when an older Complete revision
+//! exists (every pod on a first rollout), then to the target, done once those pods exist.
 //!
 //! `cutover deploy --until` stops at `0%` (old pods gone), `mid` (after the mid hook), and
 //! `1%`–`99%` after the one-pod acceptance check.
@@ -9,11 +9,18 @@
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
 use super::hooks::HookPoint;
-use super::rollout::{Rollout, Step};
+use super::rollout::{OnTimeout, Rollout, Step};
 use super::until::Until;
 
 pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     let desired = r.to.desired;
+    // The pods the acceptance check waits for: one after an older Complete revision (OpenShift's
+    // `from`), every pod of a first rollout.
+    let accepted = if r.has_complete_old() {
+        desired.min(1)
+    } else {
+        desired
+    };
     if r.to.spec_replicas == 0 {
         // Old revisions down, and their pods gone, before any new pod exists.
         let old_spec = r.old_spec();
@@ -48,25 +55,29 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         if desired == 0 {
             return r.accept_or_wait(0);
         }
-        // With a previous Complete revision, start with one pod and accept it first.
-        let first = if r.has_complete_old() { 1 } else { desired };
-        r.scale_to(first);
+    }
+    if r.to.spec_replicas < accepted {
+        // Up to the pods of the acceptance check.
+        r.scale_to(accepted);
         return Step::Wait(None);
     }
-    if r.to.spec_replicas < desired {
-        // The single pod of the acceptance check.
+    if r.to.spec_replicas == accepted {
         match r.accept_or_wait(r.to.spec_replicas) {
-            // After the acceptance check, `--until=1%..99%` stops (spec §9 step 5).
-            Step::Complete => match r.until_percent().filter(|n| (1..100).contains(n)) {
-                Some(n) if r.has_complete_old() => Step::Stop(format!("Reached {n}%")),
-                _ => {
-                    r.scale_to(desired);
-                    Step::Wait(None)
+            Step::Complete if accepted < desired => {
+                match r.until_percent().filter(|n| (1..100).contains(n)) {
+                    // After the acceptance check, `--until=1%..99%` stops.
+                    Some(n) => Step::Stop(format!("Reached {n}%")),
+                    None => {
+                        r.scale_to(desired);
+                        Step::Wait(None)
+                    }
                 }
-            },
+            }
             other => other,
         }
     } else {
-        r.accept_or_wait(desired)
+        // Accepted already: the rest need only be created, not ready (and if they are not
+        // created in time the rollout still completes, as OpenShift's does).
+        r.replicas_created(desired, OnTimeout::Complete)
     }
 }

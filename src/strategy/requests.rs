@@ -125,15 +125,14 @@ impl<'a> super::Planner<'a> {
     pub(super) fn requests(&mut self) -> bool {
         use self::{ACCEPTED, REFUSED, RequestKind};
         for (kind, token) in self::pending(self.dc) {
-            let result = if self.dc.spec.paused {
-                Err(self.paused_refusal(kind))
-            } else {
-                match kind {
+            let result = match self.paused_refusal(kind) {
+                Some(refusal) => Err(refusal),
+                None => match kind {
                     RequestKind::Cancel => self.request_cancel(),
                     RequestKind::Retry => self.request_retry(),
                     RequestKind::Latest => self.request_latest(),
                     RequestKind::Rollback => self.request_rollback(),
-                }
+                },
             };
             let (outcome, message, event) = match result {
                 Ok(m) => (
@@ -163,19 +162,22 @@ impl<'a> super::Planner<'a> {
         false
     }
 
-    fn paused_refusal(&self, kind: self::RequestKind) -> String {
-        let (name, ns) = (self.name(), self.namespace());
+    /// Why a paused DeploymentConfig refuses a request that would start a rollout. A cancel
+    /// is taken: a rollout that runs while paused can still be stopped.
+    fn paused_refusal(&self, kind: self::RequestKind) -> Option<String> {
+        if !self.dc.spec.paused {
+            return None;
+        }
+        let name = self.name();
         match kind {
-            self::RequestKind::Latest => "cannot deploy a paused deployment config".into(),
-            self::RequestKind::Cancel => {
-                format!("unable to cancel paused deployment {ns}/{name}")
-            }
-            self::RequestKind::Retry => {
-                format!("unable to retry paused deployment config \"{name}\"")
-            }
-            self::RequestKind::Rollback => format!(
+            self::RequestKind::Cancel => None,
+            self::RequestKind::Latest => Some("cannot deploy a paused deployment config".into()),
+            self::RequestKind::Retry => Some(format!(
+                "unable to retry paused deployment config \"{name}\""
+            )),
+            self::RequestKind::Rollback => Some(format!(
                 "cannot rollback a paused config; resume it first with 'kubectl dc rollout resume {name}' and try again"
-            ),
+            )),
         }
     }
 
@@ -313,10 +315,12 @@ impl<'a> super::Planner<'a> {
             .dc
             .annotations()
             .get(self::ROLLBACK_TO_ANNOTATION)
-            .map(|v| {
-                v.trim().parse::<i64>().map_err(|_| {
-                    format!("invalid revision {v:?} in {}", self::ROLLBACK_TO_ANNOTATION)
-                })
+            .map(|v| match v.trim().parse::<i64>() {
+                Ok(n) if n >= 0 => Ok(n),
+                _ => Err(format!(
+                    "invalid revision {v:?} in {}: must be a non-negative integer (0: the newest complete revision before the latest)",
+                    self::ROLLBACK_TO_ANNOTATION
+                )),
             })
             .transpose()?
             .unwrap_or(0);

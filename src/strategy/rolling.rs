@@ -14,7 +14,7 @@
 
 use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
 
-use super::rollout::{Rollout, Step};
+use super::rollout::{OnTimeout, Rollout, Step};
 use super::until::Until;
 
 /// The resolved surge and availability bounds of one rollout (spec §8.1).
@@ -75,7 +75,16 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         {
             return stop;
         }
-        return r.scale_and_accept(target);
+        // A first rollout accepts every pod (OpenShift's initial Recreate with the acceptor);
+        // after an earlier Complete revision, the pods need only be created, as below.
+        if first {
+            return r.scale_and_accept(target);
+        }
+        r.scale_to(target);
+        if r.progressed() {
+            return Step::Wait(None);
+        }
+        return r.replicas_created(target, OnTimeout::Fail);
     }
     if let Some(stop) = r.stop_at(Until::Percent(0), "Reached 0% (before rollout)") {
         return stop;
@@ -130,8 +139,11 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     if r.progressed() {
         return Step::Wait(r.update_period_requeue());
     }
+    // Done when the new revision asks for its replicas and the old ones for none (and the new
+    // pods exist): OpenShift's rule. A new pod that never becomes ready does not fail a rollout
+    // that got here, since the old pods could only go while availability held.
     if to_spec == desired && old_spec == 0 {
-        return r.accept_or_wait(desired);
+        return r.replicas_created(desired, OnTimeout::Fail);
     }
     r.no_progress_deadline()
 }

@@ -28,8 +28,22 @@ pub enum Step {
 }
 
 /// The whole of a rollout, one pass of it: pre hook → the strategy (Recreate runs mid inside) →
-/// post hook, with the stop points of `--until` between them (spec §7–§10).
+/// post hook, with the stop points of `--until` between them. `strategy.activeDeadlineSeconds`
+/// bounds it all, as it bounds OpenShift's deployer pod: a rollout still running then fails.
 pub fn run(r: &mut Rollout<'_>) -> Step {
+    let Some(left) = r.active_deadline_left() else {
+        return Step::Fail(format!(
+            "rollout of {}/{} exceeded its deadline: still running after strategy.activeDeadlineSeconds ({}s)",
+            r.namespace, r.to.name, r.strategy.active_deadline_seconds
+        ));
+    };
+    match run_to_deadline(r) {
+        Step::Wait(after) => Step::Wait(Some(after.map_or(left, |a| a.min(left)))),
+        other => other,
+    }
+}
+
+fn run_to_deadline(r: &mut Rollout<'_>) -> Step {
     if let Some(stop) = r.stop_at(Until::Start, "Ready to start deployment") {
         return stop;
     }
@@ -60,6 +74,16 @@ pub fn run(r: &mut Rollout<'_>) -> Step {
         );
     }
     r.hook(HookPoint::Post)
+}
+
+/// What `Rollout::replicas_created` does when the pods are not there in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Rolling: OpenShift's deployer fails when the new controller does not reach its replicas.
+    Fail,
+    /// Recreate: OpenShift's deployer goes on (with a warning here): the first pod was accepted,
+    /// and failing now would roll back into a second outage.
+    Complete,
 }
 
 /// One rollout in flight: the revision rolled out (`to`), every other revision (`old`, ascending
@@ -220,17 +244,20 @@ impl<'a> Rollout<'a> {
                 ));
                 Step::Complete
             }
-            JobState::Failed(why) => {
-                let message = hooks::failed_message(point, hook, &why, ns, rc);
-                self.events.push(Event::warning("Failed", message.clone()));
-                if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
-                    self.record(point, outcome::IGNORED, Some(why));
-                    Step::Complete
-                } else {
-                    self.record(point, outcome::FAILED, Some(why));
-                    Step::Fail(message)
-                }
-            }
+            JobState::Failed(why) => self.hook_failed(point, hook, why),
+        }
+    }
+
+    /// A hook that failed, or whose Job could not be built: its failure policy decides.
+    fn hook_failed(&mut self, point: HookPoint, hook: &LifecycleHook, why: String) -> Step {
+        let message = hooks::failed_message(point, hook, &why, self.namespace, &self.to.name);
+        self.events.push(Event::warning("Failed", message.clone()));
+        if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
+            self.record(point, outcome::IGNORED, Some(why));
+            Step::Complete
+        } else {
+            self.record(point, outcome::FAILED, Some(why));
+            Step::Fail(message)
         }
     }
 
@@ -263,7 +290,8 @@ impl<'a> Rollout<'a> {
                 ));
                 Step::Wait(None)
             }
-            Err(why) => Step::Fail(hooks::failed_message(point, hook, &why, ns, rc)),
+            // (Retry cannot help a Job that cannot be built: it fails as under Abort.)
+            Err(why) => self.hook_failed(point, hook, why),
         }
     }
 
@@ -411,6 +439,45 @@ impl<'a> Rollout<'a> {
             ))
         } else {
             Step::Wait(Some(self.until_deadline()))
+        }
+    }
+
+    /// What is left of `strategy.activeDeadlineSeconds` since this attempt started running;
+    /// `None` once it has run out.
+    pub fn active_deadline_left(&self) -> Option<Duration> {
+        let started = self.to.started_at.unwrap_or(self.now);
+        let end = started
+            .checked_add(SignedDuration::from_secs(
+                self.strategy.active_deadline_seconds,
+            ))
+            .unwrap_or(Timestamp::MAX);
+        (self.now < end).then(|| end.duration_since(self.now).unsigned_abs())
+    }
+
+    /// Complete once the new revision has `n` pods, ready or not (its controller has created
+    /// what it asks for): how OpenShift's deployer ends a rollout after the acceptance check,
+    /// which it does not repeat. `on_timeout` is what happens when they are not there
+    /// timeoutSeconds after the last scale.
+    pub fn replicas_created(&mut self, n: i32, on_timeout: OnTimeout) -> Step {
+        if self.to.settled && self.to.spec_replicas == n && self.to.replicas >= n {
+            return Step::Complete;
+        }
+        if self.now < self.deadline() {
+            return Step::Wait(Some(self.until_deadline()));
+        }
+        let message = format!(
+            "{} of {n} pods of rc '{}/{}' were created within {} seconds",
+            self.to.replicas, self.namespace, self.to.name, self.strategy.timeout_seconds
+        );
+        match on_timeout {
+            OnTimeout::Fail => Step::Fail(format!("timed out waiting for replicas: {message}")),
+            OnTimeout::Complete => {
+                self.warn(
+                    "ReplicasNotCreated",
+                    format!("{message}; the rollout completes"),
+                );
+                Step::Complete
+            }
         }
     }
 

@@ -93,6 +93,12 @@ impl SimJob {
 pub enum Readiness {
     After(i64),
     Never,
+    /// At most `pods` of the revision's pods become ready (after `after` seconds); the others
+    /// never do, as when only that many fit on the nodes.
+    AtMost {
+        pods: usize,
+        after: i64,
+    },
 }
 
 pub struct World {
@@ -271,6 +277,7 @@ impl World {
             dc: self.dc.clone(),
             revisions,
             orphans: vec![],
+            released: vec![],
             hook_jobs,
             deployer_jobs,
             deployer_image: "registry.example/cutover:test".into(),
@@ -295,10 +302,16 @@ impl World {
                     .get(&version)
                     .copied()
                     .unwrap_or(Readiness::After(2));
+                let mut schedulable = rs.live().filter(|p| p.ready_at.is_some()).count();
                 for _ in live..rs.spec {
                     let ready_at = match readiness {
                         Readiness::After(s) => Some(now + SignedDuration::from_secs(s)),
                         Readiness::Never => None,
+                        Readiness::AtMost { pods, after } if schedulable < pods => {
+                            schedulable += 1;
+                            Some(now + SignedDuration::from_secs(after))
+                        }
+                        Readiness::AtMost { .. } => None,
                     };
                     rs.pods.push(Pod {
                         ready_at,
@@ -427,7 +440,7 @@ impl World {
                     self.generation += 1;
                     self.dc.metadata.generation = Some(self.generation);
                 }
-                Action::Adopt { .. } | Action::Event(_) => {}
+                Action::Adopt { .. } | Action::Release { .. } | Action::Event(_) => {}
             }
         }
     }
