@@ -8,6 +8,7 @@ mod common;
 mod custom;
 mod dataplane;
 mod faults;
+mod fidelity;
 mod foundation;
 mod gitops;
 mod hooks;
