@@ -43,10 +43,13 @@ pub async fn admin() -> Client {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A namespace of its own for one test, deleted by `cleanup`.
+/// A namespace of its own for one test, deleted by `cleanup` or, when the test ends without it
+/// (a failed assertion), on drop.
 pub struct TestNamespace {
     pub name: String,
     pub client: Client,
+    /// Set once `cleanup` has deleted everything, so drop does not delete it again.
+    cleaned_up: bool,
 }
 
 impl TestNamespace {
@@ -63,7 +66,11 @@ impl TestNamespace {
             .create(&PostParams::default(), &ns)
             .await
             .expect("create namespace");
-        TestNamespace { name, client }
+        TestNamespace {
+            name,
+            client,
+            cleaned_up: false,
+        }
     }
 
     pub fn api<K>(&self) -> Api<K>
@@ -78,17 +85,48 @@ impl TestNamespace {
         self.api()
     }
 
-    pub async fn cleanup(self) {
-        let _ = Api::<Namespace>::all(self.client.clone())
-            .delete(&self.name, &DeleteParams::background())
-            .await;
-        // The Lease of this namespace's operator (see Operator::start).
-        let _ = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
-            self.client.clone(),
-            "cutover-system",
-        )
-        .delete(&format!("e2e-{}", self.name), &DeleteParams::background())
+    pub async fn cleanup(mut self) {
+        delete_test_namespace(&self.client, &self.name).await;
+        self.cleaned_up = true;
+    }
+}
+
+/// Deletes a test's namespace and the Lease of its operator (see Operator::start), best-effort.
+async fn delete_test_namespace(client: &Client, name: &str) {
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::background())
         .await;
+    let _ = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        client.clone(),
+        "cutover-system",
+    )
+    .delete(&format!("e2e-{name}"), &DeleteParams::background())
+    .await;
+}
+
+impl Drop for TestNamespace {
+    /// A test that ended without `cleanup` (it panicked) still deletes its namespace and Lease.
+    /// The tests run on a current-thread runtime, which cannot drive requests while drop blocks
+    /// it: the deletes run on a thread of their own, with a runtime and a client of its own (the
+    /// test's client belongs to the test's runtime), and drop waits for that thread.
+    fn drop(&mut self) {
+        if self.cleaned_up {
+            return;
+        }
+        let name = std::mem::take(&mut self.name);
+        let deletes = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let deleted = async { delete_test_namespace(&admin().await, &name).await };
+                let _ = tokio::time::timeout(Duration::from_secs(30), deleted).await;
+            });
+        });
+        let _ = deletes.join();
     }
 }
 

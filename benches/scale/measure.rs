@@ -1,0 +1,126 @@
+//! What the controllers cost: their processes' CPU and memory (from /proc) and the API requests
+//! each one made (counted by the API server).
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::root;
+
+// --- process accounting ------------------------------------------------------------------------
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory (VmHWM) of a process, MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub fn deployment_controller_pid() -> u32 {
+    let path = root().join(".cluster").join("deployment-controller.pid");
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: the cluster runs no separate deployment controller",
+                path.display()
+            )
+        })
+}
+
+pub fn cluster_sh(args: &[&str]) {
+    let status = std::process::Command::new(root().join("hack").join("cluster.sh"))
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("hack/cluster.sh");
+    assert!(status.success(), "hack/cluster.sh {args:?} failed");
+}
+
+// --- API requests, counted by the API server -------------------------------------------------------
+
+pub const CUTOVER_FLOW: &str = "bench-cutover";
+pub const DEPLOYMENT_FLOW: &str = "bench-deployment-controller";
+
+/// One FlowSchema per controller, both at workload-high (the Deployment controller's level), so
+/// neither is throttled differently and the API server counts each one's requests.
+pub async fn install_flow_schemas(admin: &Client) {
+    use k8s_openapi::api::flowcontrol::v1::FlowSchema;
+    let api: Api<FlowSchema> = Api::all(admin.clone());
+    for (name, ns, sa) in [
+        (CUTOVER_FLOW, "cutover-system", "cutover"),
+        (DEPLOYMENT_FLOW, "kube-system", "deployment-controller"),
+    ] {
+        let fs: FlowSchema = serde_json::from_value(json!({
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema",
+            "metadata": {"name": name},
+            "spec": {
+                "matchingPrecedence": 850,
+                "priorityLevelConfiguration": {"name": "workload-high"},
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [{
+                    "subjects": [{"kind": "ServiceAccount", "serviceAccount": {"namespace": ns, "name": sa}}],
+                    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "namespaces": ["*"], "clusterScope": true}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+                }]
+            }
+        }))
+        .expect("flow schema");
+        api.patch(
+            name,
+            &PatchParams::apply("cutover-bench").force(),
+            &Patch::Apply(&fs),
+        )
+        .await
+        .expect("apply FlowSchema");
+    }
+}
+
+/// Requests dispatched so far, per bench FlowSchema.
+pub async fn dispatched(admin: &Client) -> HashMap<String, f64> {
+    let req = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
+    let text = admin.request_text(req).await.expect("API server /metrics");
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_flowcontrol_dispatched_requests_total{")
+        else {
+            continue;
+        };
+        for flow in [CUTOVER_FLOW, DEPLOYMENT_FLOW] {
+            if rest.contains(&format!("flow_schema=\"{flow}\"")) {
+                let v: f64 = rest
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0);
+                *out.entry(flow.to_string()).or_default() += v;
+            }
+        }
+    }
+    out
+}
