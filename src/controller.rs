@@ -95,17 +95,17 @@ where
 
 /// The DeploymentConfig of a revision.
 fn revision_owner(rs: &ReplicaSet) -> Option<cache::Owner> {
-    cache::owner_by_controller_or_label(rs, keys::DEPLOYMENT_CONFIG_LABEL)
+    cache::owner_by_controller_or_label(rs, keys::CONFIG_LABEL)
 }
 
 /// The DeploymentConfig of a hook or deployer Job.
 fn job_owner(job: &Job) -> Option<cache::Owner> {
-    cache::owner_by_label(job, keys::DEPLOYMENT_CONFIG_LABEL)
+    cache::owner_by_label(job, keys::CONFIG_LABEL)
 }
 
 /// The DeploymentConfig of a pod.
 fn pod_owner(pod: &PartialObjectMeta<Pod>) -> Option<cache::Owner> {
-    cache::owner_by_label(pod, keys::DEPLOYMENTCONFIG_LABEL)
+    cache::owner_by_label(pod, keys::POD_CONFIG_LABEL)
 }
 
 /// Every change of a ReplicaSet or Job matters (scale, status, annotations).
@@ -177,13 +177,13 @@ pub async fn run(
     // By label, not owner: orphaned revisions must wake their DeploymentConfig to be adopted.
     let (replica_sets, rs_events) = watch_cache(
         api::<ReplicaSet>(&client, &scope),
-        keys::DEPLOYMENT_CONFIG_LABEL,
+        keys::CONFIG_LABEL,
         revision_owner,
         any_change,
     );
     let (pods, pod_events) = watch_cache(
         api::<PartialObjectMeta<Pod>>(&client, &scope),
-        keys::DEPLOYMENTCONFIG_LABEL,
+        keys::POD_CONFIG_LABEL,
         pod_owner,
         pod_presence,
     );

@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::keys;
-use crate::strategy::hooks::{HookPoint, outcome as hook_outcome};
+use crate::strategy::rollout::hooks::{HookPoint, outcome as hook_outcome};
 use crate::strategy::{Action, Observed, Phase, Revision};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -342,7 +342,7 @@ pub fn openshift_figures<'a>(
         // Three annotations, read directly: a scrape need not decode each revision's config.
         let ann = rs.annotations();
         let (Some(dc), Some(version)) = (
-            ann.get(keys::DEPLOYMENT_CONFIG_ANNOTATION).cloned(),
+            ann.get(keys::CONFIG_ANNOTATION).cloned(),
             ann.get(keys::LATEST_VERSION_ANNOTATION)
                 .and_then(|v| v.parse::<i64>().ok()),
         ) else {
@@ -495,7 +495,7 @@ mod tests {
 
     fn rs(dc: &str, version: i64, phase: &str, cancelled: bool, created: i64) -> ReplicaSet {
         let mut annotations = serde_json::json!({
-            keys::DEPLOYMENT_CONFIG_ANNOTATION: dc,
+            keys::CONFIG_ANNOTATION: dc,
             keys::LATEST_VERSION_ANNOTATION: version.to_string(),
             keys::PHASE_ANNOTATION: phase,
         });

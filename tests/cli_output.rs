@@ -2,7 +2,8 @@
 //! readable text (what users paste into tickets and CI logs).
 
 use cutover::api::DeploymentConfig;
-use cutover::cli::{RolloutState, format_describe, format_history, rollout_state};
+use cutover::api::conditions::{RolloutState, rollout_state};
+use cutover::cli::{format_describe, format_history};
 use cutover::strategy::Revision;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use serde_json::json;

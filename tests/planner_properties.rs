@@ -9,7 +9,7 @@ use cutover::api::{
     DeploymentConfigSpec, DeploymentStrategy, ExecNewPodHook, IntOrPercent, LifecycleHook,
     RecreateDeploymentStrategyParams, RollingDeploymentStrategyParams,
 };
-use cutover::strategy::rolling::fenceposts;
+use cutover::strategy::rollout::rolling::fenceposts;
 use proptest::prelude::*;
 use sim::{HookRun, Readiness, World, dc, template};
 

@@ -5,7 +5,8 @@
 mod sim;
 
 use cutover::api::*;
-use cutover::strategy::until::{Outcome, Until};
+use cutover::strategy::Until;
+use cutover::strategy::deployer::plan::Outcome;
 use sim::{Readiness, World, dc, template};
 
 fn hook() -> Option<LifecycleHook> {

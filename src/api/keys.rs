@@ -4,18 +4,18 @@
 //! scripts, dashboards) and an orphaned revision from a migrated cluster can be adopted.
 
 /// Label on a revision: the DeploymentConfig it belongs to.
-pub const DEPLOYMENT_CONFIG_LABEL: &str = "openshift.io/deployment-config.name";
+pub const CONFIG_LABEL: &str = "openshift.io/deployment-config.name";
 /// Selector and pod label: the DeploymentConfig.
-pub const DEPLOYMENTCONFIG_LABEL: &str = "deploymentconfig";
+pub const POD_CONFIG_LABEL: &str = "deploymentconfig";
 /// Selector and pod label: the revision (`<dc>-<N>`).
-pub const DEPLOYMENT_LABEL: &str = "deployment";
+pub const POD_REVISION_LABEL: &str = "deployment";
 /// Label on hook and deployer pods: the revision they work for.
 pub const DEPLOYER_POD_FOR_LABEL: &str = "openshift.io/deployer-pod-for.name";
 /// Label on hook pods: `hook-pre`, `hook-mid` or `hook-post`.
 pub const DEPLOYER_POD_TYPE_LABEL: &str = "openshift.io/deployer-pod.type";
 
 /// Revision annotation: the DeploymentConfig's name.
-pub const DEPLOYMENT_CONFIG_ANNOTATION: &str = "openshift.io/deployment-config.name";
+pub const CONFIG_ANNOTATION: &str = "openshift.io/deployment-config.name";
 /// Revision annotation: the revision number N.
 pub const LATEST_VERSION_ANNOTATION: &str = "openshift.io/deployment-config.latest-version";
 /// Revision annotation: New, Pending, Running, Complete or Failed.

@@ -1,9 +1,11 @@
 //! The API: CRD types, their defaults and validation, names and keys. No I/O.
 
+pub mod conditions;
 pub mod defaults;
 pub mod deployment_config;
 pub mod int_or_percent;
 pub mod keys;
+pub mod requests;
 pub mod route;
 pub mod template;
 

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use cutover::api::requests::{ROLLBACK_TO_ANNOTATION, RequestKind};
 use cutover::cli::{self, CliError};
-use cutover::strategy::RequestKind;
-use cutover::strategy::requests::{ROLLBACK_TO_ANNOTATION, rollback_target};
+use cutover::strategy::requests::rollback_target;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, LogParams};

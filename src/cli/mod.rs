@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
+use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::{DeploymentConfig, keys};
 use crate::strategy::Revision;
 
@@ -74,7 +75,7 @@ pub async fn get_route(
 /// Revisions of a DeploymentConfig, oldest first.
 pub async fn revisions(client: &Client, ns: &str, name: &str) -> Result<Vec<Revision>, CliError> {
     let rs: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
-    let selector = format!("{}={name}", keys::DEPLOYMENT_CONFIG_LABEL);
+    let selector = format!("{}={name}", keys::CONFIG_LABEL);
     let list = rs.list(&ListParams::default().labels(&selector)).await?;
     let mut revs: Vec<Revision> = list
         .items
@@ -122,57 +123,6 @@ pub fn format_history(name: &str, revisions: &[Revision]) -> String {
         out.push_str(&format!("{v:<w0$}  {s:<w1$}  {c}\n"));
     }
     out
-}
-
-/// Where a rollout stands, for `rollout status` (spec §22).
-#[derive(Debug, PartialEq, Eq)]
-pub enum RolloutState {
-    Done(String),
-    Failed(String),
-    Waiting(String),
-}
-
-pub fn rollout_state(dc: &DeploymentConfig) -> RolloutState {
-    let name = dc.name_any();
-    let status = dc.status.clone().unwrap_or_default();
-    if status.latest_version == 0 && dc.spec.triggers.as_ref().is_some_and(Vec::is_empty) {
-        return RolloutState::Failed(format!(
-            "Deployment config {name:?} waiting on manual update (use 'kubectl dc rollout latest {name}')"
-        ));
-    }
-    if dc.metadata.generation.unwrap_or(0) > status.observed_generation {
-        return RolloutState::Waiting(
-            "Waiting for latest deployment config spec to be observed by the controller loop..."
-                .into(),
-        );
-    }
-    let progressing = status.conditions.iter().find(|c| c.type_ == "Progressing");
-    match progressing.map(|c| (c.reason.as_str(), c.message.clone())) {
-        Some(("NewReplicationControllerAvailable", _)) => RolloutState::Done(format!(
-            "replication controller \"{name}-{}\" successfully rolled out",
-            status.latest_version
-        )),
-        Some((
-            "ProgressDeadlineExceeded"
-            | "RolloutCancelled"
-            | "InvalidConfig"
-            | "ReplicationControllerCreateError",
-            m,
-        )) => RolloutState::Failed(m),
-        _ if status.updated_replicas < dc.spec.replicas => RolloutState::Waiting(format!(
-            "Waiting for rollout to finish: {} out of {} new replicas have been updated...",
-            status.updated_replicas, dc.spec.replicas
-        )),
-        _ if status.replicas > status.updated_replicas => RolloutState::Waiting(format!(
-            "Waiting for rollout to finish: {} old replicas are pending termination...",
-            status.replicas - status.updated_replicas
-        )),
-        _ => RolloutState::Waiting(format!(
-            "Waiting for rollout to finish: {} of {} updated replicas are available...",
-            status.available_replicas.min(status.updated_replicas),
-            status.updated_replicas
-        )),
-    }
 }
 
 /// `rollout status`: prints progress until the rollout ends; an error when it failed.
@@ -260,7 +210,7 @@ pub async fn request(
     client: &Client,
     ns: &str,
     name: &str,
-    kind: crate::strategy::RequestKind,
+    kind: crate::api::requests::RequestKind,
     extra: &[(&str, String)],
 ) -> Result<String, CliError> {
     use kube::api::{Patch, PatchParams};
@@ -285,7 +235,7 @@ pub async fn request(
             .requests
             .iter()
             .find(|r| r.kind == kind.as_str() && r.token == token)?;
-        Some(if r.outcome == crate::strategy::requests::ACCEPTED {
+        Some(if r.outcome == crate::api::requests::ACCEPTED {
             Ok(r.message.clone())
         } else {
             Err(CliError::User(r.message.clone()))

@@ -223,7 +223,7 @@ async fn release(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Re
 
 /// Whether a ReplicaSet's `openshift.io/deployment-config.name` label names `dc`.
 fn labelled_for(rs: &ReplicaSet, dc: &DeploymentConfig) -> bool {
-    rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&dc.name_any())
+    rs.labels().get(keys::CONFIG_LABEL) == Some(&dc.name_any())
 }
 
 /// Replaces a ReplicaSet's owner references with what `owners` makes of the current object, if

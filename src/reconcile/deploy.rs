@@ -1,7 +1,7 @@
 //! `cutover deploy`: the deployer process, run inside a deployer Job (or by hand, or by a Custom
 //! strategy's script) for the revision its environment names.
 //!
-//! The thin I/O shell around `strategy::until::plan`: it observes the DeploymentConfig the way
+//! The thin I/O shell around `strategy::deployer::plan`: it observes the DeploymentConfig the way
 //! the operator does (`observe::build`, from list calls instead of the operator's caches, so
 //! every pass reads what the previous one wrote), applies the actions, prints what it did, and
 //! waits for a watch event or the planner's deadline before the next pass. It exits 0 when the
@@ -23,10 +23,11 @@ use kube::{Client, ResourceExt};
 use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::error::{Error, Result};
-use crate::strategy::until::{self, Outcome, Until};
+use crate::strategy::Until;
+use crate::strategy::deployer::plan::{self as until, Outcome};
 use crate::strategy::{Action, Observed};
 
-use super::{apply, observe};
+use super::apply;
 
 /// The longest wait between two passes without any event (a safety net; passes are driven by
 /// watch events and the planner's deadlines).
@@ -114,11 +115,11 @@ pub async fn observe_by_lists(
         .ok_or_else(|| DeployError::NoRevision(rc.into()))?;
     let dc_name = to
         .annotations()
-        .get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
+        .get(keys::CONFIG_ANNOTATION)
         .cloned()
         .ok_or(DeployError::NoConfigName(
             rc.into(),
-            keys::DEPLOYMENT_CONFIG_ANNOTATION,
+            keys::CONFIG_ANNOTATION,
         ))?;
     let dcs: Api<DeploymentConfig> = Api::namespaced(client.clone(), namespace);
     let dc = dcs
@@ -126,8 +127,7 @@ pub async fn observe_by_lists(
         .await
         .map_err(Error::from)?
         .ok_or_else(|| DeployError::NoConfig(format!("{namespace}/{dc_name}")))?;
-    let of_dc =
-        ListParams::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENT_CONFIG_LABEL));
+    let of_dc = ListParams::default().labels(&format!("{}={dc_name}", keys::CONFIG_LABEL));
     let revisions = replica_sets.list(&of_dc).await.map_err(Error::from)?;
     let jobs = Api::<Job>::namespaced(client.clone(), namespace)
         .list(&of_dc)
@@ -135,11 +135,11 @@ pub async fn observe_by_lists(
         .map_err(Error::from)?;
     let pods = Api::<Pod>::namespaced(client.clone(), namespace)
         .list_metadata(
-            &ListParams::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENTCONFIG_LABEL)),
+            &ListParams::default().labels(&format!("{}={dc_name}", keys::POD_CONFIG_LABEL)),
         )
         .await
         .map_err(Error::from)?;
-    Ok(observe::build(
+    Ok(crate::strategy::observe::build(
         &dc,
         &revisions.items,
         pods.items.iter().map(|p| &p.metadata),
@@ -213,16 +213,10 @@ async fn wakeups(client: &Client, namespace: &str, rc: &str) -> Wakeups {
         .await
         .ok()
         .flatten()
-        .and_then(|rs| {
-            rs.annotations()
-                .get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
-                .cloned()
-        })
+        .and_then(|rs| rs.annotations().get(keys::CONFIG_ANNOTATION).cloned())
         .unwrap_or_default();
-    let of_dc =
-        watcher::Config::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENT_CONFIG_LABEL));
-    let pods =
-        watcher::Config::default().labels(&format!("{}={dc_name}", keys::DEPLOYMENTCONFIG_LABEL));
+    let of_dc = watcher::Config::default().labels(&format!("{}={dc_name}", keys::CONFIG_LABEL));
+    let pods = watcher::Config::default().labels(&format!("{}={dc_name}", keys::POD_CONFIG_LABEL));
     let rs = watcher(
         Api::<ReplicaSet>::namespaced(client.clone(), namespace),
         of_dc.clone(),

@@ -11,10 +11,11 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tracing::{debug, info, instrument, warn};
 
+use crate::api::conditions::{PROGRESSING, STALLED, reason};
 use crate::api::keys;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::{Error, Result};
-use crate::strategy::{self, progress};
+use crate::strategy::{self, status};
 
 use super::{Context, apply, observe};
 
@@ -41,14 +42,9 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
             // Retrying cannot help: say so on the object (the status as it was, plus Stalled),
             // and wait for the next change.
             let mut status = dc.status.clone().unwrap_or_default();
-            progress::set_condition(
+            status::set_condition(
                 &mut status.conditions,
-                progress::condition(
-                    progress::STALLED,
-                    "True",
-                    progress::RECONCILE_ERROR,
-                    e.to_string(),
-                ),
+                status::condition(STALLED, "True", reason::RECONCILE_ERROR, e.to_string()),
                 now,
             );
             write_status(&dc, &status, &ctx).await?;
@@ -61,17 +57,17 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     if let Some(refused) = refused {
         // The API server refused the new revision: say so and stay at the previous revision.
         decision.status.latest_version = dc.status.as_ref().map_or(0, |s| s.latest_version);
-        progress::set_condition(
+        status::set_condition(
             &mut decision.status.conditions,
-            progress::condition(
-                progress::PROGRESSING,
+            status::condition(
+                PROGRESSING,
                 "False",
-                progress::reason::RC_CREATE_ERROR,
+                reason::RC_CREATE_ERROR,
                 refused.message,
             ),
             now,
         );
-        progress::set_kstatus_conditions(&mut decision.status.conditions, now);
+        status::set_kstatus_conditions(&mut decision.status.conditions, now);
     }
     write_status(&dc, &decision.status, &ctx).await?;
     ctx.backoff.reset(&ObjectRef::from(dc.as_ref()));

@@ -1,4 +1,5 @@
-//! Builds the planner's `Observed` from the watch caches.
+//! The planner's `Observed`, built from what was read — by the operator from its caches, by
+//! `cutover deploy` and the plugin from lists. Pure: callers may pass more objects than needed.
 
 use std::collections::HashMap;
 
@@ -6,50 +7,11 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 
 use crate::api::DeploymentConfig;
 use crate::api::keys;
-use crate::strategy::{DeployerJob, HookJob, Observed, Revision};
 
-use super::Context;
-
-/// The revision of this DeploymentConfig we created or changed that the cache has not caught up
-/// with, if any (our writes of the DeploymentConfig itself are read back, `Written`). Only its
-/// own: with many DeploymentConfigs in a namespace some other one's write is nearly always in
-/// flight.
-pub fn stale(dc: &DeploymentConfig, ctx: &Context) -> Option<String> {
-    let ns = dc.namespace().unwrap_or_default();
-    let dc_name = dc.name_any();
-    let owner = ObjectRef::from(dc);
-    ctx.freshness
-        .pending("ReplicaSet", &ns, &format!("{dc_name}-"))
-        .into_iter()
-        .filter(|name| keys::is_revision_name_of(name, &dc_name))
-        .find(|name| {
-            let cached = ctx
-                .stores
-                .replica_sets
-                .get(&owner, name)
-                .and_then(|rs| rs.resource_version()?.parse().ok());
-            ctx.freshness.is_stale("ReplicaSet", &ns, name, cached)
-        })
-}
-
-/// Everything the planner needs to know about one DeploymentConfig, from the caches.
-pub fn snapshot(dc: &DeploymentConfig, ctx: &Context) -> Observed {
-    let owner = ObjectRef::from(dc);
-    let pods = ctx.stores.pods.of(&owner);
-    let replica_sets = ctx.stores.replica_sets.of(&owner);
-    let jobs = ctx.stores.jobs.of(&owner);
-    build(
-        dc,
-        replica_sets.iter().map(|rs| rs.as_ref()),
-        pods.iter().map(|p| &p.metadata),
-        jobs.iter().map(|j| j.as_ref()),
-        &ctx.deployer_image,
-    )
-}
+use super::{DeployerJob, HookJob, Observed, Revision};
 
 /// Builds the planner's `Observed` from what was read, by the operator from its caches or by
 /// `cutover deploy` from lists: the revisions this DeploymentConfig controls (with their pod
@@ -72,8 +34,8 @@ pub fn build<'o>(
     for pod in pods_meta {
         let labels = pod.labels.as_ref();
         if pod.namespace == ns
-            && labels.and_then(|l| l.get(keys::DEPLOYMENTCONFIG_LABEL)) == Some(&name)
-            && let Some(rev) = labels.and_then(|l| l.get(keys::DEPLOYMENT_LABEL))
+            && labels.and_then(|l| l.get(keys::POD_CONFIG_LABEL)) == Some(&name)
+            && let Some(rev) = labels.and_then(|l| l.get(keys::POD_REVISION_LABEL))
         {
             *pods.entry(rev.clone()).or_default() += 1;
         }
@@ -86,7 +48,7 @@ pub fn build<'o>(
         if rs.namespace() != ns {
             continue;
         }
-        let labelled = rs.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&name);
+        let labelled = rs.labels().get(keys::CONFIG_LABEL) == Some(&name);
         let live = rs.metadata.deletion_timestamp.is_none();
         match rs
             .owner_references()
@@ -115,9 +77,7 @@ pub fn build<'o>(
     released.sort();
     let ours: Vec<&Job> = jobs
         .into_iter()
-        .filter(|j| {
-            j.namespace() == ns && j.labels().get(keys::DEPLOYMENT_CONFIG_LABEL) == Some(&name)
-        })
+        .filter(|j| j.namespace() == ns && j.labels().get(keys::CONFIG_LABEL) == Some(&name))
         .collect();
     let of_a_revision = |revision: &str| revisions.iter().any(|r| r.name == revision);
     let hook_jobs = ours
@@ -168,7 +128,7 @@ mod tests {
         serde_json::from_value(json!({
             "metadata": {
                 "name": name, "namespace": "ns",
-                "labels": {keys::DEPLOYMENT_CONFIG_LABEL: label},
+                "labels": {keys::CONFIG_LABEL: label},
                 "annotations": {keys::LATEST_VERSION_ANNOTATION: "1"},
                 "ownerReferences": owners
             }

@@ -155,14 +155,14 @@ pub fn replica_set_manifest(
     let rs_name = keys::revision_name(&name, version);
 
     let mut labels = dc.labels().clone();
-    labels.insert(keys::DEPLOYMENT_CONFIG_LABEL.into(), name.clone());
+    labels.insert(keys::CONFIG_LABEL.into(), name.clone());
 
     let mut selector = dc.spec.effective_selector();
-    selector.insert(keys::DEPLOYMENTCONFIG_LABEL.into(), name.clone());
-    selector.insert(keys::DEPLOYMENT_LABEL.into(), rs_name.clone());
+    selector.insert(keys::POD_CONFIG_LABEL.into(), name.clone());
+    selector.insert(keys::POD_REVISION_LABEL.into(), rs_name.clone());
 
     let mut annotations = BTreeMap::from([
-        (keys::DEPLOYMENT_CONFIG_ANNOTATION.to_string(), name.clone()),
+        (keys::CONFIG_ANNOTATION.to_string(), name.clone()),
         (
             keys::LATEST_VERSION_ANNOTATION.to_string(),
             version.to_string(),
@@ -200,7 +200,7 @@ pub fn replica_set_manifest(
     let pod_annotations = object_at(metadata, "annotations");
     for (k, v) in [
         (keys::DEPLOYMENT_NAME_ANNOTATION, rs_name.clone()),
-        (keys::DEPLOYMENT_CONFIG_ANNOTATION, name.clone()),
+        (keys::CONFIG_ANNOTATION, name.clone()),
         (keys::LATEST_VERSION_ANNOTATION, version.to_string()),
     ] {
         pod_annotations.insert(k.to_string(), Value::String(v));

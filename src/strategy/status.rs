@@ -1,5 +1,6 @@
-//! The DeploymentConfig status: counts, and the Available and Progressing conditions (spec §2.7,
-//! §2.8), computed whole from the observed revisions.
+//! The DeploymentConfig status: counts, and the Available and Progressing conditions, computed
+//! whole from the observed revisions at the end of a pass; and the rules by which conditions
+//! change (OpenShift's).
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -11,28 +12,75 @@ use crate::api::{
     TRIGGER_IMAGE_CHANGE,
 };
 
+use crate::api::conditions::{AVAILABLE, PROGRESSING, RECONCILING, STALLED, reason};
+
+use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
-use super::rolling::fenceposts;
+use super::rollout::rolling::fenceposts;
+use super::{Decision, Observed};
 
-pub const AVAILABLE: &str = "Available";
-pub const PROGRESSING: &str = "Progressing";
-/// cutover's own: an ImageChange trigger is accepted but has no ImageStreams to follow.
-pub const IMAGE_TRIGGER_INACTIVE: &str = "ImageChangeTriggerInactive";
+/// Ends a pass: the counts, the conditions derived from the revisions (unless a rung set
+/// Progressing itself), and the Decision.
+pub(super) fn finish(obs: &Observed, mut pass: Pass) -> Decision {
+    let dc = &obs.dc;
+    let now = pass.now;
+    let status = &mut pass.status;
+    fill_counts(status, &obs.revisions);
+    status.observed_generation = dc.metadata.generation.unwrap_or(0);
+    status.selector = Some(selector_string(dc));
+    status.triggered_by = triggered_by(dc);
+    set_condition(
+        &mut status.conditions,
+        available_condition(dc, status.available_replicas),
+        now,
+    );
+    match pass.progressing.take() {
+        Some(c) => set_condition(&mut status.conditions, c, now),
+        None => {
+            if let Some(latest) = obs.revision(status.latest_version) {
+                let moved = pass.latest_moved.unwrap_or(Moved {
+                    phase: latest.phase,
+                    cancelled: latest.cancelled,
+                });
+                progress_latest(status, &pass.previous, latest, moved, now);
+            }
+        }
+    }
+    set_kstatus_conditions(&mut pass.status.conditions, now);
+    Decision {
+        actions: pass.actions,
+        status: pass.status,
+        requeue_after: pass.requeue_after,
+    }
+}
 
-/// Reasons of the Progressing condition.
-pub mod reason {
-    pub const NEW_RC_CREATED: &str = "NewReplicationControllerCreated";
-    pub const RC_CREATE_ERROR: &str = "ReplicationControllerCreateError";
-    pub const RC_UPDATED: &str = "ReplicationControllerUpdated";
-    pub const NEW_RC_AVAILABLE: &str = "NewReplicationControllerAvailable";
-    pub const TIMED_OUT: &str = "ProgressDeadlineExceeded";
-    pub const CANCELLED: &str = "RolloutCancelled";
-    /// cutover's own: the spec cannot be planned (it slipped past admission).
-    pub const INVALID_CONFIG: &str = "InvalidConfig";
-    /// cutover's own: a container has no image yet.
-    pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
-    /// cutover's own: the ImageChange trigger has no ImageStreams to follow.
-    pub const NO_IMAGE_STREAMS: &str = "ImageStreamsNotSupported";
+/// Progressing for the latest revision's phase. OpenShift moves a running rollout's condition
+/// only when it sees progress: until then NewReplicationControllerCreated stands. Any other
+/// condition (a retried rollout's failure, an earlier rollout's success) gives way at once.
+fn progress_latest(
+    status: &mut DeploymentConfigStatus,
+    previous: &DeploymentConfigStatus,
+    latest: &Revision,
+    moved: Moved,
+    now: Timestamp,
+) {
+    let Some(c) = progressing_condition(latest, moved.phase, moved.cancelled) else {
+        return;
+    };
+    let progressed = status.updated_replicas > previous.updated_replicas
+        || status.replicas - status.updated_replicas
+            < previous.replicas - previous.updated_replicas;
+    let standing = status.conditions.iter().any(|c| {
+        c.type_ == PROGRESSING
+            && c.status == "True"
+            && [reason::NEW_RC_CREATED, reason::RC_UPDATED].contains(&c.reason.as_str())
+    });
+    match moved.phase {
+        // `lastTransitionTime` records the last progress, as OpenShift's does.
+        Phase::Running if progressed => replace_condition(&mut status.conditions, c, now),
+        Phase::Running if standing => {}
+        _ => set_condition(&mut status.conditions, c, now),
+    }
 }
 
 pub fn condition(
@@ -94,14 +142,6 @@ pub fn replace_condition(
 pub fn remove_condition(conditions: &mut Vec<DeploymentCondition>, type_: &str) {
     conditions.retain(|c| c.type_ != type_);
 }
-
-/// kstatus's abnormal-true conditions (what Flux, `kpt` and `kubectl wait` tools read): present
-/// only while true.
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
-
-/// cutover's own reason for a Stalled condition: the shell hit an error retrying cannot fix.
-pub const RECONCILE_ERROR: &str = "ReconcileError";
 
 /// Derives Reconciling and Stalled from Progressing, so GitOps tools that follow kstatus see a
 /// rollout as in progress (Reconciling) or failed (Stalled), and a finished one as neither.
@@ -224,7 +264,7 @@ pub fn progressing_condition(
 pub fn selector_string(dc: &DeploymentConfig) -> String {
     let mut selector = dc.spec.effective_selector();
     selector.insert(
-        keys::DEPLOYMENTCONFIG_LABEL.into(),
+        keys::POD_CONFIG_LABEL.into(),
         dc.metadata.name.clone().unwrap_or_default(),
     );
     selector

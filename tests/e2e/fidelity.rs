@@ -322,8 +322,7 @@ async fn a_revision_relabelled_away_is_released_and_relabelled_back_is_adopted()
     let relabel = |to: &'static str| {
         let api = ns.api::<ReplicaSet>();
         async move {
-            let patch =
-                json!({"metadata": {"labels": {cutover::api::keys::DEPLOYMENT_CONFIG_LABEL: to}}});
+            let patch = json!({"metadata": {"labels": {cutover::api::keys::CONFIG_LABEL: to}}});
             api.patch("web-1", &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .expect("relabel web-1");

@@ -86,15 +86,12 @@ async fn openshift_example_rolls_out_and_becomes_available() {
         .await
         .expect("ReplicaSet frontend-1");
     assert_eq!(
-        rs.labels()
-            .get(keys::DEPLOYMENT_CONFIG_LABEL)
-            .map(String::as_str),
+        rs.labels().get(keys::CONFIG_LABEL).map(String::as_str),
         Some("frontend")
     );
     let ann = rs.annotations();
     assert_eq!(
-        ann.get(keys::DEPLOYMENT_CONFIG_ANNOTATION)
-            .map(String::as_str),
+        ann.get(keys::CONFIG_ANNOTATION).map(String::as_str),
         Some("frontend")
     );
     assert_eq!(

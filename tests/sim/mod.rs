@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use cutover::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
-use cutover::strategy::until::{self, DeployDecision, Outcome, Until};
+use cutover::strategy::Until;
+use cutover::strategy::deployer::plan::{self as until, DeployDecision, Outcome};
 use cutover::strategy::{self, Action, Decision, DeployerJob, HookJob, Observed, Revision};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::ReplicaSet;

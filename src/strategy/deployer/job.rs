@@ -1,4 +1,4 @@
-//! The deployer Job (spec §3.2) and the identity it runs as.
+//! The deployer Job and the identity it runs as.
 //!
 //! A revision whose rollout is not run by the operator (a Custom strategy, or `customParams` on
 //! Rolling or Recreate) gets one Job, `<rc>-deploy`, owned by the revision's ReplicaSet. It runs
@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use crate::api::defaults::EffectiveStrategy;
 use crate::api::{DeploymentStrategy, keys};
 
-use super::hooks::{self, JobState};
-use super::revision::Revision;
+use super::super::revision::Revision;
+use super::super::rollout::hooks::{self, JobState};
 
 /// The deployer Job of revision `rc`: `<rc>-deploy`, shortened like hook Jobs' names.
 pub fn job_name(rc: &str) -> String {
@@ -152,20 +152,14 @@ pub fn job_manifest(ctx: &DeployerContext<'_>) -> Value {
     // System keys first; the strategy's labels and annotations never override them.
     let mut labels = BTreeMap::from([
         (keys::DEPLOYER_POD_FOR_LABEL.to_string(), rc.clone()),
-        (
-            keys::DEPLOYMENT_CONFIG_LABEL.to_string(),
-            ctx.dc_name.to_string(),
-        ),
+        (keys::CONFIG_LABEL.to_string(), ctx.dc_name.to_string()),
     ]);
     for (k, v) in ctx.strategy.labels.iter().flatten() {
         labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let mut annotations = BTreeMap::from([
         (keys::DEPLOYMENT_NAME_ANNOTATION.to_string(), rc.clone()),
-        (
-            keys::DEPLOYMENT_CONFIG_ANNOTATION.to_string(),
-            ctx.dc_name.to_string(),
-        ),
+        (keys::CONFIG_ANNOTATION.to_string(), ctx.dc_name.to_string()),
         (
             keys::ATTEMPT_ANNOTATION.to_string(),
             ctx.revision.attempt.to_string(),

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::api::keys;
 use crate::api::{FAILURE_POLICY_IGNORE, FAILURE_POLICY_RETRY, LifecycleHook};
 
-use super::revision::Revision;
+use super::super::revision::Revision;
 
 /// Where in a rollout a hook runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -317,10 +317,7 @@ pub fn job_manifest(
             keys::DEPLOYER_POD_TYPE_LABEL.to_string(),
             format!("hook-{}", point.as_str()),
         ),
-        (
-            keys::DEPLOYMENT_CONFIG_LABEL.to_string(),
-            ctx.dc_name.to_string(),
-        ),
+        (keys::CONFIG_LABEL.to_string(), ctx.dc_name.to_string()),
     ]);
     for (k, v) in ctx.labels {
         labels.entry(k.clone()).or_insert_with(|| v.clone());

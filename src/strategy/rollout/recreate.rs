@@ -9,7 +9,7 @@
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
 use super::hooks::HookPoint;
-use super::rollout::{OnTimeout, Rollout, Step};
+use super::state::{OnTimeout, Rollout, Step};
 use super::until::Until;
 
 pub(super) fn step(r: &mut Rollout<'_>) -> Step {

@@ -14,7 +14,7 @@
 
 use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
 
-use super::rollout::{OnTimeout, Rollout, Step};
+use super::state::{OnTimeout, Rollout, Step};
 use super::until::Until;
 
 /// The resolved surge and availability bounds of one rollout (spec §8.1).

@@ -1,4 +1,5 @@
-//! What the strategies share: one rollout in flight, the steps they take and the waits they compute.
+//! What the strategies share: one rollout in flight, the steps they take and the waits they
+//! compute.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,12 +9,11 @@ use jiff::{SignedDuration, Timestamp};
 use crate::api::defaults::{EffectiveStrategy, PodReplacement};
 use crate::api::keys;
 
-use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
-use super::revision::Revision;
-use super::until::Until;
-use super::{Action, Event, RevisionUpdate};
 use crate::api::LifecycleHook;
-use crate::api::defaults::StrategyKind;
+
+use super::super::{Action, Event, Phase, Revision, RevisionUpdate};
+use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
+use super::until::Until;
 
 /// Where a rollout stands after one pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,55 +25,6 @@ pub enum Step {
     Fail(String),
     /// `cutover deploy --until` reached its stop point (never in the operator, which sets none).
     Stop(String),
-}
-
-/// The whole of a rollout, one pass of it: pre hook → the strategy (Recreate runs mid inside) →
-/// post hook, with the stop points of `--until` between them. `strategy.activeDeadlineSeconds`
-/// bounds it all, as it bounds OpenShift's deployer pod: a rollout still running then fails.
-pub fn run(r: &mut Rollout<'_>) -> Step {
-    let Some(left) = r.active_deadline_left() else {
-        return Step::Fail(format!(
-            "rollout of {}/{} exceeded its deadline: still running after strategy.activeDeadlineSeconds ({}s)",
-            r.namespace, r.to.name, r.strategy.active_deadline_seconds
-        ));
-    };
-    match run_to_deadline(r) {
-        Step::Wait(after) => Step::Wait(Some(after.map_or(left, |a| a.min(left)))),
-        other => other,
-    }
-}
-
-fn run_to_deadline(r: &mut Rollout<'_>) -> Step {
-    if let Some(stop) = r.stop_at(Until::Start, "Ready to start deployment") {
-        return stop;
-    }
-    match r.hook(HookPoint::Pre) {
-        Step::Complete => {}
-        other => return other,
-    }
-    if let Some(stop) = r.stop_at(Until::Pre, "pre hook succeeded") {
-        return stop;
-    }
-    let step = match r.strategy.kind {
-        StrategyKind::Rolling => super::rolling::step(r),
-        StrategyKind::Recreate => super::recreate::step(r),
-        StrategyKind::Custom => Step::Fail("unsupported strategy type: Custom".into()),
-    };
-    match step {
-        Step::Complete => {}
-        other => return other,
-    }
-    // At full scale, before the post hook: every percentage is reached.
-    if let Some(n) = r.until_percent() {
-        return Step::Stop(
-            if r.strategy.kind == StrategyKind::Rolling && r.has_complete_old() {
-                format!("Reached {n}% (currently 100%)")
-            } else {
-                format!("Reached {n}%")
-            },
-        );
-    }
-    r.hook(HookPoint::Post)
 }
 
 /// What `Rollout::replicas_created` does when the pods are not there in time.
@@ -329,7 +280,7 @@ impl<'a> Rollout<'a> {
 
     /// Whether an older revision completed (OpenShift's `from`).
     pub fn has_complete_old(&self) -> bool {
-        self.old.iter().any(|o| o.phase == super::Phase::Complete)
+        self.old.iter().any(|o| o.phase == Phase::Complete)
     }
 
     pub fn all_settled(&self) -> bool {

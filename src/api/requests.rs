@@ -1,0 +1,86 @@
+//! Rollout requests as annotations: latest, cancel, retry and rollback.
+//!
+//! OpenShift serves these as API subresources; a CRD cannot, so a request is an annotation on
+//! the DeploymentConfig whose value is a token. Each new token is handled once, and the token,
+//! the outcome and a message are recorded in `status.requests`, so applying the same manifest
+//! again is a no-op. The `kubectl dc` plugin writes the same annotations.
+
+use super::keys;
+use super::{DeploymentConfig, RequestStatus};
+
+/// The kinds of request, in the order they are handled within one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Cancel,
+    Retry,
+    Latest,
+    Rollback,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 4] = [
+        RequestKind::Cancel,
+        RequestKind::Retry,
+        RequestKind::Latest,
+        RequestKind::Rollback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Cancel => "cancel",
+            RequestKind::Retry => "retry",
+            RequestKind::Latest => "latest",
+            RequestKind::Rollback => "rollback",
+        }
+    }
+
+    /// The annotation that carries this request's token.
+    pub fn annotation(self) -> String {
+        format!("{}/request-{}", keys::PREFIX, self.as_str())
+    }
+}
+
+/// The annotation naming the revision a rollback request goes back to (absent or 0: the newest
+/// Complete revision before the latest).
+pub const ROLLBACK_TO_ANNOTATION: &str = "cutover.io/rollback-to-revision";
+
+/// Outcomes recorded in `status.requests`.
+pub const ACCEPTED: &str = "Accepted";
+pub const REFUSED: &str = "Refused";
+
+/// A request waiting to be handled: its kind and token.
+pub fn pending(dc: &DeploymentConfig) -> Vec<(RequestKind, String)> {
+    let handled = dc
+        .status
+        .as_ref()
+        .map(|s| s.requests.as_slice())
+        .unwrap_or_default();
+    RequestKind::ALL
+        .iter()
+        .filter_map(|&kind| {
+            let token = dc.metadata.annotations.as_ref()?.get(&kind.annotation())?;
+            let done = handled
+                .iter()
+                .any(|r| r.kind == kind.as_str() && &r.token == token);
+            (!token.is_empty() && !done).then(|| (kind, token.clone()))
+        })
+        .collect()
+}
+
+/// Records the outcome of a request in `requests` (one entry per kind, the last handled).
+pub fn record(
+    requests: &mut Vec<RequestStatus>,
+    kind: RequestKind,
+    token: &str,
+    outcome: &str,
+    message: String,
+) {
+    requests.retain(|r| r.kind != kind.as_str());
+    requests.push(RequestStatus {
+        kind: kind.as_str().into(),
+        token: token.into(),
+        outcome: outcome.into(),
+        message,
+    });
+    requests.sort_by(|a, b| a.kind.cmp(&b.kind));
+}

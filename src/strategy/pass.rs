@@ -1,0 +1,101 @@
+//! One pass of the planner as it is built up by the rungs: the status it will write, the actions
+//! it takes, when to look again, and what it decided about the latest revision.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::api::{DeploymentCause, DeploymentCondition, DeploymentConfigStatus, DeploymentDetails};
+
+use super::{Action, Event, Observed, Phase, Revision};
+
+#[derive(Clone)]
+pub(super) struct Pass {
+    pub now: Timestamp,
+    /// The status as observed, which progress is measured against.
+    pub previous: DeploymentConfigStatus,
+    /// The status this pass writes; the counts and derived conditions are filled in at the end.
+    pub status: DeploymentConfigStatus,
+    pub actions: Vec<Action>,
+    pub requeue_after: Option<Duration>,
+    /// Where this pass moved the latest revision, if it moved it.
+    pub latest_moved: Option<Moved>,
+    /// A Progressing condition a rung set for a reason of its own (an invalid spec, a missing
+    /// image, a new revision), which stands instead of the one derived from the latest phase.
+    pub progressing: Option<DeploymentCondition>,
+}
+
+/// The phase a pass moved the latest revision to, and whether by a cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Moved {
+    pub phase: Phase,
+    pub cancelled: bool,
+}
+
+impl Moved {
+    pub fn to(phase: Phase) -> Self {
+        Moved {
+            phase,
+            cancelled: false,
+        }
+    }
+}
+
+impl Pass {
+    pub fn new(obs: &Observed, now: Timestamp) -> Self {
+        let previous = obs.dc.status.clone().unwrap_or_default();
+        let status = DeploymentConfigStatus {
+            latest_version: previous.latest_version,
+            details: previous.details.clone(),
+            conditions: previous.conditions.clone(),
+            requests: previous.requests.clone(),
+            ..Default::default()
+        };
+        Pass {
+            now,
+            previous,
+            status,
+            actions: Vec::new(),
+            requeue_after: None,
+            latest_moved: None,
+            progressing: None,
+        }
+    }
+
+    /// The same pass with no actions yet: to plan a step on trial.
+    pub fn scratch(&self) -> Self {
+        Pass {
+            actions: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    pub fn event(&mut self, e: Event) {
+        self.actions.push(Action::Event(e));
+    }
+
+    pub fn set_progressing(&mut self, c: DeploymentCondition) {
+        self.progressing = Some(c);
+    }
+
+    /// The latest revision (`status.latestVersion` as this pass has it), if it exists.
+    pub fn latest<'o>(&self, obs: &'o Observed) -> Option<&'o Revision> {
+        obs.revision(self.status.latest_version)
+    }
+
+    /// Catches up with revisions that exist (a DeploymentConfig recreated over orphans).
+    pub fn catch_up(&mut self, obs: &Observed) {
+        if let Some(highest) = obs.revisions.last().map(|r| r.version) {
+            self.status.latest_version = self.status.latest_version.max(highest);
+        }
+    }
+
+    /// Starts a new revision: latestVersion goes up, with why.
+    pub fn bump(&mut self, message: &str, causes: Vec<DeploymentCause>) {
+        self.status.latest_version += 1;
+        self.status.details = Some(DeploymentDetails {
+            message: message.into(),
+            causes,
+        });
+    }
+}
