@@ -1,5 +1,5 @@
 //! The planner driven against the simulated cluster, with a virtual clock: rollouts end to end,
-//! with the invariants of DESIGN.md checked after every step.
+//! with the invariants of docs/architecture.md checked after every step.
 
 mod sim;
 

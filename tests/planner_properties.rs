@@ -1,6 +1,6 @@
 //! Property tests: random rollouts against the simulated cluster (random readiness delays, pods
 //! that never become ready, template and scale changes mid-rollout, pauses, and the operator down
-//! for a while), asserting the invariants of DESIGN.md after every step.
+//! for a while), asserting the invariants of docs/architecture.md after every step.
 
 mod sim;
 

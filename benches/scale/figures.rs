@@ -128,7 +128,7 @@ fn first_sent(sent: &Sent, kind: Kind) -> Instant {
         .expect("requests sent")
 }
 
-/// OpenShift's deployer for the same rollout (spec §8): a fixed 1 s update period between scaling
+/// OpenShift's deployer for the same rollout: a fixed 1 s update period between scaling
 /// steps and a 1 s polling interval for readiness; each step moves at most maxSurge + maxUnavailable
 /// pods, so a rollout takes at least steps × 2 s more than the pods need (deployer pod start-up
 /// not counted).

@@ -1,6 +1,6 @@
-//! Defaults that depend on other fields, resolved the way OpenShift's API server defaulted them
-//! (spec §2.2–2.4). A CRD schema can only default an absent field to a constant, so these are
-//! applied when the operator reads a spec; what is stored stays exactly what the user wrote.
+//! Defaults that depend on other fields, resolved the way OpenShift's API server defaulted them.
+//! A CRD schema can only default an absent field to a constant, so these are applied when the
+//! operator reads a spec; what is stored stays exactly what the user wrote.
 
 use super::deployment_config::*;
 use super::int_or_percent::IntOrPercent;
@@ -42,7 +42,7 @@ pub struct EffectiveStrategy {
     /// stuck-in-New timeout (all).
     pub timeout_seconds: i64,
     pub active_deadline_seconds: i64,
-    /// Only when set explicitly (DESIGN.md: watch-driven, no default sleep).
+    /// Only when set explicitly (watch-driven, no default sleep: docs/architecture.md).
     pub update_period_seconds: Option<i64>,
     pub max_surge: IntOrPercent,
     pub max_unavailable: IntOrPercent,
@@ -100,7 +100,7 @@ impl DeploymentConfig {
 
 impl EffectiveStrategy {
     /// Whether the rollout runs in a deployer Job rather than in the operator: always for
-    /// Custom, and for Rolling or Recreate with `customParams` (spec §10).
+    /// Custom, and for Rolling or Recreate with `customParams`.
     pub fn runs_in_deployer(&self) -> bool {
         self.kind == StrategyKind::Custom || self.custom.is_some()
     }
@@ -154,7 +154,7 @@ impl DeploymentStrategy {
     }
 }
 
-/// maxSurge/maxUnavailable defaulting, in OpenShift's order (spec §2.3).
+/// maxSurge/maxUnavailable defaulting, in OpenShift's order.
 pub fn surge_defaults(
     surge: Option<IntOrPercent>,
     unavailable: Option<IntOrPercent>,

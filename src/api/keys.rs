@@ -1,4 +1,4 @@
-//! Names, labels and annotations shared with OpenShift (spec §3), and cutover's own.
+//! Names, labels and annotations shared with OpenShift, and cutover's own.
 //!
 //! Keeping OpenShift's keys means revisions look the same to existing tooling (`oc`-style
 //! scripts, dashboards) and an orphaned revision from a migrated cluster can be adopted.
@@ -62,7 +62,7 @@ pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "cutover";
 
-/// Phases of a revision (spec §4).
+/// Phases of a revision.
 pub mod phase {
     pub const NEW: &str = "New";
     pub const PENDING: &str = "Pending";

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use cutover::api::keys;
 use cutover::api::requests::{ROLLBACK_TO_ANNOTATION, RequestKind};
 use cutover::cli::{self, CliError};
 use cutover::strategy::requests::rollback_target;
@@ -288,7 +289,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let rc = format!("{name}-{version}");
             let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let selector = format!("openshift.io/deployer-pod-for.name={rc}");
+            let selector = format!("{}={rc}", keys::DEPLOYER_POD_FOR_LABEL);
             let mut hook_pods = pods
                 .list(&ListParams::default().labels(&selector))
                 .await?
@@ -297,7 +298,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             for pod in &hook_pods {
                 let kind = pod
                     .labels()
-                    .get("openshift.io/deployer-pod.type")
+                    .get(keys::DEPLOYER_POD_TYPE_LABEL)
                     .cloned()
                     // The deployer Job's pod (Custom strategies, customParams) has no type.
                     .unwrap_or_else(|| "deployer".into());

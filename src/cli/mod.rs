@@ -11,7 +11,7 @@ use kube::{Client, ResourceExt};
 
 use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::{DeploymentConfig, keys};
-use crate::strategy::Revision;
+use crate::strategy::{HookPoint, Revision};
 
 /// A plugin failure: one clear sentence for the user, and the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -351,12 +351,12 @@ pub fn format_describe(
         "  REVISION  PHASE     REPLICAS  HOOKS                          CAUSE"
     );
     for r in revisions {
-        let hooks: Vec<String> = ["pre", "mid", "post"]
+        let hooks: Vec<String> = [HookPoint::Pre, HookPoint::Mid, HookPoint::Post]
             .iter()
             .filter_map(|p| {
                 r.annotations
-                    .get(&format!("cutover.io/hook-{p}"))
-                    .map(|o| format!("{p}={o}"))
+                    .get(&p.outcome_annotation())
+                    .map(|o| format!("{}={o}", p.as_str()))
             })
             .collect();
         let hooks = if hooks.is_empty() {

@@ -124,7 +124,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         .status;
         for i in &mut s.ingress {
             for c in &mut i.conditions {
-                c.reason = "GatewayAPINotInstalled".into();
+                c.reason = crate::api::conditions::route::GATEWAY_API_NOT_INSTALLED.into();
                 c.message = "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into();
             }
         }

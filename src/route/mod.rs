@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
+use crate::api::conditions::route as route_reason;
 use crate::api::route::{
     BackendShare, Route, RouteIngress, RouteIngressCondition, RouteStatus, RouteTargetReference,
 };
@@ -137,7 +138,7 @@ fn service_port(service: &Service, target: Option<&IntOrString>) -> Option<i32> 
 
 fn admitted(status: bool, reason: &str, message: String) -> RouteIngressCondition {
     RouteIngressCondition {
-        type_: "Admitted".into(),
+        type_: route_reason::ADMITTED.into(),
         status: if status { "True" } else { "False" }.into(),
         reason: reason.into(),
         message,
@@ -190,7 +191,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let blocked = if let Some(owner) = &inputs.name_taken_by {
         Some(admitted(
             false,
-            "RouteConflict",
+            route_reason::ROUTE_CONFLICT,
             format!(
                 "{} {:?} exists and belongs to {owner}: cutover does not change it",
                 kind.kind(),
@@ -200,7 +201,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     } else if inputs.gateway.is_none() {
         Some(admitted(
             false,
-            "NoParentGateway",
+            route_reason::NO_PARENT_GATEWAY,
             format!(
                 "no parent Gateway: annotate the route with {GATEWAY_ANNOTATION}: <namespace>/<name>, or start the operator with --default-gateway"
             ),
@@ -208,7 +209,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     } else if passthrough && hostnames.is_empty() {
         Some(admitted(
             false,
-            "HostRequired",
+            route_reason::HOST_REQUIRED,
             "passthrough routes need spec.host (a TLSRoute matches by SNI host name)".into(),
         ))
     } else {
@@ -225,7 +226,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         } else {
             admitted(
                 false,
-                "BackendNotFound",
+                route_reason::BACKEND_NOT_FOUND,
                 format!("{}; those backends receive no traffic", problems.join("; ")),
             )
         }

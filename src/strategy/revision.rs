@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::api::keys::{self, phase};
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 
-/// Phase of a revision (spec §4).
+/// Phase of a revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     New,
@@ -143,7 +143,7 @@ impl Revision {
     }
 }
 
-/// The ReplicaSet for revision `version` of `dc` (spec §3.1), as a JSON manifest so the pod
+/// The ReplicaSet for revision `version` of `dc`, as a JSON manifest so the pod
 /// template reaches the cluster exactly as written. `status` is the DeploymentConfig status
 /// that records this version; it is encoded with the config.
 pub fn replica_set_manifest(

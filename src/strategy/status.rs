@@ -174,7 +174,7 @@ pub fn set_kstatus_conditions(conditions: &mut Vec<DeploymentCondition>, now: Ti
     }
 }
 
-/// Counts over every revision (spec §2.7).
+/// Counts over every revision.
 pub fn fill_counts(status: &mut DeploymentConfigStatus, revisions: &[Revision]) {
     status.replicas = revisions.iter().map(|r| r.replicas).sum();
     status.available_replicas = revisions.iter().map(|r| r.available).sum();

@@ -79,7 +79,7 @@ async fn openshift_example_rolls_out_and_becomes_available() {
         Some("True".into())
     );
 
-    // The revision: name, labels, selector, annotations and owner exactly as OpenShift's (spec §3.1).
+    // The revision: name, labels, selector, annotations and owner exactly as OpenShift's.
     let rs = ns
         .api::<ReplicaSet>()
         .get("frontend-1")

@@ -74,7 +74,7 @@ pub struct DeployerContext<'a> {
     pub default_image: &'a str,
 }
 
-/// The deployer Job (spec §3.2): one container `deployment` with customParams' image (or the
+/// The deployer Job: one container `deployment` with customParams' image (or the
 /// default deployer image, the operator's own, run as `cutover deploy`), command and environment plus
 /// the deployment's name and namespace; the strategy's resources, labels, annotations and
 /// activeDeadlineSeconds; the template's node selector, tolerations, pull secrets and DNS

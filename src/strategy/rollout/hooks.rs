@@ -1,4 +1,4 @@
-//! Lifecycle hooks as Jobs (spec §11): `<rc>-hook-<pre|mid|post>`, built from one of the
+//! Lifecycle hooks as Jobs: `<rc>-hook-<pre|mid|post>`, built from one of the
 //! revision's containers.
 //!
 //! The Job's deterministic name is the idempotency key: a pass that finds it re-attaches instead
@@ -153,7 +153,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
-/// The events of a hook run (spec §11.1).
+/// The events of a hook run.
 pub fn started_message(point: HookPoint, hook: &LifecycleHook, ns: &str, rc: &str) -> String {
     let command = hook
         .exec_new_pod
@@ -205,7 +205,7 @@ pub struct JobContext<'a> {
     pub annotations: &'a BTreeMap<String, String>,
 }
 
-/// The hook's Job (spec §11.2): the container named `containerName` of the revision's template
+/// The hook's Job: the container named `containerName` of the revision's template
 /// (image, pull policy, working dir, resources, security context), the hook's command, env =
 /// the container's env overlaid by the hook's plus the deployment variables, only the listed
 /// volumes and their mounts, and the pod-level pull secrets, node selector and security context.

@@ -1,10 +1,10 @@
-//! The Rolling strategy (spec §8), watch-driven.
+//! The Rolling strategy, watch-driven.
 //!
 //! Each pass takes at most one scale-up and one scale-down step from what is observed; the watch
 //! on the ReplicaSets and pods brings the next pass. Unlike OpenShift's deployer (which trusted
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
-//! bounds hold as guarantees (DESIGN.md). The annotation `cutover.io/pod-replacement-policy:
+//! bounds hold as guarantees (docs/architecture.md). The annotation `cutover.io/pod-replacement-policy:
 //! TerminationStarted` counts only the replicas asked for toward `maxSurge`, as OpenShift and the
 //! Deployment controller do: faster when pods take long to stop, at the price of more pods on the
 //! nodes meanwhile.
@@ -17,7 +17,7 @@ use crate::api::int_or_percent::{IntOrPercent, InvalidIntOrPercent, Rounding};
 use super::state::{OnTimeout, Rollout, Step};
 use super::until::Until;
 
-/// The resolved surge and availability bounds of one rollout (spec §8.1).
+/// The resolved surge and availability bounds of one rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fenceposts {
     pub surge: i32,
@@ -161,7 +161,7 @@ mod tests {
         (f.surge, f.unavailable, f.min_available)
     }
 
-    /// The worked examples of spec §8.1 (default 25%/25%).
+    /// The worked examples of OpenShift's documentation (default 25%/25%).
     #[test]
     fn documented_examples() {
         assert_eq!(fp(1, "25%", "25%", 1), (1, 0, 1));
