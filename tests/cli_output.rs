@@ -166,3 +166,102 @@ fn progress_bar_for_terminals() {
     assert_eq!(cutover::cli::progress_bar(7, 5), "[####################]");
     assert_eq!(cutover::cli::progress_bar(0, 0), "[####################]");
 }
+
+#[test]
+fn status_updates_redraw_a_bar_on_terminals_and_print_lines_elsewhere() {
+    use cutover::cli::status_update;
+    let d = dc(json!({"latestVersion": 2, "updatedReplicas": 2, "availableReplicas": 1}));
+    let m = "Waiting for rollout to finish: 2 out of 3 new replicas have been updated...";
+    assert_eq!(status_update(&d, m, false), format!("{m}\n"));
+    assert_eq!(
+        status_update(&d, m, true),
+        format!("\r[######--------------] {m}\x1b[K")
+    );
+}
+
+#[test]
+fn kubectls_names_and_refusals() {
+    use cutover::api::DeploymentConfig;
+    use cutover::api::route::Route;
+    use cutover::cli::format::{not_found, pause_done, pause_refusal};
+    assert_eq!(
+        not_found::<DeploymentConfig>("web"),
+        "deploymentconfigs.apps.openshift.io \"web\" not found"
+    );
+    assert_eq!(
+        not_found::<Route>("web"),
+        "routes.route.openshift.io \"web\" not found"
+    );
+    assert_eq!(
+        pause_refusal("web", true),
+        "deploymentconfigs.apps.openshift.io \"web\" is already paused"
+    );
+    assert_eq!(
+        pause_refusal("web", false),
+        "deploymentconfigs.apps.openshift.io \"web\" is not paused"
+    );
+    assert_eq!(
+        pause_done("web", true),
+        "deploymentconfig.apps.openshift.io/web paused\n"
+    );
+    assert_eq!(
+        pause_done("web", false),
+        "deploymentconfig.apps.openshift.io/web resumed\n"
+    );
+}
+
+#[test]
+fn route_show() {
+    let route: cutover::api::route::Route = serde_json::from_value(json!({
+        "apiVersion": "route.openshift.io/v1", "kind": "Route",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"host": "web.example.com", "to": {"kind": "Service", "name": "web-blue", "weight": 90},
+                 "alternateBackends": [{"kind": "Service", "name": "web-green", "weight": 10}]},
+        "status": {"ingress": [{"host": "web.example.com", "routerName": "cutover", "conditions": [
+            {"type": "Admitted", "status": "True"}]}]}
+    }))
+    .expect("route");
+    assert_eq!(
+        cutover::cli::format_route(&route),
+        "route \"web\" (web.example.com)\n\
+         SERVICE                 WEIGHT  SHARE\n\
+         web-blue                    90   90.0%\n\
+         web-green                   10   10.0%\n\
+         Admitted: True\n"
+    );
+}
+
+#[test]
+fn logs_of_a_revision() {
+    use cutover::cli::format::{log_heading, no_logs, revision_events};
+    let pod = |labels: serde_json::Value| -> k8s_openapi::api::core::v1::Pod {
+        serde_json::from_value(json!({"metadata": {"name": "web-2-hook-pre", "labels": labels}}))
+            .expect("pod")
+    };
+    assert_eq!(
+        log_heading(&pod(json!({"openshift.io/deployer-pod.type": "hook-pre"}))),
+        "--> hook-pre: pod/web-2-hook-pre\n"
+    );
+    assert_eq!(
+        log_heading(&pod(json!({}))),
+        "--> deployer: pod/web-2-hook-pre\n"
+    );
+    assert_eq!(no_logs(&"gone"), "    (no logs: gone)\n");
+    let event =
+        |reason: &str, note: &str| ("Normal".to_string(), reason.to_string(), note.to_string());
+    let events = [
+        event(
+            "DeploymentCreated",
+            "Created new replication controller \"web-1\" for version 1",
+        ),
+        event(
+            "DeploymentCreated",
+            "Created new replication controller \"web-2\" for version 2",
+        ),
+    ];
+    assert_eq!(
+        revision_events("web-2", &events),
+        "--> events of web-2:\n    \
+         Normal   DeploymentCreated            Created new replication controller \"web-2\" for version 2\n"
+    );
+}

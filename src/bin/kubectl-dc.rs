@@ -6,15 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use cutover::api::keys;
-use cutover::api::requests::{ROLLBACK_TO_ANNOTATION, RequestKind};
-use cutover::cli::{self, CliError};
-use cutover::strategy::requests::rollback_target;
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, LogParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, ResourceExt};
+use cutover::api::requests::RequestKind;
+use cutover::cli::{CliError, commands};
 
 #[derive(Parser)]
 #[command(
@@ -122,52 +115,6 @@ enum Rollout {
     },
 }
 
-async fn client(cli: &Cli) -> Result<(Client, String), CliError> {
-    let options = KubeConfigOptions {
-        context: cli.context.clone(),
-        ..Default::default()
-    };
-    let config = match &cli.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|e| CliError::User(format!("cannot read {}: {e}", path.display())))?;
-            Config::from_custom_kubeconfig(kubeconfig, &options).await
-        }
-        None => Config::from_kubeconfig(&options).await,
-    }
-    .map_err(|e| CliError::User(format!("cannot load the kubeconfig: {e}")))?;
-    let namespace = cli
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(CliError::Kube)?;
-    Ok((client, namespace))
-}
-
-/// The DeploymentConfig's events, oldest first, as (type, reason, note).
-async fn events(
-    client: &Client,
-    ns: &str,
-    name: &str,
-) -> Result<Vec<(String, String, String)>, CliError> {
-    let fields = format!("regarding.kind=DeploymentConfig,regarding.name={name}");
-    let mut list = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().fields(&fields))
-        .await?
-        .items;
-    list.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-    Ok(list
-        .into_iter()
-        .map(|e| {
-            (
-                e.type_.unwrap_or_default(),
-                e.reason.unwrap_or_default(),
-                e.note.unwrap_or_default(),
-            )
-        })
-        .collect())
-}
-
 async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Completion { shell } = cli.command {
         clap_complete::generate(
@@ -178,146 +125,48 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let (client, ns) = client(&cli).await?;
-    let say = |m: String| println!("{m}");
-    match cli.command {
-        Command::Completion { .. } => {}
-        Command::Rollout(Rollout::Latest { name }) => {
-            say(cli::request(&client, &ns, &name, RequestKind::Latest, &[]).await?)
-        }
-        Command::Rollout(Rollout::Cancel { name }) => {
-            say(cli::request(&client, &ns, &name, RequestKind::Cancel, &[]).await?)
-        }
-        Command::Rollout(Rollout::Retry { name }) => {
-            say(cli::request(&client, &ns, &name, RequestKind::Retry, &[]).await?)
-        }
-        Command::Rollout(Rollout::Pause { name }) => {
-            say(cli::set_paused(&client, &ns, &name, true).await?)
-        }
-        Command::Rollout(Rollout::Resume { name }) => {
-            say(cli::set_paused(&client, &ns, &name, false).await?)
-        }
-        Command::Rollout(Rollout::Undo {
-            name,
-            to_revision,
-            dry_run,
-        }) => {
-            if dry_run {
-                let dc = cli::get_dc(&client, &ns, &name).await?;
-                let revisions = cli::revisions(&client, &ns, &name).await?;
-                let latest = dc.status.as_ref().map_or(0, |s| s.latest_version);
-                let target = rollback_target(&name, &ns, latest, &revisions, to_revision)
-                    .map_err(CliError::User)?;
-                print!("{}", cli::format_template(target)?);
-            } else {
-                let extra = [(ROLLBACK_TO_ANNOTATION, to_revision.to_string())];
-                say(cli::request(&client, &ns, &name, RequestKind::Rollback, &extra).await?);
+    let (client, ns) =
+        commands::connect(cli.context, cli.kubeconfig.as_deref(), cli.namespace).await?;
+    let (c, ns) = (&client, ns.as_str());
+    let out = match cli.command {
+        Command::Completion { .. } => String::new(),
+        Command::Rollout(rollout) => match rollout {
+            Rollout::Latest { name } => {
+                commands::request(c, ns, &name, RequestKind::Latest).await?
             }
-        }
-        Command::Rollout(Rollout::History { name, revision }) => {
-            let revisions = cli::revisions(&client, &ns, &name).await?;
-            match revision {
-                None => print!("{}", cli::format_history(&name, &revisions)),
-                Some(v) => {
-                    let rev = revisions.iter().find(|r| r.version == v).ok_or_else(|| {
-                        CliError::User(format!("unable to find the specified revision {v}"))
-                    })?;
-                    print!("{}", cli::format_template(rev)?);
-                }
+            Rollout::Cancel { name } => {
+                commands::request(c, ns, &name, RequestKind::Cancel).await?
             }
-        }
-        Command::Rollout(Rollout::Status {
-            name,
-            watch,
-            timeout,
-        }) => {
-            let message =
-                cli::status(&client, &ns, &name, watch, timeout.map(Duration::from_secs)).await?;
-            if !message.is_empty() {
-                say(message);
+            Rollout::Retry { name } => commands::request(c, ns, &name, RequestKind::Retry).await?,
+            Rollout::Pause { name } => commands::set_paused(c, ns, &name, true).await?,
+            Rollout::Resume { name } => commands::set_paused(c, ns, &name, false).await?,
+            Rollout::Undo {
+                name,
+                to_revision,
+                dry_run,
+            } => commands::undo(c, ns, &name, to_revision, dry_run).await?,
+            Rollout::History { name, revision } => {
+                commands::history(c, ns, &name, revision).await?
             }
-        }
-        Command::Route(RouteCmd::SetWeights { route, weights }) => {
-            print!(
-                "{}",
-                cli::set_route_weights(&client, &ns, &route, &weights).await?
-            );
-        }
-        Command::Route(RouteCmd::Switch { route, service }) => {
-            let r = cli::get_route(&client, &ns, &route).await?;
-            let current = cutover::route::backends(&r)
-                .iter()
-                .find(|b| b.name == service)
-                .map(|b| b.effective_weight());
-            let weight = match current {
-                Some(w) if w > 0 => w,
-                _ => 100,
-            };
-            let set: Vec<(String, i32)> = cutover::route::backends(&r)
-                .iter()
-                .map(|b| (b.name.clone(), if b.name == service { weight } else { 0 }))
-                .collect();
-            if current.is_none() {
-                // Let new_weights name the backends in its error.
-                cli::new_weights(&r, &[(service.clone(), weight)])?;
+            Rollout::Status {
+                name,
+                watch,
+                timeout,
+            } => commands::status(c, ns, &name, watch, timeout.map(Duration::from_secs)).await?,
+        },
+        Command::Route(route) => match route {
+            RouteCmd::SetWeights { route, weights } => {
+                commands::route_set_weights(c, ns, &route, &weights).await?
             }
-            print!(
-                "{}",
-                cli::set_route_weights(&client, &ns, &route, &set).await?
-            );
-        }
-        Command::Route(RouteCmd::Show { route }) => {
-            let r = cli::get_route(&client, &ns, &route).await?;
-            print!("{}", cli::format_route(&r));
-        }
-        Command::Describe { name } => {
-            let dc = cli::get_dc(&client, &ns, &name).await?;
-            let revisions = cli::revisions(&client, &ns, &name).await?;
-            print!(
-                "{}",
-                cli::format_describe(&dc, &revisions, &events(&client, &ns, &name).await?)
-            );
-        }
-        Command::Logs { name, version } => {
-            let dc = cli::get_dc(&client, &ns, &name).await?;
-            let version =
-                version.unwrap_or_else(|| dc.status.as_ref().map_or(0, |s| s.latest_version));
-            if version <= 0 {
-                return Err(CliError::User(format!(
-                    "no deployment exists for deploymentConfig {name:?}"
-                )));
+            RouteCmd::Switch { route, service } => {
+                commands::route_switch(c, ns, &route, &service).await?
             }
-            let rc = format!("{name}-{version}");
-            let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let selector = format!("{}={rc}", keys::DEPLOYER_POD_FOR_LABEL);
-            let mut hook_pods = pods
-                .list(&ListParams::default().labels(&selector))
-                .await?
-                .items;
-            hook_pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-            for pod in &hook_pods {
-                let kind = pod
-                    .labels()
-                    .get(keys::DEPLOYER_POD_TYPE_LABEL)
-                    .cloned()
-                    // The deployer Job's pod (Custom strategies, customParams) has no type.
-                    .unwrap_or_else(|| "deployer".into());
-                println!("--> {kind}: pod/{}", pod.name_any());
-                match pods.logs(&pod.name_any(), &LogParams::default()).await {
-                    Ok(text) => print!("{text}"),
-                    Err(e) => println!("    (no logs: {e})"),
-                }
-            }
-            println!("--> events of {rc}:");
-            for (type_, reason, note) in events(&client, &ns, &name)
-                .await?
-                .into_iter()
-                .filter(|e| e.2.contains(&rc))
-            {
-                println!("    {type_:<8} {reason:<28} {note}");
-            }
-        }
-    }
+            RouteCmd::Show { route } => commands::route_show(c, ns, &route).await?,
+        },
+        Command::Describe { name } => commands::describe(c, ns, &name).await?,
+        Command::Logs { name, version } => commands::logs(c, ns, &name, version).await?,
+    };
+    print!("{out}");
     Ok(())
 }
 
