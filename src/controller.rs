@@ -203,7 +203,8 @@ pub async fn run(
     }
     info!("caches synced");
     readiness.set_ready();
-    metrics.watch_revisions(replica_sets.clone());
+    let revisions = replica_sets.clone();
+    metrics.watch_revisions(move || revisions.state());
 
     let mut leadership = match lease {
         Some(config) => tokio::select! {

@@ -103,13 +103,7 @@ mod tests {
     #[test]
     fn metrics_keep_openshift_names() {
         let (readiness, metrics) = (Readiness::default(), Metrics::new());
-        metrics.watch_revisions(
-            crate::reconcile::cache::cache::<k8s_openapi::api::apps::v1::ReplicaSet>(
-                |_| None,
-                |_| String::new(),
-            )
-            .0,
-        );
+        metrics.watch_revisions(Vec::new);
         let body = respond("/metrics", &readiness, &metrics).2;
         for name in [
             "openshift_apps_deploymentconfigs_complete_rollouts_total{phase=\"available\"} 0",

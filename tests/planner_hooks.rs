@@ -379,3 +379,45 @@ fn a_hook_naming_a_missing_container_is_ignored_under_ignore() {
     );
     assert!(w.job_creations.is_empty());
 }
+
+/// What the metrics count comes from the planner: each rollout and each hook is reported
+/// finished once, in the pass that ends it, however many passes follow.
+#[test]
+fn a_rollout_and_its_hooks_are_reported_finished_once() {
+    use cutover::strategy::{Finished, RolloutOutcome};
+    let mut w = world(recreate("Abort", "Ignore", "Abort"), 2);
+    w.hook_runs
+        .insert("web-1-hook-mid".into(), HookRun::FailAfter(2));
+    assert!(w.run_until(60, phase_is(1, "Complete"), |_| {}));
+    for _ in 0..5 {
+        w.step();
+    }
+    let finished: Vec<&Finished> = w.decisions.iter().flat_map(|d| &d.finished).collect();
+    let hooks: Vec<(&str, &str)> = finished
+        .iter()
+        .filter_map(|f| match f {
+            Finished::Hook { point, outcome } => Some((point.as_str(), *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            ("pre", "Succeeded"),
+            ("mid", "FailedIgnored"),
+            ("post", "Succeeded")
+        ]
+    );
+    let rollouts: Vec<(&str, RolloutOutcome, bool)> = finished
+        .iter()
+        .filter_map(|f| match f {
+            Finished::Rollout {
+                strategy,
+                outcome,
+                took,
+            } => Some((strategy.as_str(), *outcome, took.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rollouts, [("Recreate", RolloutOutcome::Complete, true)]);
+}

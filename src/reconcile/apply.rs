@@ -24,7 +24,6 @@ use super::Context;
 /// The API server refused to create a revision (for example a template it finds invalid): this
 /// is not retried, it becomes the Progressing condition.
 pub struct CreateRefused {
-    pub version_name: String,
     pub message: String,
 }
 
@@ -53,15 +52,9 @@ pub async fn execute(
             Action::Adopt { name } => adopt(dc, &replica_sets, name).await?,
             Action::Release { name } => release(dc, &replica_sets, name).await?,
             Action::CreateRevision { name, manifest } => {
+                // Refused: nothing after it in the pass is applied; the planner says what the
+                // status becomes (`status::refused_create`).
                 if let Some(r) = create_revision(dc, ctx, &ns, name, manifest).await? {
-                    publish(
-                        dc,
-                        ctx,
-                        &Event::warning(
-                            "DeploymentCreationFailed",
-                            format!("Couldn't deploy version {}: {}", r.version_name, r.message),
-                        ),
-                    );
                     refused = Some(r);
                     break;
                 }
@@ -298,13 +291,11 @@ async fn create_revision(
                 )))
             } else {
                 Ok(Some(CreateRefused {
-                    version_name: name.into(),
                     message: Error::NameTaken(name.into()).to_string(),
                 }))
             }
         }
         Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => Ok(Some(CreateRefused {
-            version_name: name.into(),
             message: s.message.clone(),
         })),
         Err(e) => Err(e.into()),

@@ -11,7 +11,6 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tracing::{debug, info, instrument, warn};
 
-use crate::api::conditions::{PROGRESSING, STALLED, reason};
 use crate::api::keys;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::{Error, Result};
@@ -39,35 +38,17 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     let refused = match apply::execute(&dc, &decision.actions, &ctx).await {
         Ok(refused) => refused,
         Err(e) if !e.is_transient() => {
-            // Retrying cannot help: say so on the object (the status as it was, plus Stalled),
-            // and wait for the next change.
-            let mut status = dc.status.clone().unwrap_or_default();
-            status::set_condition(
-                &mut status.conditions,
-                status::condition(STALLED, "True", reason::RECONCILE_ERROR, e.to_string()),
-                now,
-            );
-            write_status(&dc, &status, &ctx).await?;
+            // Retrying cannot help: say so on the object, and wait for the next change.
+            write_status(&dc, &status::stalled(&dc, &e.to_string(), now), &ctx).await?;
             return Err(e);
         }
         Err(e) => return Err(e),
     };
     // Counted once the revisions carry their new phase: the next pass sees it and counts nothing.
-    ctx.metrics.record(&observed, &decision.actions, now);
+    ctx.metrics.record(&decision.finished);
     if let Some(refused) = refused {
-        // The API server refused the new revision: say so and stay at the previous revision.
-        decision.status.latest_version = dc.status.as_ref().map_or(0, |s| s.latest_version);
-        status::set_condition(
-            &mut decision.status.conditions,
-            status::condition(
-                PROGRESSING,
-                "False",
-                reason::RC_CREATE_ERROR,
-                refused.message,
-            ),
-            now,
-        );
-        status::set_kstatus_conditions(&mut decision.status.conditions, now);
+        decision = status::refused_create(&observed, decision, &refused.message, now);
+        apply::execute(&dc, &decision.actions, &ctx).await?;
     }
     write_status(&dc, &decision.status, &ctx).await?;
     ctx.backoff.reset(&ObjectRef::from(dc.as_ref()));

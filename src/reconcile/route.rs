@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::Action as Requeue;
@@ -17,7 +16,7 @@ use serde_json::json;
 use tracing::{instrument, warn};
 
 use crate::api::keys;
-use crate::api::route::{Route, RouteStatus};
+use crate::api::route::Route;
 use crate::error::{Error, Result};
 use crate::route::{self, GatewayRef, Inputs, RouteKind};
 
@@ -74,32 +73,35 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         .and_then(|g| GatewayRef::parse(g))
         .or_else(|| ctx.default_gateway.clone());
 
-    let mut status = if ctx.gateway_api {
-        let kind = kind_of(&route);
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(ctx.client.clone(), &ns, &resource(kind));
-        let ours = |o: &DynamicObject| {
-            o.owner_references()
-                .iter()
-                .any(|r| Some(&r.uid) == route.metadata.uid.as_ref())
-        };
-        let existing = api.get_opt(&name).await?;
-        let name_taken_by = existing.filter(|o| !ours(o)).map(|o| {
-            o.owner_references()
-                .first()
-                .map_or("another owner".into(), |r| format!("{} {}", r.kind, r.name))
-        });
-        let inputs = Inputs {
-            route: &route,
-            services: services.iter().map(AsRef::as_ref).collect(),
-            gateway,
-            name_taken_by,
-        };
-        let plan = route::plan(&inputs);
-        if let Some(object) = &plan.object {
-            let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-            api.patch(&name, &params, &Patch::Apply(object)).await?;
-        }
+    let kind = kind_of(&route);
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource(kind));
+    let ours = |o: &DynamicObject| {
+        o.owner_references()
+            .iter()
+            .any(|r| Some(&r.uid) == route.metadata.uid.as_ref())
+    };
+    let existing = match ctx.gateway_api {
+        true => api.get_opt(&name).await?,
+        false => None,
+    };
+    let name_taken_by = existing.filter(|o| !ours(o)).map(|o| {
+        o.owner_references()
+            .first()
+            .map_or("another owner".into(), |r| format!("{} {}", r.kind, r.name))
+    });
+    let plan = route::plan(&Inputs {
+        route: &route,
+        services: services.iter().map(AsRef::as_ref).collect(),
+        gateway,
+        name_taken_by,
+        gateway_api: ctx.gateway_api,
+        now: Timestamp::now(),
+    });
+    if let Some(object) = &plan.object {
+        let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+        api.patch(&name, &params, &Patch::Apply(object)).await?;
+    }
+    if ctx.gateway_api {
         // A Route that changed kind (passthrough on or off) leaves no route of the other kind.
         let other = if kind == RouteKind::Http {
             RouteKind::Tls
@@ -113,24 +115,8 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         {
             other_api.delete(&name, &DeleteParams::background()).await?;
         }
-        plan.status
-    } else {
-        let mut s = route::plan(&Inputs {
-            route: &route,
-            services: vec![],
-            gateway: None,
-            name_taken_by: None,
-        })
-        .status;
-        for i in &mut s.ingress {
-            for c in &mut i.conditions {
-                c.reason = crate::api::conditions::route::GATEWAY_API_NOT_INSTALLED.into();
-                c.message = "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into();
-            }
-        }
-        s
-    };
-    keep_transition_times(&mut status, route.status.as_ref());
+    }
+    let status = plan.status;
     if route.status.as_ref() != Some(&status) {
         let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
         let patch =
@@ -144,30 +130,6 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     }
     ctx.backoff.reset(&ObjectRef::from(route.as_ref()));
     Ok(Requeue::requeue(Duration::from_secs(300)))
-}
-
-/// A condition keeps its transition time while its status does not change.
-fn keep_transition_times(status: &mut RouteStatus, previous: Option<&RouteStatus>) {
-    let now = Time(Timestamp::now());
-    for ingress in &mut status.ingress {
-        for c in &mut ingress.conditions {
-            let old = previous
-                .and_then(|p| {
-                    p.ingress
-                        .iter()
-                        .find(|i| i.router_name == ingress.router_name)
-                })
-                .and_then(|i| {
-                    i.conditions
-                        .iter()
-                        .find(|o| o.type_ == c.type_ && o.status == c.status)
-                });
-            c.last_transition_time = Some(
-                old.and_then(|o| o.last_transition_time.clone())
-                    .unwrap_or_else(|| now.clone()),
-            );
-        }
-    }
 }
 
 /// Transient errors back off per Route; others wait for the next change.

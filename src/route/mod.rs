@@ -5,7 +5,9 @@
 //! `port.targetPort`. Backends that cannot be resolved get no traffic (OpenShift treats a Service
 //! without endpoints as weight 0) and make the Route not Admitted, with the reason.
 
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -72,6 +74,10 @@ pub struct Inputs<'a> {
     pub gateway: Option<GatewayRef>,
     /// A route of that name exists and another owner controls it.
     pub name_taken_by: Option<String>,
+    /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
+    pub gateway_api: bool,
+    /// Now: when a condition that changes status transitions.
+    pub now: Timestamp,
 }
 
 /// The outcome: the route object to apply (if any) and the Route's status.
@@ -188,7 +194,13 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         (None, _) => vec![],
     };
 
-    let blocked = if let Some(owner) = &inputs.name_taken_by {
+    let blocked = if !inputs.gateway_api {
+        Some(admitted(
+            false,
+            route_reason::GATEWAY_API_NOT_INSTALLED,
+            "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into(),
+        ))
+    } else if let Some(owner) = &inputs.name_taken_by {
         Some(admitted(
             false,
             route_reason::ROUTE_CONFLICT,
@@ -237,24 +249,49 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         .map(|b| format!("{}({}%)", b.name, b.percent))
         .collect::<Vec<_>>()
         .join(",");
+    let mut status = RouteStatus {
+        ingress: vec![RouteIngress {
+            host,
+            router_name: ROUTER_NAME.into(),
+            conditions: vec![condition],
+            wildcard_policy: Some(
+                spec.wildcard_policy
+                    .clone()
+                    .unwrap_or_else(|| "None".into()),
+            ),
+        }],
+        backends,
+        services: Some(services),
+        observed_generation: route.metadata.generation.unwrap_or(0),
+    };
+    keep_transition_times(&mut status, route.status.as_ref(), inputs.now);
     Plan {
         kind,
         object,
-        status: RouteStatus {
-            ingress: vec![RouteIngress {
-                host,
-                router_name: ROUTER_NAME.into(),
-                conditions: vec![condition],
-                wildcard_policy: Some(
-                    spec.wildcard_policy
-                        .clone()
-                        .unwrap_or_else(|| "None".into()),
-                ),
-            }],
-            backends,
-            services: Some(services),
-            observed_generation: route.metadata.generation.unwrap_or(0),
-        },
+        status,
+    }
+}
+
+/// A condition keeps its transition time while its status stays; a changed one transitions now.
+fn keep_transition_times(status: &mut RouteStatus, previous: Option<&RouteStatus>, now: Timestamp) {
+    for ingress in &mut status.ingress {
+        for c in &mut ingress.conditions {
+            let old = previous
+                .and_then(|p| {
+                    p.ingress
+                        .iter()
+                        .find(|i| i.router_name == ingress.router_name)
+                })
+                .and_then(|i| {
+                    i.conditions
+                        .iter()
+                        .find(|o| o.type_ == c.type_ && o.status == c.status)
+                });
+            c.last_transition_time = Some(
+                old.and_then(|o| o.last_transition_time.clone())
+                    .unwrap_or(Time(now)),
+            );
+        }
     }
 }
 
@@ -356,6 +393,8 @@ mod tests {
             services: vec![&a, &b],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         let obj = p.object.expect("an HTTPRoute");
         assert_eq!(obj["kind"], "HTTPRoute");
@@ -408,6 +447,8 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         let refs = &p.object.expect("route")["spec"]["rules"][0]["backendRefs"];
         assert_eq!(refs.as_array().map(Vec::len), Some(1));
@@ -432,6 +473,8 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert_eq!(p.status.ingress[0].conditions[0].status, "True");
         assert_eq!(p.status.backends[0].percent, "0.0");
@@ -455,6 +498,8 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert_eq!(p.kind, RouteKind::Tls);
         assert_eq!(
@@ -471,9 +516,48 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert!(p.object.is_none());
         assert_eq!(p.status.ingress[0].conditions[0].reason, "HostRequired");
+    }
+
+    #[test]
+    fn without_the_gateway_api_nothing_is_applied_and_the_route_says_why() {
+        let a = service("a", json!([{"port": 80}]));
+        let r = route(RouteSpec {
+            to: target("a", None),
+            ..Default::default()
+        });
+        let at = |secs| Timestamp::from_second(secs).expect("valid");
+        let inputs = |now| Inputs {
+            route: &r,
+            services: vec![&a],
+            gateway: gw(),
+            name_taken_by: None,
+            gateway_api: false,
+            now,
+        };
+        let p = plan(&inputs(at(10)));
+        assert!(p.object.is_none());
+        let c = &p.status.ingress[0].conditions[0];
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "GatewayAPINotInstalled")
+        );
+        assert_eq!(c.last_transition_time, Some(Time(at(10))));
+        // Planned again later over that status: the condition has not transitioned.
+        let mut again = r.clone();
+        again.status = Some(p.status.clone());
+        let p2 = plan(&Inputs {
+            route: &again,
+            ..inputs(at(20))
+        });
+        assert_eq!(
+            p2.status.ingress[0].conditions[0].last_transition_time,
+            Some(Time(at(10)))
+        );
     }
 
     #[test]
@@ -488,6 +572,8 @@ mod tests {
             services: vec![&a],
             gateway: None,
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert_eq!(
             (
@@ -501,6 +587,8 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: Some("someone".into()),
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert_eq!(
             (
@@ -525,6 +613,8 @@ mod tests {
             services: vec![&a],
             gateway: gw(),
             name_taken_by: None,
+            gateway_api: true,
+            now: Timestamp::UNIX_EPOCH,
         });
         assert_eq!(
             p.object.expect("route")["spec"]["hostnames"],

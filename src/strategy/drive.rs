@@ -11,7 +11,8 @@ use super::deployer;
 use super::pass::{Moved, Pass};
 use super::rollout::{self, Rollout, Step};
 use super::{
-    Action, Event, HookJob, Observed, Phase, Revision, RevisionUpdate, Scale, merge_update,
+    Action, Event, Finished, HookJob, Observed, Phase, Revision, RevisionUpdate, RolloutOutcome,
+    Scale, merge_update,
 };
 
 pub(super) fn drive(
@@ -35,6 +36,7 @@ pub(super) fn drive(
             phase: Phase::Failed,
             cancelled: true,
         });
+        pass.rollout_finished(latest, RolloutOutcome::Cancelled);
         return;
     }
     // The rollout runs the strategy recorded on the revision, not a later edit of it.
@@ -77,6 +79,11 @@ pub(super) fn drive(
     let dc_name = obs.name();
     let mut rollout = Rollout::new(&to, old, &strategy, &ns, now).with_hooks(&dc_name, jobs);
     let step = rollout::run(&mut rollout);
+    let hooks = rollout
+        .hooks_finished()
+        .iter()
+        .map(|&(point, outcome)| Finished::Hook { point, outcome });
+    pass.finished.extend(hooks);
     let mut actions = rollout.into_actions();
     // Fold the start into this pass's update of the same revision, so it is one patch.
     if let Some(start) = start {
@@ -123,6 +130,7 @@ fn conclude(
                 .annotate(keys::REPLICAS_ANNOTATION, Some(latest.desired.to_string()))
                 .annotate(keys::DESIRED_REPLICAS_ANNOTATION, None);
             merge_update(&mut actions, ended(done));
+            pass.rollout_finished(latest, RolloutOutcome::Complete);
             Phase::Complete
         }
         Step::Fail(why) => {
@@ -138,6 +146,7 @@ fn conclude(
                     latest.name
                 ),
             )));
+            pass.rollout_finished(latest, RolloutOutcome::Failed);
             Phase::Failed
         }
     };

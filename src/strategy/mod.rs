@@ -176,6 +176,33 @@ pub struct Decision {
     pub actions: Vec<Action>,
     pub status: DeploymentConfigStatus,
     pub requeue_after: Option<Duration>,
+    /// The rollouts and hooks this pass brings to an end, once its actions are carried out (what
+    /// the metrics count).
+    pub finished: Vec<Finished>,
+}
+
+/// Something a pass brings to its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    Rollout {
+        /// The strategy type recorded on the revision (`Rolling` when it records none).
+        strategy: String,
+        outcome: RolloutOutcome,
+        /// From the start of the rollout (or the revision's creation) to this pass.
+        took: Option<Duration>,
+    },
+    Hook {
+        point: HookPoint,
+        /// The outcome recorded on the revision (`rollout::hooks::outcome`).
+        outcome: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutOutcome {
+    Complete,
+    Failed,
+    Cancelled,
 }
 
 /// Plans one pass for the DeploymentConfig observed, at `now`.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use crate::api::{DeploymentCause, DeploymentCondition, DeploymentConfigStatus, DeploymentDetails};
 
-use super::{Action, Event, Observed, Phase, Revision};
+use super::{Action, Event, Finished, Observed, Phase, Revision, RolloutOutcome};
 
 #[derive(Clone)]
 pub(super) struct Pass {
@@ -23,6 +23,8 @@ pub(super) struct Pass {
     /// A Progressing condition a rung set for a reason of its own (an invalid spec, a missing
     /// image, a new revision), which stands instead of the one derived from the latest phase.
     pub progressing: Option<DeploymentCondition>,
+    /// The rollouts and hooks this pass ends.
+    pub finished: Vec<Finished>,
 }
 
 /// The phase a pass moved the latest revision to, and whether by a cancellation.
@@ -59,6 +61,7 @@ impl Pass {
             requeue_after: None,
             latest_moved: None,
             progressing: None,
+            finished: Vec::new(),
         }
     }
 
@@ -88,6 +91,24 @@ impl Pass {
         if let Some(highest) = obs.revisions.last().map(|r| r.version) {
             self.status.latest_version = self.status.latest_version.max(highest);
         }
+    }
+
+    /// Records that this pass ends `rev`'s rollout with `outcome`.
+    pub fn rollout_finished(&mut self, rev: &Revision, outcome: RolloutOutcome) {
+        let strategy = rev
+            .config
+            .as_ref()
+            .and_then(|c| c.spec.strategy.type_.clone())
+            .unwrap_or_else(|| "Rolling".to_string());
+        let took = rev
+            .started_at
+            .or(rev.created)
+            .and_then(|start| Duration::try_from(self.now.duration_since(start)).ok());
+        self.finished.push(Finished::Rollout {
+            strategy,
+            outcome,
+            took,
+        });
     }
 
     /// Starts a new revision: latestVersion goes up, with why.

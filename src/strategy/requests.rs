@@ -13,7 +13,7 @@ use crate::api::requests::{self, ACCEPTED, REFUSED, ROLLBACK_TO_ANNOTATION, Requ
 use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
 use super::triggers::cause;
-use super::{Action, Event, HookPoint, Observed, RevisionUpdate};
+use super::{Action, Event, HookPoint, Observed, RevisionUpdate, RolloutOutcome};
 
 /// The revision a rollback goes back to: `to` when given (it must exist and not be the latest),
 /// otherwise the newest Complete revision before the latest (not latest−1
@@ -146,6 +146,7 @@ fn cancel(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
             "RolloutCancelled",
             format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
         ));
+        pass.rollout_finished(rev, RolloutOutcome::Cancelled);
         if rev.version == pass.status.latest_version {
             pass.latest_moved = Some(Moved {
                 phase: Phase::Failed,

@@ -17,7 +17,7 @@ use crate::api::conditions::{AVAILABLE, PROGRESSING, RECONCILING, STALLED, reaso
 use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
 use super::rollout::rolling::fenceposts;
-use super::{Decision, Observed};
+use super::{Action, Decision, Event, Observed};
 
 /// Ends a pass: the counts, the conditions derived from the revisions (unless a rung set
 /// Progressing itself), and the Decision.
@@ -51,7 +51,40 @@ pub(super) fn finish(obs: &Observed, mut pass: Pass) -> Decision {
         actions: pass.actions,
         status: pass.status,
         requeue_after: pass.requeue_after,
+        finished: pass.finished,
     }
+}
+
+/// The API server refused to create the latest revision (a template it finds invalid, a name
+/// another ReplicaSet holds): the status stays at the previous revision and says why, and a
+/// Warning event tells (OpenShift's `DeploymentCreationFailed`). The pass's other actions were
+/// carried out already; only the event is left to do.
+pub fn refused_create(
+    obs: &Observed,
+    mut decision: Decision,
+    message: &str,
+    now: Timestamp,
+) -> Decision {
+    let version = decision.status.latest_version;
+    decision.status.latest_version = obs.dc.status.as_ref().map_or(0, |s| s.latest_version);
+    let conditions = &mut decision.status.conditions;
+    let c = condition(PROGRESSING, "False", reason::RC_CREATE_ERROR, message);
+    set_condition(conditions, c, now);
+    set_kstatus_conditions(conditions, now);
+    decision.actions = vec![Action::Event(Event::warning(
+        "DeploymentCreationFailed",
+        format!("Couldn't deploy version {version}: {message}"),
+    ))];
+    decision
+}
+
+/// An error retrying cannot fix stopped the pass: the status as it was, plus Stalled saying why
+/// (until the next change is planned).
+pub fn stalled(dc: &DeploymentConfig, error: &str, now: Timestamp) -> DeploymentConfigStatus {
+    let mut status = dc.status.clone().unwrap_or_default();
+    let c = condition(STALLED, "True", reason::RECONCILE_ERROR, error);
+    set_condition(&mut status.conditions, c, now);
+    status
 }
 
 /// Progressing for the latest revision's phase. OpenShift moves a running rollout's condition

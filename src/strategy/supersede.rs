@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use crate::api::keys;
 
 use super::pass::Pass;
-use super::{Action, Event, Observed, Phase, RevisionUpdate};
+use super::{Action, Event, Observed, Phase, RevisionUpdate, RolloutOutcome};
 
 pub(super) fn cancel_superseded(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
     let latest = pass.status.latest_version;
@@ -39,6 +39,7 @@ pub(super) fn cancel_superseded(obs: &Observed, pass: &mut Pass) -> ControlFlow<
             "RolloutCancelled",
             format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
         ));
+        pass.rollout_finished(rev, RolloutOutcome::Cancelled);
     }
     if any {
         ControlFlow::Break(())

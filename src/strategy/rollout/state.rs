@@ -53,6 +53,8 @@ pub struct Rollout<'a> {
     old_replicas: BTreeMap<&'a str, i32>,
     /// Annotations recorded on the new revision this pass (hook outcomes).
     to_annotations: BTreeMap<String, Option<String>>,
+    /// Hook outcomes recorded for the first time this pass.
+    hooks_finished: Vec<(HookPoint, &'static str)>,
     new_jobs: Vec<(String, serde_json::Value)>,
     /// Hook Jobs of an earlier attempt to delete.
     stale_jobs: Vec<String>,
@@ -79,6 +81,7 @@ impl<'a> Rollout<'a> {
             to_replicas: None,
             old_replicas: BTreeMap::new(),
             to_annotations: BTreeMap::new(),
+            hooks_finished: Vec::new(),
             new_jobs: Vec::new(),
             stale_jobs: Vec::new(),
             events: Vec::new(),
@@ -246,13 +249,19 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    fn record(&mut self, point: HookPoint, outcome: &str, message: Option<String>) {
+    fn record(&mut self, point: HookPoint, outcome: &'static str, message: Option<String>) {
+        self.hooks_finished.push((point, outcome));
         self.to_annotations
             .insert(point.outcome_annotation(), Some(outcome.to_string()));
         if let Some(m) = message {
             self.to_annotations
                 .insert(point.message_annotation(), Some(m));
         }
+    }
+
+    /// The hooks whose outcome this pass records for the first time.
+    pub fn hooks_finished(&self) -> &[(HookPoint, &'static str)] {
+        &self.hooks_finished
     }
 
     pub fn old_spec(&self) -> i32 {
