@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+mod deploy;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -67,7 +69,7 @@ enum Command {
     },
     /// Run the rollout of one revision, as a deployer Job does (Custom strategies and
     /// customParams): until it is complete, failed, or at the --until stop point.
-    Deploy(cutover::reconcile::deploy::DeployArgs),
+    Deploy(deploy::DeployArgs),
     /// Print the CustomResourceDefinitions as YAML, or write one file per CRD into a directory
     /// (what `crds/` holds).
     Crd {
@@ -136,7 +138,7 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Deploy(args) => cutover::reconcile::deploy::main(args).await,
+        Command::Deploy(args) => deploy::main(args).await,
         Command::Run {
             namespace,
             concurrency,

@@ -7,6 +7,7 @@
 //! is the stop point of `cutover deploy --until`. Nothing here imports back up but the
 //! planner's types.
 
+mod hook_step;
 pub mod hooks;
 pub mod recreate;
 pub mod rolling;
@@ -40,7 +41,7 @@ fn run_to_deadline(r: &mut Rollout<'_>) -> Step {
     if let Some(stop) = r.stop_at(Until::Start, "Ready to start deployment") {
         return stop;
     }
-    match r.hook(HookPoint::Pre) {
+    match hook_step::step(r, HookPoint::Pre) {
         Step::Complete => {}
         other => return other,
     }
@@ -66,5 +67,5 @@ fn run_to_deadline(r: &mut Rollout<'_>) -> Step {
             },
         );
     }
-    r.hook(HookPoint::Post)
+    hook_step::step(r, HookPoint::Post)
 }

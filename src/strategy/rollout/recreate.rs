@@ -8,6 +8,7 @@
 //! Every step is derived from what is observed (spec counts, pods that still exist), so a
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
+use super::hook_step;
 use super::hooks::HookPoint;
 use super::state::{OnTimeout, Rollout, Step};
 use super::until::Until;
@@ -45,7 +46,7 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
             return stop;
         }
         // Old pods are gone and no new one exists: the moment for a data migration.
-        match r.hook(HookPoint::Mid) {
+        match hook_step::step(r, HookPoint::Mid) {
             Step::Complete => {}
             other => return other,
         }

@@ -9,10 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use crate::api::defaults::{EffectiveStrategy, PodReplacement};
 use crate::api::keys;
 
-use crate::api::LifecycleHook;
-
 use super::super::{Action, Event, Phase, Revision, RevisionUpdate};
-use super::hooks::{self, HookJob, HookPoint, JobContext, JobState, outcome};
+use super::hooks::{HookJob, HookPoint};
 use super::until::Until;
 
 /// Where a rollout stands after one pass.
@@ -45,8 +43,8 @@ pub struct Rollout<'a> {
     pub strategy: &'a EffectiveStrategy,
     pub now: Timestamp,
     pub namespace: &'a str,
-    dc_name: &'a str,
-    jobs: Vec<&'a HookJob>,
+    pub(super) dc_name: &'a str,
+    pub(super) jobs: Vec<&'a HookJob>,
     /// Where `cutover deploy --until` stops this run (`None`: it runs to completion).
     until: Option<Until>,
     to_replicas: Option<i32>,
@@ -55,10 +53,10 @@ pub struct Rollout<'a> {
     to_annotations: BTreeMap<String, Option<String>>,
     /// Hook outcomes recorded for the first time this pass.
     hooks_finished: Vec<(HookPoint, &'static str)>,
-    new_jobs: Vec<(String, serde_json::Value)>,
+    pub(super) new_jobs: Vec<(String, serde_json::Value)>,
     /// Hook Jobs of an earlier attempt to delete.
-    stale_jobs: Vec<String>,
-    events: Vec<Event>,
+    pub(super) stale_jobs: Vec<String>,
+    pub(super) events: Vec<Event>,
 }
 
 impl<'a> Rollout<'a> {
@@ -150,106 +148,13 @@ impl<'a> Rollout<'a> {
         reached.then(|| Step::Stop(format!("Reached {n}% (currently {}%)", self.progress())))
     }
 
-    /// Runs the hook at `point`, if the strategy has one: `Complete` once it has succeeded (or
-    /// failed under Ignore), `Wait` while its Job runs, `Fail` when it failed under Abort or Retry.
-    pub fn hook(&mut self, point: HookPoint) -> Step {
-        let hook = match point {
-            HookPoint::Pre => self.strategy.pre.as_ref(),
-            HookPoint::Mid => self.strategy.mid.as_ref(),
-            HookPoint::Post => self.strategy.post.as_ref(),
-        };
-        let Some(hook) = hook else {
-            return Step::Complete;
-        };
-        let (ns, rc) = (self.namespace, self.to.name.as_str());
-        let recorded = self
-            .to
-            .annotations
-            .get(&point.outcome_annotation())
-            .map(String::as_str);
-        match recorded {
-            Some(outcome::SUCCEEDED | outcome::IGNORED) => return Step::Complete,
-            Some(outcome::FAILED) => {
-                let why = self
-                    .to
-                    .annotations
-                    .get(&point.message_annotation())
-                    .cloned()
-                    .unwrap_or_default();
-                return Step::Fail(hooks::failed_message(point, hook, &why, ns, rc));
-            }
-            _ => {}
-        }
-        let Some(job) = self.jobs.iter().find(|j| j.point == point) else {
-            return self.start_hook(point, hook);
-        };
-        if job.attempt != self.to.attempt {
-            // A Job of an earlier attempt (before a retry) is still going away.
-            self.stale_jobs.push(job.name.clone());
-            return Step::Wait(Some(Duration::from_secs(1)));
-        }
-        match job.state.clone() {
-            JobState::Running => Step::Wait(None),
-            JobState::Succeeded => {
-                self.record(point, outcome::SUCCEEDED, None);
-                self.events.push(Event::normal(
-                    "Completed",
-                    hooks::completed_message(point, ns, rc),
-                ));
-                Step::Complete
-            }
-            JobState::Failed(why) => self.hook_failed(point, hook, why),
-        }
-    }
-
-    /// A hook that failed, or whose Job could not be built: its failure policy decides.
-    fn hook_failed(&mut self, point: HookPoint, hook: &LifecycleHook, why: String) -> Step {
-        let message = hooks::failed_message(point, hook, &why, self.namespace, &self.to.name);
-        self.events.push(Event::warning("Failed", message.clone()));
-        if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
-            self.record(point, outcome::IGNORED, Some(why));
-            Step::Complete
-        } else {
-            self.record(point, outcome::FAILED, Some(why));
-            Step::Fail(message)
-        }
-    }
-
-    /// Creates the hook's Job: the first pass that reaches the hook.
-    fn start_hook(&mut self, point: HookPoint, hook: &LifecycleHook) -> Step {
-        let (ns, rc) = (self.namespace, self.to.name.as_str());
-        let elapsed = self
-            .to
-            .started_at
-            .map_or(0, |s| (self.now - s).get_seconds());
-        let empty = BTreeMap::new();
-        let config = self.to.config.as_ref().map(|c| &c.spec.strategy);
-        let ctx = JobContext {
-            dc_name: self.dc_name,
-            namespace: ns,
-            revision: self.to,
-            revision_uid: self.to.uid.as_deref(),
-            deadline_seconds: self.strategy.active_deadline_seconds - elapsed,
-            labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
-            annotations: config
-                .and_then(|s| s.annotations.as_ref())
-                .unwrap_or(&empty),
-        };
-        match hooks::job_manifest(point, hook, &ctx) {
-            Ok(manifest) => {
-                self.new_jobs.push((hooks::job_name(rc, point), manifest));
-                self.events.push(Event::normal(
-                    "Started",
-                    hooks::started_message(point, hook, ns, rc),
-                ));
-                Step::Wait(None)
-            }
-            // (Retry cannot help a Job that cannot be built: it fails as under Abort.)
-            Err(why) => self.hook_failed(point, hook, why),
-        }
-    }
-
-    fn record(&mut self, point: HookPoint, outcome: &'static str, message: Option<String>) {
+    /// Records a hook's outcome on the new revision (and as finished this pass).
+    pub(super) fn record(
+        &mut self,
+        point: HookPoint,
+        outcome: &'static str,
+        message: Option<String>,
+    ) {
         self.hooks_finished.push((point, outcome));
         self.to_annotations
             .insert(point.outcome_annotation(), Some(outcome.to_string()));

@@ -1,0 +1,106 @@
+//! A lifecycle hook as a step of a rollout: start its Job the first time it is reached, follow
+//! it, and record its outcome on the revision, so a hook that ran is never run again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::api::LifecycleHook;
+
+use super::super::Event;
+use super::hooks::{
+    HookPoint, JobContext, JobState, completed_message, failed_message, job_manifest, job_name,
+    outcome, started_message,
+};
+use super::state::{Rollout, Step};
+
+/// Runs the hook at `point`, if the strategy has one: `Complete` once it has succeeded (or
+/// failed under Ignore), `Wait` while its Job runs, `Fail` when it failed under Abort or Retry.
+pub(super) fn step(r: &mut Rollout<'_>, point: HookPoint) -> Step {
+    let hook = match point {
+        HookPoint::Pre => r.strategy.pre.as_ref(),
+        HookPoint::Mid => r.strategy.mid.as_ref(),
+        HookPoint::Post => r.strategy.post.as_ref(),
+    };
+    let Some(hook) = hook else {
+        return Step::Complete;
+    };
+    let (ns, rc) = (r.namespace, r.to.name.as_str());
+    let recorded =
+        r.to.annotations
+            .get(&point.outcome_annotation())
+            .map(String::as_str);
+    match recorded {
+        Some(outcome::SUCCEEDED | outcome::IGNORED) => return Step::Complete,
+        Some(outcome::FAILED) => {
+            let why =
+                r.to.annotations
+                    .get(&point.message_annotation())
+                    .cloned()
+                    .unwrap_or_default();
+            return Step::Fail(failed_message(point, hook, &why, ns, rc));
+        }
+        _ => {}
+    }
+    let Some(job) = r.jobs.iter().find(|j| j.point == point) else {
+        return start(r, point, hook);
+    };
+    if job.attempt != r.to.attempt {
+        // A Job of an earlier attempt (before a retry) is still going away.
+        r.stale_jobs.push(job.name.clone());
+        return Step::Wait(Some(Duration::from_secs(1)));
+    }
+    match job.state.clone() {
+        JobState::Running => Step::Wait(None),
+        JobState::Succeeded => {
+            r.record(point, outcome::SUCCEEDED, None);
+            r.events
+                .push(Event::normal("Completed", completed_message(point, ns, rc)));
+            Step::Complete
+        }
+        JobState::Failed(why) => failed(r, point, hook, why),
+    }
+}
+
+/// A hook that failed, or whose Job could not be built: its failure policy decides.
+fn failed(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook, why: String) -> Step {
+    let message = failed_message(point, hook, &why, r.namespace, &r.to.name);
+    r.events.push(Event::warning("Failed", message.clone()));
+    if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
+        r.record(point, outcome::IGNORED, Some(why));
+        Step::Complete
+    } else {
+        r.record(point, outcome::FAILED, Some(why));
+        Step::Fail(message)
+    }
+}
+
+/// Creates the hook's Job: the first pass that reaches the hook.
+fn start(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook) -> Step {
+    let (ns, rc) = (r.namespace, r.to.name.as_str());
+    let elapsed = r.to.started_at.map_or(0, |s| (r.now - s).get_seconds());
+    let empty = BTreeMap::new();
+    let config = r.to.config.as_ref().map(|c| &c.spec.strategy);
+    let ctx = JobContext {
+        dc_name: r.dc_name,
+        namespace: ns,
+        revision: r.to,
+        revision_uid: r.to.uid.as_deref(),
+        deadline_seconds: r.strategy.active_deadline_seconds - elapsed,
+        labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
+        annotations: config
+            .and_then(|s| s.annotations.as_ref())
+            .unwrap_or(&empty),
+    };
+    match job_manifest(point, hook, &ctx) {
+        Ok(manifest) => {
+            r.new_jobs.push((job_name(rc, point), manifest));
+            r.events.push(Event::normal(
+                "Started",
+                started_message(point, hook, ns, rc),
+            ));
+            Step::Wait(None)
+        }
+        // (Retry cannot help a Job that cannot be built: it fails as under Abort.)
+        Err(why) => failed(r, point, hook, why),
+    }
+}
