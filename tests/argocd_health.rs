@@ -4,6 +4,7 @@
 #[path = "support/argocd.rs"]
 mod argocd;
 
+use cutover::api::conditions::{RolloutState, rollout_state};
 use serde_json::{Value, json};
 
 fn dc(generation: i64, spec: Value, status: Option<Value>) -> Value {
@@ -171,6 +172,21 @@ fn deployment_config_states() {
             got_message.contains(message),
             "{what}: {got_message:?} lacks {message:?}"
         );
+        // The Lua check and `rollout_state` (what `kubectl dc rollout status` answers) agree on
+        // whether a rollout failed, and on a healthy one being done.
+        let mut typed = obj.clone();
+        typed["spec"]["template"] = json!({"spec": {"containers": []}});
+        let dc: cutover::api::DeploymentConfig =
+            serde_json::from_value(typed).expect("a DeploymentConfig");
+        let state = rollout_state(&dc);
+        assert_eq!(
+            got_status == "Degraded",
+            matches!(state, RolloutState::Failed(_)),
+            "{what}: Argo CD says {got_status}, rollout_state {state:?}"
+        );
+        if got_status == "Healthy" {
+            assert!(matches!(state, RolloutState::Done(_)), "{what}: {state:?}");
+        }
     }
 }
 

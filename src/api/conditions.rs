@@ -68,6 +68,14 @@ pub fn rollout_state(dc: &DeploymentConfig) -> RolloutState {
                 .into(),
         );
     }
+    // An error the operator cannot retry its way out of stops the rollout as surely.
+    if let Some(stalled) = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == STALLED && c.status == "True")
+    {
+        return RolloutState::Failed(stalled.message.clone());
+    }
     let progressing = status.conditions.iter().find(|c| c.type_ == PROGRESSING);
     match progressing.map(|c| (c.reason.as_str(), c.message.clone())) {
         Some((reason::NEW_RC_AVAILABLE, _)) => RolloutState::Done(format!(
