@@ -2,9 +2,6 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
@@ -18,6 +15,14 @@ use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::error::{Error, Result};
 use crate::strategy::{Action, Event, RevisionUpdate};
+
+mod deployer;
+mod owners;
+#[cfg(test)]
+mod tests;
+
+use deployer::create_deployer_job;
+use owners::{adopt, labelled_for, release};
 
 use super::Context;
 
@@ -177,69 +182,6 @@ async fn update_revisions(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Takes an orphan whose label names this DeploymentConfig under its control.
-async fn adopt(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {
-    let Some(mut owner) = dc.controller_owner_ref(&()) else {
-        return Ok(());
-    };
-    owner.block_owner_deletion = Some(true);
-    set_owners(api, name, |rs| {
-        let controlled = rs
-            .owner_references()
-            .iter()
-            .any(|o| o.controller == Some(true));
-        // Someone else's by now, or relabelled since it was observed: the next pass decides.
-        (!controlled && labelled_for(rs, dc)).then(|| {
-            let mut refs = rs.owner_references().to_vec();
-            refs.push(owner);
-            refs
-        })
-    })
-    .await
-}
-
-/// Lets go of a ReplicaSet this DeploymentConfig controls whose label no longer names it.
-async fn release(dc: &DeploymentConfig, api: &Api<ReplicaSet>, name: &str) -> Result<()> {
-    let uid = dc.uid();
-    set_owners(api, name, |rs| {
-        let refs = rs.owner_references();
-        let ours = refs.iter().any(|o| Some(&o.uid) == uid.as_ref());
-        (ours && !labelled_for(rs, dc)).then(|| {
-            refs.iter()
-                .filter(|o| Some(&o.uid) != uid.as_ref())
-                .cloned()
-                .collect()
-        })
-    })
-    .await
-}
-
-/// Whether a ReplicaSet's `openshift.io/deployment-config.name` label names `dc`.
-fn labelled_for(rs: &ReplicaSet, dc: &DeploymentConfig) -> bool {
-    rs.labels().get(keys::CONFIG_LABEL) == Some(&dc.name_any())
-}
-
-/// Replaces a ReplicaSet's owner references with what `owners` makes of the current object, if
-/// anything (`None`: leave it). The resourceVersion makes this a compare-and-swap: a concurrent
-/// change wins, and the next pass decides again on what it observes.
-async fn set_owners(
-    api: &Api<ReplicaSet>,
-    name: &str,
-    owners: impl FnOnce(&ReplicaSet) -> Option<Vec<OwnerReference>>,
-) -> Result<()> {
-    let Some(rs) = api.get_opt(name).await? else {
-        return Ok(());
-    };
-    let Some(refs) = owners(&rs) else {
-        return Ok(());
-    };
-    let patch =
-        json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.resource_version()}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
-}
-
 /// Creates an object of kind `K` from its JSON manifest, not from a typed `K`: a pod template
 /// then reaches the cluster whole, pod fields newer than our API types included. The inner
 /// result is the API server's answer, for the caller to interpret.
@@ -326,96 +268,6 @@ pub(crate) async fn delete_job(client: &Client, ns: &str, name: &str) -> Result<
     match jobs.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Makes sure the deployer's identity exists, then creates its Job (re-attaching to one that
-/// exists). The inner error is the API server's refusal (forbidden, invalid): not retried.
-async fn create_deployer_job(
-    client: &Client,
-    ns: &str,
-    name: &str,
-    manifest: &serde_json::Value,
-    access: &[serde_json::Value],
-) -> Result<std::result::Result<(), String>> {
-    for object in access {
-        if let Err(refused) = ensure(client, ns, object).await? {
-            return Ok(Err(refused));
-        }
-    }
-    match create_from_json::<Job>(client, ns, manifest).await? {
-        Ok(_) => Ok(Ok(())),
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            tracing::info!(job = name, "deployer Job exists: re-attaching");
-            Ok(Ok(()))
-        }
-        Err(kube::Error::Api(s)) if refusal(s.code) => Ok(Err(s.message)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A refusal that a retry will not change.
-fn refusal(code: u16) -> bool {
-    matches!(code, 400 | 403 | 422)
-}
-
-/// Creates a ServiceAccount, Role or RoleBinding of the deployer if it is missing; puts back a
-/// Role's rules or a RoleBinding's subjects that someone changed.
-async fn ensure(
-    client: &Client,
-    ns: &str,
-    manifest: &serde_json::Value,
-) -> Result<std::result::Result<(), String>> {
-    let resource = match manifest["kind"].as_str() {
-        Some("ServiceAccount") => ApiResource::erase::<ServiceAccount>(&()),
-        Some("Role") => ApiResource::erase::<Role>(&()),
-        Some("RoleBinding") => ApiResource::erase::<RoleBinding>(&()),
-        other => return Ok(Err(format!("cannot manage a {other:?}"))),
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-    let wanted: DynamicObject = serde_json::from_value(manifest.clone())?;
-    let name = wanted.name_any();
-    let answer = match api.get_opt(&name).await? {
-        None => {
-            let params = PostParams {
-                field_manager: Some(keys::FIELD_MANAGER.into()),
-                ..Default::default()
-            };
-            match api.create(&params, &wanted).await {
-                Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Ok(())),
-                other => other.map(|_| ()),
-            }
-        }
-        Some(mut existing) => {
-            let drifted: Vec<&str> = ["rules", "subjects"]
-                .into_iter()
-                .filter(|k| {
-                    wanted
-                        .data
-                        .get(*k)
-                        .is_some_and(|w| existing.data.get(*k) != Some(w))
-                })
-                .collect();
-            if drifted.is_empty() {
-                return Ok(Ok(()));
-            }
-            for key in drifted {
-                existing.data[key] = wanted.data[key].clone();
-            }
-            tracing::info!(namespace = ns, name, "restoring the deployer's access");
-            api.replace(&name, &PostParams::default(), &existing)
-                .await
-                .map(|_| ())
-        }
-    };
-    match answer {
-        Ok(()) => Ok(Ok(())),
-        Err(kube::Error::Api(s)) if refusal(s.code) => Ok(Err(format!(
-            "{} {name}: {}",
-            manifest["kind"].as_str().unwrap_or_default(),
-            s.message
-        ))),
         Err(e) => Err(e.into()),
     }
 }
