@@ -72,7 +72,7 @@ pub enum PodReplacement {
 }
 
 impl PodReplacement {
-    pub const ANNOTATION: &str = "cutover.io/pod-replacement-policy";
+    pub const ANNOTATION: &str = super::keys::POD_REPLACEMENT_POLICY_ANNOTATION;
 
     /// The policy a DeploymentConfig asks for; an unknown value is an error.
     pub fn of(dc: &DeploymentConfig) -> Result<PodReplacement, String> {

@@ -59,6 +59,16 @@ pub const ENV_DEPLOYMENT_NAMESPACE: [&str; 2] = [
 /// Revision annotation: the `kubernetes.io/change-cause` of the DeploymentConfig at creation.
 pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 
+/// DeploymentConfig annotation: when a pod stops counting toward maxSurge
+/// (`TerminationComplete`, the default, or `TerminationStarted`).
+pub const POD_REPLACEMENT_POLICY_ANNOTATION: &str = "cutover.io/pod-replacement-policy";
+/// CRD annotation: a hash of its schema, compared by the operator at start.
+pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
+/// Route annotation naming the parent Gateway: `namespace/name` or `name` (same namespace).
+pub const GATEWAY_ANNOTATION: &str = "cutover.io/gateway";
+/// Label on the Gateway API routes the operator generates: the Route they realise.
+pub const ROUTE_LABEL: &str = "cutover.io/route";
+
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "cutover";
 

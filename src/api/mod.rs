@@ -27,7 +27,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 /// The annotation on each CRD carrying a hash of its schema. The operator compares it at start:
 /// an older CRD would silently prune status fields this operator relies on (such as the requests
 /// it has handled), so it refuses to run against one and says how to update it.
-pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
+pub use keys::SCHEMA_HASH_ANNOTATION;
 
 /// A stable hash (FNV-1a 64) of a CRD's spec.
 pub fn schema_hash(crd: &CustomResourceDefinition) -> String {

@@ -23,10 +23,7 @@ use crate::api::route::{Route, RouteIngress, RouteIngressCondition, RouteStatus}
 
 /// The router name recorded in `status.ingress`.
 pub const ROUTER_NAME: &str = "cutover";
-/// Route annotation naming the parent Gateway: `namespace/name` or `name` (same namespace).
-pub const GATEWAY_ANNOTATION: &str = "cutover.io/gateway";
-/// Label on the generated routes: the Route they realise.
-pub const ROUTE_LABEL: &str = "cutover.io/route";
+pub use crate::api::keys::{GATEWAY_ANNOTATION, ROUTE_LABEL};
 
 /// Which Gateway API kind realises a Route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
