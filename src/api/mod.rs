@@ -3,6 +3,7 @@
 pub mod conditions;
 pub mod defaults;
 pub mod deployment_config;
+pub mod events;
 pub mod int_or_percent;
 pub mod keys;
 pub mod requests;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::api::conditions::{PROGRESSING, reason};
 use crate::api::defaults::EffectiveStrategy;
+use crate::api::events;
 use crate::api::keys;
 
 use super::pass::{Moved, Pass};
@@ -48,7 +49,7 @@ pub(super) fn create_latest(obs: &Observed, pass: &mut Pass, strategy: &Effectiv
         manifest,
     });
     let message = format!("Created new replication controller {name:?} for version {version}");
-    pass.event(Event::normal("DeploymentCreated", message.clone()));
+    pass.event(Event::normal(events::DEPLOYMENT_CREATED, message.clone()));
     if let Some(first) = first {
         pass.actions.extend(first.others);
         pass.requeue_after = first.requeue_after;

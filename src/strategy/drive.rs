@@ -5,6 +5,7 @@
 //! (`deployer::follow`) — the operator must not scale anything itself meanwhile.
 
 use crate::api::defaults::EffectiveStrategy;
+use crate::api::events;
 use crate::api::keys;
 
 use super::deployer;
@@ -23,20 +24,7 @@ pub(super) fn drive(
 ) {
     let ns = obs.namespace();
     if latest.cancelled {
-        pass.actions.extend(obs.running_jobs(&latest.name));
-        pass.actions.push(Action::Update(
-            RevisionUpdate::new(&latest.name)
-                .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
-        ));
-        pass.event(Event::warning(
-            "RolloutCancelled",
-            format!("Rollout for \"{ns}/{}\" cancelled", latest.name),
-        ));
-        pass.latest_moved = Some(Moved {
-            phase: Phase::Failed,
-            cancelled: true,
-        });
-        pass.rollout_finished(latest, RolloutOutcome::Cancelled);
+        pass.cancel(obs, latest, None);
         return;
     }
     // The rollout runs the strategy recorded on the revision, not a later edit of it.
@@ -104,15 +92,15 @@ fn conclude(
 ) {
     let test = latest.config.as_ref().is_some_and(|c| c.spec.test);
     // A test DeploymentConfig's revision runs nothing once its rollout is over.
-    let ended = |update: RevisionUpdate| match test {
-        true => RevisionUpdate {
-            scale: Some(Scale {
-                from: latest.spec_replicas,
-                to: 0,
-            }),
-            ..update
-        },
-        false => update,
+    let ended = |update: RevisionUpdate| {
+        if !test {
+            return update;
+        }
+        let scale = Some(Scale {
+            from: latest.spec_replicas,
+            to: 0,
+        });
+        RevisionUpdate { scale, ..update }
     };
     let phase = match step {
         Step::Wait(after) => {
@@ -139,7 +127,7 @@ fn conclude(
                 .annotate(keys::STATUS_REASON_ANNOTATION, Some(why.clone()));
             merge_update(&mut actions, ended(failed));
             actions.push(Action::Event(Event::warning(
-                "Failed",
+                events::FAILED,
                 format!(
                     "Rollout of \"{}/{}\" failed: {why}",
                     obs.namespace(),

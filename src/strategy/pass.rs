@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::api::events;
 use crate::api::{DeploymentCause, DeploymentCondition, DeploymentConfigStatus, DeploymentDetails};
 
-use super::{Action, Event, Finished, Observed, Phase, Revision, RolloutOutcome};
+use crate::api::keys;
+
+use super::{Action, Event, Finished, Observed, Phase, Revision, RevisionUpdate, RolloutOutcome};
 
 #[derive(Clone)]
 pub(super) struct Pass {
@@ -109,6 +112,32 @@ impl Pass {
             outcome,
             took,
         });
+    }
+
+    /// Ends `rev`'s rollout as cancelled: its running Jobs deleted, the revision Failed (marked
+    /// cancelled, with `reason`, unless it is already), a Warning event. The previous Complete
+    /// revision is restored on a later pass.
+    pub fn cancel(&mut self, obs: &Observed, rev: &Revision, reason: Option<String>) {
+        self.actions.extend(obs.running_jobs(&rev.name));
+        let mut update = RevisionUpdate::new(&rev.name);
+        if let Some(reason) = reason {
+            update = update
+                .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
+                .annotate(keys::STATUS_REASON_ANNOTATION, Some(reason));
+        }
+        let update = update.annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into()));
+        self.actions.push(Action::Update(update));
+        self.event(Event::warning(
+            events::ROLLOUT_CANCELLED,
+            format!("Rollout for \"{}/{}\" cancelled", obs.namespace(), rev.name),
+        ));
+        self.rollout_finished(rev, RolloutOutcome::Cancelled);
+        if rev.version == self.status.latest_version {
+            self.latest_moved = Some(Moved {
+                phase: Phase::Failed,
+                cancelled: true,
+            });
+        }
     }
 
     /// Starts a new revision: latestVersion goes up, with why.

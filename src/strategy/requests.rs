@@ -7,13 +7,14 @@ use std::ops::ControlFlow;
 use kube::ResourceExt;
 use serde_json::Value;
 
+use crate::api::events;
 use crate::api::keys;
 use crate::api::requests::{self, ACCEPTED, REFUSED, ROLLBACK_TO_ANNOTATION, RequestKind};
 
 use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
 use super::triggers::cause;
-use super::{Action, Event, HookPoint, Observed, RevisionUpdate, RolloutOutcome};
+use super::{Action, Event, HookPoint, Observed, RevisionUpdate};
 
 /// The revision a rollback goes back to: `to` when given (it must exist and not be the latest),
 /// otherwise the newest Complete revision before the latest (not latest−1
@@ -60,7 +61,7 @@ pub(super) fn handle(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
                 ACCEPTED,
                 m.clone(),
                 Event::normal(
-                    "RequestAccepted",
+                    events::REQUEST_ACCEPTED,
                     format!("{} ({token}): {m}", kind.as_str()),
                 ),
             ),
@@ -68,7 +69,7 @@ pub(super) fn handle(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
                 REFUSED,
                 m.clone(),
                 Event::warning(
-                    "RequestRefused",
+                    events::REQUEST_REFUSED,
                     format!("{} ({token}): {m}", kind.as_str()),
                 ),
             ),
@@ -130,29 +131,8 @@ fn cancel(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
             "No rollout is in progress (latest rollout {latest})"
         ));
     }
-    let ns = obs.namespace();
     for rev in &in_flight {
-        pass.actions.extend(obs.running_jobs(&rev.name));
-        pass.actions.push(Action::Update(
-            RevisionUpdate::new(&rev.name)
-                .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
-                .annotate(
-                    keys::STATUS_REASON_ANNOTATION,
-                    Some("cancelled by the user".into()),
-                )
-                .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
-        ));
-        pass.event(Event::warning(
-            "RolloutCancelled",
-            format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
-        ));
-        pass.rollout_finished(rev, RolloutOutcome::Cancelled);
-        if rev.version == pass.status.latest_version {
-            pass.latest_moved = Some(Moved {
-                phase: Phase::Failed,
-                cancelled: true,
-            });
-        }
+        pass.cancel(obs, rev, Some("cancelled by the user".into()));
     }
     let versions: Vec<String> = in_flight
         .iter()

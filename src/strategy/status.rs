@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::defaults::StrategyKind;
+use crate::api::events;
 use crate::api::keys;
 use crate::api::{
     DeploymentCondition, DeploymentConfig, DeploymentConfigStatus, TRIGGER_CONFIG_CHANGE,
@@ -72,7 +73,7 @@ pub fn refused_create(
     set_condition(conditions, c, now);
     set_kstatus_conditions(conditions, now);
     decision.actions = vec![Action::Event(Event::warning(
-        "DeploymentCreationFailed",
+        events::DEPLOYMENT_CREATION_FAILED,
         format!("Couldn't deploy version {version}: {message}"),
     ))];
     decision

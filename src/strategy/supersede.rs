@@ -3,14 +3,13 @@
 
 use std::ops::ControlFlow;
 
-use crate::api::keys;
+use crate::api::events;
 
 use super::pass::Pass;
-use super::{Action, Event, Observed, Phase, RevisionUpdate, RolloutOutcome};
+use super::{Event, Observed};
 
 pub(super) fn cancel_superseded(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
     let latest = pass.status.latest_version;
-    let ns = obs.namespace();
     let mut any = false;
     for rev in obs.in_flight().filter(|r| r.version != latest) {
         any = true;
@@ -20,7 +19,7 @@ pub(super) fn cancel_superseded(obs: &Observed, pass: &mut Pass) -> ControlFlow<
                 .unwrap_or_else(|| "cancelled".into())
         } else {
             pass.event(Event::normal(
-                "DeploymentCancelled",
+                events::DEPLOYMENT_CANCELLED,
                 format!(
                     "Cancelled deployment {:?} superceded by version {latest}",
                     rev.name
@@ -28,18 +27,7 @@ pub(super) fn cancel_superseded(obs: &Observed, pass: &mut Pass) -> ControlFlow<
             ));
             "newer deployment was found running".into()
         };
-        pass.actions.extend(obs.running_jobs(&rev.name));
-        pass.actions.push(Action::Update(
-            RevisionUpdate::new(&rev.name)
-                .annotate(keys::CANCELLED_ANNOTATION, Some("true".into()))
-                .annotate(keys::STATUS_REASON_ANNOTATION, Some(reason_text))
-                .annotate(keys::PHASE_ANNOTATION, Some(Phase::Failed.as_str().into())),
-        ));
-        pass.event(Event::warning(
-            "RolloutCancelled",
-            format!("Rollout for \"{ns}/{}\" cancelled", rev.name),
-        ));
-        pass.rollout_finished(rev, RolloutOutcome::Cancelled);
+        pass.cancel(obs, rev, Some(reason_text));
     }
     if any {
         ControlFlow::Break(())

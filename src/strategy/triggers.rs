@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::api::conditions::{IMAGE_TRIGGER_INACTIVE, PROGRESSING, reason};
 use crate::api::defaults::EffectiveStrategy;
+use crate::api::events;
 use crate::api::{DeploymentCause, TRIGGER_CONFIG_CHANGE, TRIGGER_IMAGE_CHANGE};
 
 use super::pass::Pass;
@@ -66,7 +67,10 @@ pub(super) fn image_trigger_condition(obs: &Observed, pass: &mut Pass) {
     );
     status::set_condition(conditions, c, pass.now);
     if first {
-        pass.event(Event::normal("ImageTriggerInactive", message.into()));
+        pass.event(Event::normal(
+            events::IMAGE_TRIGGER_INACTIVE,
+            message.into(),
+        ));
     }
 }
 

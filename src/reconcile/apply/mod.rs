@@ -80,7 +80,7 @@ pub async fn execute(
                             dc,
                             ctx,
                             &Event::warning(
-                                "DeploymentCleanupFailed",
+                                crate::api::events::DEPLOYMENT_CLEANUP_FAILED,
                                 format!("Couldn't clean up deployment {name}: {e}"),
                             ),
                         );
@@ -104,7 +104,7 @@ pub async fn execute(
                         dc,
                         ctx,
                         &Event::warning(
-                            "FailedCreate",
+                            crate::api::events::FAILED_CREATE,
                             format!("Error creating deployer pod: {refused}"),
                         ),
                     );
@@ -170,7 +170,7 @@ async fn update_revisions(
                     publish(
                         dc,
                         ctx,
-                        &Event::normal("ReplicationControllerScaled", message),
+                        &Event::normal(crate::api::events::RC_SCALED, message),
                     );
                 }
             }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 use crate::api::defaults::EffectiveStrategy;
+use crate::api::events;
 use crate::api::keys;
 
 use jiff::Timestamp;
@@ -81,7 +82,7 @@ pub fn follow(
             let deadline = since + SignedDuration::from_secs(strategy.timeout_seconds);
             if strategy.timeout_seconds > 0 && now >= deadline {
                 actions.push(Action::Event(Event::warning(
-                    "RolloutTimeout",
+                    events::ROLLOUT_TIMEOUT,
                     format!(
                         "Rollout for \"{}/{}\" failed to create its deployer within {}s",
                         obs.namespace(),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::LifecycleHook;
+use crate::api::events;
 
 use super::super::Event;
 use super::hooks::{
@@ -53,8 +54,10 @@ pub(super) fn step(r: &mut Rollout<'_>, point: HookPoint) -> Step {
         JobState::Running => Step::Wait(None),
         JobState::Succeeded => {
             r.record(point, outcome::SUCCEEDED, None);
-            r.events
-                .push(Event::normal("Completed", completed_message(point, ns, rc)));
+            r.events.push(Event::normal(
+                events::COMPLETED,
+                completed_message(point, ns, rc),
+            ));
             Step::Complete
         }
         JobState::Failed(why) => failed(r, point, hook, why),
@@ -64,7 +67,8 @@ pub(super) fn step(r: &mut Rollout<'_>, point: HookPoint) -> Step {
 /// A hook that failed, or whose Job could not be built: its failure policy decides.
 fn failed(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook, why: String) -> Step {
     let message = failed_message(point, hook, &why, r.namespace, &r.to.name);
-    r.events.push(Event::warning("Failed", message.clone()));
+    r.events
+        .push(Event::warning(events::FAILED, message.clone()));
     if hook.failure_policy == crate::api::FAILURE_POLICY_IGNORE {
         r.record(point, outcome::IGNORED, Some(why));
         Step::Complete
@@ -95,7 +99,7 @@ fn start(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook) -> Step {
         Ok(manifest) => {
             r.new_jobs.push((job_name(rc, point), manifest));
             r.events.push(Event::normal(
-                "Started",
+                events::STARTED,
                 started_message(point, hook, ns, rc),
             ));
             Step::Wait(None)

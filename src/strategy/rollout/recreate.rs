@@ -8,6 +8,8 @@
 //! Every step is derived from what is observed (spec counts, pods that still exist), so a
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
+use crate::api::events;
+
 use super::hook_step;
 use super::hooks::HookPoint;
 use super::state::{OnTimeout, Rollout, Step};
@@ -40,7 +42,7 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
                 r.old_pods(),
                 r.strategy.timeout_seconds
             );
-            r.warn("OldPodsNotTerminated", message);
+            r.warn(events::OLD_PODS_NOT_TERMINATED, message);
         }
         if let Some(stop) = r.stop_at(Until::Percent(0), "Reached 0% (no running pods)") {
             return stop;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::api::defaults::{EffectiveStrategy, PodReplacement};
+use crate::api::events;
 use crate::api::keys;
 
 use super::super::{Action, Event, Phase, Revision, RevisionUpdate};
@@ -338,7 +339,7 @@ impl<'a> Rollout<'a> {
             OnTimeout::Fail => Step::Fail(format!("timed out waiting for replicas: {message}")),
             OnTimeout::Complete => {
                 self.warn(
-                    "ReplicasNotCreated",
+                    events::REPLICAS_NOT_CREATED,
                     format!("{message}; the rollout completes"),
                 );
                 Step::Complete
