@@ -1,6 +1,7 @@
 //! Property tests: random rollouts against the simulated cluster (random readiness delays, pods
 //! that never become ready, template and scale changes mid-rollout, pauses, and the operator down
-//! for a while), asserting the invariants of docs/architecture.md after every step.
+//! for a while), under either pod replacement policy, asserting the invariants of
+//! docs/architecture.md after every step.
 
 mod sim;
 
@@ -39,6 +40,8 @@ struct Scenario {
     /// How long deleted pods take to go, and the ReplicaSet controller to act on a new spec.
     termination_seconds: i64,
     replica_set_lag: i64,
+    /// The opt-in `TerminationComplete` policy (terminating pods count toward maxSurge).
+    termination_complete: bool,
 }
 
 fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
@@ -80,6 +83,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         any::<u64>(),
         1..4i64,
         0..3i64,
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -93,6 +97,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 hook_failures,
                 termination_seconds,
                 replica_set_lag,
+                termination_complete,
             )| {
                 changes.sort_by_key(|c| c.0);
                 Scenario {
@@ -106,6 +111,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     hook_failures,
                     termination_seconds,
                     replica_set_lag,
+                    termination_complete,
                 }
             },
         )
@@ -170,6 +176,9 @@ fn build(s: &Scenario) -> World {
     }
     w.termination_seconds = s.termination_seconds;
     w.replica_set_lag = s.replica_set_lag;
+    if s.termination_complete {
+        w.annotate("cutover.io/pod-replacement-policy", "TerminationComplete");
+    }
     w
 }
 
@@ -180,6 +189,7 @@ const IN_FLIGHT: [&str; 3] = ["New", "Pending", "Running"];
 struct RolloutStart {
     version: i64,
     pods: i32,
+    spec: i32,
     available: i32,
 }
 
@@ -215,6 +225,7 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
         *start = Some(RolloutStart {
             version,
             pods: w.total_pods(),
+            spec: w.spec_total(),
             available: w.available_pods(),
         });
     }
@@ -244,11 +255,19 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
         );
     } else if st.pods > 0 || old_pods > 0 {
         let fp = fenceposts(desired, &s.surge, &s.unavailable, 0).expect("valid");
+        // The surge bound holds for every pod under TerminationComplete, for the pods not
+        // terminating by default (TerminationStarted), and for the replicas asked for always.
         let cap = fp.max_total.max(st.pods);
-        assert!(
-            w.total_pods() <= cap,
-            "surge bound: {} pods > {cap}",
+        let counted = if s.termination_complete {
             w.total_pods()
+        } else {
+            w.running_pods()
+        };
+        assert!(counted <= cap, "surge bound: {counted} pods > {cap}");
+        assert!(
+            w.spec_total() <= fp.max_total.max(st.spec),
+            "surge bound: {} replicas asked for",
+            w.spec_total()
         );
         let floor = fp.min_available.min(st.available);
         assert!(

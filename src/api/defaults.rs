@@ -60,15 +60,15 @@ pub struct EffectiveStrategy {
 /// the annotation `cutover.io/pod-replacement-policy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PodReplacement {
-    /// Once the pod it replaces is gone: every pod that exists, terminating ones included, counts
-    /// toward maxSurge, so the bound holds for what the nodes (and quotas) carry. Each step
-    /// waits for the old pods' termination before starting new ones.
-    #[default]
-    TerminationComplete,
     /// As soon as its ReplicaSet lets the pod it replaces go, as OpenShift's deployer and the
-    /// Deployment controller do: maxSurge bounds the replicas the revisions ask for, and rollouts
-    /// wait neither for old pods to be deleted nor for them to stop.
+    /// Deployment controller do (the default): maxSurge bounds the replicas the revisions ask
+    /// for, and rollouts wait neither for old pods to be deleted nor for them to stop.
+    #[default]
     TerminationStarted,
+    /// Once the pod it replaces is gone: every pod that exists, terminating ones included, counts
+    /// toward maxSurge, so the bound holds for what the nodes (and quotas that count terminating
+    /// pods) carry. Each step waits for the old pods' termination before starting new ones.
+    TerminationComplete,
 }
 
 impl PodReplacement {
@@ -78,10 +78,10 @@ impl PodReplacement {
     pub fn of(dc: &DeploymentConfig) -> Result<PodReplacement, String> {
         use kube::ResourceExt;
         match dc.annotations().get(Self::ANNOTATION).map(String::as_str) {
-            None | Some("TerminationComplete") => Ok(PodReplacement::TerminationComplete),
-            Some("TerminationStarted") => Ok(PodReplacement::TerminationStarted),
+            None | Some("TerminationStarted") => Ok(PodReplacement::TerminationStarted),
+            Some("TerminationComplete") => Ok(PodReplacement::TerminationComplete),
             Some(other) => Err(format!(
-                "metadata.annotations[{}]: unsupported value {other:?}: TerminationComplete (the default) or TerminationStarted",
+                "metadata.annotations[{}]: unsupported value {other:?}: TerminationStarted (the default) or TerminationComplete",
                 Self::ANNOTATION
             )),
         }

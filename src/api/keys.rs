@@ -60,7 +60,7 @@ pub const ENV_DEPLOYMENT_NAMESPACE: [&str; 2] = [
 pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 
 /// DeploymentConfig annotation: when a pod stops counting toward maxSurge
-/// (`TerminationComplete`, the default, or `TerminationStarted`).
+/// (`TerminationStarted`, the default, or `TerminationComplete`).
 pub const POD_REPLACEMENT_POLICY_ANNOTATION: &str = "cutover.io/pod-replacement-policy";
 /// CRD annotation: a hash of its schema, compared by the operator at start.
 pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";

@@ -108,7 +108,8 @@ impl Rollouts {
     }
 
     /// Waits for every second revision to complete, then checks each watch saw at most
-    /// `max_pods` pods and at least `min_ready` ready ones.
+    /// `max_pods` pods not terminating (the default surge bound) and at least `min_ready` ready
+    /// ones.
     async fn finish(self, ns: &TestNamespace, max_pods: usize, min_ready: usize) {
         for name in &self.names {
             wait_phase(ns, &format!("{name}-2"), "Complete", 4 * MINUTE).await;
@@ -116,7 +117,7 @@ impl Rollouts {
         for (name, watcher) in self.names.iter().zip(self.watchers) {
             let seen = watcher.finish().await;
             assert!(
-                seen.max_pods <= max_pods,
+                seen.max_running <= max_pods,
                 "{name}: surge bound broken: {seen:?}"
             );
             assert!(

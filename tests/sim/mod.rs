@@ -568,6 +568,11 @@ impl World {
         self.rss.iter().map(|r| r.pods.len() as i32).sum()
     }
 
+    /// Pods of every revision that exist and are not terminating.
+    pub fn running_pods(&self) -> i32 {
+        self.rss.iter().map(|r| r.live().count() as i32).sum()
+    }
+
     /// Replicas the revisions ask for.
     pub fn spec_total(&self) -> i32 {
         self.rss.iter().map(|r| r.spec).sum()

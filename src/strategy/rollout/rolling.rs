@@ -3,11 +3,11 @@
 //! Each pass takes at most one scale-up and one scale-down step from what is observed; the watch
 //! on the ReplicaSets and pods brings the next pass. Unlike OpenShift's deployer (which trusted
 //! the old revision's spec count), the availability of every revision's pods counts toward
-//! `maxUnavailable`, and existing pods (terminating ones included) toward `maxSurge`, so both
-//! bounds hold as guarantees (docs/architecture.md). The annotation `cutover.io/pod-replacement-policy:
-//! TerminationStarted` counts only the replicas asked for toward `maxSurge`, as OpenShift and the
-//! Deployment controller do: faster when pods take long to stop, at the price of more pods on the
-//! nodes meanwhile.
+//! `maxUnavailable`, so that bound holds as a guarantee (docs/architecture.md). `maxSurge` bounds
+//! the replicas the revisions ask for, as OpenShift and the Deployment controller do; the
+//! annotation `cutover.io/pod-replacement-policy: TerminationComplete` counts existing pods
+//! (terminating ones included) too, for quotas that count terminating pods, at the price of
+//! waiting for old pods to stop.
 //!
 //! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
 //! pods are available; the scale-up never goes beyond that point in such a run.

@@ -178,10 +178,10 @@ impl<'a> Rollout<'a> {
         self.old.iter().map(|o| o.pods).sum()
     }
 
-    /// What counts toward maxSurge, per revision: the replicas it asks for (pods its controller
-    /// may not have created yet) or, by default, the pods it has if more (pods on their way out,
-    /// terminating or not yet deleted). `TerminationStarted` counts the replicas only, as the
-    /// Deployment controller does: a pod stops counting once its ReplicaSet lets it go.
+    /// What counts toward maxSurge, per revision: by default (`TerminationStarted`) the replicas
+    /// it asks for, as the Deployment controller does — a pod stops counting once its ReplicaSet
+    /// lets it go; under `TerminationComplete` the pods it has if more (pods on their way out,
+    /// terminating or not yet deleted).
     pub fn surge_count(&self) -> i32 {
         let counted = |r: &Revision| match self.strategy.pod_replacement {
             PodReplacement::TerminationComplete => r.spec_replicas.max(r.pods),
