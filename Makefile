@@ -17,7 +17,7 @@ help:
 	@echo "make demo-down     stop the demo's operator"
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
-	@echo "make bench         cutover vs the Deployment controller, 1 to 1,000 objects (BENCHMARKS.md)"
+	@echo "make bench         the planner alone, then cutover vs the Deployment controller (BENCHMARKS.md)"
 
 build:
 	$(CARGO) build --bins
@@ -33,6 +33,7 @@ lint:
 # The chart tests render deploy/helm/cutover with a real helm (built once, cached).
 unit:
 	$(CARGO) test --lib --bins --tests
+	$(CARGO) test --bench planner -- --smoke
 	CUTOVER_HELM="$$(hack/build-helm.sh)" $(CARGO) test --test helm_chart -- --ignored
 
 cluster:
@@ -63,7 +64,8 @@ demo-down:
 install:
 	$(CARGO) install --locked --path .
 
-# cutover next to the Deployment controller from 1 to 1,000 objects (BENCHMARKS.md); sizes with
-# CUTOVER_BENCH_SIZES=OBJECTSxREPLICAS,...
+# The planner alone (no cluster), then cutover next to the Deployment controller on the local
+# cluster (BENCHMARKS.md); sizes with CUTOVER_BENCH_SIZES=OBJECTSxREPLICAS,...
 bench: install-local
+	$(CARGO) bench --bench planner
 	$(CARGO) bench --bench scale
