@@ -1,22 +1,39 @@
 //! cutover next to the Kubernetes Deployment controller, on the same local cluster, from one to a
 //! thousand objects. `make bench` runs it; results go in BENCHMARKS.md.
 //!
-//! For each workload (`OBJECTSxREPLICAS`, default `1x100,100x10,1000x10`) the same number of
-//! DeploymentConfigs and Deployments, with identical templates, replicas and 25%/25% surge and
-//! unavailability, are created and then rolled out by a template change, interleaved. The local
-//! cluster runs the Deployment controller in a process of its own (hack/cluster.sh), so its CPU
-//! and memory are read from /proc next to those of a fresh cutover process; API requests are
-//! counted by the API server (one APF FlowSchema per controller, both at the same priority).
+//! For each workload (`OBJECTSxREPLICAS`, default `1x10,20x10,1x100,100x10`; 1,000 × 10 only
+//! when asked for in `CUTOVER_BENCH_SIZES`) the same number of DeploymentConfigs and Deployments,
+//! with identical templates, replicas and 25%/25% surge and unavailability, are created and then
+//! rolled out by a template change. By default each side has the cluster to itself: the
+//! DeploymentConfigs' two rounds run (in a namespace of their own, with a fresh cutover process)
+//! while no Deployment is being rolled out, the namespace is deleted, then the Deployments' two
+//! rounds run (with a freshly restarted Deployment controller) while cutover is stopped; a size
+//! listed more than once alternates which side goes first (`CUTOVER_BENCH_DEPLOYMENTS_FIRST=1`:
+//! Deployments first for the first run of each size). `CUTOVER_BENCH_INTERLEAVED=1` runs
+//! both sides' rounds at the same time instead, interleaved, as the benchmark used to: then
+//! whichever controller acts first takes the shared ReplicaSet controller's queue and kwok.
+//!
+//! The local cluster runs the Deployment controller in a process of its own (hack/cluster.sh), so
+//! its CPU and memory are read from /proc next to those of a fresh cutover process; API requests
+//! are counted by the API server (one APF FlowSchema per controller, both at the same priority).
 //! kwok makes pods Ready at once, so what is measured is the controllers.
 //!
-//! `CUTOVER_BENCH_POD_REPLACEMENT=TerminationStarted` annotates the DeploymentConfigs with that
-//! pod replacement policy (terminating pods not counted toward maxSurge, as the Deployment
-//! controller does); by default they use cutover's default, `TerminationComplete`.
+//! Each template change's rollout is broken down from the watches of the objects and their
+//! ReplicaSets (spec.replicas, status.replicas and status.availableReplicas over time): (a) the
+//! change → the new ReplicaSet, (b) each scale step: what it waited on (the last change of the
+//! ReplicaSets' status since the previous step, or that step) → the spec change, (c) the last
+//! status change → the object seen Complete, and the rest, waiting on pods.
+//!
+//! `CUTOVER_BENCH_POD_REPLACEMENT=TerminationComplete` (or `TerminationStarted`) annotates the
+//! DeploymentConfigs with that pod replacement policy; by default they carry no annotation and get
+//! the operator's default (`TerminationStarted` since 1401c73: terminating pods not counted toward
+//! maxSurge, as the Deployment controller does).
 //!
 //! Each round (creation, template change) may take `CUTOVER_BENCH_TIMEOUT` seconds (default
 //! 1800); past that the workload reports what it measured so far, marked partial.
 //!
-//! `--smoke` runs one DeploymentConfig of 10 replicas (make test runs it to keep this working).
+//! `--smoke` runs one DeploymentConfig and one Deployment of 10 replicas, each side alone (make
+//! test runs it to keep this working).
 
 #[path = "scale/figures.rs"]
 mod figures;
@@ -92,9 +109,9 @@ fn parse_sizes(s: &str) -> Vec<Workload> {
 /// When the request for each object was sent.
 type Sent = HashMap<(Kind, String), Instant>;
 
-/// Runs `op` on every DeploymentConfig and Deployment, interleaved, `PARALLEL` at a time; returns
-/// when each request was sent (a controller may act before the response arrives).
-async fn on_every_object<F, Fut>(names: &[String], op: F) -> Sent
+/// Runs `op` on every object of each of `kinds`, interleaved, `PARALLEL` at a time; returns when
+/// each request was sent (a controller may act before the response arrives).
+async fn on_every_object<F, Fut>(names: &[String], kinds: &[Kind], op: F) -> Sent
 where
     F: Fn(Kind, String) -> Fut,
     Fut: std::future::Future<Output = Result<(), kube::Error>>,
@@ -102,7 +119,7 @@ where
     stream::iter(
         names
             .iter()
-            .flat_map(|n| [(Kind::Dc, n.clone()), (Kind::Deployment, n.clone())]),
+            .flat_map(|n| kinds.iter().map(move |k| (*k, n.clone()))),
     )
     .map(|(kind, name)| {
         let sent = Instant::now();
@@ -115,18 +132,20 @@ where
     .expect("every request succeeds")
 }
 
-/// The objects of one workload: a DeploymentConfig and a Deployment of each name.
+/// The objects of one workload: a DeploymentConfig and/or a Deployment of each name.
 struct Objects {
     dcs: Api<DeploymentConfig>,
     deployments: Api<Deployment>,
     names: Vec<String>,
     replicas: i32,
+    /// The sides rolled out together.
+    kinds: Vec<Kind>,
 }
 
 impl Objects {
     /// Creates them all (the first rollouts).
     async fn create(&self) -> Sent {
-        on_every_object(&self.names, |kind, name| {
+        on_every_object(&self.names, &self.kinds, |kind, name| {
             let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
             let replicas = self.replicas;
             async move {
@@ -147,7 +166,7 @@ impl Objects {
     async fn change_templates(&self) -> Sent {
         let patch =
             Patch::Merge(json!({"spec": {"template": {"spec": template("app:2")["spec"]}}}));
-        on_every_object(&self.names, |kind, name| {
+        on_every_object(&self.names, &self.kinds, |kind, name| {
             let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
             let patch = patch.clone();
             async move {
@@ -162,7 +181,7 @@ impl Objects {
     }
 }
 
-async fn create_namespaces(namespaces: &Api<Namespace>, names: [&str; 2]) {
+async fn create_namespaces(namespaces: &Api<Namespace>, names: &[&str]) {
     for ns in names {
         namespaces
             .create(
@@ -176,13 +195,13 @@ async fn create_namespaces(namespaces: &Api<Namespace>, names: [&str; 2]) {
 
 /// Deletes the namespaces and waits (up to 10 minutes) until they are gone, so the next workload
 /// starts on a quiet cluster.
-async fn delete_namespaces(namespaces: &Api<Namespace>, names: [&str; 2]) {
+async fn delete_namespaces(namespaces: &Api<Namespace>, names: &[&str]) {
     for ns in names {
         let _ = namespaces.delete(ns, &DeleteParams::background()).await;
     }
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(600) {
-        let left = futures::future::join_all(names.map(|ns| namespaces.get_opt(ns))).await;
+        let left = futures::future::join_all(names.iter().map(|ns| namespaces.get_opt(ns))).await;
         if left.iter().all(|r| matches!(r, Ok(None))) {
             break;
         }
@@ -214,69 +233,148 @@ fn start_operator(namespace: &str) -> tokio::process::Child {
         .expect("start the operator")
 }
 
+/// How the two sides share the cluster.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Each side's rounds with the cluster to itself, one side after the other.
+    Alone,
+    /// Both sides' rounds at the same time, interleaved (`CUTOVER_BENCH_INTERLEAVED=1`).
+    Interleaved,
+}
+
+/// The namespace of one side of a workload.
+fn namespace(kind: Kind, tag: &str) -> String {
+    match kind {
+        Kind::Dc => format!("bench-dc-{tag}"),
+        Kind::Deployment => format!("bench-deploy-{tag}"),
+    }
+}
+
+/// Runs one workload; `order` is the sides in the order they run (alone) and the order the
+/// figures come back in. Returns the figures of each side and whether every round finished.
 async fn run_workload(
     admin: &Client,
     w: Workload,
-    index: usize,
+    tag: &str,
+    mode: Mode,
+    order: [Kind; 2],
     timeout: Duration,
-) -> (Figures, Figures, bool) {
-    let tag = format!("{}-{index}", std::process::id());
-    let (ns_dc, ns_d) = (format!("bench-dc-{tag}"), format!("bench-deploy-{tag}"));
+) -> (Vec<Figures>, bool) {
+    match mode {
+        Mode::Interleaved => run_sides(admin, w, tag, &order, timeout).await,
+        Mode::Alone => {
+            let mut figures = Vec::new();
+            let mut whole = true;
+            for kind in order {
+                let (f, done) = run_sides(admin, w, tag, &[kind], timeout).await;
+                figures.extend(f);
+                whole &= done;
+            }
+            (figures, whole)
+        }
+    }
+}
+
+/// Creates `kinds`' objects, then changes their templates, all kinds at the same time, each in a
+/// namespace of its own with a fresh controller process; deletes the namespaces (and waits until
+/// they are gone) before returning. The figures come in the order of `kinds`.
+async fn run_sides(
+    admin: &Client,
+    w: Workload,
+    tag: &str,
+    kinds: &[Kind],
+    timeout: Duration,
+) -> (Vec<Figures>, bool) {
     let namespaces: Api<Namespace> = Api::all(admin.clone());
-    create_namespaces(&namespaces, [&ns_dc, &ns_d]).await;
-    // Fresh processes, so peak memory and CPU are this workload's.
-    cluster_sh(&["restart", "deployment-controller"]);
-    let d_pid = deployment_controller_pid();
-    let mut operator = start_operator(&ns_dc);
-    let c_pid = operator.id().expect("operator pid");
-    // Both controllers start from a warm, empty namespace: give cutover its cache sync.
+    let ns: Vec<String> = kinds.iter().map(|k| namespace(*k, tag)).collect();
+    let ns_refs: Vec<&str> = ns.iter().map(String::as_str).collect();
+    create_namespaces(&namespaces, &ns_refs).await;
+    // Fresh processes, so peak memory and CPU are this side's (this workload's).
+    let mut operator = None;
+    let mut pids = Vec::new();
+    for (kind, ns) in kinds.iter().zip(&ns) {
+        pids.push(match kind {
+            Kind::Dc => {
+                let child = start_operator(ns);
+                let pid = child.id().expect("operator pid");
+                operator = Some(child);
+                pid
+            }
+            Kind::Deployment => {
+                cluster_sh(&["restart", "deployment-controller"]);
+                deployment_controller_pid()
+            }
+        });
+    }
+    // Both controllers start from a warm, empty namespace: give them their cache sync.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let watches = watch_all(admin, &ns_dc, &ns_d, w.replicas, seen.clone());
+    let sides: Vec<(Kind, &str)> = kinds.iter().copied().zip(ns_refs.iter().copied()).collect();
+    let watches = watch_all(admin, &sides, w.replicas, seen.clone());
+    let dc_ns = sides
+        .iter()
+        .find(|(k, _)| *k == Kind::Dc)
+        .map_or("default", |s| s.1);
+    let d_ns = sides
+        .iter()
+        .find(|(k, _)| *k == Kind::Deployment)
+        .map_or("default", |s| s.1);
     let objects = Objects {
-        dcs: Api::namespaced(admin.clone(), &ns_dc),
-        deployments: Api::namespaced(admin.clone(), &ns_d),
+        dcs: Api::namespaced(admin.clone(), dc_ns),
+        deployments: Api::namespaced(admin.clone(), d_ns),
         names: (0..w.objects).map(|i| format!("app{i}")).collect(),
         replicas: w.replicas,
+        kinds: kinds.to_vec(),
     };
-    let measured = roll_out_twice(admin, &objects, &seen, (c_pid, d_pid), w, timeout).await;
+    let procs: Vec<(Kind, u32)> = kinds.iter().copied().zip(pids).collect();
+    let measured = roll_out_twice(admin, &objects, &seen, &procs, w, timeout).await;
 
     for t in watches {
         t.abort();
     }
-    let _ = operator.kill().await;
+    if let Some(mut op) = operator {
+        let _ = op.kill().await;
+    }
     eprintln!("[{}x{}] cleaning up", w.objects, w.replicas);
-    delete_namespaces(&namespaces, [&ns_dc, &ns_d]).await;
+    delete_namespaces(&namespaces, &ns_refs).await;
     measured
 }
 
 /// Creates the objects, then changes their templates, each round bounded by `timeout`; returns
-/// the figures of cutover (process `pids.0`) and of the Deployment controller (`pids.1`), and
-/// whether both rounds finished.
+/// the figures of each controller (`procs`: the kind of its objects and its process), in order,
+/// and whether both rounds finished.
 async fn roll_out_twice(
     admin: &Client,
     objects: &Objects,
     seen: &Mutex<Seen>,
-    (c_pid, d_pid): (u32, u32),
+    procs: &[(Kind, u32)],
     w: Workload,
     timeout: Duration,
-) -> (Figures, Figures, bool) {
+) -> (Vec<Figures>, bool) {
+    let kinds = &objects.kinds;
     let requests_before = dispatched(admin).await;
-    let (cpu_c0, cpu_d0) = (cpu_seconds(c_pid), cpu_seconds(d_pid));
+    let cpu0: Vec<f64> = procs.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
     eprintln!(
-        "[{}x{}] creating {} DeploymentConfigs and {} Deployments",
-        w.objects, w.replicas, w.objects, w.objects
+        "[{}x{}] creating {} {}",
+        w.objects,
+        w.replicas,
+        w.objects,
+        kinds
+            .iter()
+            .map(|k| k.plural())
+            .collect::<Vec<_>>()
+            .join(" and ")
     );
     let created = objects.create().await;
     // Past the bound, the figures so far are reported rather than lost (a 1,000-object run can
     // outgrow a small machine).
-    let mut whole = wait_round(seen, "first rollout", 1, w.objects, timeout).await;
-    let rss_created = (peak_rss_mib(c_pid), peak_rss_mib(d_pid));
+    let mut whole = wait_round(seen, "first rollout", 1, kinds, w.objects, timeout).await;
+    let rss_created: Vec<f64> = procs.iter().map(|(_, pid)| peak_rss_mib(*pid)).collect();
 
     eprintln!("[{}x{}] changing every template", w.objects, w.replicas);
     let changed = objects.change_templates().await;
-    whole &= wait_round(seen, "template change", 2, w.objects, timeout).await;
+    whole &= wait_round(seen, "template change", 2, kinds, w.objects, timeout).await;
 
     let requests_after = dispatched(admin).await;
     let record = Record {
@@ -287,21 +385,24 @@ async fn roll_out_twice(
         requests_before: &requests_before,
         requests_after: &requests_after,
     };
-    let ours = record.figures(&Controller {
-        kind: Kind::Dc,
-        pid: c_pid,
-        cpu0: cpu_c0,
-        flow: CUTOVER_FLOW,
-        rss_created: rss_created.0,
-    });
-    let theirs = record.figures(&Controller {
-        kind: Kind::Deployment,
-        pid: d_pid,
-        cpu0: cpu_d0,
-        flow: DEPLOYMENT_FLOW,
-        rss_created: rss_created.1,
-    });
-    (ours, theirs, whole)
+    let figures = procs
+        .iter()
+        .zip(cpu0)
+        .zip(rss_created)
+        .map(|((&(kind, pid), cpu0), rss_created)| {
+            record.figures(&Controller {
+                kind,
+                pid,
+                cpu0,
+                flow: match kind {
+                    Kind::Dc => CUTOVER_FLOW,
+                    Kind::Deployment => DEPLOYMENT_FLOW,
+                },
+                rss_created,
+            })
+        })
+        .collect();
+    (figures, whole)
 }
 
 #[tokio::main]
@@ -314,8 +415,14 @@ async fn main() {
         }]
     } else {
         parse_sizes(
-            &std::env::var("CUTOVER_BENCH_SIZES").unwrap_or_else(|_| "1x100,100x10,1000x10".into()),
+            &std::env::var("CUTOVER_BENCH_SIZES")
+                .unwrap_or_else(|_| "1x10,20x10,1x100,100x10".into()),
         )
+    };
+    let mode = if std::env::var("CUTOVER_BENCH_INTERLEAVED").is_ok_and(|v| v == "1") {
+        Mode::Interleaved
+    } else {
+        Mode::Alone
     };
     // CUTOVER_BENCH_TIMEOUT: seconds each round (creation, template change) may take at most.
     let timeout = Duration::from_secs(if smoke {
@@ -329,15 +436,51 @@ async fn main() {
     let admin = client("kubeconfig").await;
     install_flow_schemas(&admin).await;
     println!(
-        "# cutover vs the Deployment controller ({}; DeploymentConfigs' pod replacement policy: {})",
+        "# cutover vs the Deployment controller ({}, {}; DeploymentConfigs' pod replacement policy: {})",
         if smoke { "smoke run" } else { "benchmark" },
+        match mode {
+            Mode::Alone => "each side with the cluster to itself",
+            Mode::Interleaved => "both sides interleaved",
+        },
         pod_replacement()
             .as_deref()
-            .unwrap_or("TerminationComplete, the default")
+            .unwrap_or("none set, the operator's default (TerminationStarted since 1401c73)")
     );
+    // How many times each size ran so far: repeated runs of a size alternate which side goes
+    // first, DeploymentConfigs first unless CUTOVER_BENCH_DEPLOYMENTS_FIRST=1 (to alternate
+    // between invocations too).
+    let deployments_first =
+        std::env::var("CUTOVER_BENCH_DEPLOYMENTS_FIRST").is_ok_and(|v| v == "1");
+    let mut runs: HashMap<(usize, i32), usize> = HashMap::new();
     for (i, w) in sizes.into_iter().enumerate() {
-        let (ours, theirs, whole) = run_workload(&admin, w, i, timeout).await;
-        report(w, &ours, &theirs, whole);
+        let n = runs.entry((w.objects, w.replicas)).or_default();
+        let dc_first = (*n).is_multiple_of(2) != deployments_first;
+        *n += 1;
+        let order = if dc_first {
+            [Kind::Dc, Kind::Deployment]
+        } else {
+            [Kind::Deployment, Kind::Dc]
+        };
+        let tag = format!("{}-{i}", std::process::id());
+        let started = chrono_now();
+        let (figures, whole) = run_workload(&admin, w, &tag, mode, order, timeout).await;
+        let (ours, theirs) = if dc_first {
+            (&figures[0], &figures[1])
+        } else {
+            (&figures[1], &figures[0])
+        };
+        let label = match mode {
+            Mode::Alone => format!(
+                "each side alone, {} first, started {started}",
+                if dc_first {
+                    "DeploymentConfigs"
+                } else {
+                    "Deployments"
+                }
+            ),
+            Mode::Interleaved => format!("interleaved, started {started}"),
+        };
+        report(w, &label, ours, theirs, whole);
         if smoke {
             assert!(whole, "the smoke run finished within {timeout:?}");
             assert!(
@@ -348,6 +491,24 @@ async fn main() {
                 ours.cpu_seconds > 0.0 && theirs.peak_rss_mib > 0.0,
                 "processes measured"
             );
+            assert!(
+                ours.breakdown.steps_p50 > 0.0 && theirs.breakdown.steps_p50 > 0.0,
+                "scale steps seen: {ours:?} {theirs:?}"
+            );
         }
     }
+}
+
+/// The time of day (UTC), to tell runs apart from other work on the machine.
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60
+    )
 }

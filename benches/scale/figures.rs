@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::measure::{cpu_seconds, peak_rss_mib};
-use crate::watch::{Kind, Seen};
+use crate::watch::{Kind, Seen, Track};
 use crate::{Sent, Workload};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -33,6 +33,33 @@ pub struct Figures {
     /// Peak RSS once the first rollouts were done.
     pub peak_rss_created_mib: f64,
     pub requests: f64,
+    /// The template changes' latency breakdown (medians over the rollouts).
+    pub breakdown: Breakdown,
+}
+
+/// Where each template change's rollout spent its time, from the watches (medians over the
+/// workload's rollouts; (a) is `new_rs_p50`).
+#[derive(Debug, Default)]
+pub struct Breakdown {
+    /// (b) Each scale step: from what it waited on (the last change of the rollout's ReplicaSets'
+    /// status — pods available, old pods gone — since the previous step, or the previous step
+    /// itself when nothing changed in between) to the ReplicaSet's spec change. Median over
+    /// every step of every rollout.
+    pub step_p50: f64,
+    /// Scale steps per rollout (spec changes after the new ReplicaSet's creation).
+    pub steps_p50: f64,
+    /// (b) summed over one rollout's steps.
+    pub steps_sum_p50: f64,
+    /// (c) The ReplicaSets' last status change (the last pod available, the last old pod gone)
+    /// → the object seen Complete.
+    pub settle_p50: f64,
+    /// The rest of the rollout: waiting on the ReplicaSet controller, scheduler and kwok for pods
+    /// (rollout − (a) − Σ(b) − (c)).
+    pub pods_p50: f64,
+    /// Of that, waiting (between steps) for an old ReplicaSet's pods to go away, per rollout.
+    pub old_gone_p50: f64,
+    /// Of that, waiting (between steps) for the new ReplicaSet's pods, per rollout.
+    pub new_available_p50: f64,
 }
 
 /// What a workload recorded of both controllers, to make each one's figures from.
@@ -83,6 +110,7 @@ impl Record<'_> {
             peak_rss_mib: peak_rss_mib(c.pid),
             peak_rss_created_mib: c.rss_created,
             requests: requests(self.requests_after) - requests(self.requests_before),
+            breakdown: self.breakdown(&s, c.kind),
         }
     }
 
@@ -108,6 +136,150 @@ impl Record<'_> {
         new_rs.sort_by(f64::total_cmp);
         (rollouts, new_rs)
     }
+}
+
+impl Record<'_> {
+    /// The template changes' latency breakdown of `kind`'s objects (those done).
+    fn breakdown(&self, s: &Seen, kind: Kind) -> Breakdown {
+        let (mut steps, mut counts, mut sums, mut settles, mut pods) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut olds, mut news) = (Vec::new(), Vec::new());
+        for name in self.names {
+            let t0 = self.changed[&(kind, name.clone())];
+            let Some(&done) = s.done.get(&(kind, name.clone(), 2)) else {
+                continue;
+            };
+            let tracks: Vec<&Track> = s
+                .tracks
+                .iter()
+                .filter(|((k, _), t)| *k == kind && t.owner == *name)
+                .map(|(_, t)| t)
+                .collect();
+            let Some(one) = rollout_breakdown(&tracks, t0, done) else {
+                continue;
+            };
+            counts.push(one.steps.len() as f64);
+            sums.push(one.steps.iter().sum());
+            settles.push(one.settle);
+            pods.push(
+                done.duration_since(t0).as_secs_f64()
+                    - one.new_rs
+                    - one.steps.iter().sum::<f64>()
+                    - one.settle,
+            );
+            olds.push(one.old_gone);
+            news.push(one.new_available);
+            steps.extend(one.steps);
+        }
+        for v in [
+            &mut steps,
+            &mut counts,
+            &mut sums,
+            &mut settles,
+            &mut pods,
+            &mut olds,
+            &mut news,
+        ] {
+            v.sort_by(f64::total_cmp);
+        }
+        Breakdown {
+            step_p50: percentile(&steps, 0.5),
+            steps_p50: percentile(&counts, 0.5),
+            steps_sum_p50: percentile(&sums, 0.5),
+            settle_p50: percentile(&settles, 0.5),
+            pods_p50: percentile(&pods, 0.5),
+            old_gone_p50: percentile(&olds, 0.5),
+            new_available_p50: percentile(&news, 0.5),
+        }
+    }
+}
+
+/// One rollout's breakdown, seconds.
+struct OneRollout {
+    /// (a) change → new ReplicaSet.
+    new_rs: f64,
+    /// (b) each scale step's delay.
+    steps: Vec<f64>,
+    /// (c) last status change → Complete.
+    settle: f64,
+    /// Waiting on an old ReplicaSet's pods to go away, summed over the steps.
+    old_gone: f64,
+    /// Waiting on the new ReplicaSet's pods (and anything else), summed over the steps.
+    new_available: f64,
+}
+
+/// The breakdown of the rollout from the template change at `t0` to `done`, from the object's
+/// ReplicaSets; `None` when no ReplicaSet appeared in between.
+fn rollout_breakdown(tracks: &[&Track], t0: Instant, done: Instant) -> Option<OneRollout> {
+    let new = tracks
+        .iter()
+        .filter(|t| t.created >= t0 && t.created <= done)
+        .min_by_key(|t| t.created)?;
+    let created = new.created;
+    let within = |at: Instant| at > created && at <= done;
+    // Spec changes (scale steps) and status changes of every ReplicaSet of the object, within
+    // the rollout; the new ReplicaSet's creation is (a), not a step.
+    let mut spec_changes = Vec::new();
+    let mut status_changes = Vec::new();
+    for t in tracks {
+        for (i, c) in t.changes.iter().enumerate() {
+            let prev = i.checked_sub(1).map(|p| t.changes[p].counts);
+            if !within(c.at) {
+                continue;
+            }
+            match prev {
+                Some(p) => {
+                    if p.spec != c.counts.spec {
+                        spec_changes.push(c.at);
+                    }
+                    if (p.replicas, p.available) != (c.counts.replicas, c.counts.available) {
+                        let old_gone = !std::ptr::eq(*t, *new) && c.counts.replicas < p.replicas;
+                        status_changes.push((c.at, old_gone));
+                    }
+                }
+                None => status_changes.push((c.at, false)),
+            }
+        }
+    }
+    spec_changes.sort();
+    status_changes.sort_by_key(|(at, _)| *at);
+    let mut prev = created;
+    let mut steps = Vec::new();
+    let (mut old_gone, mut new_available) = (0.0, 0.0);
+    // The time from the previous step to what a step waited on, by what that was: an old
+    // ReplicaSet's pods going away, or else the new ReplicaSet's pods (created, available).
+    let mut waited = |prev: Instant, gate: Option<(Instant, bool)>| {
+        if let Some((at, old)) = gate {
+            let d = at.duration_since(prev).as_secs_f64();
+            if old {
+                old_gone += d;
+            } else {
+                new_available += d;
+            }
+        }
+    };
+    let last_gate = |from: Instant, to: Instant| {
+        status_changes
+            .iter()
+            .copied()
+            .filter(|(s, _)| *s >= from && *s <= to)
+            .max_by_key(|(s, _)| *s)
+    };
+    for &at in &spec_changes {
+        let gate = last_gate(prev, at);
+        waited(prev, gate);
+        steps.push(at.duration_since(gate.map_or(prev, |g| g.0)).as_secs_f64());
+        prev = at;
+    }
+    waited(prev, last_gate(prev, done));
+    let last_status = status_changes.last().map_or(created, |(at, _)| *at);
+    Some(OneRollout {
+        new_rs: created.duration_since(t0).as_secs_f64(),
+        steps,
+        settle: done.duration_since(last_status).as_secs_f64(),
+        old_gone,
+        new_available,
+    })
 }
 
 /// When the last object of `kind` finished `round`.
@@ -144,7 +316,7 @@ fn openshift_deployer_floor(replicas: i32) -> f64 {
 /// The rows of the report's table: what, the figure, its unit.
 type Row = (&'static str, fn(&Figures) -> f64, &'static str);
 
-const ROWS: [Row; 11] = [
+const ROWS: [Row; 18] = [
     (
         "first rollouts (create → last Complete)",
         |f| f.created,
@@ -163,11 +335,46 @@ const ROWS: [Row; 11] = [
         "s",
     ),
     (
-        "new ReplicaSet p50 (change → created)",
+        "(a) new ReplicaSet p50 (change → created)",
         |f| f.new_rs_p50,
         "s",
     ),
     ("new ReplicaSet p95", |f| f.new_rs_p95, "s"),
+    (
+        "(b) scale step p50 (what it waited on → spec change)",
+        |f| f.breakdown.step_p50,
+        "s",
+    ),
+    (
+        "(b) scale steps per rollout p50",
+        |f| f.breakdown.steps_p50,
+        "",
+    ),
+    (
+        "(b) Σ scale steps per rollout p50",
+        |f| f.breakdown.steps_sum_p50,
+        "s",
+    ),
+    (
+        "(c) last ReplicaSet status change → Complete p50",
+        |f| f.breakdown.settle_p50,
+        "s",
+    ),
+    (
+        "waiting on pods p50 (rollout − a − Σb − c)",
+        |f| f.breakdown.pods_p50,
+        "s",
+    ),
+    (
+        "… of which for old pods to go p50",
+        |f| f.breakdown.old_gone_p50,
+        "s",
+    ),
+    (
+        "… of which for new pods p50",
+        |f| f.breakdown.new_available_p50,
+        "s",
+    ),
     ("CPU (create + rollout)", |f| f.cpu_seconds, "s"),
     (
         "peak RSS after the first rollouts",
@@ -178,9 +385,10 @@ const ROWS: [Row; 11] = [
     ("API requests", |f| f.requests, ""),
 ];
 
-pub fn report(w: Workload, ours: &Figures, theirs: &Figures, whole: bool) {
+/// The table of one workload; `mode` says how the two sides shared the cluster.
+pub fn report(w: Workload, mode: &str, ours: &Figures, theirs: &Figures, whole: bool) {
     println!(
-        "\n## {} × {} replicas ({} pods per controller){}\n",
+        "\n## {} × {} replicas ({} pods per controller, {mode}){}\n",
         w.objects,
         w.replicas,
         w.objects * w.replicas as usize,
