@@ -174,17 +174,25 @@ async fn an_ignore_hook_naming_a_missing_container_warns_and_the_rollout_complet
             .map(String::as_str),
         Some("FailedIgnored")
     );
-    let warned = events_of(&ns, "Failed").await.into_iter().any(|e| {
-        e.type_.as_deref() == Some("Warning")
-            && e.note.as_deref().is_some_and(|n| {
-                n.contains("no container named 'nope' found in rc template")
-                    && n.contains("will continue")
-            })
-    });
-    assert!(
-        warned,
-        "a Warning event for the hook that could not be built"
-    );
+    // Events are recorded off the reconcile path: the Warning may land just after Complete.
+    eventually(
+        "a Warning event for the hook that could not be built",
+        MINUTE,
+        || async {
+            let failed = events_of(&ns, "Failed").await;
+            failed
+                .into_iter()
+                .any(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.note.as_deref().is_some_and(|n| {
+                            n.contains("no container named 'nope' found in rc template")
+                                && n.contains("will continue")
+                        })
+                })
+                .then_some(())
+        },
+    )
+    .await;
 
     // Admission checks containerName only as OpenShift does: required with several containers.
     let pre = json!({"failurePolicy": "Abort", "execNewPod": {"command": ["migrate"]}});
@@ -279,13 +287,18 @@ async fn a_foreign_replica_set_under_the_next_revisions_name_is_reported_and_lef
         .map(|c| c.message.clone())
         .unwrap_or_default();
     assert!(message.contains("\"web-2\""), "{message}");
-    assert!(
-        events_of(&ns, "DeploymentCreationFailed")
-            .await
-            .iter()
-            .any(|e| e.type_.as_deref() == Some("Warning")),
-        "a Warning event"
-    );
+    eventually(
+        "a Warning event DeploymentCreationFailed",
+        MINUTE,
+        || async {
+            let events = events_of(&ns, "DeploymentCreationFailed").await;
+            events
+                .iter()
+                .any(|e| e.type_.as_deref() == Some("Warning"))
+                .then_some(())
+        },
+    )
+    .await;
     // Left as it was, and the running revision keeps serving.
     tokio::time::sleep(Duration::from_secs(3)).await;
     // (Its controller writes its status: compare what we could have written.)

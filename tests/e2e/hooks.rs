@@ -205,11 +205,11 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
         env.contains(&"DB_URL") && env.contains(&"OPENSHIFT_DEPLOYMENT_NAME"),
         "{env:?}"
     );
-    assert_eq!(
-        events_with(&ns, "Completed").await.len(),
-        3,
-        "a Completed event per hook"
-    );
+    // (Events are recorded off the reconcile path: the post hook's may land after Complete.)
+    eventually("a Completed event per hook", MINUTE, || async {
+        (events_with(&ns, "Completed").await.len() == 3).then_some(())
+    })
+    .await;
 
     // `kubectl dc logs`: each hook's pod (kwok runs no containers, so no log text) and the
     // revision's event timeline.
@@ -260,15 +260,18 @@ async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_
         (condition(&dc, "Progressing")?.1 == "ProgressDeadlineExceeded").then_some(())
     })
     .await;
-    let failed = events_with(&ns, "Failed").await;
-    assert!(
+    eventually("a Failed event for the aborted hook", MINUTE, || async {
+        let failed = events_with(&ns, "Failed").await;
         failed
             .iter()
-            .any(|e| e.note.as_deref().is_some_and(
-                |n| n.contains("the pre hook failed") && n.contains("aborting rollout")
-            )),
-        "{failed:?}"
-    );
+            .any(|e| {
+                e.note.as_deref().is_some_and(|n| {
+                    n.contains("the pre hook failed") && n.contains("aborting rollout")
+                })
+            })
+            .then_some(())
+    })
+    .await;
     ns.cleanup().await;
 }
 
@@ -285,17 +288,24 @@ async fn an_ignore_post_hook_that_fails_warns_and_the_rollout_completes() {
     )
     .await;
     wait_phase(&ns, "web-2", "Complete", MINUTE).await;
-    let warnings = events_with(&ns, "Failed").await;
-    let warned = warnings.iter().any(|e| {
-        e.type_.as_deref() == Some("Warning")
-            && e.note
-                .as_deref()
-                .is_some_and(|n| n.contains("(ignore), rollout of") && n.contains("will continue"))
-    });
-    assert!(
-        warned,
-        "a Warning event for the ignored failure: {warnings:?}"
-    );
+    // Events are recorded off the reconcile path: the Warning may land just after Complete.
+    eventually(
+        "a Warning event for the ignored failure",
+        MINUTE,
+        || async {
+            let warnings = events_with(&ns, "Failed").await;
+            warnings
+                .iter()
+                .any(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.note.as_deref().is_some_and(|n| {
+                            n.contains("(ignore), rollout of") && n.contains("will continue")
+                        })
+                })
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         (
             rs_replicas(&ns, "web-1").await,
