@@ -226,7 +226,9 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
             version,
             pods: w.total_pods(),
             spec: w.spec_total(),
-            available: w.available_pods(),
+            // Pods already on their way out (their ReplicaSet wants fewer, as after a rollback
+            // to nothing when no revision ever completed) are not this rollout's to protect.
+            available: w.available_pods_wanted(),
         });
     }
     let st = start.as_ref().expect("set above");

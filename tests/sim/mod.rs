@@ -590,6 +590,22 @@ impl World {
             .count() as i32
     }
 
+    /// Available pods that their ReplicaSet still wants (per revision, at most its spec).
+    pub fn available_pods_wanted(&self) -> i32 {
+        let now = self.now;
+        let min_ready = SignedDuration::from_secs(self.min_ready);
+        self.rss
+            .iter()
+            .map(|r| {
+                let available = r
+                    .live()
+                    .filter(|p| p.ready_at.is_some_and(|t| t + min_ready <= now))
+                    .count() as i32;
+                available.min(r.spec)
+            })
+            .sum()
+    }
+
     /// Steps until `done` holds, at most `limit` seconds; checks `invariant` after every step.
     pub fn run_until(
         &mut self,
