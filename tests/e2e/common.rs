@@ -334,13 +334,11 @@ pub async fn patch_spec(ns: &TestNamespace, name: &str, spec: serde_json::Value)
 }
 
 /// What a watch on the pods of a DeploymentConfig saw over a whole rollout: the most pods that
-/// existed at once (terminating ones included), the most not terminating (what maxSurge bounds
-/// by default), the fewest that were Ready, and whether a pod of revision `new` ever existed
-/// while one of an older revision did.
+/// existed at once (terminating ones included), the fewest that were Ready, and whether a pod of
+/// revision `new` ever existed while one of an older revision did.
 #[derive(Debug, Default, Clone)]
 pub struct PodWatch {
     pub max_pods: usize,
-    pub max_running: usize,
     pub min_ready: usize,
     pub overlap: bool,
     pub events: usize,
@@ -388,8 +386,6 @@ impl PodWatcher {
                         let pods = store.state();
                         let ready = pods.iter().filter(|p| is_ready(p)).count();
                         seen.max_pods = seen.max_pods.max(pods.len());
-                        let running = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).count();
-                        seen.max_running = seen.max_running.max(running);
                         seen.min_ready = seen.min_ready.min(ready);
                         let rev = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("deployment").cloned()).unwrap_or_default();
                         let new = pods.iter().any(|p| rev(p) == new_revision);
