@@ -279,20 +279,29 @@ impl Observed {
 
     /// The revision's hook and deployer Jobs that still run (a cancelled rollout deletes them).
     fn running_jobs(&self, revision: &str) -> Vec<Action> {
-        let running = rollout::hooks::JobState::Running;
+        self.job_deletions(revision, |state| {
+            *state == rollout::hooks::JobState::Running
+        })
+    }
+
+    /// Deletions of the revision's hook and deployer Jobs whose state `delete` picks.
+    fn job_deletions(
+        &self,
+        revision: &str,
+        delete: impl Fn(&rollout::hooks::JobState) -> bool,
+    ) -> Vec<Action> {
         let hooks = self
             .hook_jobs
             .iter()
-            .filter(|j| j.revision == revision && j.state == running)
-            .map(|j| &j.name);
+            .map(|j| (&j.revision, &j.name, &j.state));
         let deployers = self
             .deployer_jobs
             .iter()
-            .filter(|j| j.revision == revision && j.state == running)
-            .map(|j| &j.name);
+            .map(|j| (&j.revision, &j.name, &j.state));
         hooks
             .chain(deployers)
-            .map(|name| Action::DeleteJob { name: name.clone() })
+            .filter(|(rev, _, state)| *rev == revision && delete(state))
+            .map(|(_, name, _)| Action::DeleteJob { name: name.clone() })
             .collect()
     }
 }

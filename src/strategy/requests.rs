@@ -165,19 +165,8 @@ fn retry(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
             rev.phase.as_str()
         ));
     }
-    let jobs = obs
-        .hook_jobs
-        .iter()
-        .filter(|j| j.revision == rev.name)
-        .map(|j| &j.name);
-    let deployers = obs
-        .deployer_jobs
-        .iter()
-        .filter(|j| j.revision == rev.name)
-        .map(|j| &j.name);
-    for name in jobs.chain(deployers) {
-        pass.actions.push(Action::DeleteJob { name: name.clone() });
-    }
+    // Every Job of the failed attempt goes; the next attempt's are created afresh.
+    pass.actions.extend(obs.job_deletions(&rev.name, |_| true));
     let mut update = RevisionUpdate::new(&rev.name)
         .annotate(keys::PHASE_ANNOTATION, Some(Phase::New.as_str().into()))
         .annotate(
