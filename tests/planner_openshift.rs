@@ -264,8 +264,13 @@ fn active_deadline_seconds_bounds_the_whole_rollout() {
 
 #[test]
 fn the_wait_is_bounded_by_the_active_deadline() {
+    // The no-progress wait (timeoutSeconds 600) is longer than what is left of the rollout's
+    // 40 s: the planner asks to be woken at the latter.
     let mut strategy = rolling(IntOrPercent::Int(1), IntOrPercent::Int(0));
     strategy.active_deadline_seconds = Some(40);
+    if let Some(params) = strategy.rolling_params.as_mut() {
+        params.timeout_seconds = Some(600);
+    }
     let mut w = world(strategy, 1);
     assert!(w.run_until(60, ended(1), |_| {}));
     w.readiness.insert(2, Readiness::Never);
