@@ -15,8 +15,6 @@ use super::{Action, Event, Finished, Observed, Phase, Revision, RevisionUpdate, 
 #[derive(Clone)]
 pub(super) struct Pass {
     pub now: Timestamp,
-    /// The status as observed, which progress is measured against.
-    pub previous: DeploymentConfigStatus,
     /// The status this pass writes; the counts and derived conditions are filled in at the end.
     pub status: DeploymentConfigStatus,
     pub actions: Vec<Action>,
@@ -48,17 +46,17 @@ impl Moved {
 
 impl Pass {
     pub fn new(obs: &Observed, now: Timestamp) -> Self {
-        let previous = obs.dc.status.clone().unwrap_or_default();
+        // What carries over from the observed status; the rest is computed at the end.
+        let previous = obs.dc.status.as_ref();
         let status = DeploymentConfigStatus {
-            latest_version: previous.latest_version,
-            details: previous.details.clone(),
-            conditions: previous.conditions.clone(),
-            requests: previous.requests.clone(),
+            latest_version: previous.map_or(0, |s| s.latest_version),
+            details: previous.and_then(|s| s.details.clone()),
+            conditions: previous.map(|s| s.conditions.clone()).unwrap_or_default(),
+            requests: previous.map(|s| s.requests.clone()).unwrap_or_default(),
             ..Default::default()
         };
         Pass {
             now,
-            previous,
             status,
             actions: Vec::new(),
             requeue_after: None,

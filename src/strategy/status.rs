@@ -43,7 +43,7 @@ pub(super) fn finish(obs: &Observed, mut pass: Pass) -> Decision {
                     phase: latest.phase,
                     cancelled: latest.cancelled,
                 });
-                progress_latest(status, &pass.previous, latest, moved, now);
+                progress_latest(status, dc.status.as_ref(), latest, moved, now);
             }
         }
     }
@@ -93,7 +93,7 @@ pub fn stalled(dc: &DeploymentConfig, error: &str, now: Timestamp) -> Deployment
 /// condition (a retried rollout's failure, an earlier rollout's success) gives way at once.
 fn progress_latest(
     status: &mut DeploymentConfigStatus,
-    previous: &DeploymentConfigStatus,
+    previous: Option<&DeploymentConfigStatus>,
     latest: &Revision,
     moved: Moved,
     now: Timestamp,
@@ -101,9 +101,9 @@ fn progress_latest(
     let Some(c) = progressing_condition(latest, moved.phase, moved.cancelled) else {
         return;
     };
-    let progressed = status.updated_replicas > previous.updated_replicas
-        || status.replicas - status.updated_replicas
-            < previous.replicas - previous.updated_replicas;
+    let (updated, replicas) = previous.map_or((0, 0), |p| (p.updated_replicas, p.replicas));
+    let progressed = status.updated_replicas > updated
+        || status.replicas - status.updated_replicas < replicas - updated;
     let standing = status.conditions.iter().any(|c| {
         c.type_ == PROGRESSING
             && c.status == "True"
