@@ -224,7 +224,10 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
     if start.as_ref().is_none_or(|st| st.version != version) {
         *start = Some(RolloutStart {
             version,
-            pods: w.total_pods(),
+            // Pods already asked for count as there from the start: a rollback of an earlier
+            // rollout (the active revision up, the others down at once, as OpenShift does) may
+            // still be bringing them while this rollout's pre hook runs.
+            pods: w.committed_pods(s.termination_complete),
             spec: w.spec_total(),
             // Pods already on their way out (their ReplicaSet wants fewer, as after a rollback
             // to nothing when no revision ever completed) are not this rollout's to protect.

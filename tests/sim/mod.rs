@@ -590,6 +590,22 @@ impl World {
             .count() as i32
     }
 
+    /// Per revision the larger of the replicas asked for and the pods it has (all of them, or
+    /// those not terminating): what a rollout starts with, committed by earlier decisions.
+    pub fn committed_pods(&self, terminating_included: bool) -> i32 {
+        self.rss
+            .iter()
+            .map(|r| {
+                let pods = if terminating_included {
+                    r.pods.len()
+                } else {
+                    r.live().count()
+                };
+                r.spec.max(pods as i32)
+            })
+            .sum()
+    }
+
     /// Available pods that their ReplicaSet still wants (per revision, at most its spec).
     pub fn available_pods_wanted(&self) -> i32 {
         let now = self.now;
