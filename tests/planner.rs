@@ -109,6 +109,32 @@ fn a_new_revision_is_created_at_its_first_step() {
     assert_eq!(w.phase(2).as_deref(), Some("Running"));
 }
 
+/// The replicas a pass scales an old revision down by are room for the new one in the same
+/// pass (written after the scale-down), not a round trip later.
+#[test]
+fn a_scale_down_makes_room_for_the_scale_up_of_the_same_pass() {
+    let mut w = World::new(dc(spec(10)));
+    assert!(w.run_until(60, complete(1), |_| {}));
+    w.edit(|s| s.template = template("app:2"));
+    w.reconcile();
+    // The cluster alone, until the new pods are available (and the controller has said so).
+    for _ in 0..5 {
+        w.tick_only();
+    }
+    assert_eq!(w.available_pods(), 11);
+    let d = w.reconcile();
+    let scales: Vec<(String, i32)> = d
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Update(u) => Some((u.name.clone(), u.scale?.to)),
+            _ => None,
+        })
+        .collect();
+    // 3 new pods available, 8 old: 11 available, 8 needed, so 3 old go and 13 - 5 is room.
+    assert_eq!(scales, [("web-1".into(), 5), ("web-2".into(), 8)]);
+}
+
 /// With pods that take 10 s to stop and a ReplicaSet controller 1 s behind: by default
 /// (`TerminationStarted`) maxSurge bounds the replicas asked for, as the Deployment controller
 /// does; `TerminationComplete` counts every pod that exists, terminating or not yet deleted, so

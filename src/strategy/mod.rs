@@ -122,6 +122,12 @@ impl RevisionUpdate {
         self.annotations.insert(key.to_string(), value);
         self
     }
+    pub fn grows(&self) -> bool {
+        self.scale.is_some_and(|s| s.to > s.from)
+    }
+    pub fn shrinks(&self) -> bool {
+        self.scale.is_some_and(|s| s.to < s.from)
+    }
 }
 
 /// What the shell must do, in order. Each action is idempotent.

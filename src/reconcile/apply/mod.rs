@@ -136,11 +136,14 @@ pub async fn execute(
     Ok(refused)
 }
 
-/// The leading run of `actions` that updates distinct revisions.
+/// The leading run of `actions` that updates distinct revisions, up to a scale-up that follows a
+/// scale-down.
 fn concurrent_updates(actions: &[Action]) -> Vec<&RevisionUpdate> {
     let mut run: Vec<&RevisionUpdate> = Vec::new();
     for action in actions {
         match action {
+            // A scale-up after a scale-down may use the room the scale-down makes: it waits.
+            Action::Update(u) if u.grows() && run.iter().any(|r| r.shrinks()) => break,
             Action::Update(u) if run.iter().all(|r| r.name != u.name) => run.push(u),
             _ => break,
         }

@@ -19,7 +19,7 @@ use super::{CreateRefused, execute};
 use crate::api::{DeploymentConfig, keys};
 use crate::error::{Error, Result};
 use crate::reconcile::{Context, Stores, cache, events};
-use crate::strategy::{Action, RevisionUpdate};
+use crate::strategy::{Action, RevisionUpdate, Scale};
 
 /// The DeploymentConfig `ns/web`, uid `uid-web`.
 fn dc() -> DeploymentConfig {
@@ -394,4 +394,28 @@ async fn a_server_error_on_an_update_is_transient() {
     };
     assert!(e.is_transient(), "{e}");
     assert_eq!(seen[0].body["metadata"]["annotations"]["k"], "v");
+}
+
+fn scale(name: &str, from: i32, to: i32) -> Action {
+    let mut update = RevisionUpdate::new(name);
+    update.scale = Some(Scale { from, to });
+    Action::Update(update)
+}
+
+/// A pass's scale-up may use the room its scale-down makes, so it goes out only after the
+/// scale-down succeeded: never when it failed.
+#[tokio::test]
+async fn a_scale_up_waits_for_the_scale_down_before_it() {
+    let (result, seen) = run(
+        vec![scale("web-1", 8, 5), scale("web-2", 3, 8)],
+        vec![(
+            "PATCH /apis/apps/v1/namespaces/ns/replicasets/web-1",
+            409,
+            status(409, "the object has been modified"),
+        )],
+    )
+    .await;
+    assert!(result.is_err(), "the failed scale-down is the pass's error");
+    assert_eq!(seen.len(), 1, "the scale-up is not sent");
+    assert_eq!(seen[0].body["spec"]["replicas"], 5);
 }

@@ -106,19 +106,21 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
     // it does not wait for their controller to report: like the Deployment controller, the new
     // revision grows as soon as old replicas are let go.
     let old_spec = r.old_spec();
-    let mut to_spec = r.to.spec_replicas;
-    if to_spec < target {
+    let grown = |r: &Rollout<'_>, to_spec: i32| {
         let room = fp.max_total - r.surge_count();
-        if room > 0 {
-            to_spec = target.min(to_spec + room);
+        if to_spec < target && room > 0 {
+            target.min(to_spec + room)
+        } else {
+            to_spec
         }
-    }
+    };
+    let mut to_spec = grown(r, r.to.spec_replicas);
+    r.scale_to(to_spec);
 
     // Scale down within the availability bound: unavailable old pods may go as long as the
     // total stays above minAvailable; available ones only as far as availability allows. Only on
     // settled counts: a ReplicaSet whose controller has not yet seen its latest spec reports
     // the availability of another size.
-    let (mut unhealthy_down, mut healthy_down) = (0, 0);
     if old_spec > 0 && !r.waiting_update_period() && r.all_settled() {
         let all_spec = old_spec + to_spec;
         let new_unavailable = (to_spec - r.to.counted_available()).max(0);
@@ -127,15 +129,23 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
             .iter()
             .map(|o| o.spec_replicas - o.counted_available())
             .sum();
-        unhealthy_down = old_unhealthy.min((all_spec - fp.min_available - new_unavailable).max(0));
+        let unhealthy_down =
+            old_unhealthy.min((all_spec - fp.min_available - new_unavailable).max(0));
         let available: i32 =
             r.to.counted_available() + r.old.iter().map(|o| o.counted_available()).sum::<i32>();
-        healthy_down = (available - fp.min_available).max(0);
+        r.scale_down_unavailable(unhealthy_down);
+        r.scale_down_old((available - fp.min_available).max(0));
     }
 
-    r.scale_to(to_spec);
-    r.scale_down_unavailable(unhealthy_down);
-    r.scale_down_old(healthy_down);
+    // What the scale-down let go is room at once, not a round trip later: the shell writes this
+    // pass's scale-downs before its scale-up, and not the scale-up if they fail, so the bound
+    // holds at every write (the Deployment controller takes the same step in its next sync). Not
+    // for a revision this pass creates: its creation goes first, and a refused creation must
+    // leave the old revisions as they were.
+    if r.to.exists() {
+        to_spec = grown(r, to_spec);
+        r.scale_to(to_spec);
+    }
     if r.progressed() {
         return Step::Wait(r.update_period_requeue());
     }

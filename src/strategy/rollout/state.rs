@@ -182,15 +182,18 @@ impl<'a> Rollout<'a> {
     /// it asks for, as the Deployment controller does — a pod stops counting once its ReplicaSet
     /// lets it go; under `TerminationComplete` the pods it has if more (pods on their way out,
     /// terminating or not yet deleted).
+    /// Counted with the replicas this pass has planned so far.
     pub fn surge_count(&self) -> i32 {
-        let counted = |r: &Revision| match self.strategy.pod_replacement {
-            PodReplacement::TerminationComplete => r.spec_replicas.max(r.pods),
-            PodReplacement::TerminationStarted => r.spec_replicas,
+        let counted = |replicas: i32, r: &Revision| match self.strategy.pod_replacement {
+            PodReplacement::TerminationComplete => replicas.max(r.pods),
+            PodReplacement::TerminationStarted => replicas,
         };
-        std::iter::once(self.to)
-            .chain(self.old.iter().copied())
-            .map(counted)
-            .sum()
+        let to = counted(self.to_replicas.unwrap_or(self.to.spec_replicas), self.to);
+        to + self
+            .old
+            .iter()
+            .map(|o| counted(self.planned(o), o))
+            .sum::<i32>()
     }
 
     /// Whether an older revision completed (OpenShift's `from`).
