@@ -7,7 +7,7 @@ CARGO ?= cargo
 KUBECTL := hack/kubectl
 export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
 
-.PHONY: help build crds lint unit cluster cluster-down install-local e2e test demo demo-down install bench
+.PHONY: help build crds lint unit cluster cluster-down install-local e2e test demo demo-down install bench bench-fleet
 
 help:
 	@echo "make demo          start the local cluster and the operator, roll out examples/frontend.yaml"
@@ -18,6 +18,7 @@ help:
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
 	@echo "make bench         the planner alone, then cutover vs the Deployment controller (BENCHMARKS.md)"
+	@echo "make bench-fleet   10,000 DeploymentConfigs vs 10,000 Deployments (about an hour)"
 
 build:
 	$(CARGO) build --bins
@@ -69,3 +70,8 @@ install:
 bench: install-local
 	$(CARGO) bench --bench planner
 	$(CARGO) bench --bench scale
+
+# A fleet: 10,000 DeploymentConfigs next to 10,000 Deployments, each side alone: first rollouts,
+# 5 idle minutes, a template change over 1,000 (CUTOVER_FLEET_SIZES, _IDLE, _CHANGE).
+bench-fleet: install-local
+	$(CARGO) bench --bench fleet

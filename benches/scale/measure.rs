@@ -1,5 +1,6 @@
 //! What the controllers cost: their processes' CPU and memory (from /proc) and the API requests
 //! each one made (counted by the API server).
+#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -8,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use crate::root;
+use crate::harness::root;
 
 // --- process accounting ------------------------------------------------------------------------
 
@@ -30,12 +31,22 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 
 /// Peak resident memory (VmHWM) of a process, MiB.
 pub fn peak_rss_mib(pid: u32) -> f64 {
+    status_kib(pid, "VmHWM:") / 1024.0
+}
+
+/// A kB figure of /proc/<pid>/status (0 when the process is gone).
+fn status_kib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Resident memory now (VmRSS) of a process, MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    status_kib(pid, "VmRSS:") / 1024.0
 }
 
 pub fn deployment_controller_pid() -> u32 {

@@ -1,4 +1,5 @@
 //! The objects: identical DeploymentConfigs and Deployments, and when each is done rolling out.
+#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
 
 use cutover::api::DeploymentConfig;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -59,7 +60,8 @@ pub fn deployment_done(d: &Deployment, replicas: i32, round: i64) -> bool {
     };
     g >= round
         && s.observed_generation.unwrap_or(0) >= g
-        && s.updated_replicas == Some(replicas)
-        && s.available_replicas == Some(replicas)
-        && s.replicas == Some(replicas)
+        // Counts of 0 are left out of the status.
+        && s.updated_replicas.unwrap_or(0) == replicas
+        && s.available_replicas.unwrap_or(0) == replicas
+        && s.replicas.unwrap_or(0) == replicas
 }

@@ -69,6 +69,9 @@ pub struct Revision {
     pub replicas: i32,
     pub ready: i32,
     pub available: i32,
+    /// With none, a ready pod is an available one, so the ReplicaSet controller (which deletes
+    /// not-ready pods first) keeps the available pods when it scales down.
+    pub min_ready_seconds: i32,
     /// Pod objects of this revision that exist, terminating ones included.
     pub pods: i32,
     /// The DeploymentConfig as it was when this revision was created.
@@ -123,6 +126,11 @@ impl Revision {
             replicas: status.replicas,
             ready: status.ready_replicas.unwrap_or(0),
             available: status.available_replicas.unwrap_or(0),
+            min_ready_seconds: rs
+                .spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0),
             pods,
             config,
             created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),

@@ -119,9 +119,10 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
 
     // Scale down within the availability bound: unavailable old pods may go as long as the
     // total stays above minAvailable; available ones only as far as availability allows. Only on
-    // settled counts: a ReplicaSet whose controller has not yet seen its latest spec reports
-    // the availability of another size.
-    if old_spec > 0 && !r.waiting_update_period() && r.all_settled() {
+    // counts that say what will be available (`availability_known`): with minReadySeconds, a
+    // ReplicaSet whose controller has not yet seen its latest spec may delete available pods
+    // and keep ready ones.
+    if old_spec > 0 && !r.waiting_update_period() && r.availability_known() {
         let all_spec = old_spec + to_spec;
         let new_unavailable = (to_spec - r.to.counted_available()).max(0);
         let old_unhealthy: i32 = r

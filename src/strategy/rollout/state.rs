@@ -201,8 +201,12 @@ impl<'a> Rollout<'a> {
         self.old.iter().any(|o| o.phase == Phase::Complete)
     }
 
-    pub fn all_settled(&self) -> bool {
-        self.to.settled && self.old.iter().all(|o| o.settled)
+    /// Whether each revision's available pods, capped at the replicas it asks for, is what it
+    /// will have: when its controller has seen its spec, or, without minReadySeconds, always —
+    /// a growing revision keeps the pods it has, and a shrinking one loses not-ready pods first.
+    pub fn availability_known(&self) -> bool {
+        let mut revisions = std::iter::once(self.to).chain(self.old.iter().copied());
+        revisions.all(|r| r.settled || r.min_ready_seconds == 0)
     }
 
     /// Scales the new revision to `n` (no-op when already there).
