@@ -59,11 +59,11 @@ use serde_json::json;
 use cutover::api::DeploymentConfig;
 use figures::{Controller, Figures, Record, report};
 use harness::{
-    Sent, client, create_namespaces, delete_namespaces, on_every_object, root, start_operator,
+    Sent, client, create_namespaces, delete_namespaces, on_every_object, start_operator,
 };
 use measure::{
-    CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, cpu_seconds, deployment_controller_pid, dispatched,
-    install_flow_schemas, peak_rss_mib,
+    CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, control_plane_cpu, cpu_seconds,
+    deployment_controller_pid, dispatched, install_flow_schemas, peak_rss_mib,
 };
 use objects::{dc, deployment, pod_replacement, template};
 use watch::{Kind, Seen, wait_round, watch_all};
@@ -260,6 +260,7 @@ async fn roll_out_twice(
     let kinds = &objects.kinds;
     let requests_before = dispatched(admin).await;
     let cpu0: Vec<f64> = procs.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+    let plane_cpu0 = control_plane_cpu();
     eprintln!(
         "[{}x{}] creating {} {}",
         w.objects,
@@ -299,6 +300,7 @@ async fn roll_out_twice(
                 kind,
                 pid,
                 cpu0,
+                plane_cpu0,
                 flow: match kind {
                     Kind::Dc => CUTOVER_FLOW,
                     Kind::Deployment => DEPLOYMENT_FLOW,

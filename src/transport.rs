@@ -21,6 +21,8 @@ use tower::{BoxError, ServiceBuilder};
 /// HTTP/2 health check uses 30 s and 15 s).
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 1 << 30;
 
 /// A client for the cluster the environment points at (kubeconfig or in-cluster).
 pub async fn client() -> Result<Client, kube::Error> {
@@ -50,7 +52,12 @@ pub fn from_config(config: Config) -> Result<Client, kube::Error> {
     connector.set_write_timeout(config.write_timeout);
     let http_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
-        .http2_adaptive_window(true)
+        // Every watch and request shares the one connection: with small flow-control windows
+        // a burst on one stream (pod events) stalls the others until this process acknowledges
+        // it, and under load that delayed our own ReplicaSet writes' watch events by seconds.
+        // client-go's windows: 4 MiB per stream, 1 GiB per connection.
+        .http2_initial_stream_window_size(STREAM_WINDOW)
+        .http2_initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keep_alive_interval(PING_INTERVAL)
         .http2_keep_alive_timeout(PING_TIMEOUT)
         .http2_keep_alive_while_idle(true)

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::measure::{cpu_seconds, peak_rss_mib};
-use crate::watch::{Kind, Seen, Track};
+use crate::measure::{control_plane_cpu, cpu_seconds, peak_rss_mib};
+use crate::watch::{Counts, Kind, Seen, Track};
 use crate::{Sent, Workload};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -20,6 +20,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub struct Figures {
     /// First rollouts: creation requests → the last one Complete.
     pub created: f64,
+    /// First rollouts: each creation request → its ReplicaSet, p50 and the last.
+    pub first_rs_p50: f64,
+    pub first_rs_max: f64,
     /// Template changes done, of the workload's objects.
     pub done: usize,
     pub rollout_p50: f64,
@@ -29,6 +32,8 @@ pub struct Figures {
     pub new_rs_p50: f64,
     pub new_rs_p95: f64,
     pub cpu_seconds: f64,
+    /// The control plane's CPU-seconds over the workload: API server, etcd, the rest.
+    pub plane_cpu: [f64; 3],
     pub peak_rss_mib: f64,
     /// Peak RSS once the first rollouts were done.
     pub peak_rss_created_mib: f64,
@@ -80,6 +85,8 @@ pub struct Controller {
     pub kind: Kind,
     pub pid: u32,
     pub cpu0: f64,
+    /// The control plane's CPU-seconds before the workload (`measure::control_plane_cpu`).
+    pub plane_cpu0: [f64; 3],
     pub flow: &'static str,
     pub rss_created: f64,
 }
@@ -89,6 +96,7 @@ impl Record<'_> {
     pub fn figures(&self, c: &Controller) -> Figures {
         let s = self.seen.lock().expect("seen");
         let (rollouts, new_rs) = self.rollout_times(&s, c.kind);
+        let first_rs = replica_set_times(&s, c.kind, self.names, self.created);
         let (created, first) = (
             first_sent(self.created, c.kind),
             first_sent(self.changed, c.kind),
@@ -97,8 +105,13 @@ impl Record<'_> {
             t1.map_or(f64::NAN, |t1| t1.duration_since(t0).as_secs_f64())
         };
         let requests = |counts: &HashMap<String, f64>| counts.get(c.flow).copied().unwrap_or(0.0);
+        if let Ok(name) = std::env::var("CUTOVER_BENCH_TRACE") {
+            self.trace(&s, c.kind, &name);
+        }
         Figures {
             created: since(created, last_done(&s, c.kind, 1)),
+            first_rs_p50: percentile(&first_rs, 0.5),
+            first_rs_max: percentile(&first_rs, 1.0),
             done: rollouts.len(),
             rollout_p50: percentile(&rollouts, 0.5),
             rollout_p95: percentile(&rollouts, 0.95),
@@ -107,6 +120,10 @@ impl Record<'_> {
             new_rs_p50: percentile(&new_rs, 0.5),
             new_rs_p95: percentile(&new_rs, 0.95),
             cpu_seconds: cpu_seconds(c.pid) - c.cpu0,
+            plane_cpu: {
+                let now = control_plane_cpu();
+                std::array::from_fn(|i| now[i] - c.plane_cpu0[i])
+            },
             peak_rss_mib: peak_rss_mib(c.pid),
             peak_rss_created_mib: c.rss_created,
             requests: requests(self.requests_after) - requests(self.requests_before),
@@ -117,28 +134,48 @@ impl Record<'_> {
     /// Seconds from each template change to its rollout done, and to its new ReplicaSet, sorted.
     fn rollout_times(&self, s: &Seen, kind: Kind) -> (Vec<f64>, Vec<f64>) {
         let mut rollouts = Vec::new();
-        let mut new_rs = Vec::new();
         for name in self.names {
             let t0 = self.changed[&(kind, name.clone())];
             if let Some(t1) = s.done.get(&(kind, name.clone(), 2)) {
                 rollouts.push(t1.duration_since(t0).as_secs_f64());
             }
-            // The ReplicaSet the change brought: the first to appear after it.
-            if let Some(t) = s
-                .replica_sets
-                .get(&(kind, name.clone()))
-                .and_then(|ts| ts.iter().find(|t| **t >= t0))
-            {
-                new_rs.push(t.duration_since(t0).as_secs_f64());
-            }
         }
         rollouts.sort_by(f64::total_cmp);
-        new_rs.sort_by(f64::total_cmp);
-        (rollouts, new_rs)
+        (
+            rollouts,
+            replica_set_times(s, kind, self.names, self.changed),
+        )
     }
 }
 
 impl Record<'_> {
+    /// `CUTOVER_BENCH_TRACE=<object>`: that object's template change as its ReplicaSets' watch
+    /// events showed it (time since the change, spec / replicas / available), on stderr.
+    fn trace(&self, s: &Seen, kind: Kind, name: &str) {
+        let Some(&t0) = self.changed.get(&(kind, name.to_string())) else {
+            return;
+        };
+        let mut events: Vec<(Instant, &str, Counts)> = s
+            .tracks
+            .iter()
+            .filter(|((k, _), t)| *k == kind && t.owner == name)
+            .flat_map(|((_, rs), t)| t.changes.iter().map(move |c| (c.at, rs.as_str(), c.counts)))
+            .filter(|(at, _, _)| *at >= t0)
+            .collect();
+        events.sort_by_key(|e| e.0);
+        eprintln!("trace of {} {name}'s template change:", kind.plural());
+        for (at, rs, c) in events {
+            let dt = at.duration_since(t0).as_secs_f64();
+            eprintln!(
+                "  +{dt:6.3}s {rs:<12} spec {:>3} replicas {:>3} available {:>3}",
+                c.spec, c.replicas, c.available
+            );
+        }
+        if let Some(done) = s.done.get(&(kind, name.to_string(), 2)) {
+            eprintln!("  +{:6.3}s done", done.duration_since(t0).as_secs_f64());
+        }
+    }
+
     /// The template changes' latency breakdown of `kind`'s objects (those done).
     fn breakdown(&self, s: &Seen, kind: Kind) -> Breakdown {
         let (mut steps, mut counts, mut sums, mut settles, mut pods) =
@@ -291,6 +328,25 @@ fn last_done(s: &Seen, kind: Kind, round: i64) -> Option<Instant> {
         .max()
 }
 
+/// Seconds from each object's request in `sent` to the ReplicaSet it brought (the first to
+/// appear after it), sorted.
+fn replica_set_times(s: &Seen, kind: Kind, names: &[String], sent: &Sent) -> Vec<f64> {
+    let mut times: Vec<f64> = names
+        .iter()
+        .filter_map(|name| {
+            let t0 = *sent.get(&(kind, name.clone()))?;
+            let t = s
+                .replica_sets
+                .get(&(kind, name.clone()))?
+                .iter()
+                .find(|t| **t >= t0)?;
+            Some(t.duration_since(t0).as_secs_f64())
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}
+
 /// When the first request for an object of `kind` was sent.
 fn first_sent(sent: &Sent, kind: Kind) -> Instant {
     sent.iter()
@@ -316,10 +372,20 @@ fn openshift_deployer_floor(replicas: i32) -> f64 {
 /// The rows of the report's table: what, the figure, its unit.
 type Row = (&'static str, fn(&Figures) -> f64, &'static str);
 
-const ROWS: [Row; 18] = [
+const ROWS: [Row; 23] = [
     (
         "first rollouts (create → last Complete)",
         |f| f.created,
+        "s",
+    ),
+    (
+        "first rollouts: create → ReplicaSet p50",
+        |f| f.first_rs_p50,
+        "s",
+    ),
+    (
+        "first rollouts: create → last ReplicaSet",
+        |f| f.first_rs_max,
         "s",
     ),
     (
@@ -376,6 +442,13 @@ const ROWS: [Row; 18] = [
         "s",
     ),
     ("CPU (create + rollout)", |f| f.cpu_seconds, "s"),
+    ("control plane CPU: API server", |f| f.plane_cpu[0], "s"),
+    ("control plane CPU: etcd", |f| f.plane_cpu[1], "s"),
+    (
+        "control plane CPU: controller-manager, scheduler, kwok",
+        |f| f.plane_cpu[2],
+        "s",
+    ),
     (
         "peak RSS after the first rollouts",
         |f| f.peak_rss_created_mib,

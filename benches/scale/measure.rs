@@ -49,6 +49,23 @@ pub fn rss_mib(pid: u32) -> f64 {
     status_kib(pid, "VmRSS:") / 1024.0
 }
 
+/// The CPU-seconds the shared control plane has used so far: the API server, etcd, and the rest
+/// (kube-controller-manager, scheduler, kwok). With one side alone on the cluster, the difference
+/// over a workload is what that side's objects cost it.
+pub fn control_plane_cpu() -> [f64; 3] {
+    let cpu = |name: &str| {
+        std::fs::read_to_string(root().join(".cluster").join(format!("{name}.pid")))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .map_or(0.0, cpu_seconds)
+    };
+    [
+        cpu("kube-apiserver"),
+        cpu("etcd"),
+        cpu("kube-controller-manager") + cpu("kube-scheduler") + cpu("kwok"),
+    ]
+}
+
 pub fn deployment_controller_pid() -> u32 {
     let path = root().join(".cluster").join("deployment-controller.pid");
     std::fs::read_to_string(&path)

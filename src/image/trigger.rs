@@ -1,0 +1,214 @@
+//! What an ImageChange trigger writes into a DeploymentConfig, as OpenShift's trigger controller
+//! decides it: for each automatic trigger, the image its tag resolves to goes into the named
+//! containers (init containers too) and into `lastTriggeredImage`. A trigger whose tag does not
+//! resolve keeps its last image; one that never resolved holds every write back (the rollout
+//! would otherwise start with some images missing). Triggers with `automatic: false` are left to
+//! `rollout latest`.
+
+use kube::ResourceExt;
+
+use crate::api::image_stream::ImageStream;
+use crate::api::{DeploymentConfig, TRIGGER_IMAGE_CHANGE};
+
+use super::{resolve, split_stream_tag};
+
+/// A container whose image a trigger sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerImage {
+    pub container: String,
+    pub init: bool,
+    pub image: String,
+}
+
+/// What to write into a DeploymentConfig; nothing when empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriggeredImages {
+    pub containers: Vec<ContainerImage>,
+    /// `(index in spec.triggers, image)`: a new `lastTriggeredImage`.
+    pub last_triggered: Vec<(usize, String)>,
+}
+
+impl TriggeredImages {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.last_triggered.is_empty()
+    }
+}
+
+/// The ImageStream `(namespace, name)` from the cache, if it exists.
+pub trait Streams {
+    fn stream(&self, namespace: &str, name: &str) -> Option<&ImageStream>;
+}
+
+/// The `(namespace, stream)` an ImageChange trigger follows, for the watch index.
+pub fn followed_streams(dc: &DeploymentConfig) -> Vec<(String, String)> {
+    let own = dc.namespace().unwrap_or_default();
+    image_triggers(dc)
+        .filter_map(|(_, p)| {
+            let (stream, _) = split_stream_tag(p.from.name.as_deref()?)?;
+            let ns = p.from.namespace.clone().filter(|n| !n.is_empty());
+            Some((ns.unwrap_or_else(|| own.clone()), stream.to_string()))
+        })
+        .collect()
+}
+
+fn image_triggers(
+    dc: &DeploymentConfig,
+) -> impl Iterator<Item = (usize, &crate::api::DeploymentTriggerImageChangeParams)> {
+    dc.spec
+        .triggers
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.type_ == TRIGGER_IMAGE_CHANGE)
+        .filter_map(|(i, t)| Some((i, t.image_change_params.as_ref()?)))
+        .filter(|(_, p)| {
+            p.from
+                .kind
+                .as_deref()
+                .is_none_or(|k| k.is_empty() || k == "ImageStreamTag")
+        })
+}
+
+/// What the automatic ImageChange triggers of `dc` write, given the streams they follow.
+pub fn deployment_config(dc: &DeploymentConfig, streams: &impl Streams) -> TriggeredImages {
+    let own = dc.namespace().unwrap_or_default();
+    let containers = dc.spec.template.containers();
+    let mut out = TriggeredImages::default();
+    for (index, params) in image_triggers(dc).filter(|(_, p)| p.automatic) {
+        let resolved = params
+            .from
+            .name
+            .as_deref()
+            .and_then(split_stream_tag)
+            .and_then(|(stream, tag)| {
+                let ns = params.from.namespace.as_deref().filter(|n| !n.is_empty());
+                resolve(streams.stream(ns.unwrap_or(&own), stream)?, tag)
+            });
+        let last = params
+            .last_triggered_image
+            .as_deref()
+            .filter(|l| !l.trim().is_empty());
+        let Some(image) = resolved.or_else(|| last.map(str::to_string)) else {
+            // Never resolved: the DeploymentConfig waits for it, and nothing is written.
+            return TriggeredImages::default();
+        };
+        if last != Some(image.as_str()) {
+            out.last_triggered.push((index, image.clone()));
+        }
+        // Init containers first, as OpenShift's controller goes through them.
+        let mut named: Vec<_> = containers
+            .iter()
+            .filter(|c| params.container_names.iter().any(|n| n == c.name))
+            .collect();
+        named.sort_by_key(|c| !c.init);
+        for c in named {
+            if c.image != image {
+                out.containers.push(ContainerImage {
+                    container: c.name.to_string(),
+                    init: c.init,
+                    image: image.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every ImageChange trigger (automatic or not) has resolved once: OpenShift's condition for a
+/// DeploymentConfig with such triggers to roll out for the first time.
+pub fn all_resolved_once(dc: &DeploymentConfig) -> bool {
+    image_triggers(dc).all(|(_, p)| {
+        p.last_triggered_image
+            .as_deref()
+            .is_some_and(|l| !l.trim().is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::tests::stream;
+    use serde_json::json;
+
+    struct Cache(Vec<ImageStream>);
+    impl Streams for Cache {
+        fn stream(&self, namespace: &str, name: &str) -> Option<&ImageStream> {
+            self.0.iter().find(|s| {
+                s.name_any() == name && s.namespace().as_deref() == Some(namespace)
+            })
+        }
+    }
+
+    fn dc(triggers: serde_json::Value) -> DeploymentConfig {
+        serde_json::from_value(json!({
+            "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"replicas": 1, "selector": {"app": "web"}, "triggers": triggers,
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                         "initContainers": [{"name": "migrate", "image": " "}],
+                         "containers": [{"name": "web", "image": " "}, {"name": "side", "image": "side:1"}]}}}
+        }))
+        .expect("dc")
+    }
+
+    fn trigger(automatic: bool, tag: &str, last: Option<&str>) -> serde_json::Value {
+        json!({"type": "ImageChange", "imageChangeParams": {
+            "automatic": automatic, "containerNames": ["web", "migrate", "missing"],
+            "from": {"kind": "ImageStreamTag", "name": tag}, "lastTriggeredImage": last}})
+    }
+
+    #[test]
+    fn an_automatic_trigger_writes_the_newest_image_into_the_named_containers() {
+        let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb", "r/app@sha256:aa"])]);
+        let got = deployment_config(&dc(json!([trigger(true, "app:v1", None)])), &cache);
+        let image = "r/app@sha256:bb".to_string();
+        assert_eq!(got.last_triggered, [(0, image.clone())]);
+        let names: Vec<(&str, bool)> = got
+            .containers
+            .iter()
+            .map(|c| (c.container.as_str(), c.init))
+            .collect();
+        assert_eq!(names, [("migrate", true), ("web", false)], "a missing name is ignored");
+        assert!(got.containers.iter().all(|c| c.image == image));
+    }
+
+    #[test]
+    fn nothing_is_written_while_a_trigger_never_resolved() {
+        let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
+        let both = json!([trigger(true, "app:v1", None), trigger(true, "other:v1", None)]);
+        assert!(deployment_config(&dc(both), &cache).is_empty());
+        assert!(!all_resolved_once(&dc(json!([trigger(true, "app:v1", None)]))));
+    }
+
+    #[test]
+    fn an_unresolved_tag_keeps_its_last_image_and_restores_drifted_containers() {
+        let cache = Cache(vec![]);
+        let d = dc(json!([trigger(true, "app:v1", Some("r/app@sha256:aa"))]));
+        let got = deployment_config(&d, &cache);
+        assert!(got.last_triggered.is_empty());
+        assert_eq!(got.containers.len(), 2, "the placeholder images are put back");
+        assert!(all_resolved_once(&d));
+    }
+
+    #[test]
+    fn a_manual_trigger_writes_nothing_but_still_holds_the_first_rollout() {
+        let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
+        let d = dc(json!([trigger(false, "app:v1", None)]));
+        assert!(deployment_config(&d, &cache).is_empty());
+        assert!(!all_resolved_once(&d));
+    }
+
+    #[test]
+    fn streams_in_other_namespaces_and_the_followed_index() {
+        let mut other = stream("base", "v1", &["r/base@sha256:cc"]);
+        other.metadata.namespace = Some("shared".into());
+        let t = json!([{"type": "ImageChange", "imageChangeParams": {"automatic": true,
+            "containerNames": ["web"], "from": {"kind": "ImageStreamTag", "name": "base:v1", "namespace": "shared"}}},
+            {"type": "ConfigChange"}]);
+        let d = dc(t);
+        assert_eq!(followed_streams(&d), [("shared".to_string(), "base".to_string())]);
+        let got = deployment_config(&d, &Cache(vec![other]));
+        assert_eq!(got.last_triggered, [(0, "r/base@sha256:cc".to_string())]);
+    }
+}
