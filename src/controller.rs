@@ -14,6 +14,7 @@ use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::DeploymentConfig;
+use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::route::Route;
 use crate::http::Readiness;
@@ -91,6 +92,42 @@ where
             }),
     );
     (cache, rx)
+}
+
+/// The ImageStreams, cached, and the `(namespace, name)` of each one that changes (or goes).
+fn watch_image_streams(
+    api: Api<ImageStream>,
+) -> (
+    reflector::Store<ImageStream>,
+    mpsc::UnboundedReceiver<(String, String)>,
+) {
+    let (store, writer) = reflector::store();
+    let (tx, rx) = mpsc::unbounded();
+    tokio::spawn(
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .touched_objects()
+            .for_each(move |stream| {
+                if let Ok(s) = stream {
+                    let _ = tx.unbounded_send((s.namespace().unwrap_or_default(), s.name_any()));
+                }
+                async {}
+            }),
+    );
+    (store, rx)
+}
+
+/// The DeploymentConfigs whose ImageChange triggers follow the stream `(namespace, name)`.
+fn followers(
+    dcs: &reflector::Store<DeploymentConfig>,
+    stream: &(String, String),
+) -> Vec<ObjectRef<DeploymentConfig>> {
+    dcs.state()
+        .into_iter()
+        .filter(|dc| crate::image::trigger::followed_streams(dc).contains(stream))
+        .map(|dc| ObjectRef::from(dc.as_ref()))
+        .collect()
 }
 
 /// The DeploymentConfig of a revision.
@@ -193,12 +230,13 @@ pub async fn run(
         job_owner,
         any_change,
     );
+    let (image_streams, stream_events) = watch_image_streams(api::<ImageStream>(&client, &scope));
     let ready = futures::try_join!(
         replica_sets.wait_until_ready(),
         pods.wait_until_ready(),
-        jobs.wait_until_ready()
+        jobs.wait_until_ready(),
     );
-    if ready.is_err() {
+    if ready.is_err() || image_streams.wait_until_ready().await.is_err() {
         return Err(RunError::Caches);
     }
     info!("caches synced");
@@ -222,30 +260,36 @@ pub async fn run(
         jobs,
     };
     let ctx = Arc::new(
-        Context::new(client.clone(), stores, metrics.clone())
+        Context::new(client.clone(), stores, image_streams, metrics.clone())
             .with_deployer_image(scope.deployer_image.clone()),
     );
     let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
-    let dcs = Controller::new(
+    let controller = Controller::new(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
     )
-    .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency))
-    .reconcile_on(futures::stream::select_all([
-        rs_events, pod_events, job_events,
-    ]))
-    .graceful_shutdown_on(shutdown)
-    .run(
-        |dc, ctx: Arc<Context>| async move {
-            let timer = ctx.metrics.reconcile_started("deploymentconfig");
-            let result = deployment_config::reconcile(dc, ctx.clone()).await;
-            timer.finish(result_label(&result));
-            result
-        },
-        deployment_config::error_policy,
-        ctx,
-    )
-    .for_each(log_result);
+    .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
+    // An ImageStream that changes wakes the DeploymentConfigs whose triggers follow it.
+    let dc_store = controller.store();
+    let image_events =
+        stream_events.flat_map(move |s| futures::stream::iter(followers(&dc_store, &s)));
+    let dcs = controller
+        .reconcile_on(futures::stream::select(
+            futures::stream::select_all([rs_events, pod_events, job_events]),
+            image_events,
+        ))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |dc, ctx: Arc<Context>| async move {
+                let timer = ctx.metrics.reconcile_started("deploymentconfig");
+                let result = deployment_config::reconcile(dc, ctx.clone()).await;
+                timer.finish(result_label(&result));
+                result
+            },
+            deployment_config::error_policy,
+            ctx,
+        )
+        .for_each(log_result);
     let controllers = futures::future::join(dcs, routes);
     match &mut leadership {
         None => {

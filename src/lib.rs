@@ -2,6 +2,7 @@
 //!
 //! - `api`: the CRD types, their defaults and validation (no I/O);
 //! - `strategy`: the pure planner, `plan(&Observed, now) -> Decision`;
+//! - `image`: ImageStream tag resolution and what image triggers write (pure);
 //! - `reconcile`: the thin I/O shell that observes, plans and acts;
 //! - `controller`: the wiring of the kube-runtime controllers;
 //! - `leader`, `metrics`, `http`: leader election, Prometheus metrics, probes.
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod controller;
 pub mod error;
 pub mod http;
+pub mod image;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

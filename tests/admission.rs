@@ -174,3 +174,67 @@ fn a_hook_container_name_is_required_only_with_several_containers() {
         assert_eq!(got, "", "{point}: named");
     }
 }
+
+/// ImageStream tags: OpenShift's rules and messages.
+#[test]
+fn image_stream_tags_are_checked_with_openshifts_messages() {
+    use cutover::api::image_stream::ImageStream;
+    let check = |tag: Value| {
+        let is: ImageStream = serde_json::from_value(json!({
+            "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+            "metadata": {"name": "app"}, "spec": {"tags": [tag]}
+        }))
+        .expect("deserialises");
+        match kube::core::cel::validate_cel(&is) {
+            Ok(()) => String::new(),
+            Err(e) => format!("{e:?}"),
+        }
+    };
+    let from = |kind: &str, name: &str| json!({"name": "v1", "from": {"kind": kind, "name": name}});
+    for ok in [
+        from("DockerImage", "registry.test:5000/team/app:v1"),
+        from("DockerImage", "nginx"),
+        from(
+            "DockerImage",
+            &format!("quay.io/a/b@sha256:{}", "ab".repeat(32)),
+        ),
+        from("ImageStreamTag", "v2"),
+        from("ImageStreamTag", "other:v2"),
+        from(
+            "ImageStreamImage",
+            &format!("other@sha256:{}", "ab".repeat(32)),
+        ),
+    ] {
+        assert_eq!(check(ok.clone()), "", "{ok}");
+    }
+    let cases = [
+        (
+            from("Image", "x"),
+            "valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'",
+        ),
+        (
+            from("DockerImage", "Registry.Test/App:v1/"),
+            "from.name: invalid reference format",
+        ),
+        (
+            from("ImageStreamTag", "a:b:c"),
+            "must be of the form <tag>, <repo>:<tag>, <id>, or <repo>@<id>",
+        ),
+        (
+            json!({"name": "v1", "from": {"kind": "ImageStreamTag", "name": "v2"}, "importPolicy": {"scheduled": true}}),
+            "only tags pointing to Docker repositories may be scheduled for background import",
+        ),
+        (
+            json!({"name": "v1", "referencePolicy": {"type": "Remote"}}),
+            "valid values are \\\"Source\\\", \\\"Local\\\"",
+        ),
+        (
+            json!({"name": "v1", "importPolicy": {"importMode": "All"}}),
+            "invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'",
+        ),
+    ];
+    for (tag, message) in cases {
+        let got = check(tag.clone());
+        assert!(got.contains(message), "{tag}: {got}");
+    }
+}

@@ -5,7 +5,7 @@
 pub const AVAILABLE: &str = "Available";
 /// DeploymentConfig condition: where the latest rollout stands.
 pub const PROGRESSING: &str = "Progressing";
-/// cutover's own: an ImageChange trigger is accepted but has no ImageStreams to follow.
+/// cutover's own: an ImageChange trigger has not resolved yet (its tag has no image).
 pub const IMAGE_TRIGGER_INACTIVE: &str = "ImageChangeTriggerInactive";
 /// kstatus's abnormal-true conditions (what Flux, `kpt` and `kubectl wait` read): present only
 /// while true.
@@ -22,10 +22,10 @@ pub mod reason {
     pub const CANCELLED: &str = "RolloutCancelled";
     /// cutover's own: the spec cannot be planned (it slipped past admission).
     pub const INVALID_CONFIG: &str = "InvalidConfig";
-    /// cutover's own: a container has no image yet.
+    /// cutover's own: a container has no image yet (OpenShift waits as well, saying nothing).
     pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
-    /// cutover's own: the ImageChange trigger has no ImageStreams to follow.
-    pub const NO_IMAGE_STREAMS: &str = "ImageStreamsNotSupported";
+    /// cutover's own: an ImageChange trigger's tag has no image yet.
+    pub const IMAGE_NOT_RESOLVED: &str = "ImageNotResolved";
     /// cutover's own, on Stalled: the operator hit an error retrying cannot fix.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

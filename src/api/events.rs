@@ -17,8 +17,6 @@ pub const FAILED_CREATE: &str = "FailedCreate";
 /// cutover's own: a request annotation was acted on or refused.
 pub const REQUEST_ACCEPTED: &str = "RequestAccepted";
 pub const REQUEST_REFUSED: &str = "RequestRefused";
-/// cutover's own: an ImageChange trigger is accepted but inactive.
-pub const IMAGE_TRIGGER_INACTIVE: &str = "ImageTriggerInactive";
 /// Recreate went on although old pods had not stopped within timeoutSeconds.
 pub const OLD_PODS_NOT_TERMINATED: &str = "OldPodsNotTerminated";
 /// Recreate completed although not every pod was created within timeoutSeconds.

@@ -36,11 +36,7 @@ const DOCKER_REFERENCE: &str = r"^(([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-
     shortname = "is",
     namespaced,
     status = "ImageStreamStatus",
-    printcolumn(
-        name = "Tags",
-        type_ = "string",
-        json_path = ".status.tags[*].tag"
-    ),
+    printcolumn(name = "Tags", type_ = "string", json_path = ".status.tags[*].tag"),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -56,9 +52,10 @@ pub struct ImageStreamSpec {
     /// Deprecated in OpenShift; kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_image_repository: Option<String>,
-    /// The tags, each following an image or another tag.
+    /// The tags, each following an image or another tag (bounded so that admission's rules
+    /// have a bounded cost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(max = 500), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub tags: Option<Vec<TagReference>>,
 }
 
@@ -76,7 +73,7 @@ pub struct ImageLookupPolicy {
         .message("importPolicy.scheduled: only tags pointing to Docker repositories may be scheduled for background import"),
 )]
 pub struct TagReference {
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 256))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
@@ -108,9 +105,10 @@ pub struct TagReference {
         .message("from.name: must be of the form <tag>, <repo>:<tag>, <id>, or <repo>@<id>"),
 )]
 pub struct TagFrom {
+    #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("self in ['DockerImage', 'ImageStreamImage', 'ImageStreamTag']").message("valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'"))]
     pub kind: String,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -128,6 +126,7 @@ pub struct TagImportPolicy {
     /// `Legacy` (one platform's manifest in OpenShift) or `PreserveOriginal` (the index); cutover
     /// always records the digest of what the registry serves for the tag, the index if there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("self in ['', 'Legacy', 'PreserveOriginal']").message("invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'"))]
     pub import_mode: Option<String>,
 }
@@ -135,6 +134,7 @@ pub struct TagImportPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct TagReferencePolicy {
     #[serde(rename = "type")]
+    #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new("self in ['Source', 'Local']").message("valid values are \"Source\", \"Local\""))]
     pub type_: String,
 }

@@ -72,6 +72,11 @@ pub const ROUTE_LABEL: &str = "cutover.io/route";
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "cutover";
 
+/// The field manager of the images (and `lastTriggeredImage`) ImageChange triggers write, so GitOps
+/// tools can be told to leave exactly those fields alone (Argo CD's
+/// `ignoreDifferences.managedFieldsManagers`).
+pub const IMAGE_TRIGGER_FIELD_MANAGER: &str = "cutover-image-trigger";
+
 /// Phases of a revision.
 pub mod phase {
     pub const NEW: &str = "New";

@@ -4,6 +4,7 @@ pub mod conditions;
 pub mod defaults;
 pub mod deployment_config;
 pub mod events;
+pub mod image_stream;
 pub mod int_or_percent;
 pub mod keys;
 pub mod requests;
@@ -22,6 +23,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         with_schema_hash(DeploymentConfig::crd()),
         with_schema_hash(route::Route::crd()),
+        with_schema_hash(image_stream::ImageStream::crd()),
     ]
 }
 

@@ -123,8 +123,12 @@ impl JsonSchema for PodTemplate {
                     "x-kubernetes-preserve-unknown-fields": true,
                     "required": ["containers"],
                     "properties": {
-                        "containers": {"type": "array", "minItems": 1, "items": container.clone()},
-                        "initContainers": {"type": "array", "items": container},
+                        // Keyed by name, as in a pod: server-side apply and managed fields see
+                        // each container's fields (an image trigger owns just the image).
+                        "containers": {"type": "array", "minItems": 1, "items": container.clone(),
+                            "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+                        "initContainers": {"type": "array", "items": container,
+                            "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
                         "restartPolicy": {
                             "type": "string",
                             "x-kubernetes-validations": [{

@@ -72,7 +72,11 @@ pub(crate) mod tests {
         let s = stream("app", "v1", &["r/app@sha256:bb", "r/app@sha256:aa"]);
         assert_eq!(resolve(&s, "v1").as_deref(), Some("r/app@sha256:bb"));
         assert_eq!(resolve(&s, "v2"), None, "no such tag");
-        assert_eq!(resolve(&stream("app", "v1", &[]), "v1"), None, "not imported yet");
+        assert_eq!(
+            resolve(&stream("app", "v1", &[]), "v1"),
+            None,
+            "not imported yet"
+        );
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //! would otherwise start with some images missing). Triggers with `automatic: false` are left to
 //! `rollout latest`.
 
+use std::sync::Arc;
+
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::{Value, json};
 
 use crate::api::image_stream::ImageStream;
 use crate::api::{DeploymentConfig, TRIGGER_IMAGE_CHANGE};
@@ -36,7 +40,13 @@ impl TriggeredImages {
 
 /// The ImageStream `(namespace, name)` from the cache, if it exists.
 pub trait Streams {
-    fn stream(&self, namespace: &str, name: &str) -> Option<&ImageStream>;
+    fn stream(&self, namespace: &str, name: &str) -> Option<Arc<ImageStream>>;
+}
+
+impl Streams for kube::runtime::reflector::Store<ImageStream> {
+    fn stream(&self, namespace: &str, name: &str) -> Option<Arc<ImageStream>> {
+        self.get(&ObjectRef::new(name).within(namespace))
+    }
 }
 
 /// The `(namespace, stream)` an ImageChange trigger follows, for the watch index.
@@ -83,7 +93,7 @@ pub fn deployment_config(dc: &DeploymentConfig, streams: &impl Streams) -> Trigg
             .and_then(split_stream_tag)
             .and_then(|(stream, tag)| {
                 let ns = params.from.namespace.as_deref().filter(|n| !n.is_empty());
-                resolve(streams.stream(ns.unwrap_or(&own), stream)?, tag)
+                resolve(&*streams.stream(ns.unwrap_or(&own), stream)?, tag)
             });
         let last = params
             .last_triggered_image
@@ -115,14 +125,87 @@ pub fn deployment_config(dc: &DeploymentConfig, streams: &impl Streams) -> Trigg
     out
 }
 
+/// The JSON patch that writes `images` into `dc`: each change guarded by a test of what it
+/// addresses (the container's name at that index, the trigger's tag), so a DeploymentConfig
+/// edited since it was read is refused rather than written wrongly.
+pub fn json_patch(dc: &DeploymentConfig, images: &TriggeredImages) -> Vec<Value> {
+    let mut ops = Vec::new();
+    for c in &images.containers {
+        let key = if c.init {
+            "initContainers"
+        } else {
+            "containers"
+        };
+        let index = dc
+            .spec
+            .template
+            .0
+            .pointer(&format!("/spec/{key}"))
+            .and_then(Value::as_array)
+            .and_then(|list| {
+                list.iter()
+                    .position(|x| x.get("name").and_then(Value::as_str) == Some(&c.container))
+            });
+        let Some(index) = index else { continue };
+        let path = format!("/spec/template/spec/{key}/{index}");
+        ops.push(json!({"op": "test", "path": format!("{path}/name"), "value": c.container}));
+        ops.push(json!({"op": "add", "path": format!("{path}/image"), "value": c.image}));
+    }
+    let triggers = dc.spec.triggers.as_deref().unwrap_or_default();
+    for (index, image) in &images.last_triggered {
+        let Some(from) = triggers
+            .get(*index)
+            .and_then(|t| t.image_change_params.as_ref())
+            .and_then(|p| p.from.name.clone())
+        else {
+            continue;
+        };
+        let path = format!("/spec/triggers/{index}/imageChangeParams");
+        ops.push(json!({"op": "test", "path": format!("{path}/from/name"), "value": from}));
+        ops.push(
+            json!({"op": "add", "path": format!("{path}/lastTriggeredImage"), "value": image}),
+        );
+    }
+    ops
+}
+
 /// Every ImageChange trigger (automatic or not) has resolved once: OpenShift's condition for a
 /// DeploymentConfig with such triggers to roll out for the first time.
 pub fn all_resolved_once(dc: &DeploymentConfig) -> bool {
-    image_triggers(dc).all(|(_, p)| {
-        p.last_triggered_image
-            .as_deref()
-            .is_some_and(|l| !l.trim().is_empty())
-    })
+    unresolved(dc).is_empty()
+}
+
+/// An ImageChange trigger that never resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// `[namespace/]stream:tag`.
+    pub tag: String,
+    pub automatic: bool,
+    pub containers: Vec<String>,
+}
+
+/// The ImageChange triggers that never resolved (no `lastTriggeredImage`).
+pub fn unresolved(dc: &DeploymentConfig) -> Vec<Unresolved> {
+    let own = dc.namespace().unwrap_or_default();
+    image_triggers(dc)
+        .filter(|(_, p)| {
+            p.last_triggered_image
+                .as_deref()
+                .is_none_or(|l| l.trim().is_empty())
+        })
+        .map(|(_, p)| {
+            let name = p.from.name.clone().unwrap_or_default();
+            let tag = match p.from.namespace.as_deref() {
+                Some(ns) if !ns.is_empty() && ns != own => format!("{ns}/{name}"),
+                _ => name,
+            };
+            Unresolved {
+                tag,
+                automatic: p.automatic,
+                containers: p.container_names.clone(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -133,10 +216,12 @@ mod tests {
 
     struct Cache(Vec<ImageStream>);
     impl Streams for Cache {
-        fn stream(&self, namespace: &str, name: &str) -> Option<&ImageStream> {
-            self.0.iter().find(|s| {
-                s.name_any() == name && s.namespace().as_deref() == Some(namespace)
-            })
+        fn stream(&self, namespace: &str, name: &str) -> Option<Arc<ImageStream>> {
+            self.0
+                .iter()
+                .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(namespace))
+                .cloned()
+                .map(Arc::new)
         }
     }
 
@@ -160,7 +245,11 @@ mod tests {
 
     #[test]
     fn an_automatic_trigger_writes_the_newest_image_into_the_named_containers() {
-        let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb", "r/app@sha256:aa"])]);
+        let cache = Cache(vec![stream(
+            "app",
+            "v1",
+            &["r/app@sha256:bb", "r/app@sha256:aa"],
+        )]);
         let got = deployment_config(&dc(json!([trigger(true, "app:v1", None)])), &cache);
         let image = "r/app@sha256:bb".to_string();
         assert_eq!(got.last_triggered, [(0, image.clone())]);
@@ -169,16 +258,44 @@ mod tests {
             .iter()
             .map(|c| (c.container.as_str(), c.init))
             .collect();
-        assert_eq!(names, [("migrate", true), ("web", false)], "a missing name is ignored");
+        assert_eq!(
+            names,
+            [("migrate", true), ("web", false)],
+            "a missing name is ignored"
+        );
         assert!(got.containers.iter().all(|c| c.image == image));
+    }
+
+    #[test]
+    fn the_patch_tests_what_it_writes() {
+        let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
+        let d = dc(json!([{"type": "ConfigChange"}, trigger(true, "app:v1", None)]));
+        let ops = json_patch(&d, &deployment_config(&d, &cache));
+        let t = "/spec/triggers/1/imageChangeParams";
+        assert_eq!(
+            ops,
+            [
+                json!({"op": "test", "path": "/spec/template/spec/initContainers/0/name", "value": "migrate"}),
+                json!({"op": "add", "path": "/spec/template/spec/initContainers/0/image", "value": "r/app@sha256:bb"}),
+                json!({"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "web"}),
+                json!({"op": "add", "path": "/spec/template/spec/containers/0/image", "value": "r/app@sha256:bb"}),
+                json!({"op": "test", "path": format!("{t}/from/name"), "value": "app:v1"}),
+                json!({"op": "add", "path": format!("{t}/lastTriggeredImage"), "value": "r/app@sha256:bb"}),
+            ]
+        );
     }
 
     #[test]
     fn nothing_is_written_while_a_trigger_never_resolved() {
         let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
-        let both = json!([trigger(true, "app:v1", None), trigger(true, "other:v1", None)]);
+        let both = json!([
+            trigger(true, "app:v1", None),
+            trigger(true, "other:v1", None)
+        ]);
         assert!(deployment_config(&dc(both), &cache).is_empty());
-        assert!(!all_resolved_once(&dc(json!([trigger(true, "app:v1", None)]))));
+        assert!(!all_resolved_once(&dc(json!([trigger(
+            true, "app:v1", None
+        )]))));
     }
 
     #[test]
@@ -187,7 +304,11 @@ mod tests {
         let d = dc(json!([trigger(true, "app:v1", Some("r/app@sha256:aa"))]));
         let got = deployment_config(&d, &cache);
         assert!(got.last_triggered.is_empty());
-        assert_eq!(got.containers.len(), 2, "the placeholder images are put back");
+        assert_eq!(
+            got.containers.len(),
+            2,
+            "the placeholder images are put back"
+        );
         assert!(all_resolved_once(&d));
     }
 
@@ -207,7 +328,10 @@ mod tests {
             "containerNames": ["web"], "from": {"kind": "ImageStreamTag", "name": "base:v1", "namespace": "shared"}}},
             {"type": "ConfigChange"}]);
         let d = dc(t);
-        assert_eq!(followed_streams(&d), [("shared".to_string(), "base".to_string())]);
+        assert_eq!(
+            followed_streams(&d),
+            [("shared".to_string(), "base".to_string())]
+        );
         let got = deployment_config(&d, &Cache(vec![other]));
         assert_eq!(got.last_triggered, [(0, "r/base@sha256:cc".to_string())]);
     }

@@ -16,7 +16,7 @@ use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::{Error, Result};
 use crate::strategy::{self, status};
 
-use super::{Context, apply, observe};
+use super::{Context, apply, image_trigger, observe};
 
 /// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -28,6 +28,11 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
         // Our last writes are not in the cache yet; their watch events bring the next pass.
         debug!(behind, "cache behind our writes: waiting for it");
         return Ok(Requeue::requeue(Duration::from_secs(2)));
+    }
+    // The triggers' images first, as OpenShift's trigger controller writes them before its
+    // DeploymentConfig controller looks: the write's watch event brings the pass that plans.
+    if image_trigger::write(&dc, &ctx).await? {
+        return Ok(Requeue::requeue(RESYNC));
     }
     let observed = observe::snapshot(&dc, &ctx);
     let now = Timestamp::now();

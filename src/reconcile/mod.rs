@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod deployment_config;
 pub mod events;
 pub mod freshness;
+pub mod image_trigger;
 pub mod observe;
 pub mod route;
 
@@ -24,7 +25,10 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 
+use kube::runtime::reflector::Store;
+
 use crate::api::DeploymentConfig;
+use crate::api::image_stream::ImageStream;
 
 /// The watch caches the reconciler reads instead of listing, indexed by DeploymentConfig.
 #[derive(Clone)]
@@ -51,6 +55,8 @@ pub struct Context {
     pub backoff: Backoff<DeploymentConfig>,
     /// The image of deployer Jobs whose customParams name none.
     pub deployer_image: String,
+    /// The ImageStreams ImageChange triggers resolve through.
+    pub image_streams: Store<ImageStream>,
 }
 
 /// Per-object exponential backoff after transient failures: 1 s doubling to 5 min, forgotten
@@ -93,6 +99,7 @@ impl Context {
     pub fn new(
         client: Client,
         stores: Stores,
+        image_streams: Store<ImageStream>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> Self {
         let reporter = Reporter {
@@ -108,6 +115,7 @@ impl Context {
             metrics,
             backoff: Backoff::default(),
             deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
+            image_streams,
         }
     }
 

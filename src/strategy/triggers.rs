@@ -1,8 +1,7 @@
-//! Rungs before a rollout starts: a spec that can be planned, the ImageChange trigger's
-//! condition, images present, and the triggers themselves. ConfigChange compares the template
-//! with the one the latest revision recorded; ImageChange is accepted but inactive until cutover
-//! follows ImageStreams, though any image edit under it counts as an image change, as in
-//! OpenShift.
+//! Rungs before a rollout starts: a spec that can be planned, images to deploy, and the
+//! triggers themselves. ConfigChange compares the template with the one the latest revision
+//! recorded; under an ImageChange trigger any new container image counts as an image change, as
+//! in OpenShift (the images themselves are written by the image trigger, `crate::image`).
 
 use std::ops::ControlFlow;
 
@@ -10,12 +9,12 @@ use serde_json::Value;
 
 use crate::api::conditions::{IMAGE_TRIGGER_INACTIVE, PROGRESSING, reason};
 use crate::api::defaults::EffectiveStrategy;
-use crate::api::events;
 use crate::api::{DeploymentCause, TRIGGER_CONFIG_CHANGE, TRIGGER_IMAGE_CHANGE};
 
 use super::pass::Pass;
 use super::status::{self, condition};
-use super::{Event, Observed, revision};
+use super::{Observed, revision};
+use crate::image;
 
 /// What the planner needs from the spec, checked (admission enforces the same with CEL); an
 /// error is the Progressing condition, and nothing is touched.
@@ -49,33 +48,35 @@ fn check_spec(obs: &Observed) -> Result<EffectiveStrategy, String> {
     Ok(strategy)
 }
 
-/// An ImageChange trigger is accepted but inactive until cutover follows ImageStreams: a
-/// condition says so, and an event the first time.
+/// While an ImageChange trigger has never resolved (its tag has no image yet), a condition says
+/// so. Meanwhile containers that name a real image are deployed as written; those left empty
+/// (the `" "` placeholder) wait in `images_resolved`. (OpenShift holds the whole first rollout
+/// until every trigger resolved; cutover will once it imports images itself.)
 pub(super) fn image_trigger_condition(obs: &Observed, pass: &mut Pass) {
     let conditions = &mut pass.status.conditions;
-    if !obs.dc.spec.has_trigger(TRIGGER_IMAGE_CHANGE) {
+    let unresolved = image::trigger::unresolved(&obs.dc);
+    if unresolved.is_empty() {
         status::remove_condition(conditions, IMAGE_TRIGGER_INACTIVE);
         return;
     }
-    let message = "ImageChange triggers are inactive: cutover has no ImageStreams yet, so the template's images are deployed as written";
-    let first = !conditions.iter().any(|c| c.type_ == IMAGE_TRIGGER_INACTIVE);
+    let tags: Vec<&str> = unresolved.iter().map(|u| u.tag.as_str()).collect();
+    let message = format!(
+        "ImageChange trigger(s) not resolved yet: ImageStreamTag {} has no image; the template's images are deployed as written until it has",
+        tags.join(", ")
+    );
     let c = condition(
         IMAGE_TRIGGER_INACTIVE,
         "True",
-        reason::NO_IMAGE_STREAMS,
+        reason::IMAGE_NOT_RESOLVED,
         message,
     );
     status::set_condition(conditions, c, pass.now);
-    if first {
-        pass.event(Event::normal(
-            events::IMAGE_TRIGGER_INACTIVE,
-            message.into(),
-        ));
-    }
 }
 
-/// A container without an image cannot be deployed: wait, saying why.
+/// No rollout starts while a container has no image (the placeholder an ImageChange trigger
+/// fills): wait, saying which trigger would fill it.
 pub(super) fn images_resolved(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
+    let unresolved = image::trigger::unresolved(&obs.dc);
     let missing: Vec<String> = obs
         .dc
         .spec
@@ -83,15 +84,23 @@ pub(super) fn images_resolved(obs: &Observed, pass: &mut Pass) -> ControlFlow<()
         .containers()
         .iter()
         .filter(|c| c.image.trim().is_empty())
-        .map(|c| c.name.to_string())
+        .map(|c| {
+            match unresolved.iter().find(|u| u.containers.iter().any(|n| n == c.name)) {
+                Some(u) if u.automatic => {
+                    format!("{} (from ImageStreamTag {}, not resolved yet)", c.name, u.tag)
+                }
+                Some(u) => format!(
+                    "{} (from ImageStreamTag {}, automatic: false: `kubectl dc rollout latest` resolves it)",
+                    c.name, u.tag
+                ),
+                None => c.name.to_string(),
+            }
+        })
         .collect();
     if missing.is_empty() {
         return ControlFlow::Continue(());
     }
-    let message = format!(
-        "waiting for an image: container(s) {} have no image set in the template",
-        missing.join(", ")
-    );
+    let message = format!("waiting for an image: container(s) {}", missing.join(", "));
     let c = condition(PROGRESSING, "Unknown", reason::WAITING_FOR_IMAGE, message);
     pass.set_progressing(c);
     ControlFlow::Break(())

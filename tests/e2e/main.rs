@@ -12,6 +12,7 @@ mod fidelity;
 mod foundation;
 mod gitops;
 mod hooks;
+mod images;
 mod operations;
 mod routes;
 mod strategies;

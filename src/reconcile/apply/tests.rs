@@ -135,6 +135,7 @@ fn context(client: Client) -> Context {
     let mut ctx = Context::new(
         client,
         stores,
+        kube::runtime::reflector::store().0,
         std::sync::Arc::new(crate::metrics::Metrics::new()),
     );
     let (gone, _) = mock::pair::<Request<Body>, Response<Body>>();

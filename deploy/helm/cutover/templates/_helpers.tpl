@@ -15,13 +15,18 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{/* The operator's rights; a ClusterRole, or a Role in watchNamespace. */}}
 {{- define "cutover.rules" -}}
 # The DeploymentConfigs it reconciles, and their status.
-# patch: only to write back a template the user asked to roll back to (rollout undo).
+# patch: to write back a template the user asked to roll back to (rollout undo), and the
+# images ImageChange triggers resolve to.
 - apiGroups: ["apps.openshift.io"]
   resources: ["deploymentconfigs"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["apps.openshift.io"]
   resources: ["deploymentconfigs/status"]
   verbs: ["get", "patch", "update"]
+# The ImageStreams ImageChange triggers follow.
+- apiGroups: ["image.openshift.io"]
+  resources: ["imagestreams"]
+  verbs: ["get", "list", "watch"]
 # One ReplicaSet per revision: created, scaled, annotated, adopted and pruned.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
