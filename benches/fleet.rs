@@ -95,6 +95,7 @@ async fn main() {
             sides.push(side);
         }
         report(objects, replicas, change, idle, &sides[0], &sides[1]);
+        cluster_sh(&["restart", "deployment-controller"]);
     }
 }
 
@@ -125,6 +126,9 @@ async fn run_side(
     create_namespaces(&namespaces, &[&ns]).await;
     let (mut operator, pid, flow) = match kind {
         Kind::Dc => {
+            // Alone means alone: an idle Deployment controller would still watch every
+            // ReplicaSet and pod of this side.
+            cluster_sh(&["stop", "deployment-controller"]);
             let child = start_operator(&ns, Some(METRICS_ADDR));
             let pid = child.id().expect("operator pid");
             (Some(child), pid, CUTOVER_FLOW)

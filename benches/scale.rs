@@ -62,7 +62,7 @@ use harness::{
     Sent, client, create_namespaces, delete_namespaces, on_every_object, start_operator,
 };
 use measure::{
-    CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, control_plane_cpu, cpu_seconds,
+    CUTOVER_FLOW, DEPLOYMENT_FLOW, apiserver_profile, cluster_sh, control_plane_cpu, cpu_seconds,
     deployment_controller_pid, dispatched, install_flow_schemas, peak_rss_mib,
 };
 use objects::{dc, deployment, pod_replacement, template};
@@ -197,6 +197,11 @@ async fn run_sides(
     // Fresh processes, so peak memory and CPU are this side's (this workload's).
     let mut operator = None;
     let mut pids = Vec::new();
+    if kinds == [Kind::Dc] {
+        // Alone means alone: an idle Deployment controller would still watch (and cost the API
+        // server) every pod and ReplicaSet of this side.
+        cluster_sh(&["stop", "deployment-controller"]);
+    }
     for (kind, ns) in kinds.iter().zip(&ns) {
         pids.push(match kind {
             Kind::Dc => {
@@ -259,6 +264,7 @@ async fn roll_out_twice(
 ) -> (Vec<Figures>, bool) {
     let kinds = &objects.kinds;
     let requests_before = dispatched(admin).await;
+    let profile_before = apiserver_profile(admin).await;
     let cpu0: Vec<f64> = procs.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
     let plane_cpu0 = control_plane_cpu();
     eprintln!(
@@ -283,6 +289,36 @@ async fn roll_out_twice(
     whole &= wait_round(seen, "template change", 2, kinds, w.objects, timeout).await;
 
     let requests_after = dispatched(admin).await;
+    if std::env::var("CUTOVER_BENCH_APISERVER").is_ok_and(|v| v == "1") {
+        let after = apiserver_profile(admin).await;
+        let mut deltas: Vec<(String, f64)> = after
+            .iter()
+            .map(|(k, v)| (k.clone(), v - profile_before.get(k).copied().unwrap_or(0.0)))
+            .filter(|(_, d)| *d > 0.0)
+            .collect();
+        deltas.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let sides: Vec<&str> = kinds.iter().map(|k| k.plural()).collect();
+        eprintln!(
+            "[{}x{}] the API server's work for {}:",
+            w.objects,
+            w.replicas,
+            sides.join(" and ")
+        );
+        for (key, d) in deltas
+            .iter()
+            .filter(|(k, _)| k.starts_with("watch"))
+            .take(8)
+        {
+            eprintln!("  {key}: {:.1} MiB", d / 1048576.0);
+        }
+        for (key, d) in deltas
+            .iter()
+            .filter(|(k, _)| k.starts_with("request"))
+            .take(10)
+        {
+            eprintln!("  {key}: {d:.2} s");
+        }
+    }
     let record = Record {
         seen,
         names: &objects.names,
@@ -388,6 +424,8 @@ async fn main() {
             Mode::Interleaved => format!("interleaved, started {started}"),
         };
         report(w, &label, ours, theirs, whole);
+        // Leave the cluster as it was found.
+        cluster_sh(&["restart", "deployment-controller"]);
         if smoke {
             assert!(whole, "the smoke run finished within {timeout:?}");
             assert!(

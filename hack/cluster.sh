@@ -407,10 +407,25 @@ start_deployment_controller() {
 }
 
 # restart <kube-apiserver|deployment-controller>: kill it (SIGKILL, by its recorded PID: a crash;
-# kube-apiserver's graceful SIGTERM shutdown can wait minutes on open watches) and start it
-# again on the same state. The fault tests use it (every client must reconnect); the benchmark
-# starts each workload with a fresh Deployment controller.
+# kube-apiserver's graceful SIGTERM shutdown can wait minutes on open watches), if it runs, and
+# start it again on the same state. The fault tests use it (every client must reconnect); the
+# benchmark starts each workload with a fresh Deployment controller.
+# stop deployment-controller: kill it and leave it stopped (the benchmark's DeploymentConfig side
+# runs without it, so no idle controller watches the pods and ReplicaSets of the other side).
 restart() {
+  kill_one "${1:-}"
+  case "$1" in
+    kube-apiserver) start_apiserver ;;
+    deployment-controller) start_deployment_controller ;;
+  esac
+}
+
+stop_one() {
+  [ "${1:-}" = deployment-controller ] || die "stop: only deployment-controller, not ${1:-nothing}"
+  kill_one "$1"
+}
+
+kill_one() {
   local name=$1 pid n port
   case "$name" in
     kube-apiserver) port=$APISERVER_PORT ;;
@@ -419,7 +434,7 @@ restart() {
   esac
   live_pid etcd >/dev/null || die "cluster not running"
   lock_state
-  pid=$(live_pid "$name") || die "$name not running"
+  pid=$(live_pid "$name") || return 0
   kill -KILL "$pid"
   for (( n=0; n<100; n++ )); do live_pid "$name" >/dev/null || break; sleep 0.1; done
   live_pid "$name" >/dev/null && die "$name (pid $pid) still runs 10 s after SIGKILL"
@@ -427,10 +442,6 @@ restart() {
   for (( n=0; n<100; n++ )); do port_free "$port" && break; sleep 0.1; done
   port_free "$port" || die "port $port still in use 10 s after killing $name"
   log "$name (pid $pid) killed"
-  case "$name" in
-    kube-apiserver) start_apiserver ;;
-    deployment-controller) start_deployment_controller ;;
-  esac
 }
 
 down() {
@@ -477,5 +488,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   restart) restart "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|restart kube-apiserver|deployment-controller" >&2; exit 2 ;;
+  stop) stop_one "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|restart kube-apiserver|deployment-controller|stop deployment-controller" >&2; exit 2 ;;
 esac

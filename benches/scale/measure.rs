@@ -127,6 +127,54 @@ pub async fn install_flow_schemas(admin: &Client) {
     }
 }
 
+/// Where the API server's work goes, from its own metrics: bytes of watch events sent per kind
+/// (`watch bytes <kind>`) and seconds spent serving requests per verb and resource
+/// (`request seconds <verb> <resource>`). Differences over a workload show what that workload
+/// cost it (`CUTOVER_BENCH_APISERVER=1` prints them).
+pub async fn apiserver_profile(admin: &Client) -> HashMap<String, f64> {
+    let req = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
+    let text = admin.request_text(req).await.unwrap_or_default();
+    let label = |rest: &str, name: &str| {
+        rest.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(str::to_string)
+    };
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let (key, rest) = if let Some(rest) = line.strip_prefix("apiserver_watch_events_sizes_sum{")
+        {
+            (
+                label(rest, "resource")
+                    .or_else(|| label(rest, "kind"))
+                    .map(|k| format!("watch bytes {k}")),
+                rest,
+            )
+        } else if let Some(rest) = line.strip_prefix("apiserver_request_duration_seconds_sum{") {
+            let verb = label(rest, "verb").unwrap_or_default();
+            let resource = label(rest, "resource").unwrap_or_default();
+            let sub = label(rest, "subresource").filter(|s| !s.is_empty());
+            let resource = sub.map_or(resource.clone(), |s| format!("{resource}/{s}"));
+            if verb == "WATCH" {
+                continue; // a watch's duration is how long it stayed open
+            }
+            (Some(format!("request seconds {verb} {resource}")), rest)
+        } else {
+            continue;
+        };
+        let (Some(key), Some(v)) = (
+            key,
+            rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        *out.entry(key).or_default() += v;
+    }
+    out
+}
+
 /// Requests dispatched so far, per bench FlowSchema.
 pub async fn dispatched(admin: &Client) -> HashMap<String, f64> {
     let req = http::Request::get("/metrics")
