@@ -27,19 +27,14 @@ mod watch;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use harness::{Objects, client, create_namespaces, delete_namespaces, start_operator};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::json;
-
-use cutover::api::DeploymentConfig;
-use harness::{client, create_namespaces, delete_namespaces, on_every_object, start_operator};
+use kube::api::Api;
 use measure::{
     CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, cpu_seconds, deployment_controller_pid, dispatched,
     install_flow_schemas, peak_rss_mib, rss_mib,
 };
-use objects::{dc, deployment, template};
 use watch::{Kind, Seen, wait_round, watch_all};
 
 /// Where the fleet's operator serves its metrics.
@@ -150,22 +145,14 @@ async fn run_side(
     side.baseline_rss_mib = rss_mib(pid);
     let (cpu0, req0) = (cpu_seconds(pid), requests().await);
     let start = Instant::now();
-    let dcs: Api<DeploymentConfig> = Api::namespaced(admin.clone(), &ns);
-    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), &ns);
-    on_every_object(&names, &[kind], |kind, name| {
-        let (dcs, deployments) = (dcs.clone(), deployments.clone());
-        async move {
-            let pp = PostParams::default();
-            match kind {
-                Kind::Dc => dcs.create(&pp, &dc(&name, replicas)).await.map(|_| ()),
-                Kind::Deployment => deployments
-                    .create(&pp, &deployment(&name, replicas))
-                    .await
-                    .map(|_| ()),
-            }
-        }
-    })
-    .await;
+    let mut fleet = Objects {
+        dcs: Api::namespaced(admin.clone(), &ns),
+        deployments: Api::namespaced(admin.clone(), &ns),
+        names,
+        replicas,
+        kinds: vec![kind],
+    };
+    fleet.create().await;
     side.whole = wait_round(&seen, "first rollout", 1, &[kind], objects, timeout).await;
     side.first_complete_s = last_done(&seen, 1).map_or(f64::NAN, |t| (t - start).as_secs_f64());
     side.created_cpu_s = cpu_seconds(pid) - cpu0;
@@ -183,18 +170,8 @@ async fn run_side(
     // 3. A template change over `change` of them.
     eprintln!("[{label}] changing {change} templates");
     let (cpu2, req2) = (cpu_seconds(pid), requests().await);
-    let patch = Patch::Merge(json!({"spec": {"template": {"spec": template("app:2")["spec"]}}}));
-    let sent = on_every_object(&names[..change], &[kind], |kind, name| {
-        let (dcs, deployments, patch) = (dcs.clone(), deployments.clone(), patch.clone());
-        async move {
-            let pp = PatchParams::default();
-            match kind {
-                Kind::Dc => dcs.patch(&name, &pp, &patch).await.map(|_| ()),
-                Kind::Deployment => deployments.patch(&name, &pp, &patch).await.map(|_| ()),
-            }
-        }
-    })
-    .await;
+    fleet.names.truncate(change);
+    let sent = fleet.change_templates().await;
     side.whole &= wait_round(&seen, "template change", 2, &[kind], change, timeout).await;
     let mut rollouts: Vec<f64> = {
         let s = seen.lock().expect("seen");

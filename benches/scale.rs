@@ -50,22 +50,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::Api;
 
-use cutover::api::DeploymentConfig;
 use figures::{Controller, Figures, Record, report};
-use harness::{
-    Sent, client, create_namespaces, delete_namespaces, on_every_object, start_operator,
-};
+use harness::{Objects, client, create_namespaces, delete_namespaces, start_operator};
 use measure::{
     CUTOVER_FLOW, DEPLOYMENT_FLOW, apiserver_profile, cluster_sh, control_plane_cpu, cpu_seconds,
     deployment_controller_pid, dispatched, install_flow_schemas, peak_rss_mib,
 };
-use objects::{dc, deployment, pod_replacement, template};
+use objects::pod_replacement;
 use watch::{Kind, Seen, wait_round, watch_all};
 
 #[derive(Clone, Copy, Debug)]
@@ -87,55 +82,6 @@ fn parse_sizes(s: &str) -> Vec<Workload> {
             }
         })
         .collect()
-}
-
-/// The objects of one workload: a DeploymentConfig and/or a Deployment of each name.
-struct Objects {
-    dcs: Api<DeploymentConfig>,
-    deployments: Api<Deployment>,
-    names: Vec<String>,
-    replicas: i32,
-    /// The sides rolled out together.
-    kinds: Vec<Kind>,
-}
-
-impl Objects {
-    /// Creates them all (the first rollouts).
-    async fn create(&self) -> Sent {
-        on_every_object(&self.names, &self.kinds, |kind, name| {
-            let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
-            let replicas = self.replicas;
-            async move {
-                let pp = PostParams::default();
-                match kind {
-                    Kind::Dc => dcs.create(&pp, &dc(&name, replicas)).await.map(|_| ()),
-                    Kind::Deployment => deployments
-                        .create(&pp, &deployment(&name, replicas))
-                        .await
-                        .map(|_| ()),
-                }
-            }
-        })
-        .await
-    }
-
-    /// Changes every template (the second rollouts).
-    async fn change_templates(&self) -> Sent {
-        let patch =
-            Patch::Merge(json!({"spec": {"template": {"spec": template("app:2")["spec"]}}}));
-        on_every_object(&self.names, &self.kinds, |kind, name| {
-            let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
-            let patch = patch.clone();
-            async move {
-                let pp = PatchParams::default();
-                match kind {
-                    Kind::Dc => dcs.patch(&name, &pp, &patch).await.map(|_| ()),
-                    Kind::Deployment => deployments.patch(&name, &pp, &patch).await.map(|_| ()),
-                }
-            }
-        })
-        .await
-    }
 }
 
 /// How the two sides share the cluster.

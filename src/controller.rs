@@ -264,11 +264,19 @@ pub async fn run(
             .with_deployer_image(scope.deployer_image.clone()),
     );
     let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
-    let controller = Controller::new(
+    // The DeploymentConfigs, cached without their managedFields: nothing here reads them, and
+    // with many objects they are a good part of the cache (as in the other caches).
+    let (dc_reader, dc_writer) = reflector::store::<DeploymentConfig>();
+    let dc_stream = watcher(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
     )
-    .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
+    .default_backoff()
+    .modify(|dc| dc.managed_fields_mut().clear())
+    .reflect(dc_writer)
+    .applied_objects();
+    let controller = Controller::for_stream(dc_stream, dc_reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
     // An ImageStream that changes wakes the DeploymentConfigs whose triggers follow it.
     let dc_store = controller.store();
     let image_events =

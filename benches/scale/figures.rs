@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::Workload;
+use crate::harness::Sent;
 use crate::measure::{control_plane_cpu, cpu_seconds, peak_rss_mib};
 use crate::watch::{Counts, Kind, Seen, Track};
-use crate::{Sent, Workload};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

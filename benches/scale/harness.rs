@@ -8,12 +8,16 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+
+use cutover::api::DeploymentConfig;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
+use crate::objects::{dc, deployment, template};
 use crate::watch::Kind;
 
 /// Requests the benchmark itself has in flight (creates, patches).
@@ -111,4 +115,53 @@ pub fn start_operator(namespace: &str, http_addr: Option<&str>) -> tokio::proces
         .kill_on_drop(true)
         .spawn()
         .expect("start the operator")
+}
+
+/// The objects of one workload: a DeploymentConfig and/or a Deployment of each name.
+pub struct Objects {
+    pub dcs: Api<DeploymentConfig>,
+    pub deployments: Api<Deployment>,
+    pub names: Vec<String>,
+    pub replicas: i32,
+    /// The sides rolled out together.
+    pub kinds: Vec<Kind>,
+}
+
+impl Objects {
+    /// Creates them all (the first rollouts).
+    pub async fn create(&self) -> Sent {
+        on_every_object(&self.names, &self.kinds, |kind, name| {
+            let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
+            let replicas = self.replicas;
+            async move {
+                let pp = PostParams::default();
+                match kind {
+                    Kind::Dc => dcs.create(&pp, &dc(&name, replicas)).await.map(|_| ()),
+                    Kind::Deployment => deployments
+                        .create(&pp, &deployment(&name, replicas))
+                        .await
+                        .map(|_| ()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Changes every template (the second rollouts).
+    pub async fn change_templates(&self) -> Sent {
+        let patch =
+            Patch::Merge(json!({"spec": {"template": {"spec": template("app:2")["spec"]}}}));
+        on_every_object(&self.names, &self.kinds, |kind, name| {
+            let (dcs, deployments) = (self.dcs.clone(), self.deployments.clone());
+            let patch = patch.clone();
+            async move {
+                let pp = PatchParams::default();
+                match kind {
+                    Kind::Dc => dcs.patch(&name, &pp, &patch).await.map(|_| ()),
+                    Kind::Deployment => deployments.patch(&name, &pp, &patch).await.map(|_| ()),
+                }
+            }
+        })
+        .await
+    }
 }

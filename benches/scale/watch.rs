@@ -112,7 +112,10 @@ where
                 .default_backoff()
                 .applied_objects()
         );
-        while let Some(Ok(object)) = w.next().await {
+        // A watch error (a relist after an expired resource version, say) is retried by the
+        // watcher with backoff: go on, do not stop watching.
+        while let Some(event) = w.next().await {
+            let Ok(object) = event else { continue };
             for round in [1, 2] {
                 if done(&object, round) {
                     let mut s = seen.lock().expect("seen");
@@ -143,7 +146,8 @@ fn watch_replica_sets(api: Api<ReplicaSet>, kind: Kind, seen: Arc<Mutex<Seen>>) 
                 .default_backoff()
                 .applied_objects()
         );
-        while let Some(Ok(rs)) = w.next().await {
+        while let Some(event) = w.next().await {
+            let Ok(rs) = event else { continue };
             let now = Instant::now();
             let Some(owner) = rs.owner_references().first().map(|o| o.name.clone()) else {
                 continue;
