@@ -154,7 +154,11 @@ async fn run_side(
     };
     fleet.create().await;
     side.whole = wait_round(&seen, "first rollout", 1, &[kind], objects, timeout).await;
-    side.first_complete_s = last_done(&seen, 1).map_or(f64::NAN, |t| (t - start).as_secs_f64());
+    side.first_complete_s = seen
+        .lock()
+        .expect("seen")
+        .last_done(kind, 1)
+        .map_or(f64::NAN, |t| (t - start).as_secs_f64());
     side.created_cpu_s = cpu_seconds(pid) - cpu0;
     side.created_requests = requests().await - req0;
     side.created_peak_rss_mib = peak_rss_mib(pid);
@@ -188,7 +192,7 @@ async fn run_side(
         .copied()
         .unwrap_or(f64::NAN);
     let first_sent = sent.values().min().copied();
-    side.change_s = match (first_sent, last_done(&seen, 2)) {
+    side.change_s = match (first_sent, seen.lock().expect("seen").last_done(kind, 2)) {
         (Some(a), Some(b)) => (b - a).as_secs_f64(),
         _ => f64::NAN,
     };
@@ -211,16 +215,6 @@ async fn run_side(
     eprintln!("[{label}] cleaning up");
     delete_namespaces(&namespaces, &[&ns]).await;
     side
-}
-
-/// When the last object was seen done with `round`.
-fn last_done(seen: &Mutex<Seen>, round: i64) -> Option<Instant> {
-    let s = seen.lock().expect("seen");
-    s.done
-        .iter()
-        .filter(|((_, _, r), _)| *r == round)
-        .map(|(_, at)| *at)
-        .max()
 }
 
 /// p50 and p99 of cutover's reconcile times (ms, the upper bound of the histogram bucket each

@@ -210,7 +210,13 @@ async fn roll_out_twice(
 ) -> (Vec<Figures>, bool) {
     let kinds = &objects.kinds;
     let requests_before = dispatched(admin).await;
-    let profile_before = apiserver_profile(admin).await;
+    // CUTOVER_BENCH_APISERVER=1: where the API server's work went (one more /metrics scrape).
+    let profile = std::env::var("CUTOVER_BENCH_APISERVER").is_ok_and(|v| v == "1");
+    let profile_before = if profile {
+        apiserver_profile(admin).await
+    } else {
+        HashMap::new()
+    };
     let cpu0: Vec<f64> = procs.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
     let plane_cpu0 = control_plane_cpu();
     eprintln!(
@@ -235,7 +241,7 @@ async fn roll_out_twice(
     whole &= wait_round(seen, "template change", 2, kinds, w.objects, timeout).await;
 
     let requests_after = dispatched(admin).await;
-    if std::env::var("CUTOVER_BENCH_APISERVER").is_ok_and(|v| v == "1") {
+    if profile {
         let after = apiserver_profile(admin).await;
         let mut deltas: Vec<(String, f64)> = after
             .iter()

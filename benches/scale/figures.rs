@@ -110,14 +110,14 @@ impl Record<'_> {
             self.trace(&s, c.kind, &name);
         }
         Figures {
-            created: since(created, last_done(&s, c.kind, 1)),
+            created: since(created, s.last_done(c.kind, 1)),
             first_rs_p50: percentile(&first_rs, 0.5),
             first_rs_max: percentile(&first_rs, 1.0),
             done: rollouts.len(),
             rollout_p50: percentile(&rollouts, 0.5),
             rollout_p95: percentile(&rollouts, 0.95),
             rollout_max: percentile(&rollouts, 1.0),
-            total: since(first, last_done(&s, c.kind, 2)),
+            total: since(first, s.last_done(c.kind, 2)),
             new_rs_p50: percentile(&new_rs, 0.5),
             new_rs_p95: percentile(&new_rs, 0.95),
             cpu_seconds: cpu_seconds(c.pid) - c.cpu0,
@@ -321,14 +321,6 @@ fn rollout_breakdown(tracks: &[&Track], t0: Instant, done: Instant) -> Option<On
 }
 
 /// When the last object of `kind` finished `round`.
-fn last_done(s: &Seen, kind: Kind, round: i64) -> Option<Instant> {
-    s.done
-        .iter()
-        .filter(|((k, _, r), _)| *k == kind && *r == round)
-        .map(|(_, t)| *t)
-        .max()
-}
-
 /// Seconds from each object's request in `sent` to the ReplicaSet it brought (the first to
 /// appear after it), sorted.
 fn replica_set_times(s: &Seen, kind: Kind, names: &[String], sent: &Sent) -> Vec<f64> {

@@ -26,6 +26,17 @@ pub struct Seen {
     pub tracks: HashMap<(Kind, String), Track>,
 }
 
+impl Seen {
+    /// When the last object of `kind` was seen done with `round`.
+    pub fn last_done(&self, kind: Kind, round: i64) -> Option<Instant> {
+        self.done
+            .iter()
+            .filter(|((k, _, r), _)| *k == kind && *r == round)
+            .map(|(_, t)| *t)
+            .max()
+    }
+}
+
 /// One ReplicaSet over time.
 pub struct Track {
     pub owner: String,

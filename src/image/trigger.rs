@@ -83,9 +83,14 @@ fn image_triggers(
 /// What the automatic ImageChange triggers of `dc` write, given the streams they follow.
 pub fn deployment_config(dc: &DeploymentConfig, streams: &impl Streams) -> TriggeredImages {
     let own = dc.namespace().unwrap_or_default();
-    let containers = dc.spec.template.containers();
     let mut out = TriggeredImages::default();
-    for (index, params) in image_triggers(dc).filter(|(_, p)| p.automatic) {
+    let automatic: Vec<_> = image_triggers(dc).filter(|(_, p)| p.automatic).collect();
+    if automatic.is_empty() {
+        // Every reconcile asks: most DeploymentConfigs have no such trigger.
+        return out;
+    }
+    let containers = dc.spec.template.containers();
+    for (index, params) in automatic {
         let resolved = params
             .from
             .name

@@ -431,3 +431,22 @@ pub async fn dc_plugin(ns: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The DeploymentConfigs' own events with `reason` (the Job controller records "Completed" and
+/// "Failed" too).
+pub async fn dc_events(
+    ns: &TestNamespace,
+    reason: &str,
+) -> Vec<k8s_openapi::api::events::v1::Event> {
+    ns.api::<k8s_openapi::api::events::v1::Event>()
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("DeploymentConfig")
+        })
+        .collect()
+}

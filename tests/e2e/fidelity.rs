@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::common::*;
@@ -49,17 +48,6 @@ fn one_pod_unschedulable(name: &str) -> serde_json::Value {
             }]}}
         }
     }})
-}
-
-async fn events_of(ns: &TestNamespace, reason: &str) -> Vec<Event> {
-    ns.api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .collect()
 }
 
 async fn status_of(ns: &TestNamespace, name: &str) -> cutover::api::DeploymentConfigStatus {
@@ -179,7 +167,7 @@ async fn an_ignore_hook_naming_a_missing_container_warns_and_the_rollout_complet
         "a Warning event for the hook that could not be built",
         MINUTE,
         || async {
-            let failed = events_of(&ns, "Failed").await;
+            let failed = dc_events(&ns, "Failed").await;
             failed
                 .into_iter()
                 .any(|e| {
@@ -291,7 +279,7 @@ async fn a_foreign_replica_set_under_the_next_revisions_name_is_reported_and_lef
         "a Warning event DeploymentCreationFailed",
         MINUTE,
         || async {
-            let events = events_of(&ns, "DeploymentCreationFailed").await;
+            let events = dc_events(&ns, "DeploymentCreationFailed").await;
             events
                 .iter()
                 .any(|e| e.type_.as_deref() == Some("Warning"))

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use kube::runtime::watcher;
@@ -69,22 +68,6 @@ async fn jobs(ns: &TestNamespace) -> Vec<Job> {
         .await
         .expect("jobs")
         .items
-}
-
-async fn events_with(ns: &TestNamespace, reason: &str) -> Vec<Event> {
-    let list = ns
-        .api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .expect("events");
-    // Only the DeploymentConfig's own events (the Job controller records "Completed" too).
-    list.items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter(|e| {
-            e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("DeploymentConfig")
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -207,7 +190,7 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
     );
     // (Events are recorded off the reconcile path: the post hook's may land after Complete.)
     eventually("a Completed event per hook", MINUTE, || async {
-        (events_with(&ns, "Completed").await.len() == 3).then_some(())
+        (dc_events(&ns, "Completed").await.len() == 3).then_some(())
     })
     .await;
 
@@ -261,7 +244,7 @@ async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_
     })
     .await;
     eventually("a Failed event for the aborted hook", MINUTE, || async {
-        let failed = events_with(&ns, "Failed").await;
+        let failed = dc_events(&ns, "Failed").await;
         failed
             .iter()
             .any(|e| {
@@ -293,7 +276,7 @@ async fn an_ignore_post_hook_that_fails_warns_and_the_rollout_completes() {
         "a Warning event for the ignored failure",
         MINUTE,
         || async {
-            let warnings = events_with(&ns, "Failed").await;
+            let warnings = dc_events(&ns, "Failed").await;
             warnings
                 .iter()
                 .any(|e| {
@@ -412,7 +395,7 @@ async fn an_operator_killed_while_the_mid_hook_runs_reattaches_to_its_job() {
     );
     // Events are best effort: the kill may land between the Job's creation and its Started
     // event, so there may be none; a second run would make a second one.
-    let started = events_with(&ns, "Started").await.len();
+    let started = dc_events(&ns, "Started").await.len();
     assert!(started <= 1, "{started} Started events: the hook ran again");
     ns.cleanup().await;
 }

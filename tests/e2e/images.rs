@@ -157,6 +157,8 @@ async fn a_new_image_under_the_tag_rolls_out_and_a_gitops_reapply_does_not() {
 
     // A GitOps tool re-applies the manifest as written, under its own field manager: the image
     // goes back to the placeholder, the trigger puts it back, and nothing rolls out.
+    let generation = |dc: &cutover::api::DeploymentConfig| dc.metadata.generation.unwrap_or(0);
+    let before = generation(&ns.dcs().get("web").await.expect("dc"));
     let path = root()
         .join("target")
         .join("e2e-manifests")
@@ -178,6 +180,9 @@ async fn a_new_image_under_the_tag_rolls_out_and_a_gitops_reapply_does_not() {
         (image_of(&ns).await.as_deref() == Some(second.as_str())).then_some(())
     })
     .await;
+    // Two spec changes: the re-apply did put the placeholder back, and the trigger undid it.
+    let after = generation(&ns.dcs().get("web").await.expect("dc"));
+    assert!(after >= before + 2, "generation {before} -> {after}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let dc = ns.dcs().get("web").await.expect("dc");
     assert_eq!(
