@@ -10,3 +10,4 @@ CP_KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GO
 CP_BIN="$CACHE_ROOT/$CP_KEY/bin"
 TRAEFIK_VERSION=v3.6.12      # Gateway API data plane for the Route e2e tests (newer lines need modules the proxy refuses)
 HELM_VERSION=v3.22.0          # renders deploy/helm/cutover in the chart test
+REGISTRY_VERSION=v3.1.2      # CNCF distribution registry for the image e2e tests and demo

@@ -21,6 +21,7 @@ use crate::http::Readiness;
 use crate::leader::{self, LeaseConfig, LeaseError};
 use crate::metrics::Metrics;
 use crate::reconcile::cache::{self, Cache};
+use crate::reconcile::image_import::{self, ImportContext, Registries};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
 use crate::route::RouteKind;
@@ -28,7 +29,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::DynamicObject;
 
 /// Where the operator looks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Scope {
     /// Only this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
@@ -38,6 +39,10 @@ pub struct Scope {
     pub default_gateway: Option<crate::route::GatewayRef>,
     /// The image of deployer Jobs whose customParams name none (default: the operator's own).
     pub deployer_image: Option<String>,
+    /// How often scheduled image tags are imported again.
+    pub image_import_interval: jiff::SignedDuration,
+    /// PEM certificates trusted for registries besides the system's.
+    pub registry_ca: Vec<u8>,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -194,6 +199,8 @@ pub enum RunError {
     Caches,
     #[error(transparent)]
     Lease(#[from] LeaseError),
+    #[error("{0}")]
+    Registry(String),
 }
 
 /// Runs the controllers until `shutdown` resolves: caches first (a standby keeps them warm), then,
@@ -263,6 +270,15 @@ pub async fn run(
         Context::new(client.clone(), stores, image_streams, metrics.clone())
             .with_deployer_image(scope.deployer_image.clone()),
     );
+    let registries = Registries::new(&scope.registry_ca).map_err(RunError::Registry)?;
+    let imports = run_imports(
+        client.clone(),
+        &scope,
+        registries,
+        ctx.events.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    );
     let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
     // The DeploymentConfigs, cached without their managedFields: nothing here reads them, and
     // with many objects they are a good part of the cache (as in the other caches).
@@ -298,7 +314,7 @@ pub async fn run(
             ctx,
         )
         .for_each(log_result);
-    let controllers = futures::future::join(dcs, routes);
+    let controllers = futures::future::join3(dcs, routes, imports);
     match &mut leadership {
         None => {
             controllers.await;
@@ -339,6 +355,46 @@ where
         Err(e) => warn!(error = %e, "controller"),
         Ok(_) => {}
     }
+}
+
+/// The importer: ImageStreams whose tags follow registry images get their digests recorded.
+async fn run_imports(
+    client: Client,
+    scope: &Scope,
+    registries: Registries,
+    events: crate::reconcile::events::Events,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let controller = Controller::new(
+        api::<ImageStream>(&client, scope),
+        watcher::Config::default(),
+    )
+    .with_config(kube::runtime::controller::Config::default().concurrency(4));
+    let ctx = Arc::new(ImportContext::new(
+        client,
+        controller.store(),
+        registries,
+        events,
+        scope.image_import_interval,
+    ));
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |stream, ctx: Arc<ImportContext>| {
+                let metrics = metrics.clone();
+                async move {
+                    let timer = metrics.reconcile_started("imagestream");
+                    let result = image_import::reconcile(stream, ctx).await;
+                    timer.finish(result_label(&result));
+                    result
+                }
+            },
+            image_import::error_policy,
+            ctx,
+        )
+        .for_each(log_result)
+        .await;
 }
 
 /// The Route controller: Routes, the Gateway API routes they own, and the Services they name.

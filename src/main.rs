@@ -66,6 +66,14 @@ enum Command {
         /// The image of deployer Jobs whose customParams name none (it runs `cutover deploy`).
         #[arg(long, env = "CUTOVER_DEPLOYER_IMAGE", default_value = cutover::api::defaults::DEFAULT_DEPLOYER_IMAGE)]
         deployer_image: String,
+        /// How often tags with `importPolicy.scheduled: true` are imported again (OpenShift's
+        /// default: 15 minutes), as `15m`, `90s` or an ISO 8601 duration.
+        #[arg(long, env = "CUTOVER_IMAGE_IMPORT_INTERVAL", default_value = "15m", value_parser = import_interval)]
+        image_import_interval: jiff::SignedDuration,
+        /// PEM certificates the importer trusts besides the system's, for registries with a
+        /// private CA (OpenShift's image.config.openshift.io additionalTrustedCA).
+        #[arg(long, env = "CUTOVER_REGISTRY_CA")]
+        registry_ca: Option<std::path::PathBuf>,
     },
     /// Run the rollout of one revision, as a deployer Job does (Custom strategies and
     /// customParams): until it is complete, failed, or at the --until stop point.
@@ -76,6 +84,14 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+fn import_interval(text: &str) -> Result<jiff::SignedDuration, String> {
+    let interval: jiff::SignedDuration = text.parse().map_err(|e| format!("{e}"))?;
+    if interval < jiff::SignedDuration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(interval)
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -117,6 +133,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The registry client (reqwest) takes rustls's process-wide provider: the same ring the
+    // Kubernetes client uses. Installing fails only if one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse_from(arguments(std::env::args_os()));
     match cli.command {
         Command::Crd { dir } => match (cutover::api::crd_files(), dir) {
@@ -151,8 +170,19 @@ async fn main() -> ExitCode {
             default_gateway,
             log_format,
             deployer_image,
+            image_import_interval,
+            registry_ca,
         } => {
             init_logging(log_format);
+            let registry_ca =
+                match registry_ca.map(|path| std::fs::read(&path).map_err(|e| (path, e))) {
+                    None => Vec::new(),
+                    Some(Ok(pem)) => pem,
+                    Some(Err((path, e))) => {
+                        eprintln!("cutover: cannot read --registry-ca {}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                };
             let client = match cutover::transport::client().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -218,6 +248,8 @@ async fn main() -> ExitCode {
                         .as_deref()
                         .and_then(cutover::route::GatewayRef::parse),
                     deployer_image: Some(deployer_image),
+                    image_import_interval,
+                    registry_ca,
                 },
                 lease,
                 readiness,

@@ -2,6 +2,8 @@
 //! into the object that follows it (`trigger`). The registry client and the writes are the
 //! shell's (`reconcile`).
 
+pub mod credentials;
+pub mod import;
 pub mod trigger;
 
 use crate::api::image_stream::{ImageStream, REFERENCE_LOCAL};

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod deployment_config;
 pub mod events;
 pub mod freshness;
+pub mod image_import;
 pub mod image_trigger;
 pub mod observe;
 pub mod route;

@@ -1,0 +1,648 @@
+//! The importer's decisions, purely: which tags of a stream to import now (`plan`), and the
+//! status that records what came back (`record`), as OpenShift's import controller and its
+//! ImageStreamImport endpoint do. The registry calls are the shell's (`reconcile::image_import`).
+//!
+//! A tag is imported when it is new or the stream's spec changed since its last import (the
+//! stream's `metadata.generation` is newer than the one recorded on the tag's newest item or its
+//! ImportSuccess condition), every `interval` when `importPolicy.scheduled`, and after a failure
+//! with backoff. Only that last part and the schedule live in memory (`TagClock`): OpenShift's
+//! scheduler keeps its schedule in memory too, and a restart only moves the next import.
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::image_stream::{
+    FROM_DOCKER_IMAGE, FROM_IMAGE_STREAM_IMAGE, FROM_IMAGE_STREAM_TAG, IMPORT_SUCCESS, ImageStream,
+    ImageStreamStatus, NamedTagEventList, TagEvent, TagEventCondition, TagReference,
+};
+
+use super::trigger::Streams;
+
+/// A tag to import now: the pull spec it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub tag: String,
+    pub from: String,
+    /// Plain HTTP or an unverified certificate is allowed (`importPolicy.insecure`).
+    pub insecure: bool,
+}
+
+/// What the shell remembers of a tag between imports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TagClock {
+    /// When it was last imported, or asked for; `None` before the first look.
+    pub last_attempt: Option<Timestamp>,
+    /// Failed attempts since the last success.
+    pub failures: u32,
+    /// The registry asked us to wait until then (429 and Retry-After).
+    pub not_before: Option<Timestamp>,
+}
+
+/// Why an import failed, in OpenShift's words (`reason` is the Status reason it would report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub message: String,
+    /// The registry asked to be left alone for this long.
+    pub retry_after: Option<SignedDuration>,
+}
+
+/// What one import found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The digest the registry serves for the tag (of the index when there is one).
+    Imported {
+        digest: String,
+    },
+    Failed(Failure),
+}
+
+/// The imports due now, and when to look again.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    pub imports: Vec<Import>,
+    pub wake_after: Option<SignedDuration>,
+}
+
+/// The first retry after a failure; doubled on each further one, up to the scheduled interval.
+const FIRST_RETRY: SignedDuration = SignedDuration::from_secs(10);
+
+/// The tags importable at all: following a registry image, not a mere reference.
+pub fn importable(stream: &ImageStream) -> impl Iterator<Item = &TagReference> {
+    stream.spec.tags.iter().flatten().filter(|t| {
+        t.from.as_ref().is_some_and(|f| f.kind == FROM_DOCKER_IMAGE) && t.reference != Some(true)
+    })
+}
+
+/// The generation a tag's import must be recorded at to count as current.
+pub fn wanted_generation(stream: &ImageStream, tag: &TagReference) -> i64 {
+    let stream_generation = stream.metadata.generation.unwrap_or(1);
+    tag.generation.unwrap_or(0).max(stream_generation)
+}
+
+/// The newest generation an import of `tag` was recorded at, succeeded or failed.
+fn observed_generation(stream: &ImageStream, tag: &str) -> i64 {
+    let Some(status) = stream.status_tag(tag) else {
+        return 0;
+    };
+    let imported = status.items.first().map_or(0, |i| i.generation);
+    let tried = status
+        .conditions
+        .iter()
+        .filter(|c| c.type_ == IMPORT_SUCCESS)
+        .map(|c| c.generation)
+        .max()
+        .unwrap_or(0);
+    imported.max(tried)
+}
+
+fn failed(stream: &ImageStream, tag: &str) -> bool {
+    stream.status_tag(tag).is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == IMPORT_SUCCESS && c.status == "False")
+    })
+}
+
+/// The delay before the retry after `failures` failed attempts in a row.
+pub fn retry_delay(failures: u32, interval: SignedDuration) -> SignedDuration {
+    let doublings = failures.saturating_sub(1).min(16);
+    let delay = FIRST_RETRY.checked_mul(1 << doublings).unwrap_or(interval);
+    delay.min(interval)
+}
+
+/// The imports due at `now`. `clock(tag)` is what the shell remembers of the tag.
+pub fn plan(
+    stream: &ImageStream,
+    mut clock: impl FnMut(&str) -> TagClock,
+    now: Timestamp,
+    interval: SignedDuration,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut wake = |at: Timestamp| {
+        let after = at.duration_since(now).max(SignedDuration::ZERO);
+        plan.wake_after = Some(plan.wake_after.map_or(after, |w| w.min(after)));
+    };
+    let mut imports = Vec::new();
+    for tag in importable(stream) {
+        let Some(from) = &tag.from else { continue };
+        let clock = clock(&tag.name);
+        let policy = tag.import_policy.as_ref();
+        let scheduled = policy.and_then(|p| p.scheduled).unwrap_or(false);
+        let due_at = if let Some(not_before) = clock.not_before.filter(|t| *t > now) {
+            Some(not_before)
+        } else if observed_generation(stream, &tag.name) < wanted_generation(stream, tag) {
+            Some(now)
+        } else if failed(stream, &tag.name) {
+            // After a restart (nothing remembered) once at once, then with backoff.
+            Some(clock.last_attempt.map_or(now, |last| {
+                last + retry_delay(clock.failures.max(1), interval)
+            }))
+        } else if scheduled {
+            Some(clock.last_attempt.map_or(now, |last| last + interval))
+        } else {
+            None
+        };
+        match due_at {
+            Some(at) if at <= now => imports.push(Import {
+                tag: tag.name.clone(),
+                from: from.name.clone(),
+                insecure: policy.and_then(|p| p.insecure).unwrap_or(false),
+            }),
+            Some(at) => wake(at),
+            None => {}
+        }
+        // A scheduled tag is always looked at again.
+        if scheduled {
+            wake(now + interval);
+        }
+    }
+    plan.imports = imports;
+    plan
+}
+
+/// The repository of a pull spec: its tag and digest removed, registry and path as written
+/// (OpenShift records `<repository as written>@<digest>`).
+pub fn repository(pull_spec: &str) -> &str {
+    let name = pull_spec.split_once('@').map_or(pull_spec, |(n, _)| n);
+    let path_start = name.rfind('/').map_or(0, |i| i + 1);
+    match name[path_start..].rfind(':') {
+        Some(colon) => &name[..path_start + colon],
+        None => name,
+    }
+}
+
+/// The stream's status after `results` (tag, outcome) at `generation`-aware `now`: new images
+/// prepended to their tag's history (newest first), failures as the tag's ImportSuccess=False
+/// condition, `reference` tags pointed at as written, and tags that follow other tags
+/// brought up to their source's newest image. `others` resolves tags of other streams.
+pub fn record(
+    stream: &ImageStream,
+    results: &[(Import, Outcome)],
+    others: &impl Streams,
+    now: Timestamp,
+) -> ImageStreamStatus {
+    let mut status = stream.status.clone().unwrap_or_default();
+    status.docker_image_repository.clear();
+    let spec_tags: Vec<&TagReference> = stream.spec.tags.iter().flatten().collect();
+    let generation_of = |tag: &str| {
+        spec_tags
+            .iter()
+            .find(|t| t.name == tag)
+            .map_or(stream.metadata.generation.unwrap_or(1), |t| {
+                wanted_generation(stream, t)
+            })
+    };
+    for (import, outcome) in results {
+        let generation = generation_of(&import.tag);
+        match outcome {
+            Outcome::Imported { digest } => {
+                let event = TagEvent {
+                    created: Time(now),
+                    docker_image_reference: format!("{}@{digest}", repository(&import.from)),
+                    image: digest.clone(),
+                    generation,
+                };
+                add_event(&mut status, &import.tag, event);
+            }
+            Outcome::Failed(failure) => {
+                set_failure(&mut status, &import.tag, failure, generation, now)
+            }
+        }
+    }
+    for tag in &spec_tags {
+        let Some(from) = &tag.from else { continue };
+        if from.kind == FROM_DOCKER_IMAGE && tag.reference == Some(true) {
+            let event = TagEvent {
+                created: Time(now),
+                docker_image_reference: from.name.clone(),
+                image: String::new(),
+                generation: generation_of(&tag.name),
+            };
+            add_event(&mut status, &tag.name, event);
+        }
+    }
+    // Tags following tags, possibly in chains: until nothing moves (at most one round per tag).
+    for _ in 0..=spec_tags.len() {
+        let mut moved = false;
+        for tag in &spec_tags {
+            let Some(source) = followed_event(stream, &status, tag, others) else {
+                continue;
+            };
+            let event = TagEvent {
+                generation: generation_of(&tag.name),
+                ..source
+            };
+            moved |= add_event(&mut status, &tag.name, event);
+        }
+        if !moved {
+            break;
+        }
+    }
+    status
+        .tags
+        .retain(|t| !t.items.is_empty() || !t.conditions.is_empty());
+    status.tags.sort_by(|a, b| a.tag.cmp(&b.tag));
+    status
+}
+
+/// The newest image of what `tag` follows, when it follows a tag or an image of a stream:
+/// `tag`/`stream:tag` for ImageStreamTag, `id`/`stream@id` (a digest prefix) for
+/// ImageStreamImage. This stream's own tags are read from `status` as it is being recorded.
+fn followed_event(
+    stream: &ImageStream,
+    status: &ImageStreamStatus,
+    tag: &TagReference,
+    others: &impl Streams,
+) -> Option<TagEvent> {
+    let from = tag.from.as_ref()?;
+    let own_namespace = stream.metadata.namespace.as_deref().unwrap_or_default();
+    let own_name = stream.metadata.name.as_deref().unwrap_or_default();
+    let namespace = from
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(own_namespace);
+    let separator = match from.kind.as_str() {
+        FROM_IMAGE_STREAM_TAG => ':',
+        FROM_IMAGE_STREAM_IMAGE => '@',
+        _ => return None,
+    };
+    let (source_stream, key) = from
+        .name
+        .split_once(separator)
+        .unwrap_or((own_name, &from.name));
+    let own = namespace == own_namespace && source_stream == own_name;
+    let other;
+    let histories: &[NamedTagEventList] = if own {
+        &status.tags
+    } else {
+        other = others.stream(namespace, source_stream)?;
+        &other.status.as_ref()?.tags
+    };
+    if separator == ':' {
+        if own && key == tag.name {
+            return None;
+        }
+        return histories
+            .iter()
+            .find(|t| t.tag == key)?
+            .items
+            .first()
+            .cloned();
+    }
+    let mut matching = histories
+        .iter()
+        .flat_map(|t| &t.items)
+        .filter(|i| !i.image.is_empty() && i.image.starts_with(key));
+    let found = matching.next()?.clone();
+    // A prefix that names two images names none.
+    matching.all(|i| i.image == found.image).then_some(found)
+}
+
+/// Adds `event` as the tag's newest image, as OpenShift does: the same image only refreshes the
+/// newest item's generation; a new one is prepended. Either clears the tag's conditions.
+/// Whether the status changed.
+fn add_event(status: &mut ImageStreamStatus, tag: &str, event: TagEvent) -> bool {
+    let index = match status.tags.iter().position(|t| t.tag == tag) {
+        Some(i) => i,
+        None => {
+            status.tags.push(NamedTagEventList {
+                tag: tag.to_string(),
+                ..Default::default()
+            });
+            status.tags.len() - 1
+        }
+    };
+    let list = &mut status.tags[index];
+    let changed = match list.items.first_mut() {
+        Some(newest)
+            if newest.docker_image_reference == event.docker_image_reference
+                && newest.image == event.image =>
+        {
+            let moved = newest.generation != event.generation;
+            newest.generation = event.generation;
+            moved
+        }
+        _ => {
+            list.items.insert(0, event);
+            true
+        }
+    };
+    let had_conditions = !list.conditions.is_empty();
+    list.conditions.clear();
+    changed || had_conditions
+}
+
+/// The tag's conditions become this one failure; an identical one keeps its transition time.
+fn set_failure(
+    status: &mut ImageStreamStatus,
+    tag: &str,
+    failure: &Failure,
+    generation: i64,
+    now: Timestamp,
+) {
+    let list = match status.tags.iter_mut().position(|t| t.tag == tag) {
+        Some(i) => &mut status.tags[i],
+        None => {
+            status.tags.push(NamedTagEventList {
+                tag: tag.to_string(),
+                ..Default::default()
+            });
+            let last = status.tags.len() - 1;
+            &mut status.tags[last]
+        }
+    };
+    let same = list.conditions.iter().find(|c| {
+        c.type_ == IMPORT_SUCCESS
+            && c.status == "False"
+            && c.reason == failure.reason
+            && c.message == failure.message
+    });
+    let last_transition_time = same
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    list.conditions = vec![TagEventCondition {
+        type_: IMPORT_SUCCESS.into(),
+        status: "False".into(),
+        last_transition_time: Some(last_transition_time),
+        reason: failure.reason.clone(),
+        message: failure.message.clone(),
+        generation,
+    }];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MINUTE: SignedDuration = SignedDuration::from_mins(1);
+    const INTERVAL: SignedDuration = SignedDuration::from_mins(15);
+
+    fn now() -> Timestamp {
+        "2026-12-01T12:00:00Z".parse().expect("time")
+    }
+
+    fn stream(generation: i64, tags: serde_json::Value, status: serde_json::Value) -> ImageStream {
+        serde_json::from_value(json!({
+            "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+            "metadata": {"name": "app", "namespace": "ns", "generation": generation},
+            "spec": {"tags": tags},
+            "status": status,
+        }))
+        .expect("stream")
+    }
+
+    fn docker(name: &str, from: &str, scheduled: bool) -> serde_json::Value {
+        json!({"name": name, "from": {"kind": "DockerImage", "name": from},
+               "importPolicy": {"scheduled": scheduled}})
+    }
+
+    fn imported(tag: &str, reference: &str, generation: i64) -> serde_json::Value {
+        json!({"tag": tag, "items": [{"created": "2026-12-01T11:00:00Z", "dockerImageReference": reference,
+               "image": reference.split_once('@').map_or("", |(_, d)| d), "generation": generation}]})
+    }
+
+    fn never(_: &str) -> TagClock {
+        TagClock::default()
+    }
+
+    struct NoStreams;
+    impl Streams for NoStreams {
+        fn stream(&self, _: &str, _: &str) -> Option<std::sync::Arc<ImageStream>> {
+            None
+        }
+    }
+
+    fn digest(n: u8) -> String {
+        format!("sha256:{}", format!("{n:02x}").repeat(32))
+    }
+
+    #[test]
+    fn new_tags_and_spec_changes_import_references_and_followers_do_not() {
+        let s = stream(
+            2,
+            json!([docker("v1", "r.test/app:v1", false), docker("v2", "r.test/app:v2", false),
+                   {"name": "ref", "from": {"kind": "DockerImage", "name": "r.test/x:1"}, "reference": true},
+                   {"name": "latest", "from": {"kind": "ImageStreamTag", "name": "v1"}}]),
+            json!({"dockerImageRepository": "", "tags": [imported("v1", "r.test/app@sha256:aa", 2), imported("v2", "r.test/app@sha256:bb", 1)]}),
+        );
+        let plan = plan(&s, never, now(), INTERVAL);
+        assert_eq!(
+            plan.imports,
+            vec![Import {
+                tag: "v2".into(),
+                from: "r.test/app:v2".into(),
+                insecure: false
+            }],
+            "v1 is current; v2 was imported before the spec changed"
+        );
+        assert_eq!(plan.wake_after, None, "nothing scheduled");
+    }
+
+    #[test]
+    fn scheduled_tags_import_every_interval() {
+        let s = stream(
+            1,
+            json!([docker("v1", "r.test/app:v1", true)]),
+            json!({"dockerImageRepository": "", "tags": [imported("v1", "r.test/app@sha256:aa", 1)]}),
+        );
+        let clock = |_: &str| TagClock {
+            last_attempt: Some(now() - MINUTE),
+            ..Default::default()
+        };
+        let plan = plan(&s, clock, now(), INTERVAL);
+        assert!(plan.imports.is_empty());
+        assert_eq!(plan.wake_after, Some(INTERVAL - MINUTE));
+        let clock = |_: &str| TagClock {
+            last_attempt: Some(now() - INTERVAL),
+            ..Default::default()
+        };
+        assert_eq!(super::plan(&s, clock, now(), INTERVAL).imports.len(), 1);
+    }
+
+    #[test]
+    fn failures_are_retried_with_backoff_and_retry_after_is_respected() {
+        let failed = json!({"dockerImageRepository": "", "tags": [{"tag": "v1", "items": [], "conditions": [
+            {"type": "ImportSuccess", "status": "False", "reason": "Unauthorized", "message": "m", "generation": 1}]}]});
+        let s = stream(1, json!([docker("v1", "r.test/app:v1", false)]), failed);
+        assert_eq!(
+            plan(&s, never, now(), INTERVAL).imports.len(),
+            1,
+            "unknown history: try once"
+        );
+        let clock = |_: &str| TagClock {
+            last_attempt: Some(now() - 5 * FIRST_RETRY / 10),
+            failures: 1,
+            not_before: None,
+        };
+        let p = plan(&s, clock, now(), INTERVAL);
+        assert!(p.imports.is_empty());
+        assert_eq!(p.wake_after, Some(FIRST_RETRY / 2));
+        let clock = |_: &str| TagClock {
+            last_attempt: Some(now() - 3 * FIRST_RETRY),
+            failures: 3,
+            not_before: None,
+        };
+        assert_eq!(
+            plan(&s, clock, now(), INTERVAL).wake_after,
+            Some(FIRST_RETRY)
+        );
+        // Even a spec change waits for the registry's Retry-After.
+        let changed = stream(
+            2,
+            json!([docker("v1", "r.test/app:v2", false)]),
+            json!({"tags": []}),
+        );
+        let clock = |_: &str| TagClock {
+            not_before: Some(now() + MINUTE),
+            ..Default::default()
+        };
+        let p = plan(&changed, clock, now(), INTERVAL);
+        assert!(p.imports.is_empty());
+        assert_eq!(p.wake_after, Some(MINUTE));
+        assert_eq!(retry_delay(40, INTERVAL), INTERVAL, "capped");
+    }
+
+    #[test]
+    fn repositories_keep_the_registry_and_drop_tag_and_digest() {
+        assert_eq!(
+            repository("127.0.0.1:5000/team/app:v1"),
+            "127.0.0.1:5000/team/app"
+        );
+        assert_eq!(
+            repository("127.0.0.1:5000/team/app"),
+            "127.0.0.1:5000/team/app"
+        );
+        assert_eq!(repository("nginx"), "nginx");
+        assert_eq!(repository("r.test/app:v1@sha256:aa"), "r.test/app");
+    }
+
+    #[test]
+    fn a_new_digest_is_prepended_the_same_one_refreshed_and_followers_track_it() {
+        let s = stream(
+            3,
+            json!([docker("v1", "r.test/app:v1", false),
+                   {"name": "prod", "from": {"kind": "ImageStreamTag", "name": "app:v1"}},
+                   {"name": "pinned", "from": {"kind": "ImageStreamImage", "name": "app@sha256:aa"}}]),
+            json!({"dockerImageRepository": "", "tags": [imported("v1", &format!("r.test/app@{}", digest(0xaa)), 1)]}),
+        );
+        let import = Import {
+            tag: "v1".into(),
+            from: "r.test/app:v1".into(),
+            insecure: false,
+        };
+        let status = record(
+            &s,
+            &[(
+                import.clone(),
+                Outcome::Imported {
+                    digest: digest(0xbb),
+                },
+            )],
+            &NoStreams,
+            now(),
+        );
+        let names: Vec<_> = status.tags.iter().map(|t| t.tag.as_str()).collect();
+        assert_eq!(names, ["pinned", "prod", "v1"], "sorted by name");
+        let v1 = &status.tags[2];
+        assert_eq!(v1.items.len(), 2);
+        assert_eq!(
+            v1.items[0].docker_image_reference,
+            format!("r.test/app@{}", digest(0xbb))
+        );
+        assert_eq!(v1.items[0].generation, 3);
+        assert_eq!(
+            status.tags[1].items[0].image,
+            digest(0xbb),
+            "prod follows v1"
+        );
+        assert_eq!(
+            status.tags[0].items[0].image,
+            digest(0xaa),
+            "pinned stays on aa"
+        );
+
+        let again = stream(
+            3,
+            json!([docker("v1", "r.test/app:v1", false)]),
+            serde_json::to_value(&status).expect("json"),
+        );
+        let status = record(
+            &again,
+            &[(
+                import,
+                Outcome::Imported {
+                    digest: digest(0xbb),
+                },
+            )],
+            &NoStreams,
+            now(),
+        );
+        assert_eq!(
+            status
+                .tags
+                .iter()
+                .find(|t| t.tag == "v1")
+                .map(|t| t.items.len()),
+            Some(2),
+            "same image: not added again"
+        );
+    }
+
+    #[test]
+    fn a_failure_replaces_the_condition_and_keeps_the_history() {
+        let s = stream(
+            2,
+            json!([docker("v1", "r.test/app:v1", false)]),
+            json!({"dockerImageRepository": "", "tags": [imported("v1", "r.test/app@sha256:aa", 1)]}),
+        );
+        let import = Import {
+            tag: "v1".into(),
+            from: "r.test/app:v1".into(),
+            insecure: false,
+        };
+        let failure = Failure {
+            reason: "NotFound".into(),
+            message: "m".into(),
+            retry_after: None,
+        };
+        let status = record(
+            &s,
+            &[(import.clone(), Outcome::Failed(failure.clone()))],
+            &NoStreams,
+            now(),
+        );
+        let v1 = &status.tags[0];
+        assert_eq!(v1.items.len(), 1, "the last good image stays");
+        assert_eq!(v1.conditions.len(), 1);
+        assert_eq!(
+            (
+                v1.conditions[0].reason.as_str(),
+                v1.conditions[0].generation
+            ),
+            ("NotFound", 2)
+        );
+        let again = stream(
+            3,
+            json!([docker("v1", "r.test/app:v1", false)]),
+            serde_json::to_value(&status).expect("json"),
+        );
+        let later = now() + MINUTE;
+        let status = record(
+            &again,
+            &[(import, Outcome::Failed(failure))],
+            &NoStreams,
+            later,
+        );
+        let c = &status.tags[0].conditions[0];
+        assert_eq!(c.generation, 3);
+        assert_eq!(
+            c.last_transition_time,
+            Some(Time(now())),
+            "the same failure keeps its time"
+        );
+        assert!(plan(&again, never, now(), INTERVAL).imports.len() == 1);
+    }
+}
