@@ -91,7 +91,7 @@ fn no_first_rollout_until_the_tag_resolves_then_an_image_change_rolls_out() {
     let (reason, message) = progressing(&w);
     assert_eq!(reason, "WaitingForImage");
     assert!(
-        message.contains("app (from ImageStreamTag app:v1, not resolved yet)"),
+        message.contains("ImageStreamTag app:v1 has no image yet (container app)"),
         "{message}"
     );
 
@@ -154,5 +154,35 @@ fn a_manual_trigger_holds_the_first_rollout_and_says_how_to_start_it() {
     w.step();
     assert_eq!(w.latest_version(), 0);
     let (_, message) = progressing(&w);
-    assert!(message.contains("automatic: false"), "{message}");
+    assert!(
+        message.contains("automatic: false, so `kubectl dc rollout latest` resolves it"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_first_rollout_waits_for_the_trigger_even_when_the_template_names_an_image() {
+    // As OpenShift's example DeploymentConfig: a real image in the template and an ImageChange
+    // trigger. The first revision runs the image the trigger resolves, never the one as written.
+    let mut dc = triggered_dc(true);
+    dc.spec.template = template("openshift/hello-openshift");
+    let mut w = World::new(dc);
+    let mut registry = Registry(vec![]);
+    for _ in 0..3 {
+        assert!(!trigger_writes(&mut w, &registry));
+        w.step();
+    }
+    assert_eq!(w.latest_version(), 0, "no rollout of the image as written");
+    assert_eq!(progressing(&w).0, "WaitingForImage");
+    registry.0 = vec!["registry.test/app@sha256:aa"];
+    assert!(trigger_writes(&mut w, &registry));
+    assert!(w.run_until(30, |w| w.phase(1).as_deref() == Some("Complete"), |_| {}));
+    assert_eq!(w.latest_version(), 1);
+    let image =
+        w.dc.spec
+            .template
+            .containers()
+            .first()
+            .map(|c| c.image.to_string());
+    assert_eq!(image.as_deref(), Some("registry.test/app@sha256:aa"));
 }

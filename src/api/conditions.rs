@@ -5,8 +5,6 @@
 pub const AVAILABLE: &str = "Available";
 /// DeploymentConfig condition: where the latest rollout stands.
 pub const PROGRESSING: &str = "Progressing";
-/// cutover's own: an ImageChange trigger has not resolved yet (its tag has no image).
-pub const IMAGE_TRIGGER_INACTIVE: &str = "ImageChangeTriggerInactive";
 /// kstatus's abnormal-true conditions (what Flux, `kpt` and `kubectl wait` read): present only
 /// while true.
 pub const RECONCILING: &str = "Reconciling";
@@ -22,10 +20,9 @@ pub mod reason {
     pub const CANCELLED: &str = "RolloutCancelled";
     /// cutover's own: the spec cannot be planned (it slipped past admission).
     pub const INVALID_CONFIG: &str = "InvalidConfig";
-    /// cutover's own: a container has no image yet (OpenShift waits as well, saying nothing).
+    /// cutover's own: a container or an ImageChange trigger has no image yet (OpenShift waits
+    /// as well, saying nothing).
     pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
-    /// cutover's own: an ImageChange trigger's tag has no image yet.
-    pub const IMAGE_NOT_RESOLVED: &str = "ImageNotResolved";
     /// cutover's own, on Stalled: the operator hit an error retrying cannot fix.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

@@ -163,7 +163,7 @@ fn key_matches(key: &str, registry: &str, repository: &str) -> bool {
             .iter()
             .zip(&parts)
             .all(|(g, p)| glob(g.as_bytes(), p.as_bytes()))
-        && format!("{repository}/").starts_with(&format!("{key_path}/").trim_start_matches('/'))
+        && format!("{repository}/").starts_with(format!("{key_path}/").trim_start_matches('/'))
 }
 
 /// `*` (any run) and `?` (one character), as the keyring's per-part matching.

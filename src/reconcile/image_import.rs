@@ -33,45 +33,53 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The least wait after a registry said "too many requests" (it does not tell how long).
 const RATE_LIMITED_WAIT: SignedDuration = SignedDuration::from_secs(60);
 
-/// The registry clients: one verifying certificates against the system's roots and the
-/// operator's extra CA, one for `importPolicy.insecure` tags (no verification), and plain HTTP
-/// for insecure registries that speak no TLS at all.
+/// How the importer reaches registries: verifying certificates against the system's roots and
+/// the operator's extra CA; for `importPolicy.insecure` tags also without verification, and
+/// over plain HTTP for registries that speak no TLS at all.
+///
+/// A client per import: oci-client keeps the first credentials it is given for a registry
+/// (and the tokens they earn), and the next import may be another namespace's, with other
+/// credentials, or the same namespace's after its pull Secret changed.
 pub struct Registries {
-    verified: oci_client::Client,
-    unverified: oci_client::Client,
-    plain: oci_client::Client,
+    extra_roots: Vec<oci_client::client::Certificate>,
+}
+
+#[derive(Clone, Copy)]
+enum Transport {
+    Verified,
+    Unverified,
+    Plain,
 }
 
 impl Registries {
     /// `extra_ca`: PEM certificates trusted besides the system's (OpenShift's
-    /// `image.config.openshift.io` `additionalTrustedCA`).
+    /// `image.config.openshift.io` `additionalTrustedCA`). Fails on certificates that do not
+    /// load, at start rather than at the first import.
     pub fn new(extra_ca: &[u8]) -> Result<Self, String> {
-        let base = || ClientConfig {
+        let registries = Registries {
+            extra_roots: pem_certificates(extra_ca),
+        };
+        registries.client(Transport::Verified)?;
+        Ok(registries)
+    }
+
+    fn client(&self, transport: Transport) -> Result<oci_client::Client, String> {
+        let config = ClientConfig {
             read_timeout: Some(REGISTRY_TIMEOUT),
             connect_timeout: Some(Duration::from_secs(10)),
             user_agent: concat!("cutover/", env!("CARGO_PKG_VERSION")),
+            extra_root_certificates: self.extra_roots.clone(),
+            accept_invalid_certificates: matches!(transport, Transport::Unverified),
+            protocol: match transport {
+                Transport::Plain => ClientProtocol::Http,
+                _ => ClientProtocol::Https,
+            },
             ..ClientConfig::default()
         };
         // Not `Client::new`: it falls back to defaults on a bad configuration, silently
         // dropping the extra CA.
-        let client = |config| {
-            oci_client::Client::try_from(config)
-                .map_err(|e| format!("cannot build the registry client: {}", chain(&e)))
-        };
-        Ok(Registries {
-            verified: client(ClientConfig {
-                extra_root_certificates: pem_certificates(extra_ca),
-                ..base()
-            })?,
-            unverified: client(ClientConfig {
-                accept_invalid_certificates: true,
-                ..base()
-            })?,
-            plain: client(ClientConfig {
-                protocol: ClientProtocol::Http,
-                ..base()
-            })?,
-        })
+        oci_client::Client::try_from(config)
+            .map_err(|e| format!("cannot build the registry client: {}", chain(&e)))
     }
 
     /// The digest the registry serves for `import.from`, or why not.
@@ -92,11 +100,12 @@ impl Registries {
         let auth = credential.map_or(RegistryAuth::Anonymous, |c| {
             RegistryAuth::Basic(c.username.clone(), c.password.clone())
         });
-        let mut result = self.head(&self.verified, &reference, &auth).await;
-        if import.insecure && matches!(result, Err(Fetch::Unreachable(_))) {
-            result = self.head(&self.unverified, &reference, &auth).await;
-            if matches!(result, Err(Fetch::Unreachable(_))) {
-                result = self.head(&self.plain, &reference, &auth).await;
+        let mut result = self.head(Transport::Verified, &reference, &auth).await;
+        if import.insecure {
+            for transport in [Transport::Unverified, Transport::Plain] {
+                if matches!(result, Err(Fetch::Unreachable(_))) {
+                    result = self.head(transport, &reference, &auth).await;
+                }
             }
         }
         match result {
@@ -107,10 +116,11 @@ impl Registries {
 
     async fn head(
         &self,
-        client: &oci_client::Client,
+        transport: Transport,
         reference: &Reference,
         auth: &RegistryAuth,
     ) -> Result<String, Fetch> {
+        let client = self.client(transport).map_err(Fetch::Other)?;
         match tokio::time::timeout(
             REGISTRY_TIMEOUT,
             client.fetch_manifest_digest(reference, auth),
@@ -332,10 +342,16 @@ pub async fn reconcile(stream: Arc<ImageStream>, ctx: Arc<ImportContext>) -> Res
     if stream.status.as_ref() != Some(&status) {
         let api: Api<ImageStream> =
             Api::namespaced(ctx.client.clone(), &stream.namespace().unwrap_or_default());
+        // Guarded by the resourceVersion the status was computed from: a concurrent writer
+        // makes it a conflict (retried on a fresher cache), never a lost update.
+        let patch = json!({
+            "metadata": {"resourceVersion": stream.resource_version()},
+            "status": status,
+        });
         api.patch_status(
             &stream.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
+            &Patch::Merge(patch),
         )
         .await?;
         record_events(&ctx, &stream, &results);

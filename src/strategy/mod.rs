@@ -228,7 +228,8 @@ fn ladder(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
     let strategy = triggers::checked_spec(obs, pass)?;
     ownership::claim(obs, pass)?;
     pass.catch_up(obs);
-    triggers::image_trigger_condition(obs, pass);
+    // Written by cutover before it imported images (ImageChange triggers then could not fire).
+    status::remove_condition(&mut pass.status.conditions, "ImageChangeTriggerInactive");
     requests::handle(obs, pass)?;
     // Paused: no trigger starts a rollout and no replicas are reconciled, but a rollout that
     // runs finishes (OpenShift's deployer never looks at `paused`).

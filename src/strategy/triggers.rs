@@ -7,12 +7,12 @@ use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::api::conditions::{IMAGE_TRIGGER_INACTIVE, PROGRESSING, reason};
+use crate::api::conditions::{PROGRESSING, reason};
 use crate::api::defaults::EffectiveStrategy;
 use crate::api::{DeploymentCause, TRIGGER_CONFIG_CHANGE, TRIGGER_IMAGE_CHANGE};
 
 use super::pass::Pass;
-use super::status::{self, condition};
+use super::status::condition;
 use super::{Observed, revision};
 use crate::image;
 
@@ -48,59 +48,46 @@ fn check_spec(obs: &Observed) -> Result<EffectiveStrategy, String> {
     Ok(strategy)
 }
 
-/// While an ImageChange trigger has never resolved (its tag has no image yet), a condition says
-/// so. Meanwhile containers that name a real image are deployed as written; those left empty
-/// (the `" "` placeholder) wait in `images_resolved`. (OpenShift holds the whole first rollout
-/// until every trigger resolved; cutover will once it imports images itself.)
-pub(super) fn image_trigger_condition(obs: &Observed, pass: &mut Pass) {
-    let conditions = &mut pass.status.conditions;
-    let unresolved = image::trigger::unresolved(&obs.dc);
-    if unresolved.is_empty() {
-        status::remove_condition(conditions, IMAGE_TRIGGER_INACTIVE);
-        return;
-    }
-    let tags: Vec<&str> = unresolved.iter().map(|u| u.tag.as_str()).collect();
-    let message = format!(
-        "ImageChange trigger(s) not resolved yet: ImageStreamTag {} has no image; the template's images are deployed as written until it has",
-        tags.join(", ")
-    );
-    let c = condition(
-        IMAGE_TRIGGER_INACTIVE,
-        "True",
-        reason::IMAGE_NOT_RESOLVED,
-        message,
-    );
-    status::set_condition(conditions, c, pass.now);
-}
-
-/// No rollout starts while a container has no image (the placeholder an ImageChange trigger
-/// fills): wait, saying which trigger would fill it.
+/// No rollout starts while an image is missing: a container without one (the `" "` placeholder
+/// an ImageChange trigger fills), or, before the first rollout, any ImageChange trigger that
+/// never resolved: OpenShift's rule, so the first revision already runs the images the triggers
+/// chose, not the template's as written.
 pub(super) fn images_resolved(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
-    let unresolved = image::trigger::unresolved(&obs.dc);
-    let missing: Vec<String> = obs
-        .dc
-        .spec
-        .template
-        .containers()
+    let containers = obs.dc.spec.template.containers();
+    let empty: Vec<&str> = containers
         .iter()
-        .filter(|c| c.image.trim().is_empty())
-        .map(|c| {
-            match unresolved.iter().find(|u| u.containers.iter().any(|n| n == c.name)) {
-                Some(u) if u.automatic => {
-                    format!("{} (from ImageStreamTag {}, not resolved yet)", c.name, u.tag)
-                }
-                Some(u) => format!(
-                    "{} (from ImageStreamTag {}, automatic: false: `kubectl dc rollout latest` resolves it)",
-                    c.name, u.tag
-                ),
-                None => c.name.to_string(),
-            }
-        })
+        .filter(|c| !c.init && c.image.trim().is_empty())
+        .map(|c| c.name)
         .collect();
+    let first_rollout = pass.status.latest_version == 0;
+    let waiting: Vec<image::trigger::Unresolved> = image::trigger::unresolved(&obs.dc)
+        .into_iter()
+        .filter(|u| first_rollout || u.containers.iter().any(|n| empty.contains(&n.as_str())))
+        .collect();
+    let untriggered = empty.iter().filter(|name| {
+        !waiting
+            .iter()
+            .any(|u| u.containers.iter().any(|n| n == *name))
+    });
+    let mut missing: Vec<String> = untriggered
+        .map(|name| format!("container {name} has no image"))
+        .collect();
+    missing.extend(waiting.iter().map(|u| {
+        let manual = if u.automatic {
+            ""
+        } else {
+            "; automatic: false, so `kubectl dc rollout latest` resolves it"
+        };
+        format!(
+            "ImageStreamTag {} has no image yet (container {}{manual})",
+            u.tag,
+            u.containers.join(", ")
+        )
+    }));
     if missing.is_empty() {
         return ControlFlow::Continue(());
     }
-    let message = format!("waiting for an image: container(s) {}", missing.join(", "));
+    let message = format!("waiting for an image: {}", missing.join("; "));
     let c = condition(PROGRESSING, "Unknown", reason::WAITING_FOR_IMAGE, message);
     pass.set_progressing(c);
     ControlFlow::Break(())

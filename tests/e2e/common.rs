@@ -17,7 +17,7 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn cluster_file(name: &str) -> PathBuf {
+pub fn cluster_file(name: &str) -> PathBuf {
     root().join(".cluster").join(name)
 }
 
@@ -169,6 +169,12 @@ impl Operator {
                 lease,
                 "--lease-duration",
                 &lease_seconds.to_string(),
+                // The tests' registries serve certificates of the cluster's CA; scheduled
+                // imports run every few seconds instead of 15 minutes.
+                "--registry-ca",
+                &cluster_file("pki/ca.crt").to_string_lossy(),
+                "--image-import-interval",
+                "3s",
             ])
             .env("KUBECONFIG", cluster_file("operator.kubeconfig"))
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
@@ -438,6 +444,15 @@ pub async fn dc_events(
     ns: &TestNamespace,
     reason: &str,
 ) -> Vec<k8s_openapi::api::events::v1::Event> {
+    events_of(ns, "DeploymentConfig", reason).await
+}
+
+/// The events about objects of `kind` with `reason`.
+pub async fn events_of(
+    ns: &TestNamespace,
+    kind: &str,
+    reason: &str,
+) -> Vec<k8s_openapi::api::events::v1::Event> {
     ns.api::<k8s_openapi::api::events::v1::Event>()
         .list(&kube::api::ListParams::default())
         .await
@@ -445,8 +460,15 @@ pub async fn dc_events(
         .items
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter(|e| {
-            e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("DeploymentConfig")
-        })
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind))
         .collect()
+}
+
+/// A port on 127.0.0.1 free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }

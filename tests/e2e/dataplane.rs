@@ -95,14 +95,6 @@ async fn mapping_proxy() -> u16 {
     port
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// `count` requests through Traefik on one keep-alive connection (curl); returns each
 /// response's body and status code, in order.
 async fn requests(port: u16, count: usize) -> Vec<(String, String)> {

@@ -23,6 +23,25 @@ async fn openshift_example_rolls_out_and_becomes_available() {
     let yaml = std::fs::read_to_string(root().join("examples/frontend.yaml")).expect("example");
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "the OpenShift example applies unchanged: {out}");
+    // As on OpenShift, nothing rolls out until the trigger's tag has an image.
+    let message = eventually("WaitingForImage", MINUTE, || async {
+        let dc = ns.dcs().get("frontend").await.ok()?;
+        let c = dc
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Progressing")?;
+        (c.reason == "WaitingForImage").then_some(c.message)
+    })
+    .await;
+    assert!(
+        message.contains("ImageStreamTag hello-openshift:latest"),
+        "{message}"
+    );
+    let stream =
+        std::fs::read_to_string(root().join("examples/hello-openshift.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &stream).await;
+    assert!(ok, "{out}");
 
     // `kubectl wait` works on the DeploymentConfig's conditions.
     let (ok, _, err) = kubectl(&[
@@ -73,10 +92,14 @@ async fn openshift_example_rolls_out_and_becomes_available() {
         status.triggered_by.as_deref(),
         Some("config,image(hello-openshift:latest)")
     );
-    // The ImageChange trigger is accepted, and said to be inactive.
+    // The trigger resolved the reference tag and wrote it into the container.
+    let triggered = dc.spec.triggers.as_deref().unwrap_or_default()[1]
+        .image_change_params
+        .as_ref()
+        .and_then(|p| p.last_triggered_image.clone());
     assert_eq!(
-        condition(&dc, "ImageChangeTriggerInactive").map(|c| c.0),
-        Some("True".into())
+        triggered.as_deref(),
+        Some("openshift/hello-openshift:latest")
     );
 
     // The revision: name, labels, selector, annotations and owner exactly as OpenShift's.

@@ -1,22 +1,25 @@
-//! ImageChange triggers through a real ImageStream on the real API server: an ImageStream
-//! exported from OpenShift applies unchanged; a new image under its tag is written into the
-//! DeploymentConfig under the trigger's own field manager and rolls out with its cause; a GitOps
-//! re-apply of the placeholder image rolls nothing out. The test writes the ImageStream's status
-//! as an importer would (a registry importer is not part of this change).
+//! Image triggers for real: a registry on 127.0.0.1 (TLS from the cluster's CA, htpasswd), the
+//! operator importing from it with the namespace's pull Secret, ImageStreams exported from
+//! OpenShift applied unchanged, and DeploymentConfigs that roll out what is pushed.
 
 use std::time::Duration;
 
+use cutover::api::DeploymentConfig;
 use cutover::api::image_stream::ImageStream;
 use cutover::api::keys::IMAGE_TRIGGER_FIELD_MANAGER;
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PostParams;
 use serde_json::json;
 
 use crate::common::*;
+use crate::registry::Registry;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// As `oc get is app -o yaml` prints one (nulls included).
-const IMAGE_STREAM: &str = r#"apiVersion: image.openshift.io/v1
+/// As `oc get is app -o yaml` prints one (nulls included), following `image`.
+fn image_stream(image: &str, scheduled: bool) -> String {
+    format!(
+        r#"apiVersion: image.openshift.io/v1
 kind: ImageStream
 metadata:
   name: app
@@ -28,14 +31,16 @@ spec:
       annotations: null
       from:
         kind: DockerImage
-        name: registry.test/team/app:v1
+        name: {image}
       generation: null
       importPolicy:
         importMode: Legacy
-        scheduled: true
+        scheduled: {scheduled}
       referencePolicy:
         type: Source
-"#;
+"#
+    )
+}
 
 const DC: &str = r#"apiVersion: apps.openshift.io/v1
 kind: DeploymentConfig
@@ -64,22 +69,8 @@ spec:
           name: app:v1
 "#;
 
-fn digest(n: u8) -> String {
-    format!("sha256:{}", format!("{n:02x}").repeat(32))
-}
-
-/// Records `digests` (newest first) as the tag's imported images, as an importer would.
-async fn imported(ns: &TestNamespace, digests: &[String]) {
-    let items: Vec<_> = digests
-        .iter()
-        .map(|d| json!({"created": "2026-12-01T00:00:00Z", "dockerImageReference": format!("registry.test/team/app@{d}"), "image": d, "generation": 1}))
-        .collect();
-    let patch =
-        json!({"status": {"dockerImageRepository": "", "tags": [{"tag": "v1", "items": items}]}});
-    ns.api::<ImageStream>()
-        .patch_status("app", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("status written");
+async fn dc(ns: &TestNamespace) -> DeploymentConfig {
+    ns.dcs().get("web").await.expect("dc")
 }
 
 async fn image_of(ns: &TestNamespace) -> Option<String> {
@@ -91,41 +82,101 @@ async fn image_of(ns: &TestNamespace) -> Option<String> {
         .map(|c| c.image.to_string())
 }
 
-#[tokio::test]
-#[ignore = "needs the local cluster: make test"]
-async fn a_new_image_under_the_tag_rolls_out_and_a_gitops_reapply_does_not() {
-    let ns = TestNamespace::new("images").await;
-    let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, IMAGE_STREAM).await;
-    assert!(ok, "an exported ImageStream applies unchanged: {out}");
-    let (ok, out) = apply(&ns.name, DC).await;
-    assert!(ok, "{out}");
+/// The tag's images, newest first, and its ImportSuccess condition as (status, reason, message).
+async fn tag_v1(ns: &TestNamespace) -> (Vec<String>, Option<(String, String, String)>) {
+    let stream = ns.api::<ImageStream>().get("app").await.expect("stream");
+    let Some(tag) = stream.status_tag("v1") else {
+        return (Vec::new(), None);
+    };
+    let condition = tag
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ImportSuccess")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    let images = tag
+        .items
+        .iter()
+        .map(|i| i.docker_image_reference.clone())
+        .collect();
+    (images, condition)
+}
 
-    // Nothing imported: the placeholder image waits, saying for which tag.
-    let message = eventually("WaitingForImage", MINUTE, || async {
-        let dc = ns.dcs().get("web").await.ok()?;
-        let c = dc
+/// Waits until the DeploymentConfig waits for its image, saying for which tag.
+async fn waiting_for_image(ns: &TestNamespace) -> String {
+    eventually("WaitingForImage", MINUTE, || async {
+        let c = dc(ns)
+            .await
             .status?
             .conditions
             .into_iter()
             .find(|c| c.type_ == "Progressing")?;
         (c.reason == "WaitingForImage").then_some(c.message)
     })
-    .await;
-    assert!(message.contains("ImageStreamTag app:v1"), "{message}");
+    .await
+}
 
-    // Imported: the trigger writes the pinned image, and revision 1 rolls it out.
-    let first = format!("registry.test/team/app@{}", digest(0xaa));
-    imported(&ns, &[digest(0xaa)]).await;
+async fn create_pull_secret(ns: &TestNamespace, registry: &Registry) {
+    ns.api::<Secret>()
+        .create(
+            &PostParams::default(),
+            &registry.pull_secret("registry-pull"),
+        )
+        .await
+        .expect("pull secret");
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_push_rolls_out_a_moved_tag_rolls_out_again_and_a_gitops_reapply_does_not() {
+    let ns = TestNamespace::new("images").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let _operator = Operator::start(&ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), true),
+    )
+    .await;
+    assert!(ok, "an exported ImageStream applies unchanged: {out}");
+    let (ok, out) = apply(&ns.name, DC).await;
+    assert!(ok, "{out}");
+
+    // Nothing pushed yet: the import says so, and the DeploymentConfig waits for the tag.
+    let (_, condition) = eventually("a failed import", MINUTE, || async {
+        let (images, condition) = tag_v1(&ns).await;
+        condition.is_some().then_some((images, condition))
+    })
+    .await;
+    let expected = format!(
+        "dockerimage.image.openshift.io \"{}\" not found",
+        registry.image("team/app:v1")
+    );
+    assert_eq!(
+        condition,
+        Some(("False".into(), "NotFound".into(), expected))
+    );
+    assert!(
+        waiting_for_image(&ns)
+            .await
+            .contains("ImageStreamTag app:v1")
+    );
+    assert_eq!(dc(&ns).await.status.expect("status").latest_version, 0);
+
+    // Pushed: the scheduled import finds it, the trigger pins it, revision 1 rolls it out.
+    let first = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
     wait_phase(&ns, "web-1", "Complete", MINUTE).await;
     assert_eq!(image_of(&ns).await.as_deref(), Some(first.as_str()));
-    let dc = ns.dcs().get("web").await.expect("dc");
-    let params = dc.spec.triggers.as_deref().unwrap_or_default()[1]
+    let dc1 = dc(&ns).await;
+    let params = dc1.spec.triggers.as_deref().unwrap_or_default()[1]
         .image_change_params
         .clone()
         .expect("params");
     assert_eq!(params.last_triggered_image.as_deref(), Some(first.as_str()));
-    let managers: Vec<String> = dc
+    let managers: Vec<String> = dc1
         .metadata
         .managed_fields
         .unwrap_or_default()
@@ -136,29 +187,37 @@ async fn a_new_image_under_the_tag_rolls_out_and_a_gitops_reapply_does_not() {
         managers.iter().any(|m| m == IMAGE_TRIGGER_FIELD_MANAGER),
         "{managers:?}"
     );
+    assert_eq!(
+        tag_v1(&ns).await,
+        (vec![first.clone()], None),
+        "the failure is cleared"
+    );
 
-    // A new image under the tag: revision 2, caused by the image change.
-    let second = format!("registry.test/team/app@{}", digest(0xbb));
-    imported(&ns, &[digest(0xbb), digest(0xaa)]).await;
+    // The tag moves in the registry: the next scheduled import notices, revision 2 rolls out.
+    let second = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "two").await
+    );
     wait_phase(&ns, "web-2", "Complete", MINUTE).await;
-    let status = ns
-        .dcs()
-        .get("web")
-        .await
-        .expect("dc")
-        .status
-        .expect("status");
+    let status = dc(&ns).await.status.expect("status");
     let details = serde_json::to_value(status.details).expect("details");
     assert_eq!(details["message"], "image change");
     assert_eq!(
         details["causes"][0],
         json!({"type": "ImageChange", "imageTrigger": {"from": {"kind": "DockerImage", "name": second}}})
     );
+    assert_eq!(
+        tag_v1(&ns).await.0,
+        vec![second.clone(), first.clone()],
+        "newest first"
+    );
+    assert!(!events_of(&ns, "ImageStream", "Imported").await.is_empty());
 
     // A GitOps tool re-applies the manifest as written, under its own field manager: the image
     // goes back to the placeholder, the trigger puts it back, and nothing rolls out.
-    let generation = |dc: &cutover::api::DeploymentConfig| dc.metadata.generation.unwrap_or(0);
-    let before = generation(&ns.dcs().get("web").await.expect("dc"));
+    let generation = |dc: &DeploymentConfig| dc.metadata.generation.unwrap_or(0);
+    let before = generation(&dc(&ns).await);
     let path = root()
         .join("target")
         .join("e2e-manifests")
@@ -181,14 +240,105 @@ async fn a_new_image_under_the_tag_rolls_out_and_a_gitops_reapply_does_not() {
     })
     .await;
     // Two spec changes: the re-apply did put the placeholder back, and the trigger undid it.
-    let after = generation(&ns.dcs().get("web").await.expect("dc"));
+    let after = generation(&dc(&ns).await);
     assert!(after >= before + 2, "generation {before} -> {after}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let dc = ns.dcs().get("web").await.expect("dc");
+    // Two scheduled imports later (3 s apart), still revision 2.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(
-        dc.status.expect("status").latest_version,
+        dc(&ns).await.status.expect("status").latest_version,
         2,
         "no third rollout"
+    );
+    assert!(phase(&ns, "web-3").await.is_none());
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_private_registry_needs_its_pull_secret_and_multi_arch_images_import_by_index() {
+    let ns = TestNamespace::new("imgauth").await;
+    let registry = Registry::start(&ns.name).await;
+    let index = registry.push_index("team/app:v1", "multi").await;
+    let _operator = Operator::start(&ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), false),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, DC).await;
+    assert!(ok, "{out}");
+
+    // No pull Secret: refused, in OpenShift's words, and the DeploymentConfig waits.
+    let (_, condition) = eventually("a failed import", MINUTE, || async {
+        let (images, condition) = tag_v1(&ns).await;
+        condition.is_some().then_some((images, condition))
+    })
+    .await;
+    let message = format!(
+        "you may not have access to the container image \"{}\" and did not have credentials to the repository",
+        registry.image("team/app:v1")
+    );
+    assert_eq!(
+        condition,
+        Some(("False".into(), "Unauthorized".into(), message))
+    );
+    let warning = eventually("an ImportFailed event", MINUTE, || async {
+        events_of(&ns, "ImageStream", "ImportFailed").await.pop()
+    })
+    .await;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    assert!(waiting_for_image(&ns).await.contains("app:v1"));
+
+    // The Secret arrives: the retry imports the index's digest (not one platform's).
+    create_pull_secret(&ns, &registry).await;
+    let pinned = format!("{}@{index}", registry.image("team/app"));
+    eventually("the import with credentials", MINUTE, || async {
+        (tag_v1(&ns).await == (vec![pinned.clone()], None)).then_some(())
+    })
+    .await;
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(pinned.as_str()));
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn an_operator_killed_right_after_an_import_rolls_out_exactly_one_revision() {
+    let ns = TestNamespace::new("imgkill").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    registry.push("team/app:v1", "one").await;
+    let operator = Operator::start(&ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), true),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, DC).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+
+    // SIGKILL as soon as the new image is recorded: before or after the trigger wrote it.
+    let second = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "two").await
+    );
+    eventually("the import of the moved tag", MINUTE, || async {
+        (tag_v1(&ns).await.0.first() == Some(&second)).then_some(())
+    })
+    .await;
+    operator.kill().await;
+    let _successor = Operator::start(&ns.name);
+    wait_phase(&ns, "web-2", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(second.as_str()));
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        dc(&ns).await.status.expect("status").latest_version,
+        2,
+        "exactly one new revision"
     );
     assert!(phase(&ns, "web-3").await.is_none());
     ns.cleanup().await;

@@ -14,5 +14,8 @@ mod gitops;
 mod hooks;
 mod images;
 mod operations;
+#[path = "../support/push.rs"]
+mod push;
+mod registry;
 mod routes;
 mod strategies;

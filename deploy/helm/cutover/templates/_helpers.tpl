@@ -23,10 +23,19 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["apps.openshift.io"]
   resources: ["deploymentconfigs/status"]
   verbs: ["get", "patch", "update"]
-# The ImageStreams ImageChange triggers follow.
+# The ImageStreams ImageChange triggers follow; the importer writes their status.
 - apiGroups: ["image.openshift.io"]
   resources: ["imagestreams"]
   verbs: ["get", "list", "watch"]
+- apiGroups: ["image.openshift.io"]
+  resources: ["imagestreams/status"]
+  verbs: ["patch"]
+# Registry credentials for imports, as OpenShift's importer reads them: the pull Secrets
+# (kubernetes.io/dockerconfigjson, dockercfg) of an ImageStream's namespace, listed by type
+# when a tag is imported; never watched or cached.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list"]
 # One ReplicaSet per revision: created, scaled, annotated, adopted and pruned.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
