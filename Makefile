@@ -10,11 +10,11 @@ export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
 .PHONY: help build crds lint unit cluster cluster-down install-local e2e test demo demo-down install bench bench-fleet
 
 help:
-	@echo "make demo          start the local cluster and the operator, roll out examples/frontend.yaml"
+	@echo "make demo          start the local cluster, a registry and the operator; roll out examples/frontend.yaml, push an image, roll it out"
 	@echo "make test          lint, unit tests, and e2e tests against the local cluster"
 	@echo "make cluster       build (first time, ~10 min) and start the local control plane"
 	@echo "make cluster-down  stop it (only the processes it started)"
-	@echo "make demo-down     stop the demo's operator"
+	@echo "make demo-down     stop the demo's operator and registry"
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
 	@echo "make bench         the planner alone, then cutover vs the Deployment controller (BENCHMARKS.md)"
