@@ -265,3 +265,62 @@ fn logs_of_a_revision() {
          Normal   DeploymentCreated            Created new replication controller \"web-2\" for version 2\n"
     );
 }
+
+fn triggered(triggers: serde_json::Value) -> DeploymentConfig {
+    let mut d = dc(json!({}));
+    d.spec.triggers = Some(serde_json::from_value(triggers).expect("triggers"));
+    d
+}
+
+#[test]
+fn set_triggers_table_reset_and_the_undo_warning() {
+    use cutover::cli::{disabled_triggers_warning, format_triggers, reset_triggers};
+    let d = triggered(json!([
+        {"type": "ImageChange", "imageChangeParams": {"automatic": false, "containerNames": ["app", "sidecar"],
+            "from": {"kind": "ImageStreamTag", "name": "app:prod"}}},
+        {"type": "ImageChange", "imageChangeParams": {"automatic": true, "containerNames": ["app"],
+            "from": {"kind": "ImageStreamTag", "name": "base:1", "namespace": "images"}}},
+    ]));
+    assert_eq!(
+        format_triggers(&d),
+        "\
+NAME                   TYPE    VALUE                    AUTO
+deploymentconfigs/web  config                           false
+deploymentconfigs/web  image   app:prod (app, sidecar)  false
+deploymentconfigs/web  image   images/base:1 (app)      true
+"
+    );
+    assert_eq!(
+        disabled_triggers_warning(&d),
+        "\nWarning: the following images triggers were disabled: app:prod\n  You can re-enable them with: kubectl dc set triggers web --auto\n"
+    );
+
+    // --auto: ConfigChange first, every image trigger automatic; --manual: the opposite.
+    let auto = reset_triggers(&d, true);
+    let types: Vec<(&str, Option<bool>)> = auto
+        .iter()
+        .map(|t| {
+            (
+                t.type_.as_str(),
+                t.image_change_params.as_ref().map(|p| p.automatic),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("ConfigChange", None),
+            ("ImageChange", Some(true)),
+            ("ImageChange", Some(true))
+        ]
+    );
+    let manual = reset_triggers(&triggered(json!([{"type": "ConfigChange"}])), false);
+    assert!(manual.is_empty(), "manual only: triggers: []");
+    let d = dc(json!({}));
+    assert_eq!(
+        reset_triggers(&d, false),
+        vec![],
+        "absent triggers mean [ConfigChange]"
+    );
+    assert_eq!(disabled_triggers_warning(&d), "");
+}

@@ -53,7 +53,11 @@ fn triggered_dc(automatic: bool) -> DeploymentConfig {
 
 /// The image trigger's write, as the operator sends it, applied to the DeploymentConfig.
 fn trigger_writes(w: &mut World, registry: &Registry) -> bool {
-    let images = trigger::deployment_config(&w.dc, registry);
+    fires(w, registry, trigger::Firing::Automatic)
+}
+
+fn fires(w: &mut World, registry: &Registry, firing: trigger::Firing) -> bool {
+    let images = trigger::deployment_config(&w.dc, registry, firing);
     if images.is_empty() {
         return false;
     }
@@ -178,6 +182,37 @@ fn the_first_rollout_waits_for_the_trigger_even_when_the_template_names_an_image
     assert!(trigger_writes(&mut w, &registry));
     assert!(w.run_until(30, |w| w.phase(1).as_deref() == Some("Complete"), |_| {}));
     assert_eq!(w.latest_version(), 1);
+    let image =
+        w.dc.spec
+            .template
+            .containers()
+            .first()
+            .map(|c| c.image.to_string());
+    assert_eq!(image.as_deref(), Some("registry.test/app@sha256:aa"));
+}
+
+#[test]
+fn rollout_latest_fires_manual_triggers_and_is_refused_while_a_tag_has_no_image() {
+    let mut w = World::new(triggered_dc(false));
+    let mut registry = Registry(vec![]);
+    // As the shell does while a latest request is pending: every trigger fires (none resolves).
+    w.annotate("cutover.io/request-latest", "t1");
+    assert!(!fires(&mut w, &registry, trigger::Firing::All));
+    w.step();
+    let (kind, outcome, message) = w.request("latest").expect("handled");
+    assert_eq!((kind.as_str(), outcome.as_str()), ("t1", "Refused"));
+    assert_eq!(
+        message,
+        "cannot trigger a deployment for \"web\" because it contains unresolved images"
+    );
+    assert_eq!(w.latest_version(), 0);
+
+    // The tag has an image now: the manual trigger fires for the request, and it rolls out.
+    registry.0 = vec!["registry.test/app@sha256:aa"];
+    w.annotate("cutover.io/request-latest", "t2");
+    assert!(fires(&mut w, &registry, trigger::Firing::All));
+    assert!(w.run_until(30, |w| w.phase(1).as_deref() == Some("Complete"), |_| {}));
+    assert_eq!(details(&w)["message"], "manual change");
     let image =
         w.dc.spec
             .template

@@ -311,8 +311,8 @@ pub struct DeploymentTriggerPolicy {
     pub image_change_params: Option<DeploymentTriggerImageChangeParams>,
 }
 
-/// Parameters of an ImageChange trigger. Accepted for compatibility; inactive until cutover has an
-/// ImageStream equivalent (the template's image is deployed as written).
+/// Parameters of an ImageChange trigger: the ImageStreamTag it follows and the containers whose
+/// image it sets; `automatic: false` records nothing until `rollout latest`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentTriggerImageChangeParams {

@@ -46,8 +46,24 @@ enum Command {
     /// Traffic between a Route's Services: weights, blue-green switch, shares.
     #[command(subcommand)]
     Route(RouteCmd),
+    /// Change a DeploymentConfig's settings.
+    #[command(subcommand)]
+    Set(SetCmd),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completion { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum SetCmd {
+    /// Show the triggers, or make them all automatic (`--auto`: ConfigChange added, every
+    /// ImageChange trigger automatic) or manual (`--manual`), as `oc set triggers` does.
+    Triggers {
+        name: String,
+        #[arg(long, conflicts_with = "manual")]
+        auto: bool,
+        #[arg(long)]
+        manual: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +179,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             RouteCmd::Show { route } => commands::route_show(c, ns, &route).await?,
         },
+        Command::Set(SetCmd::Triggers { name, auto, manual }) => {
+            let mode = (auto || manual).then_some(auto);
+            commands::set_triggers(c, ns, &name, mode).await?
+        }
         Command::Describe { name } => commands::describe(c, ns, &name).await?,
         Command::Logs { name, version } => commands::logs(c, ns, &name, version).await?,
     };

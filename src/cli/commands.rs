@@ -239,7 +239,38 @@ pub async fn undo(
     }
     let extra = [(ROLLBACK_TO_ANNOTATION, to.to_string())];
     let message = send(client, ns, name, RequestKind::Rollback, &extra).await?;
-    Ok(format!("{message}\n"))
+    let dc = get_dc(client, ns, name).await?;
+    Ok(format!(
+        "{message}\n{}",
+        format::disabled_triggers_warning(&dc)
+    ))
+}
+
+/// `set triggers`: the table of triggers, or (`auto`: Some) all made automatic or manual, as
+/// `oc set triggers --auto|--manual` does.
+pub async fn set_triggers(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    auto: Option<bool>,
+) -> Result<String, CliError> {
+    let dc = get_dc(client, ns, name).await?;
+    let Some(auto) = auto else {
+        return Ok(format::format_triggers(&dc));
+    };
+    let triggers = view::reset_triggers(&dc, auto);
+    // The whole list, guarded by the version it was computed from.
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": dc.resource_version()},
+        "spec": {"triggers": triggers},
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
+    Ok(format::triggers_updated(name))
 }
 
 /// `rollout pause` / `rollout resume`: spec.paused, with oc's refusals.

@@ -267,3 +267,95 @@ pub fn revision_events(rc: &str, events: &[(String, String, String)]) -> String 
     }
     out
 }
+
+/// `set triggers` without a flag: oc's table, `NAME TYPE VALUE AUTO`.
+pub fn format_triggers(dc: &DeploymentConfig) -> String {
+    let name = format!("{}/{}", DeploymentConfig::plural(&()), dc.name_any());
+    let own = dc.namespace().unwrap_or_default();
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "TYPE".into(),
+        "VALUE".into(),
+        "AUTO".into(),
+    ]];
+    let config = dc.spec.has_trigger(crate::api::TRIGGER_CONFIG_CHANGE);
+    rows.push([
+        name.clone(),
+        "config".into(),
+        String::new(),
+        config.to_string(),
+    ]);
+    for p in dc
+        .spec
+        .triggers
+        .iter()
+        .flatten()
+        .filter_map(|t| t.image_change_params.as_ref())
+    {
+        let from = p.from.name.clone().unwrap_or_default();
+        let from = match p.from.namespace.as_deref() {
+            Some(ns) if !ns.is_empty() && ns != own => format!("{ns}/{from}"),
+            _ => from,
+        };
+        let value = if p.container_names.is_empty() {
+            from
+        } else {
+            format!("{from} ({})", p.container_names.join(", "))
+        };
+        rows.push([name.clone(), "image".into(), value, p.automatic.to_string()]);
+    }
+    table(&rows)
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < N {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
+            } else {
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `set triggers --auto|--manual`: `deploymentconfig.apps.openshift.io/web triggers updated`.
+pub fn triggers_updated(name: &str) -> String {
+    format!(
+        "{}.{}/{name} triggers updated\n",
+        DeploymentConfig::kind(&()).to_lowercase(),
+        DeploymentConfig::group(&()),
+    )
+}
+
+/// After `rollout undo`: oc's warning for each ImageChange trigger the rollback left manual, so
+/// nobody wonders why a push no longer rolls out.
+pub fn disabled_triggers_warning(dc: &DeploymentConfig) -> String {
+    let mut out = String::new();
+    for p in dc
+        .spec
+        .triggers
+        .iter()
+        .flatten()
+        .filter_map(|t| t.image_change_params.as_ref())
+    {
+        if !p.automatic {
+            let _ = write!(
+                out,
+                "\nWarning: the following images triggers were disabled: {}\n  You can re-enable them with: kubectl dc set triggers {} --auto\n",
+                p.from.name.as_deref().unwrap_or_default(),
+                dc.name_any()
+            );
+        }
+    }
+    out
+}

@@ -13,12 +13,13 @@ pub mod view;
 
 pub use commands::{
     connect, describe, events, get_dc, get_route, history, logs, request, revisions,
-    route_set_weights, route_show, route_switch, set_paused, status, undo,
+    route_set_weights, route_show, route_switch, set_paused, set_triggers, status, undo,
 };
 pub use format::{
-    format_describe, format_history, format_route, format_template, progress_bar, status_update,
+    disabled_triggers_warning, format_describe, format_history, format_route, format_template,
+    format_triggers, progress_bar, status_update,
 };
-pub use view::{new_weights, observed_revisions, switch_weights, undo_target};
+pub use view::{new_weights, observed_revisions, reset_triggers, switch_weights, undo_target};
 
 /// A plugin failure: one clear sentence for the user, and the exit code.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,8 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::ResourceExt;
 
 use super::CliError;
-use crate::api::DeploymentConfig;
 use crate::api::route::Route;
+use crate::api::{DeploymentConfig, DeploymentTriggerPolicy, TRIGGER_CONFIG_CHANGE};
 use crate::strategy::Revision;
 use crate::strategy::observe;
 use crate::strategy::requests::rollback_target;
@@ -85,4 +85,36 @@ pub fn switch_weights(route: &Route, service: &str) -> Result<Vec<(String, i32)>
         .map(|b| (b.name.clone(), if b.name == service { weight } else { 0 }))
         .collect();
     new_weights(route, &set)
+}
+
+/// `set triggers --auto` / `--manual`, as `oc set triggers` resets them: with `--auto` the
+/// ConfigChange trigger is there (first, added if missing) and every ImageChange trigger is
+/// automatic; with `--manual` the ConfigChange trigger is gone and none is automatic.
+pub fn reset_triggers(dc: &DeploymentConfig, auto: bool) -> Vec<DeploymentTriggerPolicy> {
+    let triggers = dc.spec.triggers.clone().unwrap_or_else(|| {
+        vec![DeploymentTriggerPolicy {
+            type_: TRIGGER_CONFIG_CHANGE.into(),
+            image_change_params: None,
+        }]
+    });
+    let mut out: Vec<_> = triggers
+        .into_iter()
+        .filter(|t| t.type_ != TRIGGER_CONFIG_CHANGE)
+        .map(|mut t| {
+            if let Some(p) = t.image_change_params.as_mut() {
+                p.automatic = auto;
+            }
+            t
+        })
+        .collect();
+    if auto {
+        out.insert(
+            0,
+            DeploymentTriggerPolicy {
+                type_: TRIGGER_CONFIG_CHANGE.into(),
+                image_change_params: None,
+            },
+        );
+    }
+    out
 }

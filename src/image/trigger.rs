@@ -80,17 +80,32 @@ fn image_triggers(
         })
 }
 
-/// What the automatic ImageChange triggers of `dc` write, given the streams they follow.
-pub fn deployment_config(dc: &DeploymentConfig, streams: &impl Streams) -> TriggeredImages {
+/// Which ImageChange triggers write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firing {
+    /// The automatic ones: what the trigger controller does on every change.
+    Automatic,
+    /// All of them: a `rollout latest` request, as OpenShift's instantiate with `force`.
+    All,
+}
+
+/// What the ImageChange triggers of `dc` write, given the streams they follow.
+pub fn deployment_config(
+    dc: &DeploymentConfig,
+    streams: &impl Streams,
+    firing: Firing,
+) -> TriggeredImages {
     let own = dc.namespace().unwrap_or_default();
     let mut out = TriggeredImages::default();
-    let automatic: Vec<_> = image_triggers(dc).filter(|(_, p)| p.automatic).collect();
-    if automatic.is_empty() {
+    let firing: Vec<_> = image_triggers(dc)
+        .filter(|(_, p)| p.automatic || firing == Firing::All)
+        .collect();
+    if firing.is_empty() {
         // Every reconcile asks: most DeploymentConfigs have no such trigger.
         return out;
     }
     let containers = dc.spec.template.containers();
-    for (index, params) in automatic {
+    for (index, params) in firing {
         let resolved = params
             .from
             .name
@@ -255,7 +270,11 @@ mod tests {
             "v1",
             &["r/app@sha256:bb", "r/app@sha256:aa"],
         )]);
-        let got = deployment_config(&dc(json!([trigger(true, "app:v1", None)])), &cache);
+        let got = deployment_config(
+            &dc(json!([trigger(true, "app:v1", None)])),
+            &cache,
+            Firing::Automatic,
+        );
         let image = "r/app@sha256:bb".to_string();
         assert_eq!(got.last_triggered, [(0, image.clone())]);
         let names: Vec<(&str, bool)> = got
@@ -275,7 +294,7 @@ mod tests {
     fn the_patch_tests_what_it_writes() {
         let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
         let d = dc(json!([{"type": "ConfigChange"}, trigger(true, "app:v1", None)]));
-        let ops = json_patch(&d, &deployment_config(&d, &cache));
+        let ops = json_patch(&d, &deployment_config(&d, &cache, Firing::Automatic));
         let t = "/spec/triggers/1/imageChangeParams";
         assert_eq!(
             ops,
@@ -297,7 +316,7 @@ mod tests {
             trigger(true, "app:v1", None),
             trigger(true, "other:v1", None)
         ]);
-        assert!(deployment_config(&dc(both), &cache).is_empty());
+        assert!(deployment_config(&dc(both), &cache, Firing::Automatic).is_empty());
         assert!(!all_resolved_once(&dc(json!([trigger(
             true, "app:v1", None
         )]))));
@@ -307,7 +326,7 @@ mod tests {
     fn an_unresolved_tag_keeps_its_last_image_and_restores_drifted_containers() {
         let cache = Cache(vec![]);
         let d = dc(json!([trigger(true, "app:v1", Some("r/app@sha256:aa"))]));
-        let got = deployment_config(&d, &cache);
+        let got = deployment_config(&d, &cache, Firing::Automatic);
         assert!(got.last_triggered.is_empty());
         assert_eq!(
             got.containers.len(),
@@ -321,7 +340,7 @@ mod tests {
     fn a_manual_trigger_writes_nothing_but_still_holds_the_first_rollout() {
         let cache = Cache(vec![stream("app", "v1", &["r/app@sha256:bb"])]);
         let d = dc(json!([trigger(false, "app:v1", None)]));
-        assert!(deployment_config(&d, &cache).is_empty());
+        assert!(deployment_config(&d, &cache, Firing::Automatic).is_empty());
         assert!(!all_resolved_once(&d));
     }
 
@@ -337,7 +356,7 @@ mod tests {
             followed_streams(&d),
             [("shared".to_string(), "base".to_string())]
         );
-        let got = deployment_config(&d, &Cache(vec![other]));
+        let got = deployment_config(&d, &Cache(vec![other]), Firing::Automatic);
         assert_eq!(got.last_triggered, [(0, "r/base@sha256:cc".to_string())]);
     }
 }

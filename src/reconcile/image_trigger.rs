@@ -10,14 +10,26 @@ use kube::api::{Api, Patch, PatchParams};
 
 use crate::api::DeploymentConfig;
 use crate::api::keys::IMAGE_TRIGGER_FIELD_MANAGER;
+use crate::api::requests::{self, RequestKind};
 use crate::error::{Error, Result};
 use crate::image::trigger;
 
 use super::Context;
 
 /// Writes what the triggers of `dc` resolve to, if that changes anything; whether it wrote.
+/// A pending `rollout latest` request fires the manual triggers too, as `oc rollout latest`
+/// does: the rollout it starts runs the newest images.
 pub async fn write(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
-    let images = trigger::deployment_config(dc, &ctx.image_streams);
+    let latest_requested = !dc.spec.paused
+        && requests::pending(dc)
+            .iter()
+            .any(|(kind, _)| *kind == RequestKind::Latest);
+    let firing = if latest_requested {
+        trigger::Firing::All
+    } else {
+        trigger::Firing::Automatic
+    };
+    let images = trigger::deployment_config(dc, &ctx.image_streams, firing);
     if images.is_empty() {
         return Ok(false);
     }

@@ -115,6 +115,13 @@ fn latest(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
             r.phase.as_str()
         ));
     }
+    // The shell has fired every trigger it could resolve (manual ones too) before this pass.
+    if !crate::image::trigger::all_resolved_once(&obs.dc) {
+        return Err(format!(
+            "cannot trigger a deployment for \"{}\" because it contains unresolved images",
+            obs.name()
+        ));
+    }
     pass.bump("manual change", vec![cause("Manual")]);
     Ok(format!("started rollout #{}", pass.status.latest_version))
 }

@@ -343,3 +343,81 @@ async fn an_operator_killed_right_after_an_import_rolls_out_exactly_one_revision
     assert!(phase(&ns, "web-3").await.is_none());
     ns.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn rollout_latest_fires_a_manual_trigger_and_undo_disables_an_automatic_one() {
+    let ns = TestNamespace::new("imgmanual").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let first = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
+    let _operator = Operator::start(&ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), true),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, &DC.replace("automatic: true", "automatic: false")).await;
+    assert!(ok, "{out}");
+
+    // automatic: false: imported, but nothing rolls out until asked.
+    eventually("the import", MINUTE, || async {
+        (tag_v1(&ns).await.0 == [first.clone()]).then_some(())
+    })
+    .await;
+    assert!(
+        waiting_for_image(&ns)
+            .await
+            .contains("kubectl dc rollout latest")
+    );
+    let (ok, out, err) = dc_plugin(&ns.name, &["rollout", "latest", "web"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "started rollout #1");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(first.as_str()));
+
+    // Made automatic, as `oc set triggers --auto`: the next push rolls out by itself.
+    let (ok, out, err) = dc_plugin(&ns.name, &["set", "triggers", "web", "--auto"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "deploymentconfig.apps.openshift.io/web triggers updated"
+    );
+    let second = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "two").await
+    );
+    wait_phase(&ns, "web-2", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(second.as_str()));
+
+    // Undo goes back to the first image and disables the trigger, saying so as oc does.
+    let (ok, out, err) = dc_plugin(&ns.name, &["rollout", "undo", "web"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("rolled back to revision 1"), "{out}");
+    assert!(
+        out.contains("Warning: the following images triggers were disabled: app:v1\n  You can re-enable them with: kubectl dc set triggers web --auto"),
+        "{out}"
+    );
+    wait_phase(&ns, "web-3", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(first.as_str()));
+    // A push now changes nothing: the trigger is manual.
+    let third = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "three").await
+    );
+    eventually("the import of the third image", MINUTE, || async {
+        (tag_v1(&ns).await.0.first() == Some(&third)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(dc(&ns).await.status.expect("status").latest_version, 3);
+    assert_eq!(image_of(&ns).await.as_deref(), Some(first.as_str()));
+    ns.cleanup().await;
+}
