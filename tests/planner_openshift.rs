@@ -365,8 +365,13 @@ fn an_init_container_image_is_not_an_image_change() {
             image_change_params: Some(DeploymentTriggerImageChangeParams {
                 automatic: true,
                 container_names: vec!["app".into()],
-                from: Default::default(),
-                last_triggered_image: None,
+                from: k8s_openapi::api::core::v1::ObjectReference {
+                    kind: Some("ImageStreamTag".into()),
+                    name: Some("app:v1".into()),
+                    ..Default::default()
+                },
+                // Resolved once: the first rollout waits for that.
+                last_triggered_image: Some("app:1".into()),
             }),
         }]);
         s.template = PodTemplate(serde_json::json!({
