@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -18,8 +18,10 @@ use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::route::Route;
 use crate::http::Readiness;
+use crate::image::annotation::Workload;
 use crate::leader::{self, LeaseConfig, LeaseError};
 use crate::metrics::Metrics;
+use crate::reconcile::annotation_trigger::{self, AnnotationContext};
 use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::image_import::{self, ImportContext, Registries};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
@@ -43,6 +45,9 @@ pub struct Scope {
     pub image_import_interval: jiff::SignedDuration,
     /// PEM certificates trusted for registries besides the system's.
     pub registry_ca: Vec<u8>,
+    /// Whether `image.openshift.io/triggers` annotations on Deployments, StatefulSets,
+    /// DaemonSets and CronJobs are honoured.
+    pub annotation_triggers: bool,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -99,15 +104,18 @@ where
     (cache, rx)
 }
 
-/// The ImageStreams, cached, and the `(namespace, name)` of each one that changes (or goes).
+/// The ImageStreams, cached, and `subscribers` channels that each get the `(namespace, name)` of
+/// every stream that changes (or goes).
 fn watch_image_streams(
     api: Api<ImageStream>,
+    subscribers: usize,
 ) -> (
     reflector::Store<ImageStream>,
-    mpsc::UnboundedReceiver<(String, String)>,
+    Vec<mpsc::UnboundedReceiver<(String, String)>>,
 ) {
     let (store, writer) = reflector::store();
-    let (tx, rx) = mpsc::unbounded();
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..subscribers).map(|_| mpsc::unbounded()).unzip();
     tokio::spawn(
         watcher(api, watcher::Config::default())
             .default_backoff()
@@ -115,12 +123,15 @@ fn watch_image_streams(
             .touched_objects()
             .for_each(move |stream| {
                 if let Ok(s) = stream {
-                    let _ = tx.unbounded_send((s.namespace().unwrap_or_default(), s.name_any()));
+                    let key = (s.namespace().unwrap_or_default(), s.name_any());
+                    for tx in &senders {
+                        let _ = tx.unbounded_send(key.clone());
+                    }
                 }
                 async {}
             }),
     );
-    (store, rx)
+    (store, receivers)
 }
 
 /// The DeploymentConfigs whose ImageChange triggers follow the stream `(namespace, name)`.
@@ -237,7 +248,15 @@ pub async fn run(
         job_owner,
         any_change,
     );
-    let (image_streams, stream_events) = watch_image_streams(api::<ImageStream>(&client, &scope));
+    // One subscriber for DeploymentConfigs, one per workload kind with annotation triggers.
+    let subscribers = 1 + if scope.annotation_triggers {
+        Workload::ALL.len()
+    } else {
+        0
+    };
+    let (image_streams, mut stream_subscribers) =
+        watch_image_streams(api::<ImageStream>(&client, &scope), subscribers);
+    let stream_events = stream_subscribers.remove(0);
     let ready = futures::try_join!(
         replica_sets.wait_until_ready(),
         pods.wait_until_ready(),
@@ -279,6 +298,53 @@ pub async fn run(
         metrics.clone(),
         shutdown.clone(),
     );
+    let annotated =
+        futures::future::join_all(stream_subscribers.into_iter().zip(Workload::ALL).map(
+            |(events, workload)| {
+                let ctx = AnnotationContext {
+                    client: client.clone(),
+                    workload,
+                    resource: workload_resource(workload),
+                    image_streams: ctx.image_streams.clone(),
+                    events: ctx.events.clone(),
+                    backoff: Default::default(),
+                };
+                let (client, scope, metrics, shutdown) = (
+                    client.clone(),
+                    scope.clone(),
+                    metrics.clone(),
+                    shutdown.clone(),
+                );
+                async move {
+                    match workload {
+                        Workload::Deployment => {
+                            run_annotation_triggers::<Deployment>(
+                                client, scope, ctx, events, metrics, shutdown,
+                            )
+                            .await
+                        }
+                        Workload::StatefulSet => {
+                            run_annotation_triggers::<StatefulSet>(
+                                client, scope, ctx, events, metrics, shutdown,
+                            )
+                            .await
+                        }
+                        Workload::DaemonSet => {
+                            run_annotation_triggers::<DaemonSet>(
+                                client, scope, ctx, events, metrics, shutdown,
+                            )
+                            .await
+                        }
+                        Workload::CronJob => {
+                            run_annotation_triggers::<CronJob>(
+                                client, scope, ctx, events, metrics, shutdown,
+                            )
+                            .await
+                        }
+                    }
+                }
+            },
+        ));
     let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
     // The DeploymentConfigs, cached without their managedFields: nothing here reads them, and
     // with many objects they are a good part of the cache (as in the other caches).
@@ -314,7 +380,7 @@ pub async fn run(
             ctx,
         )
         .for_each(log_result);
-    let controllers = futures::future::join3(dcs, routes, imports);
+    let controllers = futures::future::join4(dcs, routes, imports, annotated);
     match &mut leadership {
         None => {
             controllers.await;
@@ -392,6 +458,86 @@ async fn run_imports(
             },
             image_import::error_policy,
             ctx,
+        )
+        .for_each(log_result)
+        .await;
+}
+
+fn workload_resource(workload: Workload) -> kube::api::ApiResource {
+    match workload {
+        Workload::Deployment => kube::api::ApiResource::erase::<Deployment>(&()),
+        Workload::StatefulSet => kube::api::ApiResource::erase::<StatefulSet>(&()),
+        Workload::DaemonSet => kube::api::ApiResource::erase::<DaemonSet>(&()),
+        Workload::CronJob => kube::api::ApiResource::erase::<CronJob>(&()),
+    }
+}
+
+/// The `image.openshift.io/triggers` annotation on workloads of kind `K`: watched by metadata
+/// only (their specs are read when an annotated one needs a look), woken when the annotation or
+/// the spec changes, and when a stream an annotation follows changes.
+async fn run_annotation_triggers<K>(
+    client: Client,
+    scope: Scope,
+    ctx: AnnotationContext,
+    stream_events: mpsc::UnboundedReceiver<(String, String)>,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    use crate::image::annotation::{TRIGGERS_ANNOTATION, followed_streams};
+    let (reader, writer) = reflector::store::<PartialObjectMeta<K>>();
+    let relevant = |o: &PartialObjectMeta<K>| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        o.metadata.generation.hash(&mut hasher);
+        o.annotations().get(TRIGGERS_ANNOTATION).hash(&mut hasher);
+        Some(hasher.finish())
+    };
+    let objects = watcher(
+        api::<PartialObjectMeta<K>>(&client, &scope),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|o| o.managed_fields_mut().clear())
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(relevant, Default::default());
+    let controller = Controller::for_stream(objects, reader);
+    let store = controller.store();
+    let followers = stream_events.flat_map(move |stream| {
+        let annotated: Vec<_> = store
+            .state()
+            .into_iter()
+            .filter(|o| {
+                let value = o.annotations().get(TRIGGERS_ANNOTATION).map(String::as_str);
+                followed_streams(&o.namespace().unwrap_or_default(), value).contains(&stream)
+            })
+            .map(|o| ObjectRef::from(o.as_ref()))
+            .collect();
+        futures::stream::iter(annotated)
+    });
+    controller
+        .reconcile_on(followers)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |object, ctx: Arc<AnnotationContext>| {
+                let metrics = metrics.clone();
+                async move {
+                    let timer = metrics.reconcile_started("imagetrigger");
+                    let result = annotation_trigger::reconcile(object, ctx).await;
+                    timer.finish(result_label(&result));
+                    result
+                }
+            },
+            annotation_trigger::error_policy,
+            Arc::new(ctx),
         )
         .for_each(log_result)
         .await;

@@ -74,6 +74,10 @@ enum Command {
         /// private CA (OpenShift's image.config.openshift.io additionalTrustedCA).
         #[arg(long, env = "CUTOVER_REGISTRY_CA")]
         registry_ca: Option<std::path::PathBuf>,
+        /// Honour `image.openshift.io/triggers` annotations on Deployments, StatefulSets,
+        /// DaemonSets and CronJobs (needs RBAC to patch them; deploy/ grants it).
+        #[arg(long, env = "CUTOVER_ANNOTATION_TRIGGERS", default_value_t = true, action = clap::ArgAction::Set)]
+        annotation_triggers: bool,
     },
     /// Run the rollout of one revision, as a deployer Job does (Custom strategies and
     /// customParams): until it is complete, failed, or at the --until stop point.
@@ -172,6 +176,7 @@ async fn main() -> ExitCode {
             deployer_image,
             image_import_interval,
             registry_ca,
+            annotation_triggers,
         } => {
             init_logging(log_format);
             let registry_ca =
@@ -250,6 +255,7 @@ async fn main() -> ExitCode {
                     deployer_image: Some(deployer_image),
                     image_import_interval,
                     registry_ca,
+                    annotation_triggers,
                 },
                 lease,
                 readiness,

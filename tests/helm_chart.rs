@@ -160,6 +160,36 @@ fn values_reach_the_deployment() {
         "metrics.service=false",
     ]);
     assert!(self::args(&single).contains(&"--leader-elect=false".to_string()));
+
+    let images = render(&[
+        "images.importInterval=5m",
+        "images.registryCAConfigMap=registry-ca",
+        "images.annotationTriggers=false",
+    ]);
+    let image_args = self::args(&images);
+    for want in [
+        "--image-import-interval=5m",
+        "--registry-ca=/etc/cutover/registry-ca/ca.crt",
+        "--annotation-triggers=false",
+    ] {
+        assert!(
+            image_args.contains(&want.to_string()),
+            "{want} missing from {image_args:?}"
+        );
+    }
+    let pod = &find(&images, "Deployment/cutover-system/cutover").expect("Deployment")["spec"]["template"]
+        ["spec"];
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], "registry-ca");
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/etc/cutover/registry-ca"
+    );
+    let role = find(&images, "ClusterRole//cutover").expect("ClusterRole");
+    let resources = role["rules"].to_string();
+    assert!(
+        !resources.contains("deployments"),
+        "no rights on workloads without annotation triggers"
+    );
     assert!(find(&single, "Role/cutover-system/cutover-leader-election").is_none());
     assert!(find(&single, "Service/cutover-system/cutover-metrics").is_none());
 }

@@ -2,6 +2,7 @@
 //! into the object that follows it (`trigger`). The registry client and the writes are the
 //! shell's (`reconcile`).
 
+pub mod annotation;
 pub mod credentials;
 pub mod import;
 pub mod trigger;

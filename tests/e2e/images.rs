@@ -421,3 +421,139 @@ async fn rollout_latest_fires_a_manual_trigger_and_undo_disables_an_automatic_on
     assert_eq!(image_of(&ns).await.as_deref(), Some(first.as_str()));
     ns.cleanup().await;
 }
+
+/// A Deployment and a CronJob converted from DeploymentConfigs, keeping their triggers.
+fn workloads(tag: &str) -> String {
+    let trigger = |path: &str| {
+        json!([{"from": {"kind": "ImageStreamTag", "name": tag}, "fieldPath": path}]).to_string()
+    };
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    image.openshift.io/triggers: '{}'
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: api}}
+  template:
+    metadata:
+      labels: {{app: api}}
+    spec:
+      containers:
+        - name: api
+          image: " "
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: report
+  annotations:
+    image.openshift.io/triggers: '{}'
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: report
+              image: " "
+"#,
+        trigger(r#"spec.template.spec.containers[?(@.name=="api")].image"#),
+        trigger("spec.jobTemplate.spec.template.spec.containers[0].image"),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn deployments_and_cronjobs_follow_tags_through_the_triggers_annotation() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::CronJob;
+    let ns = TestNamespace::new("imgannot").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let first = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
+    let _operator = Operator::start(&ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), true),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, &workloads("app:v1")).await;
+    assert!(ok, "{out}");
+    let images = || async {
+        let d = ns.api::<Deployment>().get("api").await.ok()?;
+        let c = ns.api::<CronJob>().get("report").await.ok()?;
+        let d_image = d.spec?.template.spec?.containers.first()?.image.clone()?;
+        let c_image = c
+            .spec?
+            .job_template
+            .spec?
+            .template
+            .spec?
+            .containers
+            .first()?
+            .image
+            .clone()?;
+        Some((d_image, c_image))
+    };
+    eventually("both follow the imported image", MINUTE, || async {
+        (images().await? == (first.clone(), first.clone())).then_some(())
+    })
+    .await;
+
+    // The tag moves: both follow, and the Deployment controller rolls the new image out.
+    let second = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "two").await
+    );
+    eventually("both follow the moved tag", MINUTE, || async {
+        (images().await? == (second.clone(), second.clone())).then_some(())
+    })
+    .await;
+    let d = ns.api::<Deployment>().get("api").await.expect("deployment");
+    let managers: Vec<String> = d
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == IMAGE_TRIGGER_FIELD_MANAGER),
+        "{managers:?}"
+    );
+
+    // A trigger naming a container that does not exist is a Warning event, not silence.
+    let (ok, out, err) = kubectl(&[
+        "annotate", "--overwrite", "-n", &ns.name, "deployment/api",
+        r#"image.openshift.io/triggers=[{"from":{"kind":"ImageStreamTag","name":"app:v1"},"fieldPath":"spec.template.spec.containers[?(@.name==\"gone\")].image"}]"#,
+    ])
+    .await;
+    assert!(ok, "{out}{err}");
+    let warning = eventually("an ImageTriggerFailed event", MINUTE, || async {
+        events_of(&ns, "Deployment", "ImageTriggerFailed")
+            .await
+            .pop()
+    })
+    .await;
+    assert!(
+        warning
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no such container"),
+        "{warning:?}"
+    );
+    ns.cleanup().await;
+}

@@ -30,6 +30,16 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["image.openshift.io"]
   resources: ["imagestreams/status"]
   verbs: ["patch"]
+{{- if .Values.images.annotationTriggers }}
+# Workloads with the image.openshift.io/triggers annotation: watched by metadata, read and
+# patched (only the images their triggers name) when a followed tag moves.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["batch"]
+  resources: ["cronjobs"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
 # Registry credentials for imports, as OpenShift's importer reads them: the pull Secrets
 # (kubernetes.io/dockerconfigjson, dockercfg) of an ImageStream's namespace, listed by type
 # when a tag is imported; never watched or cached.
