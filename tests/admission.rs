@@ -74,6 +74,13 @@ fn each_rule_has_its_message() {
         ),
         (
             Box::new(|v| {
+                v["spec"]["strategy"] = json!({"type": "Recreate", "recreateParams": {"post": {"failurePolicy": "Ignore",
+                    "tagImages": [{"containerName": "app", "to": {"kind": "ImageStreamTag"}}]}}})
+            }),
+            "to.name: a destination tag name is required",
+        ),
+        (
+            Box::new(|v| {
                 v["spec"]["strategy"] =
                     json!({"rollingParams": {"timeoutSeconds": 600}, "activeDeadlineSeconds": 600})
             }),

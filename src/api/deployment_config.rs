@@ -251,8 +251,6 @@ pub struct RollingDeploymentStrategyParams {
         .message("only one of 'execNewPod' or 'tagImages' may be specified"),
     validation = Rule::new("has(self.execNewPod) || has(self.tagImages)")
         .message("One of execNewPod or tagImages must be specified"),
-    validation = Rule::new("!has(self.tagImages)")
-        .message("tagImages hooks are not supported yet: they need ImageStreams, which cutover does not provide; use an execNewPod hook"),
 )]
 pub struct LifecycleHook {
     /// `Abort`, `Retry` or `Ignore`.
@@ -287,9 +285,18 @@ pub struct ExecNewPodHook {
     pub volumes: Option<Vec<String>>,
 }
 
-/// Tags a container image into an ImageStreamTag (refused until cutover has ImageStreams).
+/// Tags the image a container of the revision runs into an ImageStreamTag (`to.name`,
+/// `stream:tag`; the stream is created if missing), as OpenShift's deployer does.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.to.kind) && self.to.kind == 'ImageStreamTag'")
+        .message("to.kind: Must be 'ImageStreamTag'"),
+    validation = Rule::new("has(self.to.name) && size(self.to.name) > 0")
+        .message("to.name: a destination tag name is required"),
+    validation = Rule::new("has(self.containerName) && size(self.containerName) > 0")
+        .message("a containerName is required"),
+)]
 pub struct TagImageHook {
     #[serde(default)]
     pub container_name: String,

@@ -76,6 +76,8 @@ pub const FIELD_MANAGER: &str = "cutover";
 /// tools can be told to leave exactly those fields alone (Argo CD's
 /// `ignoreDifferences.managedFieldsManagers`).
 pub const IMAGE_TRIGGER_FIELD_MANAGER: &str = "cutover-image-trigger";
+/// The field manager of tagImages hooks' writes into ImageStreams: it owns the tags they set.
+pub const TAG_IMAGES_FIELD_MANAGER: &str = "cutover-tag-images";
 
 /// Phases of a revision.
 pub mod phase {

@@ -160,6 +160,17 @@ async fn act(client: &Client, namespace: &str, action: &Action) -> Result<(), De
             apply::create_job(client, namespace, name, manifest).await?
         }
         Action::DeleteJob { name } => apply::delete_job(client, namespace, name).await?,
+        Action::TagImages {
+            revision,
+            point,
+            tags,
+        } => {
+            let result = apply::tag_images(client, tags).await?;
+            let update = crate::strategy::RevisionUpdate::new(revision)
+                .annotate(&point.tag_result_annotation(), Some(result));
+            let api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+            apply::update_revision(&api, &update).await?;
+        }
         // Printed by `describe`; the deployer records no events (its Role grants none).
         Action::Event(_) => {}
         // The rollout planner never asks for these; the operator's ladder does.
@@ -195,6 +206,21 @@ pub fn describe(action: &Action, rc: &str) -> Option<String> {
         Action::DeleteJob { name } => {
             Some(format!("--> Deleting Job {name} of an earlier attempt"))
         }
+        Action::TagImages { point, tags, .. } => Some(
+            tags.iter()
+                .map(|t| {
+                    format!(
+                        "--> {}: Tagging {:?} into {}/{}:{}",
+                        point.as_str(),
+                        t.image,
+                        t.namespace,
+                        t.stream,
+                        t.tag
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         // Said by the line of the Job's creation.
         Action::Event(e) if e.reason == "Started" => None,
         Action::Event(e) if e.warning => Some(format!("--> warning: {}", e.message)),

@@ -119,6 +119,11 @@ fn action_label(action: &strategy::Action) -> String {
         strategy::Action::Event(e) => format!("event {}", e.reason),
         strategy::Action::CreateJob { name, .. } => format!("create job {name}"),
         strategy::Action::DeleteJob { name } => format!("delete job {name}"),
+        strategy::Action::TagImages {
+            revision, point, ..
+        } => {
+            format!("tag images of {revision} ({} hook)", point.as_str())
+        }
         strategy::Action::CreateDeployerJob { name, .. } => format!("create deployer job {name}"),
         strategy::Action::RollBackConfig { .. } => "roll back the template".into(),
     }

@@ -37,7 +37,7 @@ use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 
 pub use deployer::DeployerJob;
 pub use revision::{Phase, Revision};
-pub use rollout::hooks::{HookJob, HookPoint};
+pub use rollout::hooks::{HookJob, HookPoint, ImageTag};
 pub use rollout::until::Until;
 
 use pass::Pass;
@@ -164,6 +164,13 @@ pub enum Action {
     /// Delete a hook or deployer Job (a cancelled rollout's, or an earlier attempt's).
     DeleteJob {
         name: String,
+    },
+    /// A tagImages hook: tag these images into their ImageStreamTags, then record how that
+    /// went on the revision (`HookPoint::tag_result_annotation`), where the next pass reads it.
+    TagImages {
+        revision: String,
+        point: HookPoint,
+        tags: Vec<ImageTag>,
     },
     /// Create a revision's deployer Job, first making sure the namespace has the identity it
     /// runs as (`access`: ServiceAccount, Role, RoleBinding). One that exists is re-attached to;

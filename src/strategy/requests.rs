@@ -194,7 +194,8 @@ fn retry(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
     for point in [HookPoint::Pre, HookPoint::Mid, HookPoint::Post] {
         update = update
             .annotate(&point.outcome_annotation(), None)
-            .annotate(&point.message_annotation(), None);
+            .annotate(&point.message_annotation(), None)
+            .annotate(&point.tag_result_annotation(), None);
     }
     pass.actions.push(Action::Update(update));
     pass.latest_moved = Some(Moved::to(Phase::New));

@@ -267,9 +267,14 @@ async fn invalid_deployment_configs_are_refused_with_clear_messages() {
             "only one of 'execNewPod' or 'tagImages' may be specified",
         ),
         (
-            "  strategy:\n    type: Recreate\n    recreateParams:\n      post:\n        failurePolicy: Ignore\n        tagImages:\n        - containerName: app\n          to: {kind: ImageStreamTag, name: \"app:v1\"}",
+            "  strategy:\n    type: Recreate\n    recreateParams:\n      post:\n        failurePolicy: Ignore\n        tagImages:\n        - containerName: app\n          to: {kind: DockerImage, name: \"app:v1\"}",
             "",
-            "tagImages hooks are not supported yet",
+            "to.kind: Must be 'ImageStreamTag'",
+        ),
+        (
+            "  strategy:\n    type: Recreate\n    recreateParams:\n      post:\n        failurePolicy: Ignore\n        tagImages:\n        - to: {kind: ImageStreamTag, name: \"app:v1\"}",
+            "",
+            "a containerName is required",
         ),
         (
             "  strategy:\n    type: Rolling\n    rollingParams:\n      timeoutSeconds: 600\n    activeDeadlineSeconds: 600",

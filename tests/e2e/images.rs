@@ -557,3 +557,48 @@ async fn deployments_and_cronjobs_follow_tags_through_the_triggers_annotation() 
     );
     ns.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_tag_images_hook_promotes_the_image_a_rollout_ran() {
+    let ns = TestNamespace::new("imgtag").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let first = format!("{}@{}", registry.image("team/app"), registry.push("team/app:v1", "one").await);
+    let _operator = Operator::start(&ns.name);
+    let (ok, out) = apply(&ns.name, &image_stream(&registry.image("team/app:v1"), false)).await;
+    assert!(ok, "{out}");
+    let with_hook = DC.replace(
+        "  triggers:\n",
+        "  strategy:\n    type: Recreate\n    recreateParams:\n      post:\n        failurePolicy: Abort\n        tagImages:\n          - containerName: app\n            to: {kind: ImageStreamTag, name: \"app:deployed\"}\n  triggers:\n",
+    );
+    let (ok, out) = apply(&ns.name, &with_hook).await;
+    assert!(ok, "a tagImages hook is accepted: {out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+
+    // The image revision 1 ran is now tag `deployed`, under the hook's field manager, and
+    // imported like any tag (its digest is the one the revision ran).
+    let (tag, managers) = eventually("the deployed tag, imported", MINUTE, || async {
+        let stream = ns.api::<ImageStream>().get("app").await.ok()?;
+        let spec = stream.spec_tag("deployed")?.from.clone()?;
+        let imported = stream.status_tag("deployed")?.items.first()?.docker_image_reference.clone();
+        let managers: Vec<String> = stream
+            .metadata
+            .managed_fields
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.manager)
+            .collect();
+        Some(((spec.kind, spec.name, imported), managers))
+    })
+    .await;
+    assert_eq!(tag, ("DockerImage".to_string(), first.clone(), first.clone()));
+    assert!(managers.iter().any(|m| m == "cutover-tag-images"), "{managers:?}");
+    let completed = dc_events(&ns, "Completed").await;
+    assert!(
+        completed.iter().any(|e| e.note.as_deref().unwrap_or_default().contains("post-hook for rc")),
+        "{completed:?}"
+    );
+    ns.cleanup().await;
+}

@@ -123,6 +123,10 @@ pub struct World {
     pub refuse_deployer_jobs: bool,
     /// How long a deleted pod takes to go (default: 1 s).
     pub termination_seconds: i64,
+    /// Images tagged by tagImages hooks, in order; and the refusal the API server answers
+    /// them with (None: it accepts them).
+    pub tagged: Vec<cutover::strategy::ImageTag>,
+    pub refuse_tags: Option<String>,
     /// How long the ReplicaSet controller takes to act on a changed spec (default: 0, at the next
     /// tick). Meanwhile the ReplicaSet reports an older observedGeneration and its pods do not
     /// follow, as when the controller is busy.
@@ -160,6 +164,8 @@ impl World {
             hook_runs: BTreeMap::new(),
             job_created_at: BTreeMap::new(),
             refuse_deployer_jobs: false,
+            tagged: Vec::new(),
+            refuse_tags: None,
             termination_seconds: 1,
             replica_set_lag: 0,
         }
@@ -432,6 +438,27 @@ impl World {
                     });
                 }
                 Action::DeleteJob { name } => self.jobs.retain(|j| &j.name() != name),
+                // As the shell: the tags are written (or refused), then the result recorded.
+                Action::TagImages {
+                    revision,
+                    point,
+                    tags,
+                } => {
+                    let result = match &self.refuse_tags {
+                        Some(why) => why.clone(),
+                        None => {
+                            self.tagged.extend(tags.iter().cloned());
+                            "Succeeded".to_string()
+                        }
+                    };
+                    let rs = self
+                        .rss
+                        .iter_mut()
+                        .find(|r| &r.name() == revision)
+                        .expect("tagged revision exists");
+                    rs.manifest["metadata"]["annotations"][point.tag_result_annotation()] =
+                        Value::String(result);
+                }
                 Action::RollBackConfig { template, triggers } => {
                     self.dc.spec.template = cutover::api::PodTemplate(template.clone());
                     if let Some(t) = triggers {

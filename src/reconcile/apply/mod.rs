@@ -112,6 +112,17 @@ pub async fn execute(
                 }
             }
             Action::DeleteJob { name } => delete_job(&ctx.client, &ns, name).await?,
+            Action::TagImages {
+                revision,
+                point,
+                tags,
+            } => {
+                let result = tag_images(&ctx.client, tags).await?;
+                let update = RevisionUpdate::new(revision)
+                    .annotate(&point.tag_result_annotation(), Some(result));
+                let rs = update_revision(&replica_sets, &update).await?;
+                ctx.freshness.wrote(&rs);
+            }
             Action::RollBackConfig { template, triggers } => {
                 // A JSON patch, so the template is replaced whole (a merge patch would merge it).
                 let mut ops =
@@ -134,6 +145,39 @@ pub async fn execute(
         }
     }
     Ok(refused)
+}
+
+/// A tagImages hook's writes: each image goes into its ImageStreamTag as a `DockerImage` tag
+/// (the stream is created if missing), by server-side apply under the field manager
+/// `cutover-tag-images`, which then owns exactly that tag's `from`. What the revision records:
+/// `Succeeded`, or the refusals (a transient error is returned, to retry the whole hook).
+pub async fn tag_images(client: &Client, tags: &[crate::strategy::ImageTag]) -> Result<String> {
+    use crate::api::image_stream::ImageStream;
+    let mut refused = Vec::new();
+    for t in tags {
+        let api: Api<ImageStream> = Api::namespaced(client.clone(), &t.namespace);
+        let apply = json!({
+            "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+            "metadata": {"name": t.stream, "namespace": t.namespace},
+            "spec": {"tags": [{"name": t.tag, "from": {"kind": "DockerImage", "name": t.image}}]},
+        });
+        let params = PatchParams::apply(keys::TAG_IMAGES_FIELD_MANAGER).force();
+        match api.patch(&t.stream, &params, &Patch::Apply(&apply)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code < 500 && s.code != 409 && s.code != 429 => {
+                refused.push(format!(
+                    "{}/{}:{}: {}",
+                    t.namespace, t.stream, t.tag, s.message
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(if refused.is_empty() {
+        crate::strategy::rollout::hooks::outcome::SUCCEEDED.to_string()
+    } else {
+        refused.join("; ")
+    })
 }
 
 /// The leading run of `actions` that updates distinct revisions, up to a scale-up that follows a

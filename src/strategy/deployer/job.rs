@@ -236,7 +236,10 @@ pub fn role_rules() -> Value {
         {"apiGroups": ["batch"], "resources": ["jobs"],
          "verbs": ["get", "list", "watch", "create", "delete"]},
         // Count the revisions' pods (Recreate waits for the old ones to be gone).
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        // tagImages hooks tag the revision's images into ImageStreams of this namespace.
+        {"apiGroups": ["image.openshift.io"], "resources": ["imagestreams"],
+         "verbs": ["get", "create", "patch"]}
     ])
 }
 

@@ -9,8 +9,8 @@ use crate::api::events;
 
 use super::super::Event;
 use super::hooks::{
-    HookPoint, JobContext, JobState, completed_message, failed_message, job_manifest, job_name,
-    outcome, started_message,
+    HookPoint, JobContext, JobState, completed_message, failed_message, image_tags, job_manifest,
+    job_name, outcome, started_message, tagging_message,
 };
 use super::state::{Rollout, Step};
 
@@ -42,6 +42,9 @@ pub(super) fn step(r: &mut Rollout<'_>, point: HookPoint) -> Step {
         }
         _ => {}
     }
+    if hook.tag_images.is_some() {
+        return tag_images(r, point, hook);
+    }
     let Some(job) = r.jobs.iter().find(|j| j.point == point) else {
         return start(r, point, hook);
     };
@@ -61,6 +64,38 @@ pub(super) fn step(r: &mut Rollout<'_>, point: HookPoint) -> Step {
             Step::Complete
         }
         JobState::Failed(why) => failed(r, point, hook, why),
+    }
+}
+
+/// A tagImages hook: the shell tags the images (the operator's own writes, no Job) and records
+/// how that went on the revision, which the next pass turns into the hook's outcome.
+fn tag_images(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook) -> Step {
+    let (ns, rc) = (r.namespace, r.to.name.as_str());
+    let result =
+        r.to.annotations
+            .get(&point.tag_result_annotation())
+            .cloned();
+    match result.as_deref() {
+        Some(outcome::SUCCEEDED) => {
+            r.record(point, outcome::SUCCEEDED, None);
+            r.events.push(Event::normal(
+                events::COMPLETED,
+                completed_message(point, ns, rc),
+            ));
+            Step::Complete
+        }
+        Some(why) => failed(r, point, hook, why.to_string()),
+        None => match image_tags(hook, r.to.template(), ns) {
+            Ok(tags) => {
+                r.events.push(Event::normal(
+                    events::STARTED,
+                    tagging_message(point, &tags, ns, rc),
+                ));
+                r.tag_images.push((point, tags));
+                Step::Wait(None)
+            }
+            Err(why) => failed(r, point, hook, why),
+        },
     }
 }
 

@@ -51,6 +51,80 @@ impl HookPoint {
     pub fn message_annotation(self) -> String {
         format!("{}/hook-{}-message", keys::PREFIX, self.as_str())
     }
+
+    /// The revision annotation where the shell records how a tagImages hook's writes went:
+    /// `Succeeded`, or why not.
+    pub fn tag_result_annotation(self) -> String {
+        format!("{}/hook-{}-tagged", keys::PREFIX, self.as_str())
+    }
+}
+
+/// An image a tagImages hook tags into `namespace/stream:tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTag {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    pub image: String,
+}
+
+/// The images a tagImages hook tags: each named container's image in the revision's template
+/// (containers only, as OpenShift's deployer looks), into its `to` ImageStreamTag (namespace
+/// defaults to the revision's).
+pub fn image_tags(
+    hook: &LifecycleHook,
+    template: Option<&Value>,
+    namespace: &str,
+) -> Result<Vec<ImageTag>, String> {
+    let template = crate::api::PodTemplate(template.cloned().unwrap_or(Value::Null));
+    let containers = template.containers();
+    let mut tags = Vec::new();
+    for t in hook.tag_images.iter().flatten() {
+        let image = containers
+            .iter()
+            .find(|c| !c.init && c.name == t.container_name)
+            .map(|c| c.image.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "unable to find image for container {:?}, container could not be found",
+                    t.container_name
+                )
+            })?;
+        let to = t.to.name.as_deref().unwrap_or_default();
+        let (stream, tag) = crate::image::split_stream_tag(to)
+            .ok_or_else(|| format!("{to:?} is not an ImageStreamTag name (<stream>:<tag>)"))?;
+        tags.push(ImageTag {
+            namespace: t
+                .to
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| namespace.to_string()),
+            stream: stream.to_string(),
+            tag: tag.to_string(),
+            image,
+        });
+    }
+    Ok(tags)
+}
+
+/// The Started event of a tagImages hook, as OpenShift's deployer words it.
+pub fn tagging_message(point: HookPoint, tags: &[ImageTag], ns: &str, rc: &str) -> String {
+    let images: Vec<String> = tags
+        .iter()
+        .map(|t| {
+            format!(
+                "image {:?} as {:?}",
+                t.image,
+                format!("{}:{}", t.stream, t.tag)
+            )
+        })
+        .collect();
+    format!(
+        "Running {}-hook (TagImages) {} for rc {ns}/{rc}",
+        point.as_str(),
+        images.join(",")
+    )
 }
 
 /// Outcomes recorded on a revision.

@@ -11,7 +11,7 @@ use crate::api::events;
 use crate::api::keys;
 
 use super::super::{Action, Event, Phase, Revision, RevisionUpdate};
-use super::hooks::{HookJob, HookPoint};
+use super::hooks::{HookJob, HookPoint, ImageTag};
 use super::until::Until;
 
 /// Where a rollout stands after one pass.
@@ -57,6 +57,8 @@ pub struct Rollout<'a> {
     pub(super) new_jobs: Vec<(String, serde_json::Value)>,
     /// Hook Jobs of an earlier attempt to delete.
     pub(super) stale_jobs: Vec<String>,
+    /// tagImages hooks to carry out.
+    pub(super) tag_images: Vec<(HookPoint, Vec<ImageTag>)>,
     pub(super) events: Vec<Event>,
 }
 
@@ -83,6 +85,7 @@ impl<'a> Rollout<'a> {
             hooks_finished: Vec::new(),
             new_jobs: Vec::new(),
             stale_jobs: Vec::new(),
+            tag_images: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -408,6 +411,13 @@ impl<'a> Rollout<'a> {
         }
         for (name, manifest) in self.new_jobs {
             actions.push(Action::CreateJob { name, manifest });
+        }
+        for (point, tags) in self.tag_images {
+            actions.push(Action::TagImages {
+                revision: self.to.name.clone(),
+                point,
+                tags,
+            });
         }
         actions.extend(self.events.into_iter().map(Action::Event));
         actions

@@ -23,10 +23,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["apps.openshift.io"]
   resources: ["deploymentconfigs/status"]
   verbs: ["get", "patch", "update"]
-# The ImageStreams ImageChange triggers follow; the importer writes their status.
+# The ImageStreams ImageChange triggers follow; the importer writes their status;
+# tagImages hooks tag images into them (creating a stream that is missing).
 - apiGroups: ["image.openshift.io"]
   resources: ["imagestreams"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["image.openshift.io"]
   resources: ["imagestreams/status"]
   verbs: ["patch"]
