@@ -45,23 +45,44 @@ fn dc(status: serde_json::Value) -> DeploymentConfig {
 
 #[test]
 fn history() {
+    // Each revision records the config it ran (OpenShift's encoded-deployment-config).
+    let ran = |images: &[&str]| {
+        let containers: Vec<_> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+            .collect();
+        let config = json!({"apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+            "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"},
+            "template": {"spec": {"containers": containers, "initContainers": [{"name": "init", "image": "init:1"}]}}}});
+        json!({"openshift.io/encoded-deployment-config": config.to_string()})
+    };
+    let with = |mut extra: serde_json::Value, more: serde_json::Value| {
+        if let (Some(a), Some(b)) = (extra.as_object_mut(), more.as_object()) {
+            a.extend(b.clone());
+        }
+        extra
+    };
     let revs = [
-        revision(1, "Complete", "config change", 0, json!({})),
+        revision(1, "Complete", "config change", 0, ran(&["app:1"])),
         revision(
             2,
             "Failed",
             "config change",
             0,
-            json!({"kubernetes.io/change-cause": "bump to app:2"}),
+            with(
+                ran(&["app:2", "proxy:1"]),
+                json!({"kubernetes.io/change-cause": "bump to app:2"}),
+            ),
         ),
         revision(3, "Complete", "rollback to revision 1", 3, json!({})),
     ];
     assert_eq!(
         format_history("web", &revs),
         "deploymentconfigs \"web\"\n\
-         REVISION  STATUS    CAUSE\n\
-         1         Complete  config change\n\
-         2         Failed    bump to app:2\n\
+         REVISION  STATUS    CAUSE                   IMAGES\n\
+         1         Complete  config change           app:1\n\
+         2         Failed    bump to app:2           app:2,proxy:1\n\
          3         Complete  rollback to revision 1\n"
     );
     assert_eq!(

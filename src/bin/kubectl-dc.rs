@@ -34,8 +34,47 @@ enum Command {
     /// Manage rollouts.
     #[command(subcommand)]
     Rollout(Rollout),
-    /// Show a DeploymentConfig: revisions, phases, hooks and their outcomes, conditions, events.
-    Describe { name: String },
+    /// Show a DeploymentConfig: revisions, phases, hooks and their outcomes, conditions, events;
+    /// or, as `describe is NAME`, an ImageStream: its tags, their sources and images.
+    Describe {
+        name: String,
+        /// With `is` (or `imagestream`) as the first argument: the ImageStream's name.
+        stream: Option<String>,
+    },
+    /// Point ImageStream tags at an image or another tag: `tag SOURCE DEST...`, as `oc tag`.
+    /// SOURCE is a pull spec (DockerImage), `stream:tag` or `stream@digest`.
+    Tag {
+        source: String,
+        #[arg(required = true)]
+        destinations: Vec<String>,
+        /// Follow SOURCE's tag as it moves, instead of copying its image now.
+        #[arg(long)]
+        alias: bool,
+        /// Import the pull spec again every --image-import-interval.
+        #[arg(long)]
+        scheduled: bool,
+        /// Allow plain HTTP or an unverified certificate for this registry.
+        #[arg(long)]
+        insecure: bool,
+        /// Point at the pull spec as written, without importing it.
+        #[arg(long)]
+        reference: bool,
+    },
+    /// Import an ImageStream tag now and show the stream: `import-image NAME[:TAG]`, as
+    /// `oc import-image`.
+    ImportImage {
+        name: String,
+        /// The pull spec to import from (a new tag or stream).
+        #[arg(long)]
+        from: Option<String>,
+        /// Create the stream if it does not exist.
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long)]
+        scheduled: bool,
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Print the logs of a revision's deployer and hook Jobs and its event timeline.
     Logs {
         name: String,
@@ -183,7 +222,47 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let mode = (auto || manual).then_some(auto);
             commands::set_triggers(c, ns, &name, mode).await?
         }
-        Command::Describe { name } => commands::describe(c, ns, &name).await?,
+        Command::Describe { name, stream } => match (name.as_str(), stream) {
+            ("is" | "imagestream" | "imagestreams", Some(stream)) => {
+                commands::describe_image_stream(c, ns, &stream).await?
+            }
+            (_, Some(extra)) => {
+                return Err(CliError::User(format!(
+                    "unexpected argument {extra:?}: describe NAME, or describe is NAME"
+                )));
+            }
+            (_, None) => commands::describe(c, ns, &name).await?,
+        },
+        Command::Tag {
+            source,
+            destinations,
+            alias,
+            scheduled,
+            insecure,
+            reference,
+        } => {
+            let options = commands::TagOptions {
+                alias,
+                scheduled,
+                insecure,
+                reference,
+            };
+            commands::tag(c, ns, &source, &destinations, options).await?
+        }
+        Command::ImportImage {
+            name,
+            from,
+            confirm,
+            scheduled,
+            insecure,
+        } => {
+            let options = commands::TagOptions {
+                scheduled,
+                insecure,
+                ..Default::default()
+            };
+            commands::import_image(c, ns, &name, from.as_deref(), confirm, options).await?
+        }
         Command::Logs { name, version } => commands::logs(c, ns, &name, version).await?,
     };
     print!("{out}");

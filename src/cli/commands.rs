@@ -20,7 +20,9 @@ use crate::api::requests::{ACCEPTED, ROLLBACK_TO_ANNOTATION, RequestKind};
 use crate::api::{DeploymentConfig, keys};
 use crate::strategy::Revision;
 
+mod images;
 mod route;
+pub use images::{TagOptions, describe_image_stream, get_stream, import_image, tag};
 pub use route::{get_route, route_set_weights, route_show, route_switch};
 
 /// The field manager of the plugin's request annotations.

@@ -16,6 +16,11 @@ pub fn resource_name<K: Resource<DynamicType = ()>>() -> String {
     format!("{}.{}", K::plural(&()), K::group(&()))
 }
 
+/// An object as kubectl names it in its messages: `deploymentconfig.apps.openshift.io/web`.
+pub fn object_name<K: Resource<DynamicType = ()>>(name: &str) -> String {
+    format!("{}.{}/{name}", K::kind(&()).to_lowercase(), K::group(&()))
+}
+
 /// The error kubectl prints for a missing object.
 pub fn not_found<K: Resource<DynamicType = ()>>(name: &str) -> String {
     format!("{} {name:?} not found", resource_name::<K>())
@@ -34,12 +39,8 @@ pub fn pause_refusal(name: &str, paused: bool) -> String {
 /// `rollout pause` / `rollout resume`: what was done, `deploymentconfig.apps.openshift.io/web
 /// paused`.
 pub fn pause_done(name: &str, paused: bool) -> String {
-    format!(
-        "{}.{}/{name} {}\n",
-        DeploymentConfig::kind(&()).to_lowercase(),
-        DeploymentConfig::group(&()),
-        if paused { "paused" } else { "resumed" }
-    )
+    let done = if paused { "paused" } else { "resumed" };
+    format!("{} {done}\n", object_name::<DeploymentConfig>(name))
 }
 
 /// A progress bar of `done` out of `total`, for a terminal.
@@ -73,34 +74,33 @@ pub fn format_history(name: &str, revisions: &[Revision]) -> String {
     if revisions.is_empty() {
         return format!("No rollout history found for deploymentconfig {name:?}\n");
     }
-    let rows: Vec<[String; 3]> = revisions
-        .iter()
-        .map(|r| {
-            let cause = r
-                .annotations
-                .get(keys::CHANGE_CAUSE_ANNOTATION)
-                .or(r.status_reason.as_ref())
-                .cloned()
-                .unwrap_or_else(|| "<unknown>".into());
-            [r.version.to_string(), r.phase.as_str().to_string(), cause]
-        })
-        .collect();
-    let width = |i: usize, header: &str| {
-        rows.iter()
-            .map(|r| r[i].len())
-            .max()
-            .unwrap_or(0)
-            .max(header.len())
-    };
-    let (w0, w1) = (width(0, "REVISION"), width(1, "STATUS"));
-    let mut out = format!(
-        "deploymentconfigs {name:?}\n{:<w0$}  {:<w1$}  CAUSE\n",
-        "REVISION", "STATUS"
-    );
-    for [v, s, c] in rows {
-        let _ = writeln!(out, "{v:<w0$}  {s:<w1$}  {c}");
-    }
-    out
+    let mut rows = vec![["REVISION", "STATUS", "CAUSE", "IMAGES"].map(String::from)];
+    rows.extend(revisions.iter().map(|r| {
+        let cause = r
+            .annotations
+            .get(keys::CHANGE_CAUSE_ANNOTATION)
+            .or(r.status_reason.as_ref())
+            .cloned()
+            .unwrap_or_else(|| "<unknown>".into());
+        // The images the revision ran: its containers' (init containers are not listed).
+        let images = r.template().map_or(String::new(), |t| {
+            let template = crate::api::PodTemplate(t.clone());
+            let images: Vec<&str> = template
+                .containers()
+                .into_iter()
+                .filter(|c| !c.init)
+                .map(|c| c.image)
+                .collect();
+            images.join(",")
+        });
+        [
+            r.version.to_string(),
+            r.phase.as_str().to_string(),
+            cause,
+            images,
+        ]
+    }));
+    format!("deploymentconfigs {name:?}\n{}", table(&rows))
 }
 
 /// The pod template a revision recorded, as YAML (`history --revision N`, `undo --dry-run`).
@@ -331,9 +331,8 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
 /// `set triggers --auto|--manual`: `deploymentconfig.apps.openshift.io/web triggers updated`.
 pub fn triggers_updated(name: &str) -> String {
     format!(
-        "{}.{}/{name} triggers updated\n",
-        DeploymentConfig::kind(&()).to_lowercase(),
-        DeploymentConfig::group(&()),
+        "{} triggers updated\n",
+        object_name::<DeploymentConfig>(name)
     )
 }
 

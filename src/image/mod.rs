@@ -38,6 +38,25 @@ pub fn resolve(stream: &ImageStream, tag: &str) -> Option<String> {
     (!newest.docker_image_reference.is_empty()).then(|| newest.docker_image_reference.clone())
 }
 
+/// The JSON patch that sets `tag` (a whole TagReference, as JSON) in `stream`'s spec: it replaces
+/// the tag of that name, or is added; guarded by the stream's resourceVersion, so a concurrent
+/// write makes it fail rather than be lost. (Not server-side apply: one field manager applying
+/// one tag at a time would remove the tags it applied before.)
+pub fn set_tag_patch(stream: &ImageStream, tag: &serde_json::Value) -> serde_json::Value {
+    use serde_json::json;
+    let guard = json!({"op": "test", "path": "/metadata/resourceVersion",
+                       "value": stream.metadata.resource_version});
+    let name = tag.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+    let op = match &stream.spec.tags {
+        None => json!({"op": "add", "path": "/spec/tags", "value": [tag]}),
+        Some(tags) => match tags.iter().position(|t| t.name == name) {
+            Some(i) => json!({"op": "replace", "path": format!("/spec/tags/{i}"), "value": tag}),
+            None => json!({"op": "add", "path": "/spec/tags/-", "value": tag}),
+        },
+    };
+    json!([guard, op])
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -59,6 +78,26 @@ pub(crate) mod tests {
             "status": {"dockerImageRepository": "", "tags": [{"tag": tag, "items": items}]}
         }))
         .expect("stream")
+    }
+
+    #[test]
+    fn setting_a_tag_replaces_or_adds_it_under_a_guard() {
+        let mut s = stream("app", "v1", &[]);
+        s.metadata.resource_version = Some("7".into());
+        let tag =
+            serde_json::json!({"name": "v1", "from": {"kind": "DockerImage", "name": "r/app:2"}});
+        let patch = set_tag_patch(&s, &tag);
+        assert_eq!(
+            patch[0],
+            serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": "7"})
+        );
+        assert_eq!(patch[1]["op"], "replace");
+        assert_eq!(patch[1]["path"], "/spec/tags/0");
+        let other =
+            serde_json::json!({"name": "prod", "from": {"kind": "DockerImage", "name": "r/app:2"}});
+        assert_eq!(set_tag_patch(&s, &other)[1]["path"], "/spec/tags/-");
+        s.spec.tags = None;
+        assert_eq!(set_tag_patch(&s, &other)[1]["path"], "/spec/tags");
     }
 
     #[test]

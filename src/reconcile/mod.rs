@@ -11,6 +11,7 @@ pub mod deployment_config;
 pub mod events;
 pub mod freshness;
 pub mod image_import;
+pub mod image_tags;
 pub mod image_trigger;
 pub mod observe;
 pub mod route;

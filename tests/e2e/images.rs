@@ -564,9 +564,17 @@ async fn a_tag_images_hook_promotes_the_image_a_rollout_ran() {
     let ns = TestNamespace::new("imgtag").await;
     let registry = Registry::start(&ns.name).await;
     create_pull_secret(&ns, &registry).await;
-    let first = format!("{}@{}", registry.image("team/app"), registry.push("team/app:v1", "one").await);
+    let first = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
     let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(&ns.name, &image_stream(&registry.image("team/app:v1"), false)).await;
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), false),
+    )
+    .await;
     assert!(ok, "{out}");
     let with_hook = DC.replace(
         "  triggers:\n",
@@ -581,7 +589,12 @@ async fn a_tag_images_hook_promotes_the_image_a_rollout_ran() {
     let (tag, managers) = eventually("the deployed tag, imported", MINUTE, || async {
         let stream = ns.api::<ImageStream>().get("app").await.ok()?;
         let spec = stream.spec_tag("deployed")?.from.clone()?;
-        let imported = stream.status_tag("deployed")?.items.first()?.docker_image_reference.clone();
+        let imported = stream
+            .status_tag("deployed")?
+            .items
+            .first()?
+            .docker_image_reference
+            .clone();
         let managers: Vec<String> = stream
             .metadata
             .managed_fields
@@ -593,12 +606,111 @@ async fn a_tag_images_hook_promotes_the_image_a_rollout_ran() {
         Some(((spec.kind, spec.name, imported), managers))
     })
     .await;
-    assert_eq!(tag, ("DockerImage".to_string(), first.clone(), first.clone()));
-    assert!(managers.iter().any(|m| m == "cutover-tag-images"), "{managers:?}");
+    assert_eq!(
+        tag,
+        ("DockerImage".to_string(), first.clone(), first.clone())
+    );
+    assert!(
+        managers.iter().any(|m| m == "cutover-tag-images"),
+        "{managers:?}"
+    );
     let completed = dc_events(&ns, "Completed").await;
     assert!(
-        completed.iter().any(|e| e.note.as_deref().unwrap_or_default().contains("post-hook for rc")),
+        completed.iter().any(|e| e
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("post-hook for rc")),
         "{completed:?}"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn the_plugin_imports_tags_and_describes_streams_as_oc_does() {
+    let ns = TestNamespace::new("imgcli").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let repo = registry.image("team/app");
+    let d1 = registry.push("team/app:v1", "one").await;
+    let _operator = Operator::start(&ns.name);
+    let from = registry.image("team/app:v1");
+    let dc = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let ns = ns.name.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            dc_plugin(&ns, &args).await
+        }
+    };
+
+    // A new stream only with --confirm; then imported, and described.
+    let (ok, _, err) = dc(&["import-image", "app:v1", "--from", &from]).await;
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        "error: no image stream named \"app\" exists, pass --confirm to create and import"
+    );
+    let (ok, out, err) = dc(&["import-image", "app:v1", "--from", &from, "--confirm"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("imagestream.image.openshift.io/app imported\n"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("  * {repo}@{d1}")), "{out}");
+
+    // The tag moved: import-image imports it again at once.
+    let d2 = registry.push("team/app:v1", "two").await;
+    let (ok, out, err) = dc(&["import-image", "app:v1"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("  * {repo}@{d2}\n")) && out.contains(&format!("    {repo}@{d1}\n")),
+        "{out}"
+    );
+
+    // tag copies the image a tag has now; --alias follows the tag.
+    let (ok, out, err) = dc(&["tag", "app:v1", "app:prod"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("Tag app:prod set to app@{d2}.\n"));
+    let (ok, out, err) = dc(&["tag", "--alias", "app:v1", "app:edge"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "Tag app:edge set up to track app:v1.\n");
+    let d3 = registry.push("team/app:v1", "three").await;
+    let (ok, _, err) = dc(&["import-image", "app:v1"]).await;
+    assert!(ok, "{err}");
+    let newest = |tag: &'static str| {
+        let ns = &ns;
+        async move {
+            let stream = ns.api::<ImageStream>().get("app").await.ok()?;
+            stream
+                .status_tag(tag)?
+                .items
+                .first()
+                .map(|i| i.image.clone())
+        }
+    };
+    eventually("edge follows v1, prod stays", MINUTE, || async {
+        (newest("edge").await? == d3 && newest("prod").await? == d2).then_some(())
+    })
+    .await;
+    let (ok, out, err) = dc(&["describe", "is", "app"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("v1\n  tagged from {from}\n"))
+            && out.contains("edge\n  tracks app:v1\n"),
+        "{out}"
+    );
+
+    // A failed import says why, and exits non-zero.
+    let missing = registry.image("team/nope:v1");
+    let (ok, _, err) = dc(&["import-image", "app:missing", "--from", &missing]).await;
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: tag missing failed: dockerimage.image.openshift.io \"{missing}\" not found (NotFound)"
+        )
     );
     ns.cleanup().await;
 }

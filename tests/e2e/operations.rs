@@ -265,16 +265,16 @@ async fn the_plugin_runs_the_rollout_verbs_with_ocs_semantics() {
         (Some(0), Some(2))
     );
 
-    // history: REVISION STATUS CAUSE; the change-cause is the cause.
+    // history: REVISION STATUS CAUSE IMAGES; the change-cause is the cause.
     let (ok, out, _) = kubectl_dc(&ns.name, &["rollout", "history", "web"]).await;
     assert!(ok);
     assert_eq!(
         out,
-        "deploymentconfigs \"web\"\nREVISION  STATUS    CAUSE\n\
-         1         Complete  first release\n\
-         2         Complete  first release\n\
-         3         Failed    first release\n\
-         4         Complete  first release\n"
+        "deploymentconfigs \"web\"\nREVISION  STATUS    CAUSE          IMAGES\n\
+         1         Complete  first release  app:1\n\
+         2         Complete  first release  app:1\n\
+         3         Failed    first release  app:1\n\
+         4         Complete  first release  app:1\n"
     );
     let (ok, out, _) = kubectl_dc(&ns.name, &["describe", "web"]).await;
     assert!(ok);

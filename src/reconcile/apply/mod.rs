@@ -148,23 +148,24 @@ pub async fn execute(
 }
 
 /// A tagImages hook's writes: each image goes into its ImageStreamTag as a `DockerImage` tag
-/// (the stream is created if missing), by server-side apply under the field manager
-/// `cutover-tag-images`, which then owns exactly that tag's `from`. What the revision records:
-/// `Succeeded`, or the refusals (a transient error is returned, to retry the whole hook).
+/// (the stream is created if missing), as the field manager `cutover-tag-images`. What the
+/// revision records: `Succeeded`, or the refusals (a transient error is returned, to retry the
+/// whole hook).
 pub async fn tag_images(client: &Client, tags: &[crate::strategy::ImageTag]) -> Result<String> {
-    use crate::api::image_stream::ImageStream;
     let mut refused = Vec::new();
     for t in tags {
-        let api: Api<ImageStream> = Api::namespaced(client.clone(), &t.namespace);
-        let apply = json!({
-            "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
-            "metadata": {"name": t.stream, "namespace": t.namespace},
-            "spec": {"tags": [{"name": t.tag, "from": {"kind": "DockerImage", "name": t.image}}]},
-        });
-        let params = PatchParams::apply(keys::TAG_IMAGES_FIELD_MANAGER).force();
-        match api.patch(&t.stream, &params, &Patch::Apply(&apply)).await {
+        let tag = json!({"name": t.tag, "from": {"kind": "DockerImage", "name": t.image}});
+        let written = super::image_tags::set_tag(
+            client,
+            &t.namespace,
+            &t.stream,
+            &tag,
+            keys::TAG_IMAGES_FIELD_MANAGER,
+        )
+        .await;
+        match written {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code < 500 && s.code != 409 && s.code != 429 => {
+            Err(kube::Error::Api(s)) if s.code < 500 && s.code != 429 => {
                 refused.push(format!(
                     "{}/{}:{}: {}",
                     t.namespace, t.stream, t.tag, s.message
