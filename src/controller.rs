@@ -371,10 +371,13 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(
             |dc, ctx: Arc<Context>| async move {
-                let timer = ctx.metrics.reconcile_started("deploymentconfig");
-                let result = deployment_config::reconcile(dc, ctx.clone()).await;
-                timer.finish(result_label(&result));
-                result
+                let metrics = ctx.metrics.clone();
+                timed(
+                    &metrics,
+                    "deploymentconfig",
+                    deployment_config::reconcile(dc, ctx),
+                )
+                .await
             },
             deployment_config::error_policy,
             ctx,
@@ -396,6 +399,18 @@ pub async fn run(
         held.release().await;
     }
     Ok(())
+}
+
+/// A reconcile of `controller`, counted and timed in the metrics.
+async fn timed<T>(
+    metrics: &Metrics,
+    controller: &'static str,
+    reconcile: impl std::future::Future<Output = crate::error::Result<T>>,
+) -> crate::error::Result<T> {
+    let timer = metrics.reconcile_started(controller);
+    let result = reconcile.await;
+    timer.finish(result_label(&result));
+    result
 }
 
 fn result_label<T>(result: &crate::error::Result<T>) -> &'static str {
@@ -450,10 +465,12 @@ async fn run_imports(
             move |stream, ctx: Arc<ImportContext>| {
                 let metrics = metrics.clone();
                 async move {
-                    let timer = metrics.reconcile_started("imagestream");
-                    let result = image_import::reconcile(stream, ctx).await;
-                    timer.finish(result_label(&result));
-                    result
+                    timed(
+                        &metrics,
+                        "imagestream",
+                        image_import::reconcile(stream, ctx),
+                    )
+                    .await
                 }
             },
             image_import::error_policy,
@@ -530,10 +547,12 @@ async fn run_annotation_triggers<K>(
             move |object, ctx: Arc<AnnotationContext>| {
                 let metrics = metrics.clone();
                 async move {
-                    let timer = metrics.reconcile_started("imagetrigger");
-                    let result = annotation_trigger::reconcile(object, ctx).await;
-                    timer.finish(result_label(&result));
-                    result
+                    timed(
+                        &metrics,
+                        "imagetrigger",
+                        annotation_trigger::reconcile(object, ctx),
+                    )
+                    .await
                 }
             },
             annotation_trigger::error_policy,
@@ -602,10 +621,8 @@ async fn run_routes(
         .graceful_shutdown_on(shutdown)
         .run(
             |route, ctx: Arc<RouteContext>| async move {
-                let timer = ctx.metrics.reconcile_started("route");
-                let result = route_reconcile::reconcile(route, ctx.clone()).await;
-                timer.finish(result_label(&result));
-                result
+                let metrics = ctx.metrics.clone();
+                timed(&metrics, "route", route_reconcile::reconcile(route, ctx)).await
             },
             route_reconcile::error_policy,
             ctx,

@@ -211,23 +211,7 @@ fn container<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::image_stream::ImageStream;
-    use crate::image::tests::stream;
-    use std::sync::Arc;
-
-    struct Cache(Vec<ImageStream>);
-    impl Streams for Cache {
-        fn stream(&self, namespace: &str, name: &str) -> Option<Arc<ImageStream>> {
-            self.0
-                .iter()
-                .find(|s| {
-                    s.metadata.namespace.as_deref() == Some(namespace)
-                        && s.metadata.name.as_deref() == Some(name)
-                })
-                .cloned()
-                .map(Arc::new)
-        }
-    }
+    use crate::image::tests::{Cache, stream};
 
     fn deployment(triggers: Value) -> Value {
         json!({

@@ -408,12 +408,7 @@ mod tests {
         TagClock::default()
     }
 
-    struct NoStreams;
-    impl Streams for NoStreams {
-        fn stream(&self, _: &str, _: &str) -> Option<std::sync::Arc<ImageStream>> {
-            None
-        }
-    }
+    const NO_STREAMS: crate::image::tests::Cache = crate::image::tests::Cache(Vec::new());
 
     fn digest(n: u8) -> String {
         format!("sha256:{}", format!("{n:02x}").repeat(32))
@@ -541,7 +536,7 @@ mod tests {
                     digest: digest(0xbb),
                 },
             )],
-            &NoStreams,
+            &NO_STREAMS,
             now(),
         );
         let names: Vec<_> = status.tags.iter().map(|t| t.tag.as_str()).collect();
@@ -577,7 +572,7 @@ mod tests {
                     digest: digest(0xbb),
                 },
             )],
-            &NoStreams,
+            &NO_STREAMS,
             now(),
         );
         assert_eq!(
@@ -611,7 +606,7 @@ mod tests {
         let status = record(
             &s,
             &[(import.clone(), Outcome::Failed(failure.clone()))],
-            &NoStreams,
+            &NO_STREAMS,
             now(),
         );
         let v1 = &status.tags[0];
@@ -633,7 +628,7 @@ mod tests {
         let status = record(
             &again,
             &[(import, Outcome::Failed(failure))],
-            &NoStreams,
+            &NO_STREAMS,
             later,
         );
         let c = &status.tags[0].conditions[0];

@@ -62,6 +62,22 @@ pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The streams a test's triggers resolve through.
+    pub struct Cache(pub Vec<ImageStream>);
+
+    impl trigger::Streams for Cache {
+        fn stream(&self, namespace: &str, name: &str) -> Option<std::sync::Arc<ImageStream>> {
+            self.0
+                .iter()
+                .find(|s| {
+                    s.metadata.namespace.as_deref() == Some(namespace)
+                        && s.metadata.name.as_deref() == Some(name)
+                })
+                .cloned()
+                .map(std::sync::Arc::new)
+        }
+    }
+
     /// A stream whose `tag` has these references, newest first.
     pub fn stream(name: &str, tag: &str, references: &[&str]) -> ImageStream {
         let items: Vec<_> = references

@@ -231,19 +231,8 @@ pub fn unresolved(dc: &DeploymentConfig) -> Vec<Unresolved> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::tests::stream;
+    use crate::image::tests::{Cache, stream};
     use serde_json::json;
-
-    struct Cache(Vec<ImageStream>);
-    impl Streams for Cache {
-        fn stream(&self, namespace: &str, name: &str) -> Option<Arc<ImageStream>> {
-            self.0
-                .iter()
-                .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(namespace))
-                .cloned()
-                .map(Arc::new)
-        }
-    }
 
     fn dc(triggers: serde_json::Value) -> DeploymentConfig {
         serde_json::from_value(json!({
