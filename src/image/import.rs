@@ -67,6 +67,11 @@ pub struct Plan {
 /// The first retry after a failure; doubled on each further one, up to the scheduled interval.
 const FIRST_RETRY: SignedDuration = SignedDuration::from_secs(10);
 
+/// The images a tag's history keeps, newest first. OpenShift keeps every one until `oc adm
+/// prune images`; a bound keeps a tag that moves daily from growing its stream towards the
+/// API server's object size limit.
+pub const HISTORY_LIMIT: usize = 100;
+
 /// The tags importable at all: following a registry image, not a mere reference.
 pub fn importable(stream: &ImageStream) -> impl Iterator<Item = &TagReference> {
     stream.spec.tags.iter().flatten().filter(|t| {
@@ -326,6 +331,7 @@ fn add_event(status: &mut ImageStreamStatus, tag: &str, event: TagEvent) -> bool
         }
         _ => {
             list.items.insert(0, event);
+            list.items.truncate(HISTORY_LIMIT);
             true
         }
     };
@@ -583,6 +589,45 @@ mod tests {
                 .map(|t| t.items.len()),
             Some(2),
             "same image: not added again"
+        );
+    }
+
+    #[test]
+    fn the_history_keeps_the_newest_images_up_to_its_limit() {
+        let references: Vec<String> = (0..HISTORY_LIMIT)
+            .map(|i| format!("r.test/app@sha256:{i:064x}"))
+            .collect();
+        let items: Vec<_> = references
+            .iter()
+            .map(|r| imported("v1", r, 1)["items"][0].clone())
+            .collect();
+        let s = stream(
+            1,
+            json!([docker("v1", "r.test/app:v1", false)]),
+            json!({"dockerImageRepository": "", "tags": [{"tag": "v1", "items": items}]}),
+        );
+        let import = Import {
+            tag: "v1".into(),
+            from: "r.test/app:v1".into(),
+            insecure: false,
+        };
+        let status = record(
+            &s,
+            &[(
+                import,
+                Outcome::Imported {
+                    digest: digest(0xee),
+                },
+            )],
+            &NO_STREAMS,
+            now(),
+        );
+        let kept = &status.tags[0].items;
+        assert_eq!(kept.len(), HISTORY_LIMIT);
+        assert_eq!(kept[0].image, digest(0xee));
+        assert_eq!(
+            kept[1].docker_image_reference, references[0],
+            "the oldest goes"
         );
     }
 

@@ -318,6 +318,18 @@ pub async fn reconcile(stream: Arc<ImageStream>, ctx: Arc<ImportContext>) -> Res
     let now = Timestamp::now();
     let plan = {
         let mut clocks = ctx.clocks();
+        // What is remembered of tags and streams that are gone goes too.
+        let (own_ns, own_name) = (stream.namespace().unwrap_or_default(), stream.name_any());
+        let tags: Vec<&str> = import::importable(&stream)
+            .map(|t| t.name.as_str())
+            .collect();
+        clocks.retain(|(ns, name, tag), _| {
+            if *ns == own_ns && *name == own_name {
+                tags.contains(&tag.as_str())
+            } else {
+                ctx.streams.get(&ObjectRef::new(name).within(ns)).is_some()
+            }
+        });
         import::plan(
             &stream,
             |tag| {
