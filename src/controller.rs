@@ -26,7 +26,6 @@ use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::image_import::{self, ImportContext, Registries};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
-use crate::route::RouteKind;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::DynamicObject;
 
@@ -39,6 +38,8 @@ pub struct Scope {
     pub concurrency: u16,
     /// The parent Gateway of Routes that name none.
     pub default_gateway: Option<crate::route::GatewayRef>,
+    /// The ingress domain: Routes without a host are served on `<name>-<namespace>.<domain>`.
+    pub route_domain: Option<String>,
     /// The image of deployer Jobs whose customParams name none (default: the operator's own).
     pub deployer_image: Option<String>,
     /// How often scheduled image tags are imported again.
@@ -562,39 +563,84 @@ async fn run_annotation_triggers<K>(
         .await;
 }
 
-/// The Route controller: Routes, the Gateway API routes they own, and the Services they name.
+/// Which Gateway API kinds the cluster serves (HTTPRoute and TLSRoute, ListenerSet,
+/// BackendTLSPolicy: the last two are standard since Gateway API v1.5 and v1.4).
+async fn gateway_apis(client: &Client) -> crate::route::Apis {
+    let Ok(group) = kube::discovery::oneshot::group(client, "gateway.networking.k8s.io").await
+    else {
+        return crate::route::Apis::default();
+    };
+    let serves = |kind: &str| {
+        group
+            .versioned_resources("v1")
+            .iter()
+            .any(|(r, _)| r.kind == kind)
+    };
+    crate::route::Apis {
+        routes: serves("HTTPRoute"),
+        listener_sets: serves("ListenerSet"),
+        backend_tls_policies: serves("BackendTLSPolicy"),
+    }
+}
+
+/// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
+/// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
+/// Routes they share a host with.
 async fn run_routes(
     client: Client,
     scope: Scope,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let gateway_api = kube::discovery::oneshot::group(&client, "gateway.networking.k8s.io")
-        .await
-        .is_ok();
-    if !gateway_api {
+    let apis = gateway_apis(&client).await;
+    if !apis.routes {
         warn!("the cluster does not serve the Gateway API: Routes will say so in their status");
     }
-    let services = reflector::store::<Service>();
-    let (service_store, service_writer) = services;
+    let (service_store, service_writer) = reflector::store::<Service>();
     let service_events = watcher(api::<Service>(&client, &scope), watcher::Config::default())
         .default_backoff()
         .reflect(service_writer)
         .touched_objects();
+    let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
+    let route_store = controller.store();
+    let mut owned = Vec::new();
+    for (group, version, kind) in route_reconcile::OWNED_KINDS {
+        if !route_reconcile::served(apis, kind) || !route_reconcile::watched(kind) {
+            continue;
+        }
+        let ar = route_reconcile::resource(group, version, kind);
+        let objects = match &scope.namespace {
+            Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
+            None => Api::<DynamicObject>::all_with(client.clone(), &ar),
+        };
+        let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+        let store = writer.as_reader();
+        let events = watcher(
+            objects,
+            watcher::Config::default().labels(crate::route::ROUTE_LABEL),
+        )
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+        controller = controller.owns_stream_with(events, ar);
+        owned.push((kind, store));
+    }
     let ctx = Arc::new(RouteContext {
         client: client.clone(),
         services: service_store,
+        routes: route_store.clone(),
+        owned,
         default_gateway: scope.default_gateway.clone(),
-        gateway_api,
+        domain: scope.route_domain.clone(),
+        apis,
         metrics,
         backoff: Default::default(),
     });
-    let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
-    let route_store = controller.store();
+    let services_routes = route_store.clone();
     controller = controller.watches_stream(service_events, move |svc: Service| {
         // A Service wakes every Route in its namespace that names it.
         let (ns, name) = (svc.namespace(), svc.name_any());
-        route_store
+        services_routes
             .state()
             .into_iter()
             .filter(|r| {
@@ -603,20 +649,35 @@ async fn run_routes(
             .map(|r| ObjectRef::from(r.as_ref()))
             .collect::<Vec<_>>()
     });
-    if gateway_api {
-        for kind in [RouteKind::Http, RouteKind::Tls] {
-            let ar = route_reconcile::resource(kind);
-            let owned = match &scope.namespace {
-                Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
-                None => Api::<DynamicObject>::all_with(client.clone(), &ar),
-            };
-            controller = controller.owns_with(
-                owned,
-                ar,
-                watcher::Config::default().labels(crate::route::ROUTE_LABEL),
-            );
-        }
-    }
+    // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
+    // host: those sharing its host, and those refused because another held theirs.
+    let route_events = watcher(api::<Route>(&client, &scope), watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    let domain = scope.route_domain.clone();
+    controller = controller.watches_stream(route_events, move |changed: Route| {
+        let host_of = |r: &Route| {
+            crate::route::host::effective_host(r, domain.as_deref())
+                .ok()
+                .map(|h| crate::route::host::claim_key(r, &h.name))
+        };
+        let key = host_of(&changed);
+        route_store
+            .state()
+            .into_iter()
+            .filter(|r| r.metadata.uid != changed.metadata.uid)
+            .filter(|r| {
+                let refused = r.status.as_ref().is_some_and(|s| {
+                    s.ingress
+                        .iter()
+                        .flat_map(|i| &i.conditions)
+                        .any(|c| c.reason == crate::api::conditions::route::HOST_ALREADY_CLAIMED)
+                });
+                refused || (key.is_some() && host_of(r) == key)
+            })
+            .map(|r| ObjectRef::from(r.as_ref()))
+            .collect::<Vec<_>>()
+    });
     controller
         .graceful_shutdown_on(shutdown)
         .run(

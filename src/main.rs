@@ -60,6 +60,11 @@ enum Command {
         /// The parent Gateway (`namespace/name`) of Routes without a cutover.io/gateway annotation.
         #[arg(long, env = "CUTOVER_DEFAULT_GATEWAY")]
         default_gateway: Option<String>,
+        /// The ingress domain (OpenShift's `ingresscontroller.spec.domain`): a Route without a
+        /// host is served on `<name>-<namespace>.<domain>`, written into its spec.host; one with
+        /// spec.subdomain on `<subdomain>.<domain>`.
+        #[arg(long, env = "CUTOVER_ROUTE_DOMAIN")]
+        route_domain: Option<String>,
         /// Log format: text or json.
         #[arg(long, env = "CUTOVER_LOG_FORMAT", default_value = "text")]
         log_format: LogFormat,
@@ -172,6 +177,7 @@ async fn main() -> ExitCode {
             lease_duration,
             shutdown_grace,
             default_gateway,
+            route_domain,
             log_format,
             deployer_image,
             image_import_interval,
@@ -252,6 +258,7 @@ async fn main() -> ExitCode {
                     default_gateway: default_gateway
                         .as_deref()
                         .and_then(cutover::route::GatewayRef::parse),
+                    route_domain,
                     deployer_image: Some(deployer_image),
                     image_import_interval,
                     registry_ca,

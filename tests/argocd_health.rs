@@ -232,6 +232,17 @@ fn route_states() {
             "BackendNotFound: Service \"web-green\" not found",
         ),
         (
+            "the Gateway has not answered yet",
+            route(
+                1,
+                Some(ingress(
+                    json!({"type": "Admitted", "status": "Unknown", "reason": "Pending", "message": "waiting for Gateway infra/public listener web to accept the route"}),
+                )),
+            ),
+            "Progressing",
+            "Pending: waiting for Gateway infra/public",
+        ),
+        (
             "spec newer than the status",
             route(
                 2,

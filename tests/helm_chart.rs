@@ -133,6 +133,7 @@ fn values_reach_the_deployment() {
         "replicas=3",
         "image.tag=v9.9.9",
         "defaultGateway=infra/public",
+        "routeDomain=apps.example.com",
         "logFormat=text",
         "leaderElection.leaseDuration=30",
         "resources.limits.memory=1Gi",
@@ -145,6 +146,7 @@ fn values_reach_the_deployment() {
     let args = args(&docs);
     for want in [
         "--default-gateway=infra/public",
+        "--route-domain=apps.example.com",
         "--log-format=text",
         "--lease-duration=30",
     ] {

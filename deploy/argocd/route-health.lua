@@ -1,5 +1,6 @@
 -- Argo CD health of a route.openshift.io/v1 Route run by cutover (Lua 5.1).
--- Healthy once admitted (its Gateway API route exists and every backend Service was found);
+-- Healthy once admitted (its Gateway accepted the route and every backend Service was found);
+-- Progressing while the Gateway has not answered (Admitted Unknown);
 -- Degraded when refused (for example a missing Service: that backend gets no traffic).
 local hs = {}
 local status = obj.status
@@ -26,6 +27,11 @@ for _, ingress in ipairs(status.ingress) do
   if admitted == nil then
     hs.status = "Progressing"
     hs.message = "Waiting for the Route to be admitted"
+    return hs
+  end
+  if admitted.status == "Unknown" then
+    hs.status = "Progressing"
+    hs.message = (admitted.reason or "Pending") .. ": " .. (admitted.message or "")
     return hs
   end
   if admitted.status == "False" then

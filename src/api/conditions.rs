@@ -31,10 +31,29 @@ pub mod reason {
 pub mod route {
     pub const ADMITTED: &str = "Admitted";
     pub const ROUTE_CONFLICT: &str = "RouteConflict";
+    /// The API server refused an object that realises the Route (its message follows).
+    pub const ROUTE_APPLY_FAILED: &str = "RouteApplyFailed";
     pub const NO_PARENT_GATEWAY: &str = "NoParentGateway";
-    pub const HOST_REQUIRED: &str = "HostRequired";
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
     pub const GATEWAY_API_NOT_INSTALLED: &str = "GatewayAPINotInstalled";
+    pub const GATEWAY_NOT_FOUND: &str = "GatewayNotFound";
+    /// OpenShift's router's: no host, an invalid one, one an older Route holds.
+    pub const NO_HOST_VALUE: &str = "NoHostValue";
+    pub const INVALID_HOST: &str = "InvalidHost";
+    pub const HOST_ALREADY_CLAIMED: &str = "HostAlreadyClaimed";
+    /// The Gateway has no listener the Route's termination may use.
+    pub const NO_MATCHING_LISTENER: &str = "NoMatchingListener";
+    pub const BACKEND_TLS_NOT_SUPPORTED: &str = "BackendTLSPolicyNotServed";
+    /// An access-control annotation (ip_allowlist, ...) the data plane cannot enforce.
+    pub const UNSUPPORTED_ACCESS_CONTROL: &str = "UnsupportedAccessControl";
+    /// Admitted Unknown: the Gateway has not answered for the current generation yet.
+    pub const PENDING: &str = "Pending";
+    /// The Gateway's answer on the route's `status.parents`.
+    pub const GATEWAY_NOT_ACCEPTED: &str = "GatewayNotAccepted";
+    pub const GATEWAY_REFS_NOT_RESOLVED: &str = "GatewayRefsNotResolved";
+    /// A second condition type: annotations and header actions that are not realised.
+    pub const UNSUPPORTED_CONFIGURATION: &str = "UnsupportedConfiguration";
+    pub const NOT_REALISED: &str = "NotRealised";
 }
 
 use kube::ResourceExt;

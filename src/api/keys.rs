@@ -78,6 +78,8 @@ pub const FIELD_MANAGER: &str = "cutover";
 pub const IMAGE_TRIGGER_FIELD_MANAGER: &str = "cutover-image-trigger";
 /// The field manager of tagImages hooks' writes into ImageStreams: it owns the tags they set.
 pub const TAG_IMAGES_FIELD_MANAGER: &str = "cutover-tag-images";
+/// The field manager of a generated `spec.host` on a Route (GitOps tools can leave it alone).
+pub const ROUTE_HOST_FIELD_MANAGER: &str = "cutover-route-host";
 
 /// Phases of a revision.
 pub mod phase {

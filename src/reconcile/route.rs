@@ -1,6 +1,9 @@
-//! One reconcile of a Route: resolve its Services, plan the Gateway API route, apply it (only
-//! if it is ours), write the status once.
+//! One reconcile of a Route: read its Services and parent Gateway, plan, apply the objects that
+//! realise it (only names that are free or already its own), delete those it no longer needs,
+//! write a generated host into `spec.host`, and write the status once, with what the Gateway
+//! reported on the applied route.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,51 +15,77 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use tracing::{instrument, warn};
 
+use crate::api::conditions::route as reason;
 use crate::api::keys;
 use crate::api::route::Route;
 use crate::error::{Error, Result};
-use crate::route::{self, GatewayRef, Inputs, RouteKind};
+use crate::route::{self, Apis, Gateway, GatewayRef, Inputs};
+
+/// The kinds a Route may own: (group, version, kind). The Gateway API's are watched (by the
+/// Route label); a Route's Secret and ConfigMap have fixed names and are read by name, so the
+/// operator needs no right to list or watch Secrets.
+pub const OWNED_KINDS: [(&str, &str, &str); 6] = [
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+    ("gateway.networking.k8s.io", "v1", "TLSRoute"),
+    ("gateway.networking.k8s.io", "v1", "ListenerSet"),
+    ("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"),
+    ("", "v1", "Secret"),
+    ("", "v1", "ConfigMap"),
+];
+
+/// Whether the operator watches an owned kind (else it reads it by name).
+pub fn watched(kind: &str) -> bool {
+    !matches!(kind, "Secret" | "ConfigMap")
+}
+
+pub fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
+}
+
+/// Whether the cluster serves an owned kind (the Gateway API's ones depend on its version).
+pub fn served(apis: Apis, kind: &str) -> bool {
+    match kind {
+        "HTTPRoute" | "TLSRoute" => apis.routes,
+        "ListenerSet" => apis.listener_sets,
+        "BackendTLSPolicy" => apis.backend_tls_policies,
+        _ => apis.routes,
+    }
+}
 
 /// What every Route reconcile shares.
 pub struct RouteContext {
     pub client: Client,
     pub services: Store<Service>,
+    /// Every Route in scope: host claims are decided among them.
+    pub routes: Store<Route>,
+    /// The objects Routes own, by kind (label-selected caches).
+    pub owned: Vec<(&'static str, Store<DynamicObject>)>,
     /// The parent Gateway of Routes without a `cutover.io/gateway` annotation.
     pub default_gateway: Option<GatewayRef>,
-    /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
-    pub gateway_api: bool,
+    /// The ingress domain of generated hosts.
+    pub domain: Option<String>,
+    pub apis: Apis,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub backoff: super::Backoff<Route>,
 }
 
-pub fn resource(kind: RouteKind) -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "gateway.networking.k8s.io",
-        "v1",
-        kind.kind(),
+fn api_for(ctx: &RouteContext, ns: &str, kind: &str) -> Option<Api<DynamicObject>> {
+    let (group, version, kind) = OWNED_KINDS.into_iter().find(|k| k.2 == kind)?;
+    Some(Api::namespaced_with(
+        ctx.client.clone(),
+        ns,
+        &resource(group, version, kind),
     ))
-}
-
-fn kind_of(route: &Route) -> RouteKind {
-    let passthrough = route
-        .spec
-        .tls
-        .as_ref()
-        .is_some_and(|t| t.termination.eq_ignore_ascii_case("passthrough"));
-    if passthrough {
-        RouteKind::Tls
-    } else {
-        RouteKind::Http
-    }
 }
 
 #[instrument(skip_all, fields(namespace = route.namespace().unwrap_or_default(), route = route.name_any()))]
 pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requeue> {
     let ns = route.namespace().unwrap_or_default();
     let name = route.name_any();
+    let uid = route.metadata.uid.clone().unwrap_or_default();
     let wanted: Vec<String> = route::backends(&route)
         .iter()
         .map(|b| b.name.clone())
@@ -67,56 +96,187 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         .into_iter()
         .filter(|s| s.namespace().as_deref() == Some(ns.as_str()) && wanted.contains(&s.name_any()))
         .collect();
-    let gateway = route
+    let gateway_ref = route
         .annotations()
         .get(route::GATEWAY_ANNOTATION)
         .and_then(|g| GatewayRef::parse(g))
         .or_else(|| ctx.default_gateway.clone());
-
-    let kind = kind_of(&route);
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource(kind));
-    let ours = |o: &DynamicObject| {
-        o.owner_references()
-            .iter()
-            .any(|r| Some(&r.uid) == route.metadata.uid.as_ref())
+    let gateway = match (&gateway_ref, ctx.apis.routes) {
+        (Some(r), true) => {
+            let gw_ns = r.namespace.clone().unwrap_or_else(|| ns.clone());
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                ctx.client.clone(),
+                &gw_ns,
+                &resource("gateway.networking.k8s.io", "v1", "Gateway"),
+            );
+            match api.get_opt(&r.name).await? {
+                Some(g) => Some(Gateway::from_json(
+                    &gw_ns,
+                    &r.name,
+                    &serde_json::to_value(&g)?,
+                )),
+                None => None,
+            }
+        }
+        _ => None,
     };
-    let existing = match ctx.gateway_api {
-        true => api.get_opt(&name).await?,
-        false => None,
-    };
-    let name_taken_by = existing.filter(|o| !ours(o)).map(|o| {
-        o.owner_references()
-            .first()
-            .map_or("another owner".into(), |r| format!("{} {}", r.kind, r.name))
-    });
-    let plan = route::plan(&Inputs {
+    let routes = ctx.routes.state();
+    let mut inputs = Inputs {
         route: &route,
         services: services.iter().map(AsRef::as_ref).collect(),
+        gateway_ref,
         gateway,
-        name_taken_by,
-        gateway_api: ctx.gateway_api,
+        routes: routes.iter().map(AsRef::as_ref).collect(),
+        domain: ctx.domain.as_deref(),
+        apis: ctx.apis,
+        applied: None,
         now: Timestamp::now(),
-    });
-    if let Some(object) = &plan.object {
-        let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-        api.patch(&name, &params, &Patch::Apply(object)).await?;
-    }
-    if ctx.gateway_api {
-        // A Route that changed kind (passthrough on or off) leaves no route of the other kind.
-        let other = if kind == RouteKind::Http {
-            RouteKind::Tls
-        } else {
-            RouteKind::Http
+    };
+    let mut plan = route::plan(&inputs);
+    let previous = route.status.as_ref();
+    let ours = |o: &DynamicObject| o.owner_references().iter().any(|r| r.uid == uid);
+
+    // Every name the plan uses must be free or the Route's own.
+    let mut conflict = None;
+    for object in &plan.objects {
+        let (kind, object_name) = (object["kind"].as_str(), object["metadata"]["name"].as_str());
+        let (Some(kind), Some(object_name)) = (kind, object_name) else {
+            continue;
         };
-        let other_api: Api<DynamicObject> =
-            Api::namespaced_with(ctx.client.clone(), &ns, &resource(other));
-        if let Some(o) = other_api.get_opt(&name).await?
-            && ours(&o)
+        let cached = ctx
+            .owned
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, s)| {
+                s.get(&ObjectRef::new_with(object_name, resource_of(kind)).within(&ns))
+            });
+        if cached.as_deref().is_some_and(ours) {
+            continue;
+        }
+        let Some(api) = api_for(&ctx, &ns, kind) else {
+            continue;
+        };
+        if let Some(existing) = api.get_opt(object_name).await?
+            && !ours(&existing)
         {
-            other_api.delete(&name, &DeleteParams::background()).await?;
+            let owner = existing
+                .owner_references()
+                .first()
+                .map_or("another owner".into(), |r| format!("{} {}", r.kind, r.name));
+            conflict = Some(format!(
+                "{kind} {object_name:?} exists and belongs to {owner}: cutover does not change it"
+            ));
+            break;
         }
     }
-    let status = plan.status;
+    if let Some(message) = conflict {
+        plan = plan.refuse(reason::ROUTE_CONFLICT, message, previous, inputs.now);
+    }
+
+    // Apply, main route last (it references the others); keep what the server returned of it.
+    let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+    let mut applied: Option<Value> = None;
+    let objects = plan.objects.clone();
+    for object in &objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let object_name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let Some(api) = api_for(&ctx, &ns, kind) else {
+            continue;
+        };
+        match api.patch(object_name, &params, &Patch::Apply(object)).await {
+            Ok(result) => {
+                if Some(object) == plan.main() {
+                    applied = Some(serde_json::to_value(&result)?);
+                }
+            }
+            // The API server refused what the Route asks for (an invalid host for a listener,
+            // a malformed certificate): the Route says so, nothing half-made stays.
+            Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 422) => {
+                plan = plan.refuse(
+                    reason::ROUTE_APPLY_FAILED,
+                    format!("{kind} {object_name:?} was refused: {}", s.message),
+                    previous,
+                    inputs.now,
+                );
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Delete what the Route owns and no longer needs (a changed termination, a removed
+    // certificate, a refusal).
+    let keep: HashSet<(String, String)> = plan
+        .objects
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or_default().to_string(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut stale: Vec<(&str, String)> = Vec::new();
+    for (kind, store) in &ctx.owned {
+        stale.extend(
+            store
+                .state()
+                .iter()
+                .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && ours(o))
+                .map(|o| (*kind, o.name_any())),
+        );
+    }
+    for (kind, named) in [
+        ("Secret", route::manifest::certificate_name(&name)),
+        ("ConfigMap", route::manifest::destination_ca_name(&name)),
+    ] {
+        if !keep.contains(&(kind.to_string(), named.clone()))
+            && let Some(api) = api_for(&ctx, &ns, kind)
+            && api.get_opt(&named).await?.is_some_and(|o| ours(&o))
+        {
+            stale.push((kind, named));
+        }
+    }
+    for (kind, stale_name) in stale {
+        if keep.contains(&(kind.to_string(), stale_name.clone())) {
+            continue;
+        }
+        if let Some(api) = api_for(&ctx, &ns, kind) {
+            match api.delete(&stale_name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    // A generated host is written into the spec, guarded by the resourceVersion read.
+    if let Some(host) = &plan.generated_host
+        && route.spec.host.as_deref().is_none_or(str::is_empty)
+    {
+        let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
+        let patch = json!({"metadata": {"resourceVersion": route.resource_version()}, "spec": {"host": host}});
+        api.patch(
+            &name,
+            &PatchParams {
+                field_manager: Some(keys::ROUTE_HOST_FIELD_MANAGER.into()),
+                ..Default::default()
+            },
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    }
+
+    // Admitted from what the Gateway reported on the applied route.
+    let status = if applied.is_some() {
+        inputs.applied = applied.as_ref();
+        route::plan(&inputs).status
+    } else {
+        plan.status
+    };
     if route.status.as_ref() != Some(&status) {
         let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
         let patch =
@@ -130,6 +290,13 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     }
     ctx.backoff.reset(&ObjectRef::from(route.as_ref()));
     Ok(Requeue::requeue(Duration::from_secs(300)))
+}
+
+fn resource_of(kind: &str) -> ApiResource {
+    OWNED_KINDS
+        .into_iter()
+        .find(|k| k.2 == kind)
+        .map_or_else(|| resource("", "v1", kind), |(g, v, k)| resource(g, v, k))
 }
 
 /// Transient errors back off per Route; others wait for the next change.

@@ -1,54 +1,197 @@
-//! The Gateway API object that realises a Route: an HTTPRoute (a TLSRoute for passthrough)
-//! owned by the Route, attached to its parent Gateway.
+//! The objects that realise a Route, each owned by it (garbage-collected with it) and labelled
+//! with its name: the HTTPRoute (a TLSRoute for passthrough), the HTTP→HTTPS redirect route, the
+//! Secret and ListenerSet of its own certificate, the BackendTLSPolicy and CA of re-encrypt.
 
+use base64::Engine;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::api::route::Route;
 
-use super::{GatewayRef, ROUTE_LABEL, RouteKind};
+use super::ROUTE_LABEL;
+use super::gateway::Gateway;
 
-/// The route object for `route`, with `refs` as its weighted backends.
-pub(super) fn manifest(
-    route: &Route,
-    kind: RouteKind,
-    gw: &GatewayRef,
-    hostnames: &[String],
-    refs: Vec<Value>,
-) -> Value {
-    let mut parent =
-        json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name});
-    if let Some(ns) = &gw.namespace {
-        parent["namespace"] = json!(ns);
+pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+
+/// Names of the objects a Route owns besides its main route (named like the Route).
+pub fn redirect_name(route: &str) -> String {
+    format!("{route}-redirect")
+}
+pub fn certificate_name(route: &str) -> String {
+    format!("{route}-tls")
+}
+pub fn destination_ca_name(route: &str) -> String {
+    format!("{route}-destination-ca")
+}
+pub fn backend_tls_name(route: &str, service: &str) -> String {
+    format!("{route}-{service}")
+}
+
+/// A parent of the Route's Gateway API route: a Gateway's listener, or a ListenerSet's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub section: String,
+}
+
+impl Parent {
+    pub fn to_json(&self) -> Value {
+        json!({"group": GATEWAY_GROUP, "kind": self.kind, "namespace": self.namespace,
+               "name": self.name, "sectionName": self.section})
     }
-    let rule = match kind {
-        RouteKind::Http => {
-            let path = route
-                .spec
-                .path
-                .clone()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "/".into());
-            json!({"matches": [{"path": {"type": "PathPrefix", "value": path}}], "backendRefs": refs})
-        }
-        RouteKind::Tls => json!({"backendRefs": refs}),
-    };
-    let mut spec = json!({"parentRefs": [parent], "rules": [rule]});
-    if !hostnames.is_empty() {
-        spec["hostnames"] = json!(hostnames);
+
+    /// Whether an entry of a route's `status.parents` is about this parent.
+    pub fn is(&self, reference: &Value, route_namespace: &str) -> bool {
+        reference["kind"].as_str().unwrap_or("Gateway") == self.kind
+            && reference["name"].as_str() == Some(self.name.as_str())
+            && reference["namespace"].as_str().unwrap_or(route_namespace) == self.namespace
+            && reference["sectionName"]
+                .as_str()
+                .is_none_or(|s| s == self.section)
     }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}/{} listener {}",
+            self.kind, self.namespace, self.name, self.section
+        )
+    }
+}
+
+fn metadata(route: &Route, api_version: &str, kind: &str, name: &str) -> Value {
     json!({
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": kind.kind(),
+        "apiVersion": api_version,
+        "kind": kind,
         "metadata": {
-            "name": route.name_any(),
+            "name": name,
             "namespace": route.namespace(),
             "labels": {ROUTE_LABEL: route.name_any()},
             "ownerReferences": [{
                 "apiVersion": "route.openshift.io/v1", "kind": "Route", "name": route.name_any(),
                 "uid": route.metadata.uid.clone().unwrap_or_default(), "controller": true, "blockOwnerDeletion": true
             }]
-        },
-        "spec": spec
+        }
     })
+}
+
+/// The HTTPRoute (or TLSRoute) serving the Route.
+pub fn route_object(
+    route: &Route,
+    kind: &str,
+    parents: &[Parent],
+    hostnames: &[String],
+    rule: Value,
+) -> Value {
+    let mut object = metadata(
+        route,
+        &format!("{GATEWAY_GROUP}/v1"),
+        kind,
+        &route.name_any(),
+    );
+    object["spec"] = json!({
+        "parentRefs": parents.iter().map(Parent::to_json).collect::<Vec<_>>(),
+        "hostnames": hostnames,
+        "rules": [rule],
+    });
+    object
+}
+
+/// The HTTPRoute on the HTTP listeners that answers 302 to https (OpenShift's `Redirect`).
+pub fn redirect_route(route: &Route, parents: &[Parent], hostnames: &[String]) -> Value {
+    let mut object = metadata(
+        route,
+        &format!("{GATEWAY_GROUP}/v1"),
+        "HTTPRoute",
+        &redirect_name(&route.name_any()),
+    );
+    let mut rule = json!({"filters": [{"type": "RequestRedirect",
+        "requestRedirect": {"scheme": "https", "statusCode": 302}}]});
+    if let Some(path) = route.spec.path.as_ref().filter(|p| !p.is_empty()) {
+        rule["matches"] = json!([{"path": {"type": "PathPrefix", "value": path}}]);
+    }
+    object["spec"] = json!({
+        "parentRefs": parents.iter().map(Parent::to_json).collect::<Vec<_>>(),
+        "hostnames": hostnames,
+        "rules": [rule],
+    });
+    object
+}
+
+/// The Secret holding the Route's certificate (with its CA chain) and key.
+pub fn certificate_secret(route: &Route, certificate: &str, ca: Option<&str>, key: &str) -> Value {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut chain = certificate.trim_end().to_string();
+    if let Some(ca) = ca.filter(|c| !c.trim().is_empty()) {
+        chain = format!("{chain}\n{}", ca.trim_end());
+    }
+    chain.push('\n');
+    let mut object = metadata(route, "v1", "Secret", &certificate_name(&route.name_any()));
+    object["type"] = json!("kubernetes.io/tls");
+    object["data"] = json!({"tls.crt": b64(&chain), "tls.key": b64(key)});
+    object
+}
+
+/// A ListenerSet on the parent Gateway with one HTTPS listener for `host`, serving the
+/// certificate in Secret `secret` (of the Route's namespace).
+pub fn listener_set(route: &Route, gateway: &Gateway, host: &str, secret: &str) -> Value {
+    let mut object = metadata(
+        route,
+        &format!("{GATEWAY_GROUP}/v1"),
+        "ListenerSet",
+        &route.name_any(),
+    );
+    object["spec"] = json!({
+        "parentRef": {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gateway.namespace, "name": gateway.name},
+        "listeners": [{
+            "name": LISTENER_SET_SECTION,
+            "hostname": host,
+            "port": gateway.https_port(),
+            "protocol": "HTTPS",
+            "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": secret}]},
+            "allowedRoutes": {"namespaces": {"from": "Same"}}
+        }]
+    });
+    object
+}
+
+/// The listener name in a Route's ListenerSet.
+pub const LISTENER_SET_SECTION: &str = "https";
+
+/// The ConfigMap holding a re-encrypt Route's `destinationCACertificate`.
+pub fn destination_ca(route: &Route, pem: &str) -> Value {
+    let mut object = metadata(
+        route,
+        "v1",
+        "ConfigMap",
+        &destination_ca_name(&route.name_any()),
+    );
+    object["data"] = json!({"ca.crt": pem});
+    object
+}
+
+/// The BackendTLSPolicy making the data plane speak TLS to `service`, verifying
+/// `<service>.<namespace>.svc` (as OpenShift's router does for re-encrypt) against the Route's
+/// destination CA, or the system's trust store without one.
+pub fn backend_tls_policy(route: &Route, service: &str, with_ca: bool) -> Value {
+    let ns = route.namespace().unwrap_or_default();
+    let mut object = metadata(
+        route,
+        &format!("{GATEWAY_GROUP}/v1"),
+        "BackendTLSPolicy",
+        &backend_tls_name(&route.name_any(), service),
+    );
+    let mut validation = json!({"hostname": format!("{service}.{ns}.svc")});
+    if with_ca {
+        validation["caCertificateRefs"] = json!([{"group": "", "kind": "ConfigMap",
+            "name": destination_ca_name(&route.name_any())}]);
+    } else {
+        validation["wellKnownCACertificates"] = json!("System");
+    }
+    object["spec"] = json!({
+        "targetRefs": [{"group": "", "kind": "Service", "name": service}],
+        "validation": validation,
+    });
+    object
 }

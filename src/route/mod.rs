@@ -1,9 +1,12 @@
-//! PURE: a Route → the Gateway API route that realises it, and the Route's status.
+//! PURE: a Route → the Gateway API objects that realise it, and the Route's status.
 //!
-//! An HTTPRoute (a TLSRoute for passthrough TLS) with the Route's host, a path-prefix match and
-//! weighted backendRefs in the Route's proportions, the Service port resolved from
-//! `port.targetPort`. Backends that cannot be resolved get no traffic (OpenShift treats a Service
-//! without endpoints as weight 0) and make the Route not Admitted, with the reason.
+//! The rungs, in order: the Gateway API must be served, the parent Gateway named and found, the
+//! host known (named, or generated from `--route-domain`) and claimed (the oldest Route of a host
+//! holds it), the access controls realisable, and a listener there for the Route's termination;
+//! any rung that fails refuses the Route with OpenShift's reason and leaves nothing serving it.
+//! Past them: an HTTPRoute (a TLSRoute for passthrough) on exactly the listeners the termination
+//! allows, the redirect route, the certificate's Secret and ListenerSet, re-encrypt's
+//! BackendTLSPolicies. Admitted then reports what the Gateway made of the route.
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
@@ -13,12 +16,17 @@ use serde_json::{Value, json};
 
 use backends::service_port;
 pub use backends::{backends, shares};
-use manifest::manifest;
+pub use gateway::{Gateway, GatewayRef};
+use gateway::{Listener, Protocol};
+pub use manifest::Parent;
 
 mod backends;
-mod manifest;
+pub mod gateway;
+pub mod host;
+pub mod manifest;
+pub mod options;
 
-use crate::api::conditions::route as route_reason;
+use crate::api::conditions::route as reason;
 use crate::api::route::{Route, RouteIngress, RouteIngressCondition, RouteStatus};
 
 /// The router name recorded in `status.ingress`.
@@ -41,29 +49,56 @@ impl RouteKind {
     }
 }
 
-/// A parent Gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayRef {
-    pub namespace: Option<String>,
-    pub name: String,
+/// A Route's TLS termination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Plain,
+    Edge,
+    Reencrypt,
+    Passthrough,
 }
 
-impl GatewayRef {
-    /// Parses `namespace/name` or `name`.
-    pub fn parse(s: &str) -> Option<GatewayRef> {
-        let s = s.trim();
-        match s.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => Some(GatewayRef {
-                namespace: Some(ns.into()),
-                name: name.into(),
-            }),
-            None if !s.is_empty() => Some(GatewayRef {
-                namespace: None,
-                name: s.into(),
-            }),
-            _ => None,
-        }
-    }
+/// What a TLS Route does with plain HTTP (`insecureEdgeTerminationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insecure {
+    None,
+    Allow,
+    Redirect,
+}
+
+/// The termination and insecure policy a Route asks for.
+pub fn termination(route: &Route) -> (Termination, Insecure) {
+    let Some(tls) = &route.spec.tls else {
+        return (Termination::Plain, Insecure::None);
+    };
+    let termination = match tls.termination.to_ascii_lowercase().as_str() {
+        "passthrough" => Termination::Passthrough,
+        "reencrypt" => Termination::Reencrypt,
+        _ => Termination::Edge,
+    };
+    let insecure = match tls.insecure_edge_termination_policy.as_deref() {
+        Some("Allow") => Insecure::Allow,
+        Some("Redirect") => Insecure::Redirect,
+        _ => Insecure::None,
+    };
+    (termination, insecure)
+}
+
+/// Which Gateway API kinds the cluster serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Apis {
+    /// HTTPRoute and TLSRoute (gateway.networking.k8s.io/v1).
+    pub routes: bool,
+    pub listener_sets: bool,
+    pub backend_tls_policies: bool,
+}
+
+impl Apis {
+    pub const ALL: Apis = Apis {
+        routes: true,
+        listener_sets: true,
+        backend_tls_policies: true,
+    };
 }
 
 /// What the shell observed for one Route.
@@ -72,49 +107,200 @@ pub struct Inputs<'a> {
     /// The Services of the Route's namespace it names (missing ones absent).
     pub services: Vec<&'a Service>,
     /// The parent Gateway: the Route's annotation, else the operator's default.
-    pub gateway: Option<GatewayRef>,
-    /// A route of that name exists and another owner controls it.
-    pub name_taken_by: Option<String>,
-    /// Whether the cluster serves the Gateway API (HTTPRoute, TLSRoute).
-    pub gateway_api: bool,
+    pub gateway_ref: Option<GatewayRef>,
+    /// That Gateway as read (`None`: it does not exist).
+    pub gateway: Option<Gateway>,
+    /// The other Routes the operator serves (host claims are decided among them).
+    pub routes: Vec<&'a Route>,
+    /// The ingress domain of generated hosts (`--route-domain`).
+    pub domain: Option<&'a str>,
+    pub apis: Apis,
+    /// The Route's main Gateway API route as it stands after applying: its `status.parents` is
+    /// what the Gateway made of it.
+    pub applied: Option<&'a Value>,
     /// Now: when a condition that changes status transitions.
     pub now: Timestamp,
 }
 
-/// The outcome: the route object to apply (if any) and the Route's status.
+/// The outcome: the objects to apply (everything of the Route's kinds not among them is
+/// deleted), the host to write into `spec.host`, and the Route's status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub kind: RouteKind,
-    pub object: Option<Value>,
+    pub objects: Vec<Value>,
+    pub generated_host: Option<String>,
     pub status: RouteStatus,
 }
 
-fn admitted(status: bool, reason: &str, message: String) -> RouteIngressCondition {
+impl Plan {
+    /// The main route object (HTTPRoute or TLSRoute), when the Route is served.
+    pub fn main(&self) -> Option<&Value> {
+        self.objects.iter().find(|o| {
+            o["kind"] == self.kind.kind()
+                && o["metadata"]["name"] == o["metadata"]["labels"][ROUTE_LABEL]
+        })
+    }
+
+    /// The Route refused with `reason`: nothing of it is served. `previous` is the Route's
+    /// status as it stands (transition times are kept from it).
+    pub fn refuse(
+        mut self,
+        reason: &str,
+        message: String,
+        previous: Option<&RouteStatus>,
+        now: Timestamp,
+    ) -> Plan {
+        self.objects.clear();
+        for ingress in &mut self.status.ingress {
+            ingress.conditions = vec![condition("False", reason, message.clone())];
+        }
+        keep_transition_times(&mut self.status, previous, now);
+        self
+    }
+}
+
+fn condition(status: &str, reason: &str, message: String) -> RouteIngressCondition {
     RouteIngressCondition {
-        type_: route_reason::ADMITTED.into(),
-        status: if status { "True" } else { "False" }.into(),
+        type_: reason::ADMITTED.into(),
+        status: status.into(),
         reason: reason.into(),
         message,
         last_transition_time: None,
     }
 }
 
+/// Where the Route attaches, and what else it needs.
+struct Attachment {
+    parents: Vec<Parent>,
+    redirect: Vec<Parent>,
+    /// The Route's certificate served through its own ListenerSet.
+    listener_set: Option<String>,
+    /// Said in the Admitted message (whose certificate is served).
+    note: Option<String>,
+}
+
+fn parents(gateway: &Gateway, listeners: &[&Listener]) -> Vec<Parent> {
+    listeners
+        .iter()
+        .map(|l| Parent {
+            kind: "Gateway",
+            namespace: gateway.namespace.clone(),
+            name: gateway.name.clone(),
+            section: l.name.clone(),
+        })
+        .collect()
+}
+
+/// The listeners a Route of this termination may use, or why there are none.
+fn attach(
+    route: &Route,
+    gateway: &Gateway,
+    host: &str,
+    apis: Apis,
+) -> Result<Attachment, (&'static str, String)> {
+    let (termination, insecure) = termination(route);
+    let ns = route.namespace().unwrap_or_default();
+    let gw = format!("Gateway {}/{}", gateway.namespace, gateway.name);
+    let http = gateway.listeners_for(Protocol::Http, host);
+    let none = |what: &str, why: &str| {
+        (
+            reason::NO_MATCHING_LISTENER,
+            format!("{gw} has no {what} listener for host {host}{why}"),
+        )
+    };
+    let mut attachment = Attachment {
+        parents: Vec::new(),
+        redirect: Vec::new(),
+        listener_set: None,
+        note: None,
+    };
+    match termination {
+        Termination::Plain => {
+            attachment.parents = parents(gateway, &http);
+            if http.is_empty() {
+                return Err(none("HTTP", ""));
+            }
+            return Ok(attachment);
+        }
+        Termination::Passthrough => {
+            let tls = gateway.listeners_for(Protocol::TlsPassthrough, host);
+            if tls.is_empty() {
+                return Err(none("TLS passthrough", ""));
+            }
+            attachment.parents = parents(gateway, &tls);
+        }
+        Termination::Edge | Termination::Reencrypt => {
+            let tls = route.spec.tls.as_ref();
+            let own = tls
+                .and_then(|t| t.external_certificate.as_ref().map(|c| c.name.clone()))
+                .or_else(|| {
+                    tls.and_then(|t| t.certificate.as_ref())
+                        .filter(|c| !c.trim().is_empty())
+                        .map(|_| manifest::certificate_name(&route.name_any()))
+                });
+            let https = gateway.listeners_for(Protocol::Https, host);
+            match own {
+                Some(secret) if apis.listener_sets && gateway.accepts_listener_sets_from(&ns) => {
+                    attachment.parents = vec![Parent {
+                        kind: "ListenerSet",
+                        namespace: ns.clone(),
+                        name: route.name_any(),
+                        section: manifest::LISTENER_SET_SECTION.into(),
+                    }];
+                    attachment.listener_set = Some(secret);
+                }
+                _ if https.is_empty() => {
+                    return Err(none(
+                        "HTTPS",
+                        ": a TLS route is never served over plain HTTP",
+                    ));
+                }
+                own => {
+                    attachment.parents = parents(gateway, &https);
+                    let names: Vec<&str> = https.iter().map(|l| l.name.as_str()).collect();
+                    attachment.note = Some(match own {
+                        Some(_) => format!(
+                            "served with the certificate of {gw} listener {}: the Gateway does not accept ListenerSets from namespace {ns}, so the route's own certificate is not used",
+                            names.join(", ")
+                        ),
+                        None => format!(
+                            "served with the certificate of {gw} listener {}",
+                            names.join(", ")
+                        ),
+                    });
+                }
+            }
+            if termination == Termination::Reencrypt && !apis.backend_tls_policies {
+                return Err((
+                    reason::BACKEND_TLS_NOT_SUPPORTED,
+                    "re-encrypt needs the Gateway API's BackendTLSPolicy (gateway.networking.k8s.io/v1), which the cluster does not serve: without it the backend would get plain HTTP".into(),
+                ));
+            }
+        }
+    }
+    match insecure {
+        Insecure::Allow => attachment.parents.extend(parents(gateway, &http)),
+        Insecure::Redirect => attachment.redirect = parents(gateway, &http),
+        Insecure::None => {}
+    }
+    Ok(attachment)
+}
+
 /// Plans one Route.
 pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let route = inputs.route;
     let spec = &route.spec;
-    let passthrough = spec
-        .tls
-        .as_ref()
-        .is_some_and(|t| t.termination.eq_ignore_ascii_case("passthrough"));
-    let kind = if passthrough {
+    let ns = route.namespace().unwrap_or_default();
+    let (termination, _) = termination(route);
+    let kind = if termination == Termination::Passthrough {
         RouteKind::Tls
     } else {
         RouteKind::Http
     };
     let target = spec.port.as_ref().map(|p| &p.target_port);
 
-    // Resolve each backend to a Service port.
+    // Resolve each backend to a Service port. A missing Service with weight 0 is no problem:
+    // it would get nothing anyway (OpenShift routes around it).
     let mut refs = Vec::new();
     let mut weights = Vec::new();
     let mut problems = Vec::new();
@@ -122,100 +308,279 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         let service = inputs.services.iter().find(|s| s.name_any() == b.name);
         let port = service.and_then(|s| service_port(s, target));
         match (service, port) {
-            (None, _) => problems.push(format!("service {:?} not found", b.name)),
-            (Some(_), None) => problems.push(format!("service {:?} has no port matching the route's targetPort", b.name)),
-            (Some(_), Some(port)) => refs.push(json!({
+            (_, Some(port)) => refs.push(json!({
                 "group": "", "kind": "Service", "name": b.name, "port": port, "weight": b.effective_weight()
             })),
+            _ if b.effective_weight() == 0 => {}
+            (None, _) => problems.push(format!("service {:?} not found", b.name)),
+            (Some(_), None) => problems.push(format!("service {:?} has no port matching the route's targetPort", b.name)),
         }
         weights.push((b.name.clone(), b.effective_weight(), port.is_some()));
     }
-
-    let host = spec.host.clone().filter(|h| !h.is_empty());
-    let hostnames: Vec<String> = match (&host, spec.wildcard_policy.as_deref()) {
-        (Some(h), Some("Subdomain")) => vec![format!(
-            "*.{}",
-            h.split_once('.').map_or(h.as_str(), |(_, d)| d)
-        )],
-        (Some(h), _) => vec![h.clone()],
-        (None, _) => vec![],
-    };
-
-    let blocked = if !inputs.gateway_api {
-        Some(admitted(
-            false,
-            route_reason::GATEWAY_API_NOT_INSTALLED,
-            "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into(),
-        ))
-    } else if let Some(owner) = &inputs.name_taken_by {
-        Some(admitted(
-            false,
-            route_reason::ROUTE_CONFLICT,
-            format!(
-                "{} {:?} exists and belongs to {owner}: cutover does not change it",
-                kind.kind(),
-                route.name_any()
-            ),
-        ))
-    } else if inputs.gateway.is_none() {
-        Some(admitted(
-            false,
-            route_reason::NO_PARENT_GATEWAY,
-            format!(
-                "no parent Gateway: annotate the route with {GATEWAY_ANNOTATION}: <namespace>/<name>, or start the operator with --default-gateway"
-            ),
-        ))
-    } else if passthrough && hostnames.is_empty() {
-        Some(admitted(
-            false,
-            route_reason::HOST_REQUIRED,
-            "passthrough routes need spec.host (a TLSRoute matches by SNI host name)".into(),
-        ))
-    } else {
-        None
-    };
-
-    let object = match (&blocked, &inputs.gateway) {
-        (None, Some(gw)) => Some(manifest(route, kind, gw, &hostnames, refs)),
-        _ => None,
-    };
-    let condition = blocked.unwrap_or_else(|| {
-        if problems.is_empty() {
-            admitted(true, "", String::new())
-        } else {
-            admitted(
-                false,
-                route_reason::BACKEND_NOT_FOUND,
-                format!("{}; those backends receive no traffic", problems.join("; ")),
-            )
-        }
-    });
+    let host = host::effective_host(route, inputs.domain);
     let backends = shares(&weights);
     let services = backends
         .iter()
         .map(|b| format!("{}({}%)", b.name, b.percent))
         .collect::<Vec<_>>()
         .join(",");
-    let mut status = RouteStatus {
+    let status = RouteStatus {
         ingress: vec![RouteIngress {
-            host,
+            host: host.as_ref().ok().map(|h| h.name.clone()),
             router_name: ROUTER_NAME.into(),
-            conditions: vec![condition],
+            conditions: vec![condition(
+                "Unknown",
+                reason::PENDING,
+                "waiting for the Gateway to accept the route".into(),
+            )],
             wildcard_policy: Some(
                 spec.wildcard_policy
                     .clone()
                     .unwrap_or_else(|| "None".into()),
             ),
+            router_canonical_hostname: inputs
+                .gateway
+                .as_ref()
+                .and_then(|g| g.addresses.first().cloned()),
         }],
         backends,
         services: Some(services),
         observed_generation: route.metadata.generation.unwrap_or(0),
     };
-    keep_transition_times(&mut status, route.status.as_ref(), inputs.now);
-    Plan {
+    let mut plan = Plan {
         kind,
-        object,
+        objects: Vec::new(),
+        generated_host: None,
         status,
+    };
+    let now = inputs.now;
+    let previous = route.status.as_ref();
+
+    // The rungs: the first that fails refuses the Route.
+    if !inputs.apis.routes {
+        return plan.refuse(
+            reason::GATEWAY_API_NOT_INSTALLED,
+            "the cluster does not serve the Gateway API (gateway.networking.k8s.io/v1): install its standard CRDs and a Gateway implementation".into(),
+            previous,
+            now,
+        );
+    }
+    let Some(gateway_ref) = &inputs.gateway_ref else {
+        return plan.refuse(
+            reason::NO_PARENT_GATEWAY,
+            format!("no parent Gateway: annotate the route with {GATEWAY_ANNOTATION}: <namespace>/<name>, or start the operator with --default-gateway"),
+            previous,
+            now,
+        );
+    };
+    let Some(gateway) = &inputs.gateway else {
+        return plan.refuse(
+            reason::GATEWAY_NOT_FOUND,
+            format!("Gateway {} not found", gateway_ref.display(&ns)),
+            previous,
+            now,
+        );
+    };
+    let host = match host {
+        Ok(h) => h,
+        Err((why, message)) => return plan.refuse(why, message, previous, now),
+    };
+    if host.generated {
+        plan.generated_host = Some(host.name.clone());
+    }
+    let key = host::claim_key(route, &host.name);
+    let claimants: Vec<&Route> = inputs
+        .routes
+        .iter()
+        .copied()
+        .filter(|r| {
+            host::effective_host(r, inputs.domain).is_ok_and(|h| host::claim_key(r, &h.name) == key)
+        })
+        .collect();
+    if let Err(message) = host::claim(route, &host.name, &claimants) {
+        return plan.refuse(reason::HOST_ALREADY_CLAIMED, message, previous, now);
+    }
+    let tls = termination != Termination::Plain;
+    let options = options::options(route, tls);
+    if !options.refused.is_empty() {
+        return plan.refuse(
+            reason::UNSUPPORTED_ACCESS_CONTROL,
+            format!(
+                "{} cannot be enforced by a Gateway API data plane: serving the route without it would expose it to clients it excludes on OpenShift",
+                options.refused.join(", ")
+            ),
+            previous,
+            now,
+        );
+    }
+    let attachment = match attach(route, gateway, &host.name, inputs.apis) {
+        Ok(a) => a,
+        Err((why, message)) => return plan.refuse(why, message, previous, now),
+    };
+
+    // The objects.
+    let hostnames = vec![key];
+    let mut objects = Vec::new();
+    if let (Some(secret), Some(tls)) = (&attachment.listener_set, &spec.tls) {
+        if let (Some(certificate), None) = (&tls.certificate, &tls.external_certificate) {
+            objects.push(manifest::certificate_secret(
+                route,
+                certificate,
+                tls.ca_certificate.as_deref(),
+                tls.key.as_deref().unwrap_or_default(),
+            ));
+        }
+        objects.push(manifest::listener_set(route, gateway, &host.name, secret));
+    }
+    if termination == Termination::Reencrypt {
+        let ca = spec
+            .tls
+            .as_ref()
+            .and_then(|t| t.destination_ca_certificate.as_deref())
+            .filter(|c| !c.trim().is_empty());
+        if let Some(pem) = ca {
+            objects.push(manifest::destination_ca(route, pem));
+        }
+        for r in &refs {
+            let service = r["name"].as_str().unwrap_or_default();
+            objects.push(manifest::backend_tls_policy(route, service, ca.is_some()));
+        }
+    }
+    let rule = match kind {
+        RouteKind::Http => {
+            let path = spec
+                .path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/".into());
+            let mut rule = json!({"matches": [{"path": {"type": "PathPrefix", "value": path}}], "backendRefs": refs});
+            if !options.filters.is_empty() {
+                rule["filters"] = json!(options.filters);
+            }
+            if let Some(timeout) = &options.request_timeout {
+                rule["timeouts"] = json!({"request": timeout});
+            }
+            rule
+        }
+        RouteKind::Tls => json!({"backendRefs": refs}),
+    };
+    objects.push(manifest::route_object(
+        route,
+        kind.kind(),
+        &attachment.parents,
+        &hostnames,
+        rule,
+    ));
+    if !attachment.redirect.is_empty() {
+        objects.push(manifest::redirect_route(
+            route,
+            &attachment.redirect,
+            &hostnames,
+        ));
+    }
+    plan.objects = objects;
+
+    // Admitted: a missing backend, else what the Gateway reported.
+    let admitted = if !problems.is_empty() {
+        condition(
+            "False",
+            reason::BACKEND_NOT_FOUND,
+            format!("{}; those backends receive no traffic", problems.join("; ")),
+        )
+    } else {
+        admission(&attachment.parents, inputs.applied, &ns, attachment.note)
+    };
+    let mut ignored = options.ignored;
+    ignored.sort();
+    for ingress in &mut plan.status.ingress {
+        ingress.conditions = vec![admitted.clone()];
+        if !ignored.is_empty() {
+            ingress.conditions.push(RouteIngressCondition {
+                type_: reason::UNSUPPORTED_CONFIGURATION.into(),
+                status: "True".into(),
+                reason: reason::NOT_REALISED.into(),
+                message: format!(
+                    "not realised on a Gateway API data plane: {}",
+                    ignored.join(", ")
+                ),
+                last_transition_time: None,
+            });
+        }
+    }
+    plan.keep(previous, now)
+}
+
+/// Admitted from the route's `status.parents`: True when every parent it names accepted it and
+/// resolved its references for the current generation; False with the Gateway's reason when one
+/// refused; Unknown until each has answered.
+fn admission(
+    parents: &[Parent],
+    applied: Option<&Value>,
+    route_namespace: &str,
+    note: Option<String>,
+) -> RouteIngressCondition {
+    let pending = |who: &str| {
+        condition(
+            "Unknown",
+            reason::PENDING,
+            format!("waiting for {who} to accept the route"),
+        )
+    };
+    let Some(applied) = applied else {
+        return pending("the Gateway");
+    };
+    let generation = applied["metadata"]["generation"].as_i64().unwrap_or(0);
+    let reported = applied["status"]["parents"].as_array();
+    for parent in parents {
+        let Some(entry) = reported
+            .into_iter()
+            .flatten()
+            .find(|p| parent.is(&p["parentRef"], route_namespace))
+        else {
+            return pending(&parent.describe());
+        };
+        let conditions = entry["conditions"].as_array();
+        let find = |t: &str| {
+            conditions
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == t)
+                .cloned()
+        };
+        for (t, refused_reason) in [
+            ("Accepted", reason::GATEWAY_NOT_ACCEPTED),
+            ("ResolvedRefs", reason::GATEWAY_REFS_NOT_RESOLVED),
+        ] {
+            let Some(c) = find(t) else {
+                return pending(&parent.describe());
+            };
+            if c["observedGeneration"]
+                .as_i64()
+                .is_some_and(|g| g < generation)
+            {
+                return pending(&parent.describe());
+            }
+            if c["status"] != "True" {
+                return condition(
+                    "False",
+                    refused_reason,
+                    format!(
+                        "{}: {}: {}",
+                        parent.describe(),
+                        c["reason"].as_str().unwrap_or(""),
+                        c["message"].as_str().unwrap_or("")
+                    ),
+                );
+            }
+        }
+    }
+    condition("True", "", note.unwrap_or_default())
+}
+
+impl Plan {
+    fn keep(mut self, previous: Option<&RouteStatus>, now: Timestamp) -> Plan {
+        keep_transition_times(&mut self.status, previous, now);
+        self
     }
 }
 

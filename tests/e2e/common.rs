@@ -163,6 +163,9 @@ impl Operator {
                 namespace,
                 "--default-gateway",
                 &gateway,
+                // Routes without a host are served on <name>-<namespace>.apps.test.
+                "--route-domain",
+                "apps.test",
                 "--lease-namespace",
                 "cutover-system",
                 "--lease-name",

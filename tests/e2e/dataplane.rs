@@ -1,6 +1,6 @@
-//! Real traffic through a Route: Traefik (a Gateway API implementation, built by
-//! hack/build-traefik.sh) serves the HTTPRoute the operator generates, in front of two small HTTP
-//! servers on 127.0.0.2 and 127.0.0.3.
+//! Real traffic through Routes: Traefik (a Gateway API implementation, built by
+//! hack/build-traefik.sh) serves what the operator generates, in front of small HTTP and HTTPS
+//! servers on 127.0.0.2 and 127.0.0.3, with certificates the tests make themselves.
 //!
 //! Everything stays on the loopback: the API server refuses loopback addresses in EndpointSlices,
 //! so the Services' endpoints are placeholders in 192.0.2.0/24 (a documentation range) and
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -23,12 +24,46 @@ const HOST: &str = "split.example.test";
 
 /// An HTTP/1.1 server that answers every request on every keep-alive connection with `body`.
 async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
+    serve(ip, body, None).await
+}
+
+/// The same over TLS, with `certificate` (a PEM chain) and `key`.
+async fn tls_backend(ip: Ipv4Addr, body: &'static str, certificate: &str, key: &str) -> u16 {
+    let chain = rustls::pki_types::CertificateDer::pem_slice_iter(certificate.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificate");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("server config");
+    serve(
+        ip,
+        body,
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await
+}
+
+async fn serve(ip: Ipv4Addr, body: &'static str, tls: Option<tokio_rustls::TlsAcceptor>) -> u16 {
     let listener = TcpListener::bind((ip, 0)).await.expect("bind backend");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
+        while let Ok((conn, _)) = listener.accept().await {
             let _ = conn.set_nodelay(true);
+            let tls = tls.clone();
             tokio::spawn(async move {
+                let mut conn: Box<dyn Stream> = match tls {
+                    Some(acceptor) => match acceptor.accept(conn).await {
+                        Ok(c) => Box::new(c),
+                        Err(_) => return,
+                    },
+                    None => Box::new(conn),
+                };
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
@@ -52,6 +87,9 @@ async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
     });
     port
 }
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A SOCKS5 proxy (no auth, CONNECT to IPv4 only) that maps 192.0.2.N to 127.0.0.N.
 async fn mapping_proxy() -> u16 {
@@ -123,11 +161,57 @@ async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Traefik serving the Gateways of one namespace, an entry point per listener port, reaching
+/// backends through the mapping proxy.
+struct Traefik {
+    child: tokio::process::Child,
+}
+
+impl Traefik {
+    fn start(namespace: &str, proxy: u16, entrypoints: &[(&str, u16)]) -> Traefik {
+        let traefik = std::env::var("CUTOVER_TRAEFIK").expect(
+            "CUTOVER_TRAEFIK: the path of the Traefik binary (make test builds it with hack/build-traefik.sh)",
+        );
+        let log = std::fs::File::create(
+            root()
+                .join("target")
+                .join("e2e-logs")
+                .join(format!("{namespace}-traefik.log")),
+        )
+        .expect("log");
+        let mut args = vec![
+            "--global.checknewversion=false".to_string(),
+            "--global.sendanonymoususage=false".into(),
+            "--providers.kubernetesgateway=true".into(),
+            format!("--providers.kubernetesgateway.namespaces={namespace}"),
+        ];
+        for (name, port) in entrypoints {
+            args.push(format!("--entrypoints.{name}.address=127.0.0.1:{port}"));
+        }
+        let child = tokio::process::Command::new(&traefik)
+            .args(&args)
+            .env("KUBECONFIG", root().join(".cluster").join("kubeconfig"))
+            // Backends over HTTP and HTTPS go through the mapping proxy; the API server on
+            // 127.0.0.1 is never proxied.
+            .env("HTTP_PROXY", format!("socks5://127.0.0.1:{proxy}"))
+            .env("HTTPS_PROXY", format!("socks5://127.0.0.1:{proxy}"))
+            .env_remove("NO_PROXY")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start Traefik");
+        Traefik { child }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs the local cluster and Traefik: make test"]
 async fn traffic_splits_ninety_ten_and_a_blue_green_switch_loses_no_request() {
-    let traefik = std::env::var("CUTOVER_TRAEFIK")
-        .expect("CUTOVER_TRAEFIK: the path of the Traefik binary (make test builds it with hack/build-traefik.sh)");
     let ns = TestNamespace::new("dataplane").await;
     let _op = Operator::start(&ns.name);
     let (port_a, port_b) = (
@@ -189,30 +273,7 @@ spec:
     let (ok, out) = apply(&ns.name, &objects).await;
     assert!(ok, "{out}");
 
-    let log = std::fs::File::create(
-        root()
-            .join("target")
-            .join("e2e-logs")
-            .join(format!("{}-traefik.log", ns.name)),
-    )
-    .expect("log");
-    let mut proxy_process = tokio::process::Command::new(&traefik)
-        .args([
-            "--global.checknewversion=false",
-            "--global.sendanonymoususage=false",
-            &format!("--entrypoints.web.address=127.0.0.1:{web}"),
-            "--providers.kubernetesgateway=true",
-            &format!("--providers.kubernetesgateway.namespaces={}", ns.name),
-        ])
-        .env("KUBECONFIG", root().join(".cluster").join("kubeconfig"))
-        .env("HTTP_PROXY", format!("socks5://127.0.0.1:{proxy}"))
-        .env_remove("HTTPS_PROXY")
-        .env_remove("NO_PROXY")
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start Traefik");
+    let traefik = Traefik::start(&ns.name, proxy, &[("web", web)]);
 
     eventually("traffic through Traefik", MINUTE, || async {
         let r = requests(web, 1).await;
@@ -295,7 +356,350 @@ spec:
         "traffic went back to a after the switch"
     );
 
-    let _ = proxy_process.kill().await;
+    traefik.stop().await;
+    let _ = kubectl(&["delete", "gatewayclass", &class]).await;
+    ns.cleanup().await;
+}
+
+/// A certificate authority of the test's own, and certificates it signs.
+struct TestCa {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let pem = params.self_signed(&key).expect("CA").pem();
+        TestCa {
+            pem,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A serving certificate for `names`: (certificate PEM, key PEM).
+    fn serving(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// One request with curl, `host` resolved to 127.0.0.1: (status code, headers, body).
+async fn fetch(
+    url: &str,
+    host: &str,
+    port: u16,
+    ca: Option<&std::path::Path>,
+) -> (u16, String, String) {
+    let mut args = vec![
+        "-s".to_string(),
+        "-i".into(),
+        "--max-time".into(),
+        "10".into(),
+        "--resolve".into(),
+        format!("{host}:{port}:127.0.0.1"),
+    ];
+    if let Some(ca) = ca {
+        args.push("--cacert".into());
+        args.push(ca.display().to_string());
+    }
+    args.push(url.into());
+    let out = tokio::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .await
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_lowercase(), body.to_string())
+}
+
+fn indent(pem: &str) -> String {
+    pem.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster and Traefik: make test"]
+async fn tls_routes_are_served_as_openshifts_router_serves_them() {
+    let ns = TestNamespace::new("tls").await;
+    let _op = Operator::start(&ns.name);
+    let gateway_ca = TestCa::new("gateway-ca");
+    let backend_ca = TestCa::new("backend-ca");
+    let other_ca = TestCa::new("some-other-ca");
+    let (gateway_cert, gateway_key) = gateway_ca.serving(&["*.apps.test"]);
+    let service_host = format!("svc-tls.{}.svc", ns.name);
+    let (backend_cert, backend_key) = backend_ca.serving(&[&service_host]);
+    let dir = root().join("target").join("e2e-manifests").join(&ns.name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_file = dir.join("gateway-ca.pem");
+    std::fs::write(&ca_file, &gateway_ca.pem).expect("write CA");
+
+    let plain = backend(Ipv4Addr::new(127, 0, 0, 2), "plain").await;
+    let secure = tls_backend(
+        Ipv4Addr::new(127, 0, 0, 3),
+        "secure",
+        &backend_cert,
+        &backend_key,
+    )
+    .await;
+    let proxy = mapping_proxy().await;
+    let (web, websecure) = (free_port(), free_port());
+    let class = format!("cutover-{}", ns.name);
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let route = |name: &str, spec: &str| {
+        format!(
+            "---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n{spec}\n"
+        )
+    };
+    let edge = |name: &str, policy: &str| {
+        route(
+            name,
+            &format!(
+                "  host: {name}.apps.test\n  to: {{kind: Service, name: svc-plain}}\n  tls: {{termination: edge, insecureEdgeTerminationPolicy: {policy}}}\n  httpHeaders:\n    actions:\n      response:\n      - name: X-Served-By\n        action: {{type: Set, set: {{value: cutover}}}}"
+            ),
+        )
+    };
+    let reencrypt = |name: &str, ca: &str| {
+        route(
+            name,
+            &format!(
+                "  host: {name}.apps.test\n  to: {{kind: Service, name: svc-tls}}\n  tls:\n    termination: reencrypt\n    destinationCACertificate: |\n{}",
+                indent(ca)
+            ),
+        )
+    };
+    let objects = [
+        format!(
+            r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: {class}}}
+spec: {{controllerName: traefik.io/gateway-controller}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: gateway-cert}}
+type: kubernetes.io/tls
+data: {{tls.crt: {crt}, tls.key: {key}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: public}}
+spec:
+  gatewayClassName: {class}
+  listeners:
+  - {{name: web, protocol: HTTP, port: {web}}}
+  - name: websecure
+    protocol: HTTPS
+    port: {websecure}
+    hostname: "*.apps.test"
+    tls: {{mode: Terminate, certificateRefs: [{{name: gateway-cert}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-plain}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {plain}}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-tls}}
+spec: {{ports: [{{name: https, port: 443, targetPort: {secure}}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-plain-1, labels: {{kubernetes.io/service-name: svc-plain}}}}
+addressType: IPv4
+ports: [{{name: http, port: {plain}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.2"], conditions: {{ready: true}}}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-tls-1, labels: {{kubernetes.io/service-name: svc-tls}}}}
+addressType: IPv4
+ports: [{{name: https, port: {secure}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
+"#,
+            crt = b64(&gateway_cert),
+            key = b64(&gateway_key),
+        ),
+        edge("none", "None"),
+        edge("redirect", "Redirect"),
+        edge("allow", "Allow"),
+        reencrypt("reencrypt", &backend_ca.pem),
+        reencrypt("wrongca", &other_ca.pem),
+        // No host: the operator's --route-domain gives gen-<namespace>.apps.test.
+        route("gen", "  to: {kind: Service, name: svc-plain}"),
+    ]
+    .concat();
+    let (ok, out) = apply(&ns.name, &objects).await;
+    assert!(ok, "{out}");
+    let traefik = Traefik::start(&ns.name, proxy, &[("web", web), ("websecure", websecure)]);
+    let https = |host: &str| format!("https://{host}.apps.test:{websecure}/");
+    let http = |host: &str| format!("http://{host}.apps.test:{web}/");
+    let host = |h: &str| format!("{h}.apps.test");
+
+    // Edge: HTTPS with the Gateway's certificate, the header action visible to the client.
+    let (code, head, body) = eventually("the edge route over HTTPS", MINUTE, || async {
+        let r = fetch(&https("none"), &host("none"), websecure, Some(&ca_file)).await;
+        (r.0 == 200).then_some(r)
+    })
+    .await;
+    assert_eq!((code, body.as_str()), (200, "plain"));
+    assert!(head.contains("x-served-by: cutover"), "{head}");
+    // None: plain HTTP is not served at all.
+    let (code, _, body) = fetch(&http("none"), &host("none"), web, None).await;
+    assert_eq!(
+        code, 404,
+        "insecureEdgeTerminationPolicy None serves nothing on HTTP: {body}"
+    );
+    // Redirect: 302 to https, as OpenShift answers.
+    let (code, head, _) = eventually("the redirect", MINUTE, || async {
+        let r = fetch(&http("redirect"), &host("redirect"), web, None).await;
+        (r.0 == 302).then_some(r)
+    })
+    .await;
+    assert_eq!(code, 302);
+    assert!(
+        head.contains("location: https://redirect.apps.test"),
+        "{head}"
+    );
+    // Allow: the page over both.
+    eventually("the Allow route over HTTP and HTTPS", MINUTE, || async {
+        let a = fetch(&http("allow"), &host("allow"), web, None).await;
+        let b = fetch(&https("allow"), &host("allow"), websecure, Some(&ca_file)).await;
+        (a.0 == 200 && a.2 == "plain" && b.0 == 200).then_some(())
+    })
+    .await;
+
+    // Re-encrypt reaches a TLS backend that the destination CA vouches for...
+    eventually("re-encrypt to the TLS backend", MINUTE, || async {
+        let r = fetch(
+            &https("reencrypt"),
+            &host("reencrypt"),
+            websecure,
+            Some(&ca_file),
+        )
+        .await;
+        (r.0 == 200 && r.2 == "secure").then_some(())
+    })
+    .await;
+    // ...and never one it does not.
+    let (code, _, body) = eventually("re-encrypt with the wrong CA refused", MINUTE, || async {
+        let r = fetch(
+            &https("wrongca"),
+            &host("wrongca"),
+            websecure,
+            Some(&ca_file),
+        )
+        .await;
+        (r.0 >= 500).then_some(r)
+    })
+    .await;
+    assert_ne!(
+        body, "secure",
+        "served by a backend the CA does not vouch for ({code})"
+    );
+
+    // A generated host, written into the spec and served.
+    let generated = format!("gen-{}.apps.test", ns.name);
+    eventually("the generated host", MINUTE, || async {
+        let (_, out, _) = kubectl(&[
+            "get",
+            "route",
+            "gen",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.spec.host}",
+        ])
+        .await;
+        (out == generated).then_some(())
+    })
+    .await;
+    eventually("traffic on the generated host", MINUTE, || async {
+        let r = fetch(&format!("http://{generated}:{web}/"), &generated, web, None).await;
+        (r.0 == 200).then_some(())
+    })
+    .await;
+
+    // Admitted as the Gateway reported it; the Route shows where it is served.
+    let status = eventually("Admitted from the Gateway", MINUTE, || async {
+        let (_, out, _) = kubectl(&[
+            "get",
+            "route",
+            "none",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.status.ingress[0].conditions[0]}",
+        ])
+        .await;
+        let c: serde_json::Value = serde_json::from_str(&out).ok()?;
+        (c["status"] == "True").then_some(c)
+    })
+    .await;
+    assert_eq!(
+        status["message"],
+        "served with the certificate of Gateway ".to_string()
+            + &ns.name
+            + "/public listener websecure"
+    );
+
+    // A second Route for a host an older one holds is refused, and serves nothing.
+    let thief = reencrypt("thief", &backend_ca.pem)
+        .replace("host: thief.apps.test", "host: none.apps.test");
+    let (ok, out) = apply(&ns.name, &thief).await;
+    assert!(ok, "{out}");
+    let c = eventually("HostAlreadyClaimed", MINUTE, || async {
+        let (_, out, _) = kubectl(&[
+            "get",
+            "route",
+            "thief",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.status.ingress[0].conditions[0]}",
+        ])
+        .await;
+        let c: serde_json::Value = serde_json::from_str(&out).ok()?;
+        (c["reason"] == "HostAlreadyClaimed").then_some(c)
+    })
+    .await;
+    assert_eq!(
+        c["message"],
+        "route none already exposes none.apps.test and is older"
+    );
+    let (ok, _, _) = kubectl(&["get", "httproute", "thief", "-n", &ns.name]).await;
+    assert!(!ok, "no HTTPRoute for the refused route");
+    let (_, _, body) = fetch(&https("none"), &host("none"), websecure, Some(&ca_file)).await;
+    assert_eq!(body, "plain", "the host still goes to the older route");
+
+    // The older route goes: the newer one takes the host.
+    let (ok, _, err) = kubectl(&["delete", "route", "none", "-n", &ns.name]).await;
+    assert!(ok, "{err}");
+    eventually("the host passed to the newer route", MINUTE, || async {
+        let r = fetch(&https("none"), &host("none"), websecure, Some(&ca_file)).await;
+        (r.0 == 200 && r.2 == "secure").then_some(())
+    })
+    .await;
+
+    traefik.stop().await;
     let _ = kubectl(&["delete", "gatewayclass", &class]).await;
     ns.cleanup().await;
 }

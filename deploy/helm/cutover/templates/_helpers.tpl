@@ -87,9 +87,23 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["route.openshift.io"]
   resources: ["routes/status"]
   verbs: ["get", "patch", "update"]
+# Realised as Gateway API objects it owns (labelled cutover.io/route): routes, ListenerSets
+# for Routes' own certificates, BackendTLSPolicies for re-encrypt; the parent Gateway is read.
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes", "tlsroutes"]
+  resources: ["httproutes", "tlsroutes", "listenersets", "backendtlspolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways"]
+  verbs: ["get"]
+# A Route's certificate (Secret <route>-tls) and destination CA (ConfigMap
+# <route>-destination-ca): read, written and deleted by name, never listed or watched.
+- apiGroups: [""]
+  resources: ["secrets", "configmaps"]
+  verbs: ["get", "create", "patch", "delete"]
+# A generated host is written into the Route's spec.host.
+- apiGroups: ["route.openshift.io"]
+  resources: ["routes"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["get", "list", "watch"]
