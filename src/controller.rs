@@ -27,6 +27,7 @@ use crate::reconcile::image_import::{self, ImportContext, Registries};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DynamicObject;
 
 /// Where the operator looks.
@@ -601,6 +602,15 @@ async fn run_routes(
         .default_backoff()
         .reflect(service_writer)
         .touched_objects();
+    let (endpoint_store, endpoint_writer) = reflector::store::<EndpointSlice>();
+    let endpoint_events = watcher(
+        api::<EndpointSlice>(&client, &scope),
+        watcher::Config::default().labels(route_reconcile::SERVICE_NAME_LABEL),
+    )
+    .default_backoff()
+    .modify(|e| e.managed_fields_mut().clear())
+    .reflect(endpoint_writer)
+    .touched_objects();
     let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
     let route_store = controller.store();
     let mut owned = Vec::new();
@@ -628,6 +638,7 @@ async fn run_routes(
     let ctx = Arc::new(RouteContext {
         client: client.clone(),
         services: service_store,
+        endpoints: endpoint_store,
         routes: route_store.clone(),
         owned,
         default_gateway: scope.default_gateway.clone(),
@@ -645,6 +656,27 @@ async fn run_routes(
             .into_iter()
             .filter(|r| {
                 r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == name)
+            })
+            .map(|r| ObjectRef::from(r.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    // An EndpointSlice wakes the Routes naming its Service (a backend gained or lost its last
+    // ready endpoint).
+    let endpoint_routes = route_store.clone();
+    controller = controller.watches_stream(endpoint_events, move |slice: EndpointSlice| {
+        let ns = slice.namespace();
+        let Some(service) = slice
+            .labels()
+            .get(route_reconcile::SERVICE_NAME_LABEL)
+            .cloned()
+        else {
+            return Vec::new();
+        };
+        endpoint_routes
+            .state()
+            .into_iter()
+            .filter(|r| {
+                r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == service)
             })
             .map(|r| ObjectRef::from(r.as_ref()))
             .collect::<Vec<_>>()

@@ -7,8 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::Action as Requeue;
@@ -55,10 +57,14 @@ pub fn served(apis: Apis, kind: &str) -> bool {
     }
 }
 
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
 /// What every Route reconcile shares.
 pub struct RouteContext {
     pub client: Client,
     pub services: Store<Service>,
+    pub endpoints: Store<EndpointSlice>,
     /// Every Route in scope: host claims are decided among them.
     pub routes: Store<Route>,
     /// The objects Routes own, by kind (label-selected caches).
@@ -72,6 +78,22 @@ pub struct RouteContext {
     pub backoff: super::Backoff<Route>,
 }
 
+impl RouteContext {
+    /// Whether every cache has listed once.
+    fn synced(&self) -> bool {
+        fn ready<K: kube::Resource + Clone>(store: &Store<K>) -> bool
+        where
+            K::DynamicType: Eq + std::hash::Hash + Clone,
+        {
+            matches!(store.wait_until_ready().now_or_never(), Some(Ok(())))
+        }
+        ready(&self.services)
+            && ready(&self.endpoints)
+            && ready(&self.routes)
+            && self.owned.iter().all(|(_, s)| ready(s))
+    }
+}
+
 fn api_for(ctx: &RouteContext, ns: &str, kind: &str) -> Option<Api<DynamicObject>> {
     let (group, version, kind) = OWNED_KINDS.into_iter().find(|k| k.2 == kind)?;
     Some(Api::namespaced_with(
@@ -83,6 +105,11 @@ fn api_for(ctx: &RouteContext, ns: &str, kind: &str) -> Option<Api<DynamicObject
 
 #[instrument(skip_all, fields(namespace = route.namespace().unwrap_or_default(), route = route.name_any()))]
 pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requeue> {
+    // Until the caches have listed once, a Service or endpoint not seen yet would look missing
+    // and its traffic would be taken away (an operator restart must change nothing): wait.
+    if !ctx.synced() {
+        return Ok(Requeue::requeue(Duration::from_secs(1)));
+    }
     let ns = route.namespace().unwrap_or_default();
     let name = route.name_any();
     let uid = route.metadata.uid.clone().unwrap_or_default();
@@ -95,6 +122,22 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         .state()
         .into_iter()
         .filter(|s| s.namespace().as_deref() == Some(ns.as_str()) && wanted.contains(&s.name_any()))
+        .collect();
+    // Services with no ready endpoint (an ExternalName Service has none to have).
+    let slices = ctx.endpoints.state();
+    let without_endpoints: Vec<&str> = services
+        .iter()
+        .filter(|s| {
+            s.spec.as_ref().and_then(|s| s.type_.as_deref()) != Some("ExternalName")
+                && !slices.iter().any(|e| {
+                    e.namespace().as_deref() == Some(ns.as_str())
+                        && e.labels().get(SERVICE_NAME_LABEL) == Some(&s.name_any())
+                        && e.endpoints
+                            .iter()
+                            .any(|p| p.conditions.as_ref().and_then(|c| c.ready) != Some(false))
+                })
+        })
+        .map(|s| s.metadata.name.as_deref().unwrap_or_default())
         .collect();
     let gateway_ref = route
         .annotations()
@@ -124,6 +167,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     let mut inputs = Inputs {
         route: &route,
         services: services.iter().map(AsRef::as_ref).collect(),
+        without_endpoints,
         gateway_ref,
         gateway,
         routes: routes.iter().map(AsRef::as_ref).collect(),

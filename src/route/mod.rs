@@ -106,6 +106,8 @@ pub struct Inputs<'a> {
     pub route: &'a Route,
     /// The Services of the Route's namespace it names (missing ones absent).
     pub services: Vec<&'a Service>,
+    /// Those of them with no ready endpoint.
+    pub without_endpoints: Vec<&'a str>,
     /// The parent Gateway: the Route's annotation, else the operator's default.
     pub gateway_ref: Option<GatewayRef>,
     /// That Gateway as read (`None`: it does not exist).
@@ -300,22 +302,29 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let target = spec.port.as_ref().map(|p| &p.target_port);
 
     // Resolve each backend to a Service port. A missing Service with weight 0 is no problem:
-    // it would get nothing anyway (OpenShift routes around it).
+    // it would get nothing anyway (OpenShift routes around it). A Service without ready
+    // endpoints keeps its place with weight 0: HAProxy has no server for it, so its share goes
+    // to the others instead of answering 503.
     let mut refs = Vec::new();
     let mut weights = Vec::new();
     let mut problems = Vec::new();
     for b in backends(route) {
         let service = inputs.services.iter().find(|s| s.name_any() == b.name);
         let port = service.and_then(|s| service_port(s, target));
+        let serving = port.is_some() && !inputs.without_endpoints.contains(&b.name.as_str());
         match (service, port) {
             (_, Some(port)) => refs.push(json!({
-                "group": "", "kind": "Service", "name": b.name, "port": port, "weight": b.effective_weight()
+                "group": "", "kind": "Service", "name": b.name, "port": port,
+                "weight": if serving { b.effective_weight() } else { 0 }
             })),
             _ if b.effective_weight() == 0 => {}
             (None, _) => problems.push(format!("service {:?} not found", b.name)),
-            (Some(_), None) => problems.push(format!("service {:?} has no port matching the route's targetPort", b.name)),
+            (Some(_), None) => problems.push(format!(
+                "service {:?} has no port matching the route's targetPort",
+                b.name
+            )),
         }
-        weights.push((b.name.clone(), b.effective_weight(), port.is_some()));
+        weights.push((b.name.clone(), b.effective_weight(), serving));
     }
     let host = host::effective_host(route, inputs.domain);
     let backends = shares(&weights);

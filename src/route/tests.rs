@@ -65,6 +65,7 @@ fn inputs<'a>(r: &'a Route, services: Vec<&'a Service>) -> Inputs<'a> {
     Inputs {
         route: r,
         services,
+        without_endpoints: vec![],
         gateway_ref: GatewayRef::parse("infra/public"),
         gateway: Some(gateway("None")),
         routes: vec![r],
@@ -228,6 +229,31 @@ fn a_missing_service_gets_no_traffic_and_says_why_unless_its_weight_is_zero() {
         ..inputs(&r, vec![&a])
     });
     assert_eq!(admitted(&p), ("True", ""));
+}
+
+#[test]
+fn a_backend_without_ready_endpoints_gets_no_share() {
+    let a = service("a", json!([{"port": 80}]));
+    let b = service("b", json!([{"port": 80}]));
+    let r = hosted(RouteSpec {
+        to: target("a", Some(50)),
+        alternate_backends: Some(vec![target("b", Some(50))]),
+        ..Default::default()
+    });
+    let p = plan(&Inputs {
+        without_endpoints: vec!["b"],
+        ..inputs(&r, vec![&a, &b])
+    });
+    let refs = &p.main().expect("route")["spec"]["rules"][0]["backendRefs"];
+    assert_eq!(
+        (refs[0]["weight"].clone(), refs[1]["weight"].clone()),
+        (json!(50), json!(0))
+    );
+    assert_eq!(p.status.services.as_deref(), Some("a(100.0%),b(0.0%)"));
+    assert_eq!(
+        p.status.backends[1].weight, 50,
+        "the Route's weight is still shown"
+    );
 }
 
 #[test]

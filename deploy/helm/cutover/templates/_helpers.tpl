@@ -107,6 +107,10 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["get", "list", "watch"]
+# Which backends have ready endpoints (one without gets no share of a Route's traffic).
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["list", "watch"]
 # Owner references with blockOwnerDeletion (revisions owned by their DeploymentConfig, hook
 # Jobs by their revision, Gateway routes by their Route) need this where the
 # OwnerReferencesPermissionEnforcement admission plugin is on.
