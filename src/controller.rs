@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
@@ -584,6 +584,22 @@ async fn gateway_apis(client: &Client) -> crate::route::Apis {
     }
 }
 
+/// The Routes of namespace `ns` with `service` among their backends.
+fn routes_naming(
+    routes: &Store<Route>,
+    ns: Option<String>,
+    service: &str,
+) -> Vec<ObjectRef<Route>> {
+    routes
+        .state()
+        .into_iter()
+        .filter(|r| {
+            r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == service)
+        })
+        .map(|r| ObjectRef::from(r.as_ref()))
+        .collect()
+}
+
 /// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
 /// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
 /// Routes they share a host with.
@@ -647,40 +663,21 @@ async fn run_routes(
         metrics,
         backoff: Default::default(),
     });
+    // A Service wakes every Route in its namespace that names it.
     let services_routes = route_store.clone();
     controller = controller.watches_stream(service_events, move |svc: Service| {
-        // A Service wakes every Route in its namespace that names it.
-        let (ns, name) = (svc.namespace(), svc.name_any());
-        services_routes
-            .state()
-            .into_iter()
-            .filter(|r| {
-                r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == name)
-            })
-            .map(|r| ObjectRef::from(r.as_ref()))
-            .collect::<Vec<_>>()
+        routes_naming(&services_routes, svc.namespace(), &svc.name_any())
     });
     // An EndpointSlice wakes the Routes naming its Service (a backend gained or lost its last
     // ready endpoint).
     let endpoint_routes = route_store.clone();
-    controller = controller.watches_stream(endpoint_events, move |slice: EndpointSlice| {
-        let ns = slice.namespace();
-        let Some(service) = slice
-            .labels()
-            .get(route_reconcile::SERVICE_NAME_LABEL)
-            .cloned()
-        else {
-            return Vec::new();
-        };
-        endpoint_routes
-            .state()
-            .into_iter()
-            .filter(|r| {
-                r.namespace() == ns && crate::route::backends(r).iter().any(|b| b.name == service)
-            })
-            .map(|r| ObjectRef::from(r.as_ref()))
-            .collect::<Vec<_>>()
-    });
+    controller =
+        controller.watches_stream(endpoint_events, move |slice: EndpointSlice| {
+            match slice.labels().get(route_reconcile::SERVICE_NAME_LABEL) {
+                Some(service) => routes_naming(&endpoint_routes, slice.namespace(), service),
+                None => Vec::new(),
+            }
+        });
     // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
     // host: those sharing its host, and those refused because another held theirs.
     let route_events = watcher(api::<Route>(&client, &scope), watcher::Config::default())

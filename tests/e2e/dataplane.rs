@@ -428,6 +428,21 @@ async fn fetch(
     (code, head.to_lowercase(), body.to_string())
 }
 
+/// A Route's Admitted condition.
+async fn admitted(ns: &str, route: &str) -> Option<serde_json::Value> {
+    let (_, out, _) = kubectl(&[
+        "get",
+        "route",
+        route,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.status.ingress[0].conditions[0]}",
+    ])
+    .await;
+    serde_json::from_str(&out).ok()
+}
+
 fn indent(pem: &str) -> String {
     pem.lines()
         .map(|l| format!("      {l}"))
@@ -640,17 +655,7 @@ endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
 
     // Admitted as the Gateway reported it; the Route shows where it is served.
     let status = eventually("Admitted from the Gateway", MINUTE, || async {
-        let (_, out, _) = kubectl(&[
-            "get",
-            "route",
-            "none",
-            "-n",
-            &ns.name,
-            "-o",
-            "jsonpath={.status.ingress[0].conditions[0]}",
-        ])
-        .await;
-        let c: serde_json::Value = serde_json::from_str(&out).ok()?;
+        let c = admitted(&ns.name, "none").await?;
         (c["status"] == "True").then_some(c)
     })
     .await;
@@ -667,17 +672,7 @@ endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
     let (ok, out) = apply(&ns.name, &thief).await;
     assert!(ok, "{out}");
     let c = eventually("HostAlreadyClaimed", MINUTE, || async {
-        let (_, out, _) = kubectl(&[
-            "get",
-            "route",
-            "thief",
-            "-n",
-            &ns.name,
-            "-o",
-            "jsonpath={.status.ingress[0].conditions[0]}",
-        ])
-        .await;
-        let c: serde_json::Value = serde_json::from_str(&out).ok()?;
+        let c = admitted(&ns.name, "thief").await?;
         (c["reason"] == "HostAlreadyClaimed").then_some(c)
     })
     .await;
