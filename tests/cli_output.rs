@@ -239,7 +239,9 @@ fn route_show() {
         "spec": {"host": "web.example.com", "to": {"kind": "Service", "name": "web-blue", "weight": 90},
                  "alternateBackends": [{"kind": "Service", "name": "web-green", "weight": 10}]},
         "status": {"ingress": [{"host": "web.example.com", "routerName": "cutover", "conditions": [
-            {"type": "Admitted", "status": "True"}]}]}
+            {"type": "Admitted", "status": "True"},
+            {"type": "UnsupportedConfiguration", "status": "True", "reason": "NotRealised",
+             "message": "not realised on a Gateway API data plane: router.openshift.io/cookie_name"}]}]}
     }))
     .expect("route");
     assert_eq!(
@@ -248,8 +250,13 @@ fn route_show() {
          SERVICE                 WEIGHT  SHARE\n\
          web-blue                    90   90.0%\n\
          web-green                   10   10.0%\n\
-         Admitted: True\n"
+         Admitted: True\n\
+         UnsupportedConfiguration: True (NotRealised): not realised on a Gateway API data plane: router.openshift.io/cookie_name\n"
     );
+    // A generated host is shown from the status until it is in the spec.
+    let mut generated = route.clone();
+    generated.spec.host = None;
+    assert!(cutover::cli::format_route(&generated).starts_with("route \"web\" (web.example.com)"));
 }
 
 #[test]

@@ -216,20 +216,22 @@ pub fn format_route(route: &Route) -> String {
         .iter()
         .map(|b| (b.name.clone(), b.effective_weight(), true))
         .collect();
+    let ingress = route.status.as_ref().and_then(|s| s.ingress.first());
+    let host = route
+        .spec
+        .host
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .or_else(|| ingress.and_then(|i| i.host.as_deref()))
+        .unwrap_or("no host");
     let mut out = format!(
-        "route {:?} ({})\nSERVICE                 WEIGHT  SHARE\n",
-        route.name_any(),
-        route.spec.host.as_deref().unwrap_or("any host")
+        "route {:?} ({host})\nSERVICE                 WEIGHT  SHARE\n",
+        route.name_any()
     );
     for s in crate::route::shares(&weights) {
         let _ = writeln!(out, "{:<22}  {:>6}  {:>5}%", s.name, s.weight, s.percent);
     }
-    if let Some(c) = route
-        .status
-        .as_ref()
-        .and_then(|s| s.ingress.first())
-        .and_then(|i| i.conditions.first())
-    {
+    for c in ingress.iter().flat_map(|i| &i.conditions) {
         let reason = if c.reason.is_empty() {
             String::new()
         } else {
@@ -240,7 +242,7 @@ pub fn format_route(route: &Route) -> String {
         } else {
             format!(": {}", c.message)
         };
-        let _ = writeln!(out, "Admitted: {}{reason}{why}", c.status);
+        let _ = writeln!(out, "{}: {}{reason}{why}", c.type_, c.status);
     }
     out
 }
