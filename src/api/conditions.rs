@@ -37,6 +37,8 @@ pub mod route {
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
     pub const GATEWAY_API_NOT_INSTALLED: &str = "GatewayAPINotInstalled";
     pub const GATEWAY_NOT_FOUND: &str = "GatewayNotFound";
+    /// The operator's RBAC does not let it read the parent Gateway.
+    pub const GATEWAY_NOT_READABLE: &str = "GatewayNotReadable";
     /// OpenShift's router's: no host, an invalid one, one an older Route holds.
     pub const NO_HOST_VALUE: &str = "NoHostValue";
     pub const INVALID_HOST: &str = "InvalidHost";

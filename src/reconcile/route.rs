@@ -144,6 +144,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         .get(route::GATEWAY_ANNOTATION)
         .and_then(|g| GatewayRef::parse(g))
         .or_else(|| ctx.default_gateway.clone());
+    let mut gateway_forbidden = None;
     let gateway = match (&gateway_ref, ctx.apis.routes) {
         (Some(r), true) => {
             let gw_ns = r.namespace.clone().unwrap_or_else(|| ns.clone());
@@ -152,13 +153,22 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
                 &gw_ns,
                 &resource("gateway.networking.k8s.io", "v1", "Gateway"),
             );
-            match api.get_opt(&r.name).await? {
-                Some(g) => Some(Gateway::from_json(
+            match api.get_opt(&r.name).await {
+                Ok(Some(g)) => Some(Gateway::from_json(
                     &gw_ns,
                     &r.name,
                     &serde_json::to_value(&g)?,
                 )),
-                None => None,
+                Ok(None) => None,
+                // A namespace-scoped install may not read Gateways elsewhere: say so.
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    gateway_forbidden = Some(format!(
+                        "the operator may not read Gateway {gw_ns}/{}: grant it get on gateways in {gw_ns} ({})",
+                        r.name, s.message
+                    ));
+                    None
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         _ => None,
@@ -215,6 +225,9 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     }
     if let Some(message) = conflict {
         plan = plan.refuse(reason::ROUTE_CONFLICT, message, previous, inputs.now);
+    }
+    if let Some(message) = gateway_forbidden {
+        plan = plan.refuse(reason::GATEWAY_NOT_READABLE, message, previous, inputs.now);
     }
 
     // Apply, main route last (it references the others); keep what the server returned of it.
