@@ -564,8 +564,8 @@ async fn run_annotation_triggers<K>(
         .await;
 }
 
-/// Which Gateway API kinds the cluster serves (HTTPRoute and TLSRoute, ListenerSet,
-/// BackendTLSPolicy: the last two are standard since Gateway API v1.5 and v1.4).
+/// Which Gateway API kinds the cluster serves at v1 (HTTPRoute; TLSRoute and ListenerSet are
+/// standard since Gateway API v1.5, BackendTLSPolicy since v1.4).
 async fn gateway_apis(client: &Client) -> crate::route::Apis {
     let Ok(group) = kube::discovery::oneshot::group(client, "gateway.networking.k8s.io").await
     else {
@@ -579,6 +579,7 @@ async fn gateway_apis(client: &Client) -> crate::route::Apis {
     };
     crate::route::Apis {
         routes: serves("HTTPRoute"),
+        tls_routes: serves("TLSRoute"),
         listener_sets: serves("ListenerSet"),
         backend_tls_policies: serves("BackendTLSPolicy"),
     }

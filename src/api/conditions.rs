@@ -46,6 +46,7 @@ pub mod route {
     /// The Gateway has no listener the Route's termination may use.
     pub const NO_MATCHING_LISTENER: &str = "NoMatchingListener";
     pub const BACKEND_TLS_NOT_SUPPORTED: &str = "BackendTLSPolicyNotServed";
+    pub const TLS_ROUTE_NOT_SERVED: &str = "TLSRouteNotServed";
     /// An access-control annotation (ip_allowlist, ...) the data plane cannot enforce.
     pub const UNSUPPORTED_ACCESS_CONTROL: &str = "UnsupportedAccessControl";
     /// Admitted Unknown: the Gateway has not answered for the current generation yet.

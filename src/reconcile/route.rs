@@ -50,7 +50,8 @@ pub fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
 /// Whether the cluster serves an owned kind (the Gateway API's ones depend on its version).
 pub fn served(apis: Apis, kind: &str) -> bool {
     match kind {
-        "HTTPRoute" | "TLSRoute" => apis.routes,
+        "HTTPRoute" => apis.routes,
+        "TLSRoute" => apis.tls_routes,
         "ListenerSet" => apis.listener_sets,
         "BackendTLSPolicy" => apis.backend_tls_policies,
         _ => apis.routes,

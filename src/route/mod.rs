@@ -87,8 +87,10 @@ pub fn termination(route: &Route) -> (Termination, Insecure) {
 /// Which Gateway API kinds the cluster serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Apis {
-    /// HTTPRoute and TLSRoute (gateway.networking.k8s.io/v1).
+    /// HTTPRoute (gateway.networking.k8s.io/v1).
     pub routes: bool,
+    /// TLSRoute v1 (standard since Gateway API v1.5).
+    pub tls_routes: bool,
     pub listener_sets: bool,
     pub backend_tls_policies: bool,
 }
@@ -96,6 +98,7 @@ pub struct Apis {
 impl Apis {
     pub const ALL: Apis = Apis {
         routes: true,
+        tls_routes: true,
         listener_sets: true,
         backend_tls_policies: true,
     };
@@ -225,6 +228,12 @@ fn attach(
             return Ok(attachment);
         }
         Termination::Passthrough => {
+            if !apis.tls_routes {
+                return Err((
+                    reason::TLS_ROUTE_NOT_SERVED,
+                    "passthrough needs the Gateway API's TLSRoute (gateway.networking.k8s.io/v1, standard since v1.5), which the cluster does not serve".into(),
+                ));
+            }
             let tls = gateway.listeners_for(Protocol::TlsPassthrough, host);
             if tls.is_empty() {
                 return Err(none("TLS passthrough", ""));
