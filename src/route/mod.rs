@@ -482,6 +482,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         }
         RouteKind::Tls => json!({"backendRefs": refs}),
     };
+    let mut ignored = options.ignored;
+    if kind == RouteKind::Tls && (!options.filters.is_empty() || options.request_timeout.is_some())
+    {
+        ignored.push("header actions, timeout and rewrite (a passthrough route's HTTP is encrypted end to end)".into());
+    }
     objects.push(manifest::route_object(
         route,
         kind.kind(),
@@ -508,7 +513,6 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     } else {
         admission(&attachment.parents, inputs.applied, &ns, attachment.note)
     };
-    let mut ignored = options.ignored;
     ignored.sort();
     for ingress in &mut plan.status.ingress {
         ingress.conditions = vec![admitted.clone()];
