@@ -459,8 +459,11 @@ async fn tls_routes_are_served_as_openshifts_router_serves_them() {
     let backend_ca = TestCa::new("backend-ca");
     let other_ca = TestCa::new("some-other-ca");
     let (gateway_cert, gateway_key) = gateway_ca.serving(&["*.apps.test"]);
-    let service_host = format!("svc-tls.{}.svc", ns.name);
-    let (backend_cert, backend_key) = backend_ca.serving(&[&service_host]);
+    // One TLS server behind two Services (a BackendTLSPolicy applies to a whole Service).
+    let (backend_cert, backend_key) = backend_ca.serving(&[
+        &format!("svc-tls.{}.svc", ns.name),
+        &format!("svc-tls-2.{}.svc", ns.name),
+    ]);
     let dir = root().join("target").join("e2e-manifests").join(&ns.name);
     std::fs::create_dir_all(&dir).expect("dir");
     let ca_file = dir.join("gateway-ca.pem");
@@ -491,11 +494,11 @@ async fn tls_routes_are_served_as_openshifts_router_serves_them() {
             ),
         )
     };
-    let reencrypt = |name: &str, ca: &str| {
+    let reencrypt = |name: &str, service: &str, ca: &str| {
         route(
             name,
             &format!(
-                "  host: {name}.apps.test\n  to: {{kind: Service, name: svc-tls}}\n  tls:\n    termination: reencrypt\n    destinationCACertificate: |\n{}",
+                "  host: {name}.apps.test\n  to: {{kind: Service, name: {service}}}\n  tls:\n    termination: reencrypt\n    destinationCACertificate: |\n{}",
                 indent(ca)
             ),
         )
@@ -549,6 +552,18 @@ metadata: {{name: svc-tls-1, labels: {{kubernetes.io/service-name: svc-tls}}}}
 addressType: IPv4
 ports: [{{name: https, port: {secure}, protocol: TCP}}]
 endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-tls-2}}
+spec: {{ports: [{{name: https, port: 443, targetPort: {secure}}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-tls-2-1, labels: {{kubernetes.io/service-name: svc-tls-2}}}}
+addressType: IPv4
+ports: [{{name: https, port: {secure}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
 "#,
             crt = b64(&gateway_cert),
             key = b64(&gateway_key),
@@ -556,8 +571,8 @@ endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
         edge("none", "None"),
         edge("redirect", "Redirect"),
         edge("allow", "Allow"),
-        reencrypt("reencrypt", &backend_ca.pem),
-        reencrypt("wrongca", &other_ca.pem),
+        reencrypt("reencrypt", "svc-tls", &backend_ca.pem),
+        reencrypt("wrongca", "svc-tls-2", &other_ca.pem),
         // No host: the operator's --route-domain gives gen-<namespace>.apps.test.
         route("gen", "  to: {kind: Service, name: svc-plain}"),
     ]
@@ -667,7 +682,7 @@ endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
     );
 
     // A second Route for a host an older one holds is refused, and serves nothing.
-    let thief = reencrypt("thief", &backend_ca.pem)
+    let thief = reencrypt("thief", "svc-tls", &backend_ca.pem)
         .replace("host: thief.apps.test", "host: none.apps.test");
     let (ok, out) = apply(&ns.name, &thief).await;
     assert!(ok, "{out}");

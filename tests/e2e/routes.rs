@@ -74,18 +74,16 @@ async fn blue_green_switches_all_traffic_to_blue() {
     let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "the example applies unchanged: {out}");
-    // Both backends: a Service that is not in the operator's cache yet has no backendRef until
-    // its event wakes the Route.
-    let weights = eventually("the HTTPRoute with both backends", MINUTE, || async {
-        backend_weights(&ns, "bluegreen-example")
-            .await
-            .filter(|w| w.len() == 2)
-    })
+    // Both backends (a Service that is not in the operator's cache yet has no backendRef until
+    // its event wakes the Route), each with its weight once its pods are ready (until then it
+    // has no servers and gets no share).
+    let want: Vec<(String, i64, i64)> = vec![("green".into(), 100, 8080), ("blue".into(), 0, 8080)];
+    eventually(
+        "the HTTPRoute with both backends, green serving",
+        MINUTE,
+        || async { (backend_weights(&ns, "bluegreen-example").await? == want).then_some(()) },
+    )
     .await;
-    assert_eq!(
-        weights,
-        [("green".into(), 100, 8080), ("blue".into(), 0, 8080)]
-    );
     let r = http_routes(&ns)
         .get("bluegreen-example")
         .await
@@ -151,21 +149,17 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
     let yaml = std::fs::read_to_string(root().join("examples/ab.yaml")).expect("example");
     let (ok, out) = apply(&ns.name, &yaml).await;
     assert!(ok, "{out}");
-    // Both backends: a Service that is not in the operator's cache yet has no backendRef until
-    // its event wakes the Route.
-    let weights = eventually("the HTTPRoute with both backends", MINUTE, || async {
-        backend_weights(&ns, "ab-example")
-            .await
-            .filter(|w| w.len() == 2)
+    // Both backends (a Service that is not in the operator's cache yet has no backendRef until
+    // its event wakes the Route), each with its weight once its pods are ready (until then it
+    // has no servers and gets no share).
+    let want: Vec<(String, i64, i64)> = vec![
+        ("ab-example-a".into(), 90, 8080),
+        ("ab-example-b".into(), 10, 8080),
+    ];
+    eventually("the HTTPRoute at 90/10 once both serve", MINUTE, || async {
+        (backend_weights(&ns, "ab-example").await? == want).then_some(())
     })
     .await;
-    assert_eq!(
-        weights,
-        [
-            ("ab-example-a".into(), 90, 8080),
-            ("ab-example-b".into(), 10, 8080)
-        ]
-    );
     let (ok, out, _) = dc_plugin(&ns.name, &["route", "show", "ab-example"]).await;
     assert!(ok);
     assert!(
@@ -197,8 +191,30 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
         "{err}"
     );
 
-    // Service A removed: the Route says so (not Admitted), B keeps all the traffic.
+    // Service A removed while its weight is 0: OpenShift routes around it, nothing to report;
+    // B keeps all the traffic.
     let (ok, _, err) = kubectl(&["delete", "service", "ab-example-a", "-n", &ns.name]).await;
+    assert!(ok, "{err}");
+    let weights = eventually("only B in the HTTPRoute", MINUTE, || async {
+        let w = backend_weights(&ns, "ab-example").await?;
+        (w.len() == 1).then_some(w)
+    })
+    .await;
+    assert_eq!(weights[0].0, "ab-example-b");
+    let status = route_status(&ns, "ab-example").await.expect("status");
+    assert_eq!(status["ingress"][0]["conditions"][0]["reason"], "Pending");
+    // Given weight again, the missing Service is reported (not Admitted); B still serves.
+    let (ok, _, err) = dc_plugin(
+        &ns.name,
+        &[
+            "route",
+            "set-weights",
+            "ab-example",
+            "ab-example-a=50",
+            "ab-example-b=50",
+        ],
+    )
+    .await;
     assert!(ok, "{err}");
     let status = eventually("BackendNotFound", MINUTE, || async {
         let s = route_status(&ns, "ab-example").await?;
@@ -206,12 +222,10 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
     })
     .await;
     assert_eq!(status["ingress"][0]["conditions"][0]["status"], "False");
-    let weights = eventually("only B in the HTTPRoute", MINUTE, || async {
-        let w = backend_weights(&ns, "ab-example").await?;
-        (w.len() == 1).then_some(w)
-    })
-    .await;
-    assert_eq!(weights[0].0, "ab-example-b");
+    assert_eq!(
+        backend_weights(&ns, "ab-example").await.expect("route"),
+        [("ab-example-b".to_string(), 50, 8080)]
+    );
 
     // Deleting the Route deletes its HTTPRoute (owner reference, garbage collector).
     let (ok, _, err) = kubectl(&["delete", "route", "ab-example", "-n", &ns.name]).await;
