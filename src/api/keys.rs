@@ -48,6 +48,11 @@ pub const ATTEMPT_ANNOTATION: &str = "cutover.io/attempt";
 /// Revision annotation: why `cutover deploy` failed, written by the deployer before it exits, so
 /// the operator can record the reason rather than only "the Job failed".
 pub const DEPLOYER_MESSAGE_ANNOTATION: &str = "cutover.io/deployer-message";
+/// Hook and deployer Job annotation: what its pod said when it ended (the container's
+/// termination message, or its log's tail), at most `JOB_OUTPUT_LIMIT` bytes; written by the
+/// operator once the Job has finished, before the outcome is recorded ("" when it said nothing).
+pub const JOB_OUTPUT_ANNOTATION: &str = "cutover.io/output";
+pub const JOB_OUTPUT_LIMIT: usize = 1024;
 /// The per-namespace ServiceAccount (and Role and RoleBinding) deployer Jobs run as.
 pub const DEPLOYER_SERVICE_ACCOUNT: &str = "cutover-deployer";
 /// The environment of a deployer (OpenShift's names, then cutover's).

@@ -16,7 +16,7 @@ use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::{Error, Result};
 use crate::strategy::{self, status};
 
-use super::{Context, apply, image_trigger, observe};
+use super::{Context, apply, image_trigger, job_output, observe};
 
 /// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -32,6 +32,10 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     // The triggers' images first, as OpenShift's trigger controller writes them before its
     // DeploymentConfig controller looks: the write's watch event brings the pass that plans.
     if image_trigger::write(&dc, &ctx).await? {
+        return Ok(Requeue::requeue(RESYNC));
+    }
+    // What a finished hook or deployer said, on its Job before its outcome is recorded.
+    if job_output::record(&dc, &ctx).await? {
         return Ok(Requeue::requeue(RESYNC));
     }
     let observed = observe::snapshot(&dc, &ctx);

@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod image_import;
 pub mod image_tags;
 pub mod image_trigger;
+pub mod job_output;
 pub mod observe;
 pub mod route;
 

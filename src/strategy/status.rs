@@ -285,11 +285,18 @@ pub fn progressing_condition(
             reason::CANCELLED,
             format!("rollout of replication controller {name:?} was cancelled"),
         )),
+        // OpenShift's message, then why (a hook's or deployer's own words among it), so
+        // `rollout status` answers "why did my rollout fail".
         Phase::Failed => Some(condition(
             PROGRESSING,
             "False",
             reason::TIMED_OUT,
-            format!("replication controller {name:?} has failed progressing"),
+            match latest.status_reason.as_deref().filter(|w| !w.is_empty()) {
+                Some(why) => {
+                    format!("replication controller {name:?} has failed progressing: {why}")
+                }
+                None => format!("replication controller {name:?} has failed progressing"),
+            },
         )),
     }
 }

@@ -216,6 +216,85 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
 
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
+async fn what_a_failed_hook_said_is_on_the_revision_the_event_and_rollout_status() {
+    let ns = TestNamespace::new("hooks-output").await;
+    let _op = Operator::start(&ns.name);
+    roll_out(&ns, &dc("orders", 1), "orders-1").await;
+    // The hook pod ends with this termination message (cutover's kwok stage, hack/kwok/).
+    let said = "ERROR: relation \"orders\" already exists";
+    roll_with(
+        &ns,
+        "orders",
+        json!({"type": "Recreate", "annotations": {"cutover.io/fail-with-message": said},
+               "recreateParams": {"pre": exec("Abort", "./migrate up")}}),
+    )
+    .await;
+    wait_phase(&ns, "orders-2", "Failed", MINUTE).await;
+    let job = jobs(&ns)
+        .await
+        .into_iter()
+        .find(|j| j.name_any() == "orders-2-hook-pre")
+        .expect("the hook's Job");
+    assert_eq!(
+        job.annotations()
+            .get("cutover.io/output")
+            .map(String::as_str),
+        Some(said),
+        "recorded on the Job"
+    );
+    let container = &job
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0];
+    assert_eq!(
+        container.termination_message_policy.as_deref(),
+        Some("FallbackToLogsOnError"),
+        "a hook that writes no termination message is heard through its log's tail"
+    );
+    // On the revision, in the Failed event, in the Progressing condition and rollout status.
+    let rs = ns
+        .api::<k8s_openapi::api::apps::v1::ReplicaSet>()
+        .get("orders-2")
+        .await
+        .expect("revision");
+    let recorded = rs
+        .annotations()
+        .get("openshift.io/deployment.status-reason")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        recorded.contains(said),
+        "the revision's status reason: {recorded}"
+    );
+    eventually("the Failed event with the hook's words", MINUTE, || async {
+        dc_events(&ns, "Failed")
+            .await
+            .iter()
+            .any(|e| {
+                e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("the pre hook failed") && n.contains(said))
+            })
+            .then_some(())
+    })
+    .await;
+    let (ok, _, err) = dc_plugin(&ns.name, &["rollout", "status", "orders", "--timeout=60"]).await;
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: replication controller \"orders-2\" has failed progressing: ")
+            && err.contains(said),
+        "{err}"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
 async fn an_abort_pre_hook_that_fails_scales_nothing_and_the_old_revision_keeps_serving() {
     let ns = TestNamespace::new("hooks-abort").await;
     let _op = Operator::start(&ns.name);

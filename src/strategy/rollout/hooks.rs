@@ -188,11 +188,24 @@ pub fn job_state(job: &Job, failed: &str) -> JobState {
             .message
             .clone()
             .filter(|m| !m.is_empty())
-            .or_else(|| c.reason.clone());
-        JobState::Failed(message.unwrap_or_else(|| failed.into()))
+            .or_else(|| c.reason.clone())
+            .unwrap_or_else(|| failed.into());
+        JobState::Failed(match job_output(job) {
+            Some(output) => format!("{message}; its output: {output}"),
+            None => message,
+        })
     } else {
         JobState::Running
     }
+}
+
+/// What a finished Job's pod said (its termination message, or its log's tail), as the operator
+/// recorded it on the Job; `None` when it said nothing or has not been read yet.
+pub fn job_output(job: &Job) -> Option<String> {
+    job.annotations()
+        .get(keys::JOB_OUTPUT_ANNOTATION)
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
 }
 
 /// The attempt of the revision's rollout a Job belongs to (1 when not recorded).
@@ -331,6 +344,14 @@ pub fn job_manifest(
         }
     }
     container.insert("env".into(), Value::Array(merged_env(base, hook, ctx)));
+    // What the hook says when it fails reaches the revision, the event and the condition: its
+    // termination message, or the tail of its log when it wrote none.
+    container.insert(
+        "terminationMessagePolicy".into(),
+        base.get("terminationMessagePolicy")
+            .cloned()
+            .unwrap_or_else(|| "FallbackToLogsOnError".into()),
+    );
 
     let wanted: Vec<&str> = exec.volumes.iter().flatten().map(String::as_str).collect();
     let volumes: Vec<Value> = pod_spec

@@ -51,10 +51,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Lifecycle hooks and deployers run as Jobs owned by their revision.
+# Lifecycle hooks and deployers run as Jobs owned by their revision; what a finished Job's
+# pod said is recorded on the Job (patch).
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Deployer Jobs run as a ServiceAccount cutover-deployer in their namespace, bound to a Role
 # the operator manages there (see strategy::deployer::role_rules). Creating that Role needs
 # every right it grants (RBAC's escalation rule), hence replicasets/scale below; the operator
