@@ -135,6 +135,7 @@ fn conclude(
                 ),
             )));
             pass.rollout_finished(latest, RolloutOutcome::Failed);
+            pass.set_progressing(super::status::failed_progressing(&latest.name, Some(&why)));
             Phase::Failed
         }
     };

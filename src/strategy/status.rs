@@ -285,20 +285,20 @@ pub fn progressing_condition(
             reason::CANCELLED,
             format!("rollout of replication controller {name:?} was cancelled"),
         )),
-        // OpenShift's message, then why (a hook's or deployer's own words among it), so
-        // `rollout status` answers "why did my rollout fail".
-        Phase::Failed => Some(condition(
-            PROGRESSING,
-            "False",
-            reason::TIMED_OUT,
-            match latest.status_reason.as_deref().filter(|w| !w.is_empty()) {
-                Some(why) => {
-                    format!("replication controller {name:?} has failed progressing: {why}")
-                }
-                None => format!("replication controller {name:?} has failed progressing"),
-            },
-        )),
+        Phase::Failed => Some(failed_progressing(name, latest.status_reason.as_deref())),
     }
+}
+
+/// Progressing of a failed rollout: OpenShift's message, then why (a hook's or deployer's own
+/// words among it), so `rollout status` answers "why did my rollout fail". The pass that fails
+/// the rollout sets it with the reason it records: a later pass cannot change the message of a
+/// condition whose status and reason stay.
+pub fn failed_progressing(revision: &str, why: Option<&str>) -> DeploymentCondition {
+    let message = match why.filter(|w| !w.is_empty()) {
+        Some(why) => format!("replication controller {revision:?} has failed progressing: {why}"),
+        None => format!("replication controller {revision:?} has failed progressing"),
+    };
+    condition(PROGRESSING, "False", reason::TIMED_OUT, message)
 }
 
 /// The label selector of the DeploymentConfig's pods as a string (scale subresource / HPA).
