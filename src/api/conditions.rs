@@ -23,6 +23,8 @@ pub mod reason {
     /// cutover's own: a container or an ImageChange trigger has no image yet (OpenShift waits
     /// as well, saying nothing).
     pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
+    /// cutover's own, on ConfigTriggers: a followed ConfigMap or Secret does not exist.
+    pub const CONFIG_NOT_FOUND: &str = "ConfigNotFound";
     /// cutover's own, on Stalled: the operator hit an error retrying cannot fix.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

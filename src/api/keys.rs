@@ -48,6 +48,14 @@ pub const ATTEMPT_ANNOTATION: &str = "cutover.io/attempt";
 /// Revision annotation: why `cutover deploy` failed, written by the deployer before it exits, so
 /// the operator can record the reason rather than only "the Job failed".
 pub const DEPLOYER_MESSAGE_ANNOTATION: &str = "cutover.io/deployer-message";
+/// DeploymentConfig annotation (opt-in): `"true"`, or a comma-separated list of names: roll out
+/// when a ConfigMap or Secret the template references (of those names) changes.
+pub const CONFIG_TRIGGERS_ANNOTATION: &str = "cutover.io/config-triggers";
+/// Revision annotation: JSON of `Kind/name` → SHA-256 of the data of each followed ConfigMap and
+/// Secret it was created with.
+pub const CONFIG_HASHES_ANNOTATION: &str = "cutover.io/config-hashes";
+/// DeploymentConfig condition of opted-in config triggers: False when a followed object is missing.
+pub const CONFIG_TRIGGERS_CONDITION: &str = "ConfigTriggers";
 /// Hook and deployer Job annotation: what its pod said when it ended (the container's
 /// termination message, or its log's tail), at most `JOB_OUTPUT_LIMIT` bytes; written by the
 /// operator once the Job has finished, before the outcome is recorded ("" when it said nothing).

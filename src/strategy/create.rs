@@ -40,6 +40,12 @@ pub(super) fn create_latest(obs: &Observed, pass: &mut Pass, strategy: &Effectiv
             return;
         }
     };
+    // The ConfigMaps and Secrets it runs with, for config triggers and history.
+    if let Some(hashes) = super::config_triggers::revision_hashes(obs)
+        && let Some(annotations) = manifest["metadata"]["annotations"].as_object_mut()
+    {
+        annotations.insert(keys::CONFIG_HASHES_ANNOTATION.into(), hashes.into());
+    }
     let first = first_pass(obs, pass, &manifest, strategy);
     if let Some(first) = &first {
         first.fold_into(&mut manifest);

@@ -10,6 +10,7 @@
 //! either ends the pass (`Break`) or hands on to the next rung (`Continue`).
 //! docs/architecture.md draws the whole picture.
 
+pub mod config_triggers;
 mod create;
 pub mod deployer;
 mod drive;
@@ -59,6 +60,8 @@ pub struct Observed {
     pub deployer_jobs: Vec<DeployerJob>,
     /// Configuration, not observation: the image of deployer Jobs whose customParams name none.
     pub deployer_image: String,
+    /// The hashes of the ConfigMaps and Secrets it follows (`config_triggers`), read by the shell.
+    pub configs: config_triggers::ConfigHashes,
 }
 
 /// A Kubernetes event to record on the DeploymentConfig.

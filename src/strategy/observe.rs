@@ -94,6 +94,8 @@ pub fn build<'o>(
         hook_jobs,
         deployer_jobs,
         deployer_image: deployer_image.to_string(),
+        // Read by the shell for DeploymentConfigs that follow their ConfigMaps and Secrets.
+        configs: Default::default(),
         dc: dc.clone(),
         revisions,
         orphans,

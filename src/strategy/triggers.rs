@@ -94,8 +94,16 @@ pub(super) fn images_resolved(obs: &Observed, pass: &mut Pass) -> ControlFlow<()
 }
 
 /// ConfigChange (and image edits under an ImageChange trigger) start a new revision by
-/// bumping latestVersion.
+/// bumping latestVersion; then, if neither did, a changed ConfigMap or Secret the
+/// DeploymentConfig follows (`config_triggers`).
 pub(super) fn fire(obs: &Observed, pass: &mut Pass) {
+    let before = pass.status.latest_version;
+    fire_spec(obs, pass);
+    let bumped = pass.status.latest_version != before;
+    super::config_triggers::fire(obs, pass, !bumped);
+}
+
+fn fire_spec(obs: &Observed, pass: &mut Pass) {
     let spec = &obs.dc.spec;
     let config_change = spec.has_trigger(TRIGGER_CONFIG_CHANGE);
     let image_change = spec.has_trigger(TRIGGER_IMAGE_CHANGE);

@@ -131,6 +131,9 @@ pub struct World {
     /// tick). Meanwhile the ReplicaSet reports an older observedGeneration and its pods do not
     /// follow, as when the controller is busy.
     pub replica_set_lag: i64,
+    /// The hashes of the ConfigMaps and Secrets the DeploymentConfig follows, as the shell reads
+    /// them (`Kind/name` → hash; `None`: it does not exist).
+    pub configs: cutover::strategy::config_triggers::ConfigHashes,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -168,6 +171,7 @@ impl World {
             refuse_tags: None,
             termination_seconds: 1,
             replica_set_lag: 0,
+            configs: Default::default(),
         }
     }
 
@@ -288,6 +292,7 @@ impl World {
             hook_jobs,
             deployer_jobs,
             deployer_image: "registry.example/cutover:test".into(),
+            configs: self.configs.clone(),
         }
     }
 
