@@ -26,7 +26,8 @@ use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::image_import::{self, ImportContext, Registries};
 use crate::reconcile::route::{self as route_reconcile, RouteContext};
 use crate::reconcile::{Context, Stores, deployment_config};
-use k8s_openapi::api::core::v1::Service;
+use crate::strategy::config_triggers::ConfigKind;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DynamicObject;
 
@@ -146,6 +147,48 @@ fn followers(
         .filter(|dc| crate::image::trigger::followed_streams(dc).contains(stream))
         .map(|dc| ObjectRef::from(dc.as_ref()))
         .collect()
+}
+
+/// The DeploymentConfigs to wake when a ConfigMap or Secret changes or goes: those in its
+/// namespace that follow it.
+fn config_changes<K>(
+    client: &Client,
+    scope: &Scope,
+    kind: ConfigKind,
+    dcs: reflector::Store<DeploymentConfig>,
+) -> impl futures::Stream<Item = ObjectRef<DeploymentConfig>> + Send + 'static
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default,
+{
+    watcher(
+        api::<PartialObjectMeta<K>>(client, scope),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+    .filter_map(|o| async move { o.ok() })
+    .flat_map(move |object| {
+        let (ns, name) = (object.namespace(), object.name_any());
+        let wake: Vec<_> = dcs
+            .state()
+            .into_iter()
+            .filter(|dc| {
+                dc.namespace() == ns
+                    && crate::strategy::config_triggers::followed(dc)
+                        .iter()
+                        .any(|r| r.kind == kind && r.name == name)
+            })
+            .map(|dc| ObjectRef::from(dc.as_ref()))
+            .collect();
+        futures::stream::iter(wake)
+    })
 }
 
 /// The DeploymentConfig of a revision.
@@ -365,11 +408,18 @@ pub async fn run(
     let dc_store = controller.store();
     let image_events =
         stream_events.flat_map(move |s| futures::stream::iter(followers(&dc_store, &s)));
+    // A ConfigMap or Secret that changes wakes the DeploymentConfigs that follow it (config
+    // triggers, opt-in): watched by metadata, read by name only for those.
+    let config_events = futures::stream::select(
+        config_changes::<ConfigMap>(&client, &scope, ConfigKind::ConfigMap, controller.store()),
+        config_changes::<Secret>(&client, &scope, ConfigKind::Secret, controller.store()),
+    );
     let dcs = controller
-        .reconcile_on(futures::stream::select(
-            futures::stream::select_all([rs_events, pod_events, job_events]),
-            image_events,
-        ))
+        .reconcile_on(futures::stream::select_all([
+            futures::stream::select_all([rs_events, pod_events, job_events]).boxed(),
+            image_events.boxed(),
+            config_events.boxed(),
+        ]))
         .graceful_shutdown_on(shutdown)
         .run(
             |dc, ctx: Arc<Context>| async move {

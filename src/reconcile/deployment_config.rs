@@ -16,7 +16,7 @@ use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::{Error, Result};
 use crate::strategy::{self, status};
 
-use super::{Context, apply, image_trigger, job_output, observe};
+use super::{Context, apply, config_hashes, image_trigger, job_output, observe};
 
 /// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -38,7 +38,9 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     if job_output::record(&dc, &ctx).await? {
         return Ok(Requeue::requeue(RESYNC));
     }
-    let observed = observe::snapshot(&dc, &ctx);
+    let configs = config_hashes::read(&dc, &ctx).await?;
+    let mut observed = observe::snapshot(&dc, &ctx);
+    observed.configs = configs;
     let now = Timestamp::now();
     let mut decision = strategy::plan(&observed, now);
     if !decision.actions.is_empty() {

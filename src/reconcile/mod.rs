@@ -6,6 +6,7 @@
 pub mod annotation_trigger;
 pub mod apply;
 pub mod cache;
+pub mod config_hashes;
 pub mod deploy;
 pub mod deployment_config;
 pub mod events;

@@ -5,6 +5,7 @@
 #[path = "../support/argocd.rs"]
 mod argocd;
 mod common;
+mod config_triggers;
 mod custom;
 mod dataplane;
 mod faults;

@@ -97,10 +97,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   resources: ["gateways"]
   verbs: ["get"]
 # A Route's certificate (Secret <route>-tls) and destination CA (ConfigMap
-# <route>-destination-ca): read, written and deleted by name, never listed or watched.
+# <route>-destination-ca): read, written and deleted by name. Config triggers (opt-in) watch
+# ConfigMaps and Secrets by metadata and read those a DeploymentConfig follows by name.
 - apiGroups: [""]
   resources: ["secrets", "configmaps"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # A generated host is written into the Route's spec.host.
 - apiGroups: ["route.openshift.io"]
   resources: ["routes"]
