@@ -25,6 +25,8 @@ pub mod reason {
     pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
     /// cutover's own, on ConfigTriggers: a followed ConfigMap or Secret does not exist.
     pub const CONFIG_NOT_FOUND: &str = "ConfigNotFound";
+    /// cutover's own, on RollForwardOnly: an irreversible hook succeeded, so no rollback.
+    pub const IRREVERSIBLE_HOOK_SUCCEEDED: &str = "IrreversibleHookSucceeded";
     /// cutover's own, on Stalled: the operator hit an error retrying cannot fix.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

@@ -21,3 +21,5 @@ pub const REQUEST_REFUSED: &str = "RequestRefused";
 pub const OLD_PODS_NOT_TERMINATED: &str = "OldPodsNotTerminated";
 /// Recreate completed although not every pod was created within timeoutSeconds.
 pub const REPLICAS_NOT_CREATED: &str = "ReplicasNotCreated";
+/// cutover's own: a failed rollout fails forward, past an irreversible hook.
+pub const ROLL_FORWARD_ONLY: &str = "RollForwardOnly";

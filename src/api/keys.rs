@@ -56,6 +56,13 @@ pub const CONFIG_TRIGGERS_ANNOTATION: &str = "cutover.io/config-triggers";
 pub const CONFIG_HASHES_ANNOTATION: &str = "cutover.io/config-hashes";
 /// DeploymentConfig condition of opted-in config triggers: False when a followed object is missing.
 pub const CONFIG_TRIGGERS_CONDITION: &str = "ConfigTriggers";
+/// DeploymentConfig annotation (opt-in): hooks (pre, mid, post, comma-separated) whose success
+/// makes every older revision unfit to run again (a forward-only migration).
+pub const IRREVERSIBLE_HOOKS_ANNOTATION: &str = "cutover.io/irreversible-hooks";
+/// With a rollback request, `"true"`: go back past an irreversible hook all the same.
+pub const FORCE_PAST_MIGRATION_ANNOTATION: &str = "cutover.io/force-past-migration";
+/// DeploymentConfig condition: True while a failed rollout fails forward instead of rolling back.
+pub const ROLL_FORWARD_ONLY_CONDITION: &str = "RollForwardOnly";
 /// Hook and deployer Job annotation: what its pod said when it ended (the container's
 /// termination message, or its log's tail), at most `JOB_OUTPUT_LIMIT` bytes; written by the
 /// operator once the Job has finished, before the outcome is recorded ("" when it said nothing).

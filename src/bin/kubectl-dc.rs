@@ -150,6 +150,10 @@ enum Rollout {
         /// Print the template that would be rolled back to, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Go back to a revision older than one whose irreversible hook succeeded
+        /// (cutover.io/irreversible-hooks), recorded in the request's outcome.
+        #[arg(long)]
+        force_past_migration: bool,
     },
     /// Show the revisions: REVISION STATUS CAUSE.
     History {
@@ -199,7 +203,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 name,
                 to_revision,
                 dry_run,
-            } => commands::undo(c, ns, &name, to_revision, dry_run).await?,
+                force_past_migration,
+            } => commands::undo(c, ns, &name, to_revision, dry_run, force_past_migration).await?,
             Rollout::History { name, revision } => {
                 commands::history(c, ns, &name, revision).await?
             }

@@ -233,13 +233,20 @@ pub async fn undo(
     name: &str,
     to: i64,
     dry_run: bool,
+    force_past_migration: bool,
 ) -> Result<String, CliError> {
     if dry_run {
         let dc = get_dc(client, ns, name).await?;
         let revisions = revisions(client, &dc).await?;
         return format::format_template(view::undo_target(&dc, &revisions, to)?);
     }
-    let extra = [(ROLLBACK_TO_ANNOTATION, to.to_string())];
+    let extra = [
+        (ROLLBACK_TO_ANNOTATION, to.to_string()),
+        (
+            crate::api::keys::FORCE_PAST_MIGRATION_ANNOTATION,
+            force_past_migration.to_string(),
+        ),
+    ];
     let message = send(client, ns, name, RequestKind::Rollback, &extra).await?;
     let dc = get_dc(client, ns, name).await?;
     Ok(format!(

@@ -14,6 +14,7 @@ pub mod config_triggers;
 mod create;
 pub mod deployer;
 mod drive;
+pub mod forward;
 pub mod observe;
 mod ownership;
 mod pass;

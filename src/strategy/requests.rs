@@ -224,6 +224,15 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         &obs.revisions,
         to,
     )?;
+    let forced = obs
+        .dc
+        .annotations()
+        .get(keys::FORCE_PAST_MIGRATION_ANNOTATION)
+        .is_some_and(|v| v.trim() == "true");
+    let past = super::forward::refusal(obs, target.version);
+    if let (Some(why), false) = (&past, forced) {
+        return Err(why.clone());
+    }
     let template = target
         .template()
         .cloned()
@@ -241,8 +250,12 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         &format!("rollback to revision {}", target.version),
         vec![cause("Manual")],
     );
+    let forced_note = match past {
+        Some(_) => " (forced past an irreversible hook)",
+        None => "",
+    };
     Ok(format!(
-        "rolled back to revision {}: rollout #{} started",
+        "rolled back to revision {}: rollout #{} started{forced_note}",
         target.version, pass.status.latest_version
     ))
 }

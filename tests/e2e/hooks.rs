@@ -216,6 +216,54 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
 
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
+async fn undo_past_an_irreversible_migration_is_refused_unless_forced() {
+    let ns = TestNamespace::new("hooks-forward").await;
+    let _op = Operator::start(&ns.name);
+    roll_out(&ns, &dc("orders", 2), "orders-1").await;
+    let (ok, _, err) = kubectl(&[
+        "annotate",
+        "dc",
+        "orders",
+        "-n",
+        &ns.name,
+        "cutover.io/irreversible-hooks=mid",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    roll_with(
+        &ns,
+        "orders",
+        json!({"type": "Recreate", "recreateParams": {"mid": exec("Abort", "./migrate up")}}),
+    )
+    .await;
+    wait_phase(&ns, "orders-2", "Complete", MINUTE).await;
+
+    let (ok, _, err) = dc_plugin(&ns.name, &["rollout", "undo", "orders"]).await;
+    assert!(!ok, "refused");
+    assert!(
+        err.contains(
+            "revision 2 ran the irreversible mid hook: revision 1 is older and may not run again"
+        ),
+        "{err}"
+    );
+    let (ok, out, err) = dc_plugin(
+        &ns.name,
+        &["rollout", "undo", "orders", "--force-past-migration"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "rolled back to revision 1: rollout #3 started (forced past an irreversible hook)"
+        ),
+        "{out}"
+    );
+    wait_phase(&ns, "orders-3", "Complete", MINUTE).await;
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
 async fn what_a_failed_hook_said_is_on_the_revision_the_event_and_rollout_status() {
     let ns = TestNamespace::new("hooks-output").await;
     let _op = Operator::start(&ns.name);
