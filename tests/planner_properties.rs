@@ -42,6 +42,8 @@ struct Scenario {
     replica_set_lag: i64,
     /// The opt-in `TerminationComplete` policy (terminating pods count toward maxSurge).
     termination_complete: bool,
+    /// The mid hook declared irreversible (`cutover.io/irreversible-hooks: mid`).
+    irreversible_mid: bool,
 }
 
 fn int_or_percent() -> impl Strategy<Value = IntOrPercent> {
@@ -84,6 +86,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1..4i64,
         0..3i64,
         any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -98,6 +101,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 termination_seconds,
                 replica_set_lag,
                 termination_complete,
+                irreversible_mid,
             )| {
                 changes.sort_by_key(|c| c.0);
                 Scenario {
@@ -112,6 +116,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     termination_seconds,
                     replica_set_lag,
                     termination_complete,
+                    irreversible_mid,
                 }
             },
         )
@@ -179,7 +184,23 @@ fn build(s: &Scenario) -> World {
     if s.termination_complete {
         w.annotate("cutover.io/pod-replacement-policy", "TerminationComplete");
     }
+    if s.irreversible_mid {
+        w.annotate("cutover.io/irreversible-hooks", "mid");
+    }
     w
+}
+
+/// The newest revision whose irreversible mid hook succeeded: no older one may be asked for
+/// pods again.
+fn fence(w: &World, s: &Scenario) -> Option<i64> {
+    if !s.irreversible_mid {
+        return None;
+    }
+    w.rss
+        .iter()
+        .filter(|r| r.annotation("cutover.io/hook-mid").as_deref() == Some("Succeeded"))
+        .map(World::version_of)
+        .max()
 }
 
 const IN_FLIGHT: [&str; 3] = ["New", "Pending", "Running"];
@@ -194,6 +215,17 @@ struct RolloutStart {
 }
 
 fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest: &mut i64) {
+    // Past an irreversible hook, no older revision is asked for pods.
+    if let Some(fence) = fence(w, s) {
+        for r in w.rss.iter().filter(|r| World::version_of(r) < fence) {
+            assert_eq!(
+                r.spec,
+                0,
+                "revision {} runs after revision {fence}'s irreversible hook",
+                World::version_of(r)
+            );
+        }
+    }
     // latestVersion never decreases.
     assert!(
         w.latest_version() >= *last_latest,
@@ -380,9 +412,14 @@ proptest! {
             w.step();
         }
         let active = w.rss.iter().filter(|r| r.annotation("openshift.io/deployment.phase").as_deref() == Some("Complete")).map(World::version_of).max();
+        // Failing forward: the revision past the irreversible hook keeps what it reached.
+        let forward = fence(&w, &s).filter(|f| active.is_none_or(|a| a < *f));
         for rs in &w.rss {
             let v = World::version_of(rs);
-            let want = if Some(v) == active { w.dc.spec.replicas } else { 0 };
+            if Some(v) == forward {
+                continue;
+            }
+            let want = if Some(v) == active && forward.is_none() { w.dc.spec.replicas } else { 0 };
             prop_assert_eq!(rs.spec, want, "revision {} after the rollout ended", v);
         }
         // Every hook Job was created once, never twice (the sim also refuses a creation while
