@@ -62,6 +62,18 @@ async fn roll_with(ns: &TestNamespace, name: &str, strategy: serde_json::Value) 
     .await;
 }
 
+/// The first container of a Job's pod template.
+fn container_of(job: &Job) -> &k8s_openapi::api::core::v1::Container {
+    &job.spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0]
+}
+
 async fn jobs(ns: &TestNamespace) -> Vec<Job> {
     ns.api::<Job>()
         .list(&ListParams::default())
@@ -167,15 +179,7 @@ async fn recreate_runs_mid_between_the_old_pods_end_and_the_new_pods_start() {
         Some("hook-mid")
     );
     assert_eq!(mid.owner_references()[0].name, "db-2");
-    let container = &mid
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers[0];
+    let container = container_of(mid);
     assert_eq!(container.name, "lifecycle");
     assert_eq!(container.image.as_deref(), Some("registry.example/app:2"));
     let env: Vec<&str> = container
@@ -290,15 +294,7 @@ async fn what_a_failed_hook_said_is_on_the_revision_the_event_and_rollout_status
         Some(said),
         "recorded on the Job"
     );
-    let container = &job
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers[0];
+    let container = container_of(&job);
     assert_eq!(
         container.termination_message_policy.as_deref(),
         Some("FallbackToLogsOnError"),
