@@ -682,7 +682,7 @@ async fn run_routes(
     let route_store = controller.store();
     let mut owned = Vec::new();
     for (group, version, kind) in route_reconcile::OWNED_KINDS {
-        if !route_reconcile::served(apis, kind) || !route_reconcile::watched(kind) {
+        if !route_reconcile::served(apis, kind) {
             continue;
         }
         let ar = route_reconcile::resource(group, version, kind);
@@ -697,6 +697,11 @@ async fn run_routes(
             watcher::Config::default().labels(crate::route::ROUTE_LABEL),
         )
         .default_backoff()
+        // Only who owns it matters here (the applied route's status comes from the apply).
+        .modify(|o| {
+            o.data = serde_json::Value::Null;
+            o.managed_fields_mut().clear();
+        })
         .reflect(writer)
         .touched_objects();
         controller = controller.owns_stream_with(events, ar);

@@ -26,9 +26,8 @@ use crate::api::route::Route;
 use crate::error::{Error, Result};
 use crate::route::{self, Apis, Gateway, GatewayRef, Inputs};
 
-/// The kinds a Route may own: (group, version, kind). The Gateway API's are watched (by the
-/// Route label); a Route's Secret and ConfigMap have fixed names and are read by name, so the
-/// operator needs no right to list or watch Secrets.
+/// The kinds a Route may own: (group, version, kind), each watched by the Route label and
+/// cached by metadata only (so no certificate key sits in the operator's memory).
 pub const OWNED_KINDS: [(&str, &str, &str); 6] = [
     ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
     ("gateway.networking.k8s.io", "v1", "TLSRoute"),
@@ -37,11 +36,6 @@ pub const OWNED_KINDS: [(&str, &str, &str); 6] = [
     ("", "v1", "Secret"),
     ("", "v1", "ConfigMap"),
 ];
-
-/// Whether the operator watches an owned kind (else it reads it by name).
-pub fn watched(kind: &str) -> bool {
-    !matches!(kind, "Secret" | "ConfigMap")
-}
 
 pub fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
@@ -284,24 +278,11 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
                 .state()
                 .iter()
                 .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && ours(o))
-                .map(|o| (*kind, o.name_any())),
+                .map(|o| (*kind, o.name_any()))
+                .filter(|(kind, n)| !keep.contains(&(kind.to_string(), n.clone()))),
         );
     }
-    for (kind, named) in [
-        ("Secret", route::manifest::certificate_name(&name)),
-        ("ConfigMap", route::manifest::destination_ca_name(&name)),
-    ] {
-        if !keep.contains(&(kind.to_string(), named.clone()))
-            && let Some(api) = api_for(&ctx, &ns, kind)
-            && api.get_opt(&named).await?.is_some_and(|o| ours(&o))
-        {
-            stale.push((kind, named));
-        }
-    }
     for (kind, stale_name) in stale {
-        if keep.contains(&(kind.to_string(), stale_name.clone())) {
-            continue;
-        }
         if let Some(api) = api_for(&ctx, &ns, kind) {
             match api.delete(&stale_name, &DeleteParams::background()).await {
                 Ok(_) => {}

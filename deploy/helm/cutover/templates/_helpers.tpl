@@ -97,8 +97,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   resources: ["gateways"]
   verbs: ["get"]
 # A Route's certificate (Secret <route>-tls) and destination CA (ConfigMap
-# <route>-destination-ca): read, written and deleted by name. Config triggers (opt-in) watch
-# ConfigMaps and Secrets by metadata and read those a DeploymentConfig follows by name.
+# <route>-destination-ca), watched by the cutover.io/route label. Config triggers (opt-in)
+# watch ConfigMaps and Secrets by metadata and read those a DeploymentConfig follows by name.
 - apiGroups: [""]
   resources: ["secrets", "configmaps"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
