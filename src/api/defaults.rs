@@ -186,6 +186,16 @@ impl DeploymentConfigSpec {
         self.effective_triggers().iter().any(|t| t.type_ == type_)
     }
 
+    /// The parameters of each ImageChange trigger, as written.
+    pub fn image_change_params(
+        &self,
+    ) -> impl Iterator<Item = &crate::api::DeploymentTriggerImageChangeParams> {
+        self.triggers
+            .iter()
+            .flatten()
+            .filter_map(|t| t.image_change_params.as_ref())
+    }
+
     /// The pod selector: the spec's, or the template labels when it is empty.
     pub fn effective_selector(&self) -> std::collections::BTreeMap<String, String> {
         match &self.selector {

@@ -287,13 +287,7 @@ pub fn format_triggers(dc: &DeploymentConfig) -> String {
         String::new(),
         config.to_string(),
     ]);
-    for p in dc
-        .spec
-        .triggers
-        .iter()
-        .flatten()
-        .filter_map(|t| t.image_change_params.as_ref())
-    {
+    for p in dc.spec.image_change_params() {
         let from = p.from.name.clone().unwrap_or_default();
         let from = match p.from.namespace.as_deref() {
             Some(ns) if !ns.is_empty() && ns != own => format!("{ns}/{from}"),
@@ -342,13 +336,7 @@ pub fn triggers_updated(name: &str) -> String {
 /// nobody wonders why a push no longer rolls out.
 pub fn disabled_triggers_warning(dc: &DeploymentConfig) -> String {
     let mut out = String::new();
-    for p in dc
-        .spec
-        .triggers
-        .iter()
-        .flatten()
-        .filter_map(|t| t.image_change_params.as_ref())
-    {
+    for p in dc.spec.image_change_params() {
         if !p.automatic {
             let _ = write!(
                 out,

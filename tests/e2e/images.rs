@@ -102,6 +102,25 @@ async fn tag_v1(ns: &TestNamespace) -> (Vec<String>, Option<(String, String, Str
 }
 
 /// Waits until the DeploymentConfig waits for its image, saying for which tag.
+/// Applies the test's ImageStream following `team/app:v1` of `registry`.
+async fn apply_stream(ns: &TestNamespace, registry: &Registry, scheduled: bool) {
+    let (ok, out) = apply(
+        &ns.name,
+        &image_stream(&registry.image("team/app:v1"), scheduled),
+    )
+    .await;
+    assert!(ok, "{out}");
+}
+
+/// The ImportSuccess condition of tag v1, once an import failed.
+async fn failed_import(ns: &TestNamespace) -> Option<(String, String, String)> {
+    eventually("a failed import", MINUTE, || async {
+        let (_, condition) = tag_v1(ns).await;
+        condition.is_some().then_some(condition)
+    })
+    .await
+}
+
 async fn waiting_for_image(ns: &TestNamespace) -> String {
     eventually("WaitingForImage", MINUTE, || async {
         let c = dc(ns)
@@ -142,11 +161,7 @@ async fn a_push_rolls_out_a_moved_tag_rolls_out_again_and_a_gitops_reapply_does_
     assert!(ok, "{out}");
 
     // Nothing pushed yet: the import says so, and the DeploymentConfig waits for the tag.
-    let (_, condition) = eventually("a failed import", MINUTE, || async {
-        let (images, condition) = tag_v1(&ns).await;
-        condition.is_some().then_some((images, condition))
-    })
-    .await;
+    let condition = failed_import(&ns).await;
     let expected = format!(
         "dockerimage.image.openshift.io \"{}\" not found",
         registry.image("team/app:v1")
@@ -260,21 +275,12 @@ async fn a_private_registry_needs_its_pull_secret_and_multi_arch_images_import_b
     let registry = Registry::start(&ns.name).await;
     let index = registry.push_index("team/app:v1", "multi").await;
     let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(
-        &ns.name,
-        &image_stream(&registry.image("team/app:v1"), false),
-    )
-    .await;
-    assert!(ok, "{out}");
+    apply_stream(&ns, &registry, false).await;
     let (ok, out) = apply(&ns.name, DC).await;
     assert!(ok, "{out}");
 
     // No pull Secret: refused, in OpenShift's words, and the DeploymentConfig waits.
-    let (_, condition) = eventually("a failed import", MINUTE, || async {
-        let (images, condition) = tag_v1(&ns).await;
-        condition.is_some().then_some((images, condition))
-    })
-    .await;
+    let condition = failed_import(&ns).await;
     let message = format!(
         "you may not have access to the container image \"{}\" and did not have credentials to the repository",
         registry.image("team/app:v1")
@@ -310,12 +316,7 @@ async fn an_operator_killed_right_after_an_import_rolls_out_exactly_one_revision
     create_pull_secret(&ns, &registry).await;
     registry.push("team/app:v1", "one").await;
     let operator = Operator::start(&ns.name);
-    let (ok, out) = apply(
-        &ns.name,
-        &image_stream(&registry.image("team/app:v1"), true),
-    )
-    .await;
-    assert!(ok, "{out}");
+    apply_stream(&ns, &registry, true).await;
     let (ok, out) = apply(&ns.name, DC).await;
     assert!(ok, "{out}");
     wait_phase(&ns, "web-1", "Complete", MINUTE).await;
@@ -356,12 +357,7 @@ async fn rollout_latest_fires_a_manual_trigger_and_undo_disables_an_automatic_on
         registry.push("team/app:v1", "one").await
     );
     let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(
-        &ns.name,
-        &image_stream(&registry.image("team/app:v1"), true),
-    )
-    .await;
-    assert!(ok, "{out}");
+    apply_stream(&ns, &registry, true).await;
     let (ok, out) = apply(&ns.name, &DC.replace("automatic: true", "automatic: false")).await;
     assert!(ok, "{out}");
 
@@ -482,12 +478,7 @@ async fn deployments_and_cronjobs_follow_tags_through_the_triggers_annotation() 
         registry.push("team/app:v1", "one").await
     );
     let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(
-        &ns.name,
-        &image_stream(&registry.image("team/app:v1"), true),
-    )
-    .await;
-    assert!(ok, "{out}");
+    apply_stream(&ns, &registry, true).await;
     let (ok, out) = apply(&ns.name, &workloads("app:v1")).await;
     assert!(ok, "{out}");
     let images = || async {
@@ -570,12 +561,7 @@ async fn a_tag_images_hook_promotes_the_image_a_rollout_ran() {
         registry.push("team/app:v1", "one").await
     );
     let _operator = Operator::start(&ns.name);
-    let (ok, out) = apply(
-        &ns.name,
-        &image_stream(&registry.image("team/app:v1"), false),
-    )
-    .await;
-    assert!(ok, "{out}");
+    apply_stream(&ns, &registry, false).await;
     let with_hook = DC.replace(
         "  triggers:\n",
         "  strategy:\n    type: Recreate\n    recreateParams:\n      post:\n        failurePolicy: Abort\n        tagImages:\n          - containerName: app\n            to: {kind: ImageStreamTag, name: \"app:deployed\"}\n  triggers:\n",
