@@ -43,15 +43,6 @@ fn hashes(settings: &str, db: &str) -> cutover::strategy::config_triggers::Confi
     .into()
 }
 
-fn condition(w: &World, type_: &str) -> Option<(String, String, String)> {
-    w.dc.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
 #[test]
 fn a_changed_config_map_rolls_out_a_revision_naming_it() {
     let mut w = World::new(following(Some("true")));
@@ -67,7 +58,7 @@ fn a_changed_config_map_rolls_out_a_revision_naming_it() {
     }
     assert_eq!(w.latest_version(), 1, "nothing changed, nothing rolls out");
     assert_eq!(
-        condition(&w, "ConfigTriggers").map(|c| c.0),
+        w.condition("ConfigTriggers").map(|c| c.0),
         Some("True".into())
     );
 
@@ -109,7 +100,7 @@ fn only_the_named_objects_are_followed_and_not_opting_in_follows_none() {
         w.step();
     }
     assert_eq!(w.latest_version(), 1);
-    assert_eq!(condition(&w, "ConfigTriggers"), None);
+    assert_eq!(w.condition("ConfigTriggers"), None);
 }
 
 #[test]
@@ -122,7 +113,7 @@ fn a_missing_object_is_a_condition_not_a_rollout() {
         w.step();
     }
     assert_eq!(w.latest_version(), 1);
-    let (status, reason, message) = condition(&w, "ConfigTriggers").expect("condition");
+    let (status, reason, message) = w.condition("ConfigTriggers").expect("condition");
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", "ConfigNotFound")

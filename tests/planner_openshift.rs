@@ -45,18 +45,8 @@ fn ended(version: i64) -> impl Fn(&World) -> bool {
     move |w| matches!(w.phase(version).as_deref(), Some("Complete" | "Failed"))
 }
 
-/// A condition of the DeploymentConfig as (status, reason, message).
-fn condition(w: &World, type_: &str) -> Option<(String, String, String)> {
-    w.dc.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
 fn status_of(w: &World, type_: &str) -> String {
-    condition(w, type_).map(|c| c.0).unwrap_or_default()
+    w.condition(type_).map(|c| c.0).unwrap_or_default()
 }
 
 /// Rolls out revision 1, then changes the template so that revision 2's pods behave as
@@ -80,7 +70,7 @@ fn rolling_completes_with_a_never_ready_pod_when_availability_held() {
     assert_eq!(status.available_replicas, 2);
     assert_eq!(status_of(&w, "Available"), "True");
     assert_eq!(
-        condition(&w, "Progressing").map(|c| c.1),
+        w.condition("Progressing").map(|c| c.1),
         Some("NewReplicationControllerAvailable".into())
     );
 }
@@ -202,7 +192,7 @@ fn progressing_keeps_new_replication_controller_created_until_progress_is_seen()
     for _ in 0..8 {
         assert_eq!(w.phase(2).as_deref(), Some("Running"));
         assert_eq!(
-            condition(&w, "Progressing").map(|c| c.1),
+            w.condition("Progressing").map(|c| c.1),
             Some("NewReplicationControllerCreated".into())
         );
         w.step();
@@ -214,7 +204,7 @@ fn progressing_keeps_new_replication_controller_created_until_progress_is_seen()
         |_| {},
     );
     assert_eq!(
-        condition(&w, "Progressing").map(|c| c.1),
+        w.condition("Progressing").map(|c| c.1),
         Some("ReplicationControllerUpdated".into())
     );
 }
@@ -319,7 +309,7 @@ fn a_rollout_running_while_paused_can_be_cancelled() {
     assert_eq!(w.request("cancel").map(|r| r.1), Some("Accepted".into()));
     assert_eq!(w.phase(2).as_deref(), Some("Failed"));
     assert_eq!(
-        condition(&w, "Progressing").map(|c| c.1),
+        w.condition("Progressing").map(|c| c.1),
         Some("RolloutCancelled".into())
     );
 }
@@ -338,7 +328,7 @@ fn a_name_too_long_for_a_revision_is_a_condition_not_a_refused_create() {
         w.step();
     }
     assert!(w.rss.is_empty());
-    let (status, reason, message) = condition(&w, "Progressing").expect("Progressing");
+    let (status, reason, message) = w.condition("Progressing").expect("Progressing");
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", "ReplicationControllerCreateError")

@@ -542,6 +542,22 @@ impl World {
         panic!("cutover deploy {rc} did not exit within {limit}s: {lines:#?}");
     }
 
+    /// A condition of the DeploymentConfig as (status, reason, message).
+    pub fn condition(&self, type_: &str) -> Option<(String, String, String)> {
+        self.dc
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    }
+
+    /// Why the latest rollout started (`status.details`).
+    pub fn details(&self) -> Option<cutover::api::DeploymentDetails> {
+        self.dc.status.as_ref()?.details.clone()
+    }
+
     /// The annotation `key` of revision `version`.
     pub fn annotation_of(&self, version: i64, key: &str) -> Option<String> {
         self.rss
