@@ -150,12 +150,14 @@ fn followers(
 }
 
 /// The DeploymentConfigs to wake when a ConfigMap or Secret changes or goes: those in its
-/// namespace that follow it.
+/// namespace that follow it. Each version seen is told to `memo` first, so the pass it wakes
+/// reads the object again while the passes of a rollout reuse its hash.
 fn config_changes<K>(
     client: &Client,
     scope: &Scope,
     kind: ConfigKind,
     dcs: reflector::Store<DeploymentConfig>,
+    memo: Arc<crate::reconcile::config_hashes::Memo>,
 ) -> impl futures::Stream<Item = ObjectRef<DeploymentConfig>> + Send + 'static
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -172,9 +174,29 @@ where
         watcher::Config::default(),
     )
     .default_backoff()
-    .touched_objects()
-    .filter_map(|o| async move { o.ok() })
-    .flat_map(move |object| {
+    .filter_map(|e| async move { e.ok() })
+    .flat_map(move |event| {
+        let object = match event {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                let (ns, name) = (o.namespace().unwrap_or_default(), o.name_any());
+                memo.saw(kind, &ns, &name, o.resource_version());
+                o
+            }
+            watcher::Event::Delete(o) => {
+                memo.saw(
+                    kind,
+                    &o.namespace().unwrap_or_default(),
+                    &o.name_any(),
+                    None,
+                );
+                o
+            }
+            watcher::Event::Init => {
+                memo.forget_seen();
+                return futures::stream::iter(Vec::new());
+            }
+            watcher::Event::InitDone => return futures::stream::iter(Vec::new()),
+        };
         let (ns, name) = (object.namespace(), object.name_any());
         let wake: Vec<_> = dcs
             .state()
@@ -409,10 +431,22 @@ pub async fn run(
     let image_events =
         stream_events.flat_map(move |s| futures::stream::iter(followers(&dc_store, &s)));
     // A ConfigMap or Secret that changes wakes the DeploymentConfigs that follow it (config
-    // triggers, opt-in): watched by metadata, read by name only for those.
+    // triggers, opt-in): watched by metadata, read by name when a followed one changed.
     let config_events = futures::stream::select(
-        config_changes::<ConfigMap>(&client, &scope, ConfigKind::ConfigMap, controller.store()),
-        config_changes::<Secret>(&client, &scope, ConfigKind::Secret, controller.store()),
+        config_changes::<ConfigMap>(
+            &client,
+            &scope,
+            ConfigKind::ConfigMap,
+            controller.store(),
+            ctx.config_hashes.clone(),
+        ),
+        config_changes::<Secret>(
+            &client,
+            &scope,
+            ConfigKind::Secret,
+            controller.store(),
+            ctx.config_hashes.clone(),
+        ),
     );
     let dcs = controller
         .reconcile_on(futures::stream::select_all([

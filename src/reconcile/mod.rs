@@ -62,6 +62,8 @@ pub struct Context {
     pub deployer_image: String,
     /// The ImageStreams ImageChange triggers resolve through.
     pub image_streams: Store<ImageStream>,
+    /// The hashes of followed ConfigMaps and Secrets, kept while the watch sees no change.
+    pub config_hashes: std::sync::Arc<config_hashes::Memo>,
 }
 
 /// Per-object exponential backoff after transient failures: 1 s doubling to 5 min, forgotten
@@ -121,6 +123,7 @@ impl Context {
             backoff: Backoff::default(),
             deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
             image_streams,
+            config_hashes: Default::default(),
         }
     }
 
