@@ -3,6 +3,7 @@
 //! - `api`: the CRD types, their defaults and validation (no I/O);
 //! - `strategy`: the pure planner, `plan(&Observed, now) -> Decision`;
 //! - `image`: ImageStream tag resolution and what image triggers write (pure);
+//! - `sim`: the planner over a simulated cluster (the planner tests' world, rollout plans);
 //! - `reconcile`: the thin I/O shell that observes, plans and acts;
 //! - `controller`: the wiring of the kube-runtime controllers;
 //! - `leader`, `metrics`, `http`: leader election, Prometheus metrics, probes.
@@ -17,5 +18,6 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod route;
+pub mod sim;
 pub mod strategy;
 pub mod transport;

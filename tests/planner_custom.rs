@@ -8,7 +8,7 @@ use cutover::api::*;
 use cutover::strategy::Action;
 use k8s_openapi::api::core::v1::EnvVar;
 use serde_json::{Value, json};
-use sim::{World, dc};
+use sim::{Deployer, World, dc};
 
 fn env(name: &str, value: &str) -> EnvVar {
     EnvVar {

@@ -7,7 +7,7 @@ mod sim;
 use cutover::api::*;
 use cutover::strategy::Until;
 use cutover::strategy::deployer::plan::Outcome;
-use sim::{Readiness, World, dc, template};
+use sim::{Deployer, Readiness, World, dc, template};
 
 fn hook() -> Option<LifecycleHook> {
     Some(LifecycleHook {

@@ -9,6 +9,7 @@ use kube::{Resource, ResourceExt};
 use super::CliError;
 use crate::api::route::Route;
 use crate::api::{DeploymentConfig, STRATEGY_ROLLING, keys};
+use crate::sim::plan::RolloutPlan;
 use crate::strategy::{HookPoint, Revision};
 
 /// A resource's name as kubectl qualifies it: `deploymentconfigs.apps.openshift.io`.
@@ -304,15 +305,22 @@ pub fn format_triggers(dc: &DeploymentConfig) -> String {
 }
 
 /// Columns padded to their widest cell, two spaces apart.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+fn table<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 < N {
+        for (i, cell) in row.as_ref().iter().enumerate() {
+            if i + 1 < columns {
                 let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
             } else {
                 line.push_str(cell);
@@ -320,6 +328,97 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// `rollout plan` and `cutover plan`: the planned rollout as a table, one row per second in
+/// which the operator acts (each action on its own line), and how it ends.
+pub fn format_plan(plan: &RolloutPlan) -> String {
+    let mut out = String::new();
+    let change = match (&plan.from, &plan.to) {
+        (Some(from), Some(to)) => format!(", {from} → {to}"),
+        (None, Some(to)) => format!(", first rollout: {to}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "Plan for deploymentconfig {}: {}, {} replicas{change}",
+        plan.deployment_config, plan.strategy, plan.replicas
+    );
+    if let Some(b) = plan.bounds {
+        let _ = writeln!(
+            out,
+            "Bounds: at least {} pods available, at most {} pods",
+            b.min_available, b.max_pods
+        );
+    }
+    let a = plan.assumptions;
+    let unready = match a.unready {
+        0 => "every new pod becomes ready".to_string(),
+        n => format!("{n} new pod(s) never become ready"),
+    };
+    let _ = writeln!(
+        out,
+        "Assuming pods are ready {}s after they start, hooks succeed after {}s, {unready}\n",
+        a.ready_after_seconds, a.hook_seconds
+    );
+    let revisions: Vec<&String> =
+        plan.steps
+            .iter()
+            .flat_map(|s| s.replicas.keys())
+            .fold(Vec::new(), |mut seen, name| {
+                if !seen.contains(&name) {
+                    seen.push(name);
+                }
+                seen
+            });
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["TIME".to_string()];
+    header.extend(revisions.iter().map(|r| r.to_string()));
+    header.extend(["PODS", "AVAILABLE", "STEP"].map(String::from));
+    rows.push(header);
+    for step in &plan.steps {
+        let mut lines: Vec<String> = step.actions.clone();
+        lines.extend(step.waits_for.iter().map(|w| format!("… waits for {w}")));
+        for (i, line) in lines.into_iter().enumerate() {
+            let mut row = vec![String::new(); revisions.len() + 3];
+            if i == 0 {
+                row[0] = format!("{}s", step.at);
+                for (j, r) in revisions.iter().enumerate() {
+                    row[j + 1] = step
+                        .replicas
+                        .get(*r)
+                        .map(i32::to_string)
+                        .unwrap_or_default();
+                }
+                row[revisions.len() + 1] = step.pods.to_string();
+                row[revisions.len() + 2] = step.available.to_string();
+            }
+            row.push(line);
+            rows.push(row);
+        }
+    }
+    if plan.steps.is_empty() {
+        out.push_str("No step.\n");
+    } else {
+        out.push_str(&table(&rows));
+    }
+    let e = &plan.ending;
+    let at = e.at.map(|s| format!(" at {s}s")).unwrap_or_default();
+    let _ = writeln!(out, "\n{}{at}: {}", e.result, e.message);
+    if let Some(x) = plan.extremes {
+        let _ = writeln!(
+            out,
+            "Over the rollout: at least {} pods available, at most {} pods",
+            x.fewest_available, x.most_pods
+        );
+    }
+    for anomaly in &plan.anomalies {
+        let _ = writeln!(
+            out,
+            "warning: the planner asked for what the cluster could not do (please report): {anomaly}"
+        );
     }
     out
 }

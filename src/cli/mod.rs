@@ -18,8 +18,8 @@ pub use commands::{
     route_set_weights, route_show, route_switch, set_paused, set_triggers, status, undo,
 };
 pub use format::{
-    disabled_triggers_warning, format_describe, format_history, format_route, format_template,
-    format_triggers, progress_bar, status_update,
+    disabled_triggers_warning, format_describe, format_history, format_plan, format_route,
+    format_template, format_triggers, progress_bar, status_update,
 };
 pub use view::{new_weights, observed_revisions, reset_triggers, switch_weights, undo_target};
 
