@@ -1,5 +1,6 @@
 //! The `cutover` process: `cutover run` (the operator), `cutover deploy` (the deployer of a
-//! deployer Job) and `cutover crd` (print the CRDs).
+//! deployer Job), `cutover plan` (a rollout plan from manifests) and `cutover crd` (print the
+//! CRDs).
 
 use std::process::ExitCode;
 
@@ -93,6 +94,16 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Plan a rollout from manifests alone, no cluster: `-f dc.yaml` its first rollout;
+    /// `-f old.yaml -f new.yaml` (or `-f dc.yaml --image C=IMG`) the rollout from the old one,
+    /// running, to the new one. The operator's planner over a simulated cluster, step by step.
+    Plan {
+        /// A manifest holding the DeploymentConfig (once or twice: old, then new).
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1)]
+        files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        options: cutover::cli::plan::PlanOptions,
+    },
 }
 
 fn import_interval(text: &str) -> Result<jiff::SignedDuration, String> {
@@ -167,6 +178,16 @@ async fn main() -> ExitCode {
             }
         },
         Command::Deploy(args) => deploy::main(args).await,
+        Command::Plan { files, options } => match cutover::cli::plan::offline(&files, &options) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cutover plan: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run {
             namespace,
             concurrency,

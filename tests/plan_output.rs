@@ -22,9 +22,9 @@ fn image(container: &str, image: &str) -> Change {
     }
 }
 
-/// Compares with `tests/golden/<name>.txt`; `CUTOVER_BLESS=1` writes it instead.
-fn golden(name: &str, text: &str) {
-    let path = format!("{}/tests/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+/// Compares with `tests/golden/<file>`; `CUTOVER_BLESS=1` writes it instead.
+fn golden(file: &str, text: &str) {
+    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("CUTOVER_BLESS").is_some() {
         std::fs::write(&path, text).expect("write the golden file");
         return;
@@ -32,7 +32,7 @@ fn golden(name: &str, text: &str) {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
         text, expected,
-        "{name}: run with CUTOVER_BLESS=1 to accept\n{text}"
+        "{file}: run with CUTOVER_BLESS=1 to accept\n{text}"
     );
 }
 
@@ -43,8 +43,7 @@ fn frontend_image_change() {
         image("helloworld", "openshift/hello-openshift:v2"),
         Assumptions::default(),
     );
-    println!("{}", format_plan(&p));
-    golden("plan-frontend", &format_plan(&p));
+    golden("plan-frontend.txt", &format_plan(&p));
 }
 
 #[test]
@@ -54,7 +53,7 @@ fn recreate_with_hooks() {
         image("orders", "registry.example/orders:2.5.0"),
         Assumptions::default(),
     );
-    golden("plan-recreate-migration", &format_plan(&p));
+    golden("plan-recreate-migration.txt", &format_plan(&p));
 }
 
 #[test]
@@ -68,5 +67,162 @@ fn unready_pods_fail_and_roll_back() {
         image("helloworld", "openshift/hello-openshift:broken"),
         a,
     );
-    golden("plan-frontend-unready", &format_plan(&p));
+    golden("plan-frontend-unready.txt", &format_plan(&p));
+}
+
+#[test]
+fn an_irreversible_migration_fails_forward() {
+    let mut dc = manifest("examples/recreate-migration.yaml");
+    dc.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("cutover.io/irreversible-hooks".into(), "mid".into());
+    let a = Assumptions {
+        unready: 3,
+        ..Default::default()
+    };
+    let world = plan::from_manifest(dc, &a);
+    let p =
+        plan::plan(world, &image("orders", "registry.example/orders:2.5.0"), &a).expect("a plan");
+    assert_eq!(p.ending.result, "Failed");
+    let text = format_plan(&p);
+    assert!(
+        !text.contains("scale orders-1 0 → 3"),
+        "no way back past the migration:\n{text}"
+    );
+    golden("plan-recreate-migration-irreversible.txt", &text);
+}
+
+/// `customParams` without a command of its own: the deployer is `cutover deploy`, whose steps
+/// the plan runs too.
+#[test]
+fn cutover_deploy_in_a_deployer_job_is_planned() {
+    let mut dc = manifest("examples/custom-strategy.yaml");
+    if let Some(custom) = dc.spec.strategy.custom_params.as_mut() {
+        custom.command = None;
+    }
+    let p = plan::plan(
+        plan::from_manifest(dc, &Assumptions::default()),
+        &image("app", "registry.example/app:2"),
+        &Assumptions::default(),
+    )
+    .expect("a plan");
+    assert_eq!(p.ending.result, "Complete", "{}", format_plan(&p));
+    golden("plan-custom-deployer.txt", &format_plan(&p));
+}
+
+#[test]
+fn a_deployer_with_a_command_of_its_own_is_handed_over() {
+    let p = offline(
+        "examples/custom-strategy.yaml",
+        image("app", "registry.example/app:2"),
+        Assumptions::default(),
+    );
+    assert_eq!(p.ending.result, "HandedToDeployer");
+    assert!(
+        p.ending.message.contains("custom-deployment-2-deploy"),
+        "{}",
+        p.ending.message
+    );
+}
+
+#[test]
+fn json_output_is_stable() {
+    let a = Assumptions {
+        unready: 1,
+        ..Default::default()
+    };
+    let p = offline(
+        "examples/frontend.yaml",
+        image("helloworld", "openshift/hello-openshift:v2"),
+        a,
+    );
+    let json = serde_json::to_string_pretty(&p).expect("json") + "\n";
+    golden("plan-frontend-unready-one.json", &json);
+}
+
+#[test]
+fn without_a_config_change_trigger_an_edit_rolls_nothing_out() {
+    let mut dc = manifest("examples/frontend.yaml");
+    dc.spec.triggers = Some(Vec::new());
+    let a = Assumptions::default();
+    let p = plan::plan(
+        plan::from_manifest(dc, &a),
+        &image("helloworld", "openshift/hello-openshift:v2"),
+        &a,
+    )
+    .expect("a plan");
+    assert_eq!(p.ending.result, "NoRollout");
+    assert!(
+        p.ending.message.contains("rollout latest"),
+        "{}",
+        p.ending.message
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+}
+
+#[test]
+fn a_container_that_does_not_exist_is_an_error() {
+    let a = Assumptions::default();
+    let world = plan::from_manifest(manifest("examples/frontend.yaml"), &a);
+    let err = plan::plan(world, &image("web", "x:2"), &a).expect_err("no container web");
+    assert_eq!(
+        err.to_string(),
+        "deploymentconfig \"frontend\" has no container \"web\" (it has: helloworld)"
+    );
+}
+
+#[test]
+fn a_manifest_of_another_deployment_config_is_an_error() {
+    let a = Assumptions::default();
+    let world = plan::from_manifest(manifest("examples/frontend.yaml"), &a);
+    let change = Change {
+        manifest: Some(manifest("examples/recreate-migration.yaml")),
+        ..Default::default()
+    };
+    let err = plan::plan(world, &change, &a).expect_err("another DeploymentConfig");
+    assert_eq!(
+        err.to_string(),
+        "the manifest is deploymentconfig \"orders\", not \"frontend\""
+    );
+}
+
+/// The live state: a Complete revision, read as the plugin reads it; no change is `rollout
+/// latest`, which the planner honours with a new revision of the same template.
+#[test]
+fn from_the_cluster_rollout_latest_rolls_out_the_same_template() {
+    let a = Assumptions::default();
+    let ran = plan::from_manifest(manifest("examples/frontend.yaml"), &a);
+    let replica_sets: Vec<k8s_openapi::api::apps::v1::ReplicaSet> = ran
+        .rss
+        .iter()
+        .map(|rs| {
+            let mut value = rs.manifest.clone();
+            value["spec"]["replicas"] = rs.spec.into();
+            value["metadata"]["creationTimestamp"] = "2026-12-01T10:00:00Z".into();
+            value["status"] = serde_json::json!({
+                "replicas": rs.spec, "readyReplicas": rs.spec, "availableReplicas": rs.spec,
+                "observedGeneration": 1
+            });
+            serde_json::from_value(value).expect("a ReplicaSet")
+        })
+        .collect();
+    let now = "2026-12-01T11:00:00Z".parse().expect("time");
+    let world = plan::from_cluster(ran.dc.clone(), &replica_sets, &[], now, &a);
+    let latest = Change {
+        latest: true,
+        ..Default::default()
+    };
+    let p = plan::plan(world, &latest, &a).expect("a plan");
+    assert_eq!(p.ending.result, "Complete", "{}", format_plan(&p));
+    assert_eq!(
+        (p.from.as_deref(), p.to.as_deref()),
+        (Some("frontend-1"), Some("frontend-2"))
+    );
+    let first = &p.steps[0];
+    assert_eq!(first.pods, 5, "the live pods count: {first:?}");
+    assert_eq!(
+        first.available, 4,
+        "one old pod goes at once (maxUnavailable 25%)"
+    );
 }

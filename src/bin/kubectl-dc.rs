@@ -155,6 +155,17 @@ enum Rollout {
         #[arg(long)]
         force_past_migration: bool,
     },
+    /// What the next rollout would do, step by step, planned by the operator's own planner from
+    /// the live state: with -f, the rollout to that manifest; with --image, to those images;
+    /// with neither, what `rollout latest` would do. Changes nothing.
+    Plan {
+        name: String,
+        /// A manifest holding the new DeploymentConfig.
+        #[arg(short = 'f', long = "filename")]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        options: cutover::cli::plan::PlanOptions,
+    },
     /// Show the revisions: REVISION STATUS CAUSE.
     History {
         name: String,
@@ -205,6 +216,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 dry_run,
                 force_past_migration,
             } => commands::undo(c, ns, &name, to_revision, dry_run, force_past_migration).await?,
+            Rollout::Plan {
+                name,
+                file,
+                options,
+            } => cutover::cli::plan::live(c, ns, &name, file.as_deref(), &options).await?,
             Rollout::History { name, revision } => {
                 commands::history(c, ns, &name, revision).await?
             }

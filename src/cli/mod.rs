@@ -5,12 +5,14 @@
 //! - [`view`]: the other pure decisions, what a command shows or acts on, chosen from what was
 //!   read (the operator's own observation of revisions, the weights a Route is left with);
 //! - [`images`]: the same for ImageStreams (`tag`, `import-image`, `describe is`);
+//! - [`plan`]: rollout plans, from the live state or from manifests (`sim::plan` plans);
 //! - [`commands`]: the verbs, which talk to the cluster: fetch, write a request annotation and
 //!   wait for its outcome, patch, stream logs. Each returns the text to print.
 
 pub mod commands;
 pub mod format;
 pub mod images;
+pub mod plan;
 pub mod view;
 
 pub use commands::{

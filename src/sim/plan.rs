@@ -204,9 +204,10 @@ pub fn from_cluster(
     world
 }
 
-/// The simulated cluster once the manifest's first rollout is over: a GitOps repository's
-/// DeploymentConfig as it would run (its ImageChange triggers resolved to the images it names).
-pub fn from_manifest(mut dc: DeploymentConfig, a: &Assumptions) -> World {
+/// The simulated cluster before a manifest's first rollout: a GitOps repository's
+/// DeploymentConfig as it would be applied, its ImageChange triggers resolved to the images it
+/// names.
+pub fn unstarted(mut dc: DeploymentConfig, a: &Assumptions) -> World {
     dc.status = None;
     let images = template_images(&dc);
     for params in image_triggers(&mut dc) {
@@ -217,11 +218,30 @@ pub fn from_manifest(mut dc: DeploymentConfig, a: &Assumptions) -> World {
     }
     let mut world = lenient(dc, a);
     world.configs = recorded_configs(&world);
-    // The first rollout, every pod ready: where the reviewed change starts from.
+    world
+}
+
+/// The simulated cluster once a manifest's first rollout is over, every pod ready: where a
+/// reviewed change starts from.
+pub fn from_manifest(dc: DeploymentConfig, a: &Assumptions) -> World {
+    // How it got there does not matter: a plain rollout (no hooks, no deployer) brings it up.
+    let strategy = dc.spec.strategy.clone();
+    let mut plain = dc;
+    plain.spec.strategy = crate::api::DeploymentStrategy {
+        type_: strategy.type_.clone().filter(|t| t == "Recreate"),
+        ..Default::default()
+    };
+    let mut world = unstarted(plain, a);
     let assumed = world.readiness.clone();
     world.readiness.insert(1, Readiness::After(0));
-    world.run_until(3600, |w| settled(w), |_| {});
+    world.run_until(60, settled, |_| {});
+    if world.latest_version() == 0 {
+        // No trigger started it: someone ran `rollout latest`.
+        world.annotate(&RequestKind::Latest.annotation(), "first");
+        world.run_until(3600, settled, |_| {});
+    }
     world.readiness = assumed;
+    world.dc.spec.strategy = strategy;
     world.decisions.clear();
     world.events.clear();
     world
@@ -250,7 +270,7 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
     let strategy = world.dc.effective_strategy().ok();
     let bounds = strategy
         .as_ref()
-        .filter(|s| s.kind == StrategyKind::Rolling && !s.runs_in_deployer())
+        .filter(|s| s.kind == StrategyKind::Rolling)
         .and_then(|s| {
             crate::strategy::rollout::rolling::fenceposts(
                 replicas,
@@ -275,6 +295,7 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
     let mut extremes: Option<Extremes> = None;
     let mut ended: Option<(Phase, i64)> = None;
     let mut quiet = 0;
+    let mut handed_over = None;
     for second in 0..=limit {
         if second > 0 {
             world.tick_only();
@@ -331,6 +352,17 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
         } else if cluster_at_rest(&world) {
             quiet += 1;
         }
+        // A deployer that runs the user's program: its steps are not the planner's to tell.
+        if ended.is_none() && handed_over.is_none() {
+            handed_over = world
+                .jobs
+                .iter()
+                .find(|j| j.run == HookRun::Manual && !runs_cutover_deploy(j))
+                .map(|j| (j.name(), j.manifest.clone(), second));
+        }
+        if handed_over.is_some() {
+            break;
+        }
         // Over once the rollout ended (or none started) and the cluster stands still.
         let over = match ended {
             Some(_) => quiet >= 3,
@@ -350,7 +382,10 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
                 .map(Rs::name)
         })
         .flatten();
-    let ending = ending(&world, ended, to.as_deref(), before, start);
+    let ending = match handed_over {
+        Some((job, manifest, second)) => handed_over_ending(&job, &manifest, second),
+        None => ending(&world, ended, to.as_deref(), before, start),
+    };
     // Only the revisions the plan moves, and the one serving before.
     let shown: Vec<String> = world
         .rss
@@ -404,6 +439,7 @@ fn lenient(mut dc: DeploymentConfig, a: &Assumptions) -> World {
     world.strict = false;
     world.ready_after = a.ready_after_seconds;
     world.hook_seconds = a.hook_seconds;
+    world.deployer_image = crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string();
     world
 }
 
@@ -582,13 +618,13 @@ fn cluster_at_rest(world: &World) -> bool {
 }
 
 /// Runs cutover's own deployer for the deployer Jobs that run it (`cutover deploy`, the
-/// default deployer image), one pass a second, as its process would; ends the Job when it
-/// exits. A user's deployer image is not simulated: its Job runs until the deadline.
+/// default deployer image), one pass a second from the second after the Job's creation, as its
+/// process would; ends the Job when it exits. A user's deployer image is not simulated: its Job runs until the deadline.
 fn run_deployers(world: &mut World) -> Vec<Said> {
     let own: Vec<(String, String)> = world
         .jobs
         .iter()
-        .filter(|j| j.run == HookRun::Manual && runs_cutover_deploy(j))
+        .filter(|j| j.run == HookRun::Manual && j.created < world.now && runs_cutover_deploy(j))
         .map(|j| (j.name(), j.revision()))
         .collect();
     let mut said = Vec::new();
@@ -761,6 +797,19 @@ fn finished(finished: &Finished) -> Option<Said> {
             Some(Said::Line(format!("{} hook {outcome}", point.as_str())))
         }
         Finished::Rollout { .. } => None,
+    }
+}
+
+fn handed_over_ending(job: &str, manifest: &Value, second: i64) -> Ending {
+    let image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default();
+    Ending {
+        result: "HandedToDeployer".into(),
+        at: Some(second),
+        message: format!(
+            "the rollout runs in the deployer Job {job} (image {image}) with a command of its own, whose steps are its own (each `cutover deploy` in it takes the steps planned without customParams)"
+        ),
     }
 }
 

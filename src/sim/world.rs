@@ -144,6 +144,8 @@ pub struct World {
     /// How long a pod of a revision without an entry in `readiness` takes to become ready
     /// (default 2 s).
     pub ready_after: i64,
+    /// The operator's `--deployer-image`.
+    pub deployer_image: String,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -187,6 +189,7 @@ impl World {
             events: Vec::new(),
             hook_seconds: 2,
             ready_after: 2,
+            deployer_image: "registry.example/cutover:test".into(),
         }
     }
 
@@ -310,7 +313,7 @@ impl World {
             released: vec![],
             hook_jobs,
             deployer_jobs,
-            deployer_image: "registry.example/cutover:test".into(),
+            deployer_image: self.deployer_image.clone(),
             configs: self.configs.clone(),
         }
     }

@@ -15,6 +15,7 @@ mod gitops;
 mod hooks;
 mod images;
 mod operations;
+mod plans;
 #[path = "../support/push.rs"]
 mod push;
 mod registry;
