@@ -226,3 +226,83 @@ fn from_the_cluster_rollout_latest_rolls_out_the_same_template() {
         "one old pod goes at once (maxUnavailable 25%)"
     );
 }
+
+fn cutover_plan(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("plan")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cutover plan");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The command prints the golden plan, and the README shows that very plan.
+#[test]
+fn cutover_plan_prints_the_plan_the_readme_shows() {
+    let (ok, out, err) = cutover_plan(&[
+        "-f",
+        "examples/frontend.yaml",
+        "--image",
+        "helloworld=openshift/hello-openshift:v2",
+    ]);
+    assert!(ok, "{err}");
+    golden("plan-frontend.txt", &out);
+    let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("README.md");
+    assert!(
+        readme.contains(&out),
+        "README.md shows an outdated plan:\n{out}"
+    );
+}
+
+/// Old and new manifests (with the documents around them): only the DeploymentConfig counts.
+#[test]
+fn cutover_plan_of_two_manifests() {
+    let dir = std::env::temp_dir().join(format!("cutover-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let old = std::fs::read_to_string("examples/frontend.yaml").expect("example");
+    let stream = std::fs::read_to_string("examples/hello-openshift.yaml").expect("example");
+    let new = old.replace("replicas: 5", "replicas: 2");
+    std::fs::write(dir.join("old.yaml"), format!("{stream}\n---\n{old}")).expect("write");
+    std::fs::write(dir.join("new.yaml"), &new).expect("write");
+    let (old, new) = (dir.join("old.yaml"), dir.join("new.yaml"));
+    let (ok, out, err) = cutover_plan(&[
+        "-f",
+        old.to_str().expect("path"),
+        "-f",
+        new.to_str().expect("path"),
+        "-o",
+        "json",
+    ]);
+    assert!(ok, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("json");
+    // A replica count alone is no new template: no rollout, the active revision scales down.
+    assert_eq!(plan["ending"]["result"], "NoRollout", "{plan:#}");
+    assert_eq!(
+        plan["steps"][0]["actions"][0], "scale frontend-1 5 → 2",
+        "{plan:#}"
+    );
+    assert_eq!(
+        plan["ending"]["message"],
+        "no new revision, the pod template is unchanged; serving: frontend-1 (2)"
+    );
+
+    let (ok, _, err) = cutover_plan(&["-f", "examples/frontend.yaml", "--image", "web=x:2"]);
+    assert!(!ok, "an unknown container fails the command");
+    assert_eq!(
+        err,
+        "cutover plan: deploymentconfig \"frontend\" has no container \"web\" (it has: helloworld)\n"
+    );
+    let (ok, _, err) = cutover_plan(&["-f", "examples/hello-openshift.yaml"]);
+    assert!(!ok);
+    assert!(
+        err.contains("must hold exactly one DeploymentConfig"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -251,7 +251,9 @@ pub fn from_manifest(dc: DeploymentConfig, a: &Assumptions) -> World {
 pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<RolloutPlan, PlanError> {
     let before = world.latest_version();
     let from = active(&world);
+    let template = world.dc.spec.template.clone();
     apply(&mut world, change)?;
+    let template_changed = world.dc.spec.template != template;
     let replicas = world.dc.spec.replicas;
     if a.unready > 0 {
         let ready = (replicas - a.unready).max(0) as usize;
@@ -384,7 +386,14 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
         .flatten();
     let ending = match handed_over {
         Some((job, manifest, second)) => handed_over_ending(&job, &manifest, second),
-        None => ending(&world, ended, to.as_deref(), before, start),
+        None => ending(
+            &world,
+            ended,
+            to.as_deref(),
+            before,
+            start,
+            template_changed,
+        ),
     };
     // Only the revisions the plan moves, and the one serving before.
     let shown: Vec<String> = world
@@ -819,6 +828,7 @@ fn ending(
     to: Option<&str>,
     before: i64,
     start: Timestamp,
+    template_changed: bool,
 ) -> Ending {
     let serving = || {
         let serving: Vec<String> = world
@@ -868,6 +878,8 @@ fn ending(
                 message: refused.or(progressing).unwrap_or_else(|| {
                     if before == 0 {
                         "nothing starts a rollout".to_string()
+                    } else if !template_changed {
+                        format!("no new revision, the pod template is unchanged; {}", serving())
                     } else {
                         "nothing starts a rollout: no trigger fires for this change (`kubectl dc rollout latest` would start one)".to_string()
                     }
