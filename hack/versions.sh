@@ -9,5 +9,6 @@ CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/control-plane"
 CP_KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
 CP_BIN="$CACHE_ROOT/$CP_KEY/bin"
 TRAEFIK_VERSION=v3.6.12      # Gateway API data plane for the Route e2e tests (newer lines need modules the proxy refuses)
+PROMETHEUS_VERSION=v0.316.0   # Prometheus 3.16.0 (its Go module numbers 3.X.Y as v0.3XX.Y), a real scraper and PromQL engine
 HELM_VERSION=v3.22.0          # renders deploy/helm/cutover in the chart test
 REGISTRY_VERSION=v3.1.2      # CNCF distribution registry for the image e2e tests and demo

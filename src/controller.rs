@@ -741,7 +741,30 @@ async fn run_routes(
         controller = controller.owns_stream_with(events, ar);
         owned.push((kind, store));
     }
+    // DeploymentConfigs for the traffic shifts that follow them: status and triggers, no
+    // template (the DeploymentConfig controller caches whole ones).
+    let (dc_store, dc_writer) = reflector::store::<DeploymentConfig>();
+    let dc_events = watcher(
+        api::<DeploymentConfig>(&client, &scope),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|dc| {
+        dc.spec.template = Default::default();
+        dc.managed_fields_mut().clear();
+        if let Some(a) = dc.metadata.annotations.as_mut() {
+            a.clear();
+        }
+    })
+    .reflect(dc_writer)
+    .touched_objects();
+    let reporter = kube::runtime::events::Reporter {
+        controller: "cutover".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
     let ctx = Arc::new(RouteContext {
+        deployment_configs: dc_store,
+        events: crate::reconcile::events::Events::start(client.clone(), reporter),
         client: client.clone(),
         services: service_store,
         endpoints: endpoint_store,
@@ -768,6 +791,23 @@ async fn run_routes(
                 None => Vec::new(),
             }
         });
+    // A DeploymentConfig wakes the Routes whose traffic shift follows it (a completed rollout
+    // starts the shift).
+    let shift_routes = route_store.clone();
+    controller = controller.watches_stream(dc_events, move |dc: DeploymentConfig| {
+        let (ns, name) = (dc.namespace(), dc.name_any());
+        shift_routes
+            .state()
+            .into_iter()
+            .filter(|r| r.namespace() == ns)
+            .filter(|r| {
+                crate::route::shift::declared(r)
+                    .and_then(Result::ok)
+                    .is_some_and(|s| s.deployment_config.as_deref() == Some(name.as_str()))
+            })
+            .map(|r| ObjectRef::from(r.as_ref()))
+            .collect::<Vec<_>>()
+    });
     // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
     // host: those sharing its host, and those refused because another held theirs.
     let route_events = watcher(api::<Route>(&client, &scope), watcher::Config::default())

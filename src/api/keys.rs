@@ -86,6 +86,12 @@ pub const POD_REPLACEMENT_POLICY_ANNOTATION: &str = "cutover.io/pod-replacement-
 pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
 /// Route annotation naming the parent Gateway: `namespace/name` or `name` (same namespace).
 pub const GATEWAY_ANNOTATION: &str = "cutover.io/gateway";
+/// A Route's progressive traffic shift (YAML or JSON; `route::shift`).
+pub const TRAFFIC_SHIFT_ANNOTATION: &str = "cutover.io/traffic-shift";
+/// Requests on a Route's shift: `cutover.io/request-shift-<verb>: <token>`, each token once.
+pub const SHIFT_REQUEST_PREFIX: &str = "cutover.io/request-shift-";
+pub const SHIFT_REQUESTS: [&str; 4] = ["promote", "pause", "resume", "abort"];
+
 /// Label on the Gateway API routes the operator generates: the Route they realise.
 pub const ROUTE_LABEL: &str = "cutover.io/route";
 

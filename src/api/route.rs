@@ -175,6 +175,65 @@ pub struct RouteStatus {
     pub services: Option<String>,
     #[serde(default)]
     pub observed_generation: i64,
+    /// The progressive traffic shift of `cutover.io/traffic-shift`, where it stands: the state
+    /// an operator restart resumes from (cutover's; OpenShift's clients ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<ShiftStatus>,
+}
+
+/// Where a progressive traffic shift stands.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShiftStatus {
+    /// Pending, Progressing, Paused, Succeeded, Failed, Aborted, or Invalid.
+    pub phase: String,
+    /// The backend traffic moves to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
+    /// A digest of the declaration this shift runs: a changed declaration starts anew.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub declaration: String,
+    /// The step applied (1-based; 0 before the first), and the percent of traffic it sends to
+    /// `to`.
+    #[serde(default)]
+    pub step: i32,
+    #[serde(default)]
+    pub weight: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_at: Option<Time>,
+    /// Checks of the current step that passed; failed and inconclusive checks of the shift.
+    #[serde(default)]
+    pub passed_checks: i32,
+    #[serde(default)]
+    pub failed_checks: i32,
+    #[serde(default)]
+    pub inconclusive_checks: i32,
+    /// The DeploymentConfig revision whose completion started this shift (or, once it ended,
+    /// the newest one that must not start another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_config_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The latest checks, newest last (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<ShiftCheck>,
+    /// The last request of each kind handled (promote, pause, resume, abort).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<super::RequestStatus>,
+}
+
+/// One analysis check.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShiftCheck {
+    pub time: Time,
+    pub step: i32,
+    /// Passed, Failed or Inconclusive.
+    pub result: String,
+    /// The query's value, or why there is none.
+    pub value: String,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

@@ -117,6 +117,30 @@ enum RouteCmd {
     Switch { route: String, service: String },
     /// Each backend's weight and share of requests.
     Show { route: String },
+    /// A progressive traffic shift (`cutover.io/traffic-shift`): its progress, or a request.
+    #[command(subcommand)]
+    Shift(ShiftCmd),
+}
+
+#[derive(Subcommand)]
+enum ShiftCmd {
+    /// Show the shift's progress until it ends; exits non-zero when it failed or was aborted.
+    Status {
+        route: String,
+        #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
+        watch: bool,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Send all traffic to the new backend now: the shift succeeds.
+    Promote { route: String },
+    /// Hold the shift at its step: no step and no check until resumed.
+    Pause { route: String },
+    /// Go on with a paused shift; the step's pause counts from now.
+    Resume { route: String },
+    /// Give the Route its own weights back now.
+    Abort { route: String },
 }
 
 fn parse_weight(s: &str) -> Result<(String, i32), String> {
@@ -238,6 +262,26 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 commands::route_switch(c, ns, &route, &service).await?
             }
             RouteCmd::Show { route } => commands::route_show(c, ns, &route).await?,
+            RouteCmd::Shift(ShiftCmd::Status {
+                route,
+                watch,
+                timeout,
+            }) => {
+                let timeout = timeout.map(Duration::from_secs);
+                commands::shift_status(c, ns, &route, watch, timeout).await?
+            }
+            RouteCmd::Shift(ShiftCmd::Promote { route }) => {
+                commands::shift_request(c, ns, &route, "promote").await?
+            }
+            RouteCmd::Shift(ShiftCmd::Pause { route }) => {
+                commands::shift_request(c, ns, &route, "pause").await?
+            }
+            RouteCmd::Shift(ShiftCmd::Resume { route }) => {
+                commands::shift_request(c, ns, &route, "resume").await?
+            }
+            RouteCmd::Shift(ShiftCmd::Abort { route }) => {
+                commands::shift_request(c, ns, &route, "abort").await?
+            }
         },
         Command::Set(SetCmd::Triggers { name, auto, manual }) => {
             let mode = (auto || manual).then_some(auto);

@@ -23,7 +23,9 @@ use crate::strategy::Revision;
 mod images;
 mod route;
 pub use images::{TagOptions, describe_image_stream, get_stream, import_image, tag};
-pub use route::{get_route, route_set_weights, route_show, route_switch};
+pub use route::{
+    get_route, route_set_weights, route_show, route_switch, shift_request, shift_status,
+};
 
 /// The field manager of the plugin's request annotations.
 const FIELD_MANAGER: &str = "kubectl-dc";
@@ -150,12 +152,15 @@ pub async fn status(
     }
 }
 
-/// Watches one DeploymentConfig until `decide` has an answer for it.
-async fn watch_until<T>(
-    api: Api<DeploymentConfig>,
+/// Watches one object until `decide` has an answer for it.
+async fn watch_until<K, T>(
+    api: Api<K>,
     name: &str,
-    mut decide: impl FnMut(&DeploymentConfig) -> Option<Result<T, CliError>>,
-) -> Result<T, CliError> {
+    mut decide: impl FnMut(&K) -> Option<Result<T, CliError>>,
+) -> Result<T, CliError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
     while let Some(dc) = stream

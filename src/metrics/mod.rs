@@ -50,6 +50,18 @@ pub struct HookLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShiftLabels {
+    /// `succeeded`, `failed` or `aborted`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub namespace: String,
+    pub route: String,
+}
+
 /// Every metric of the process, and the registry that renders them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -60,6 +72,9 @@ pub struct Metrics {
     rollouts: Family<RolloutLabels, Counter>,
     rollout_duration: Family<RolloutLabels, Histogram>,
     hooks: Family<HookLabels, Counter>,
+    route_shifts: Family<ShiftLabels, Counter>,
+    route_shift_step: Family<RouteLabels, Gauge>,
+    route_shift_weight: Family<RouteLabels, Gauge>,
     leader: Gauge,
     revisions: Arc<OnceLock<openshift::Revisions>>,
 }
@@ -116,6 +131,24 @@ impl Metrics {
             "Lifecycle hooks finished, by hook and outcome",
             hooks.clone(),
         );
+        let route_shifts = Family::<ShiftLabels, Counter>::default();
+        registry.register(
+            "cutover_route_shifts",
+            "Progressive traffic shifts on Routes that ended, by outcome",
+            route_shifts.clone(),
+        );
+        let route_shift_step = Family::<RouteLabels, Gauge>::default();
+        registry.register(
+            "cutover_route_shift_step",
+            "The step a Route's traffic shift is at (1-based)",
+            route_shift_step.clone(),
+        );
+        let route_shift_weight = Family::<RouteLabels, Gauge>::default();
+        registry.register(
+            "cutover_route_shift_weight",
+            "The percent of a Route's traffic its shift sends to the new backend",
+            route_shift_weight.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "cutover_leader",
@@ -134,8 +167,45 @@ impl Metrics {
             rollouts,
             rollout_duration,
             hooks,
+            route_shifts,
+            route_shift_step,
+            route_shift_weight,
             leader,
             revisions,
+        }
+    }
+
+    /// A Route's traffic shift ended (`Succeeded`, `Failed`, `Aborted`).
+    pub fn shift_finished(&self, phase: &str) {
+        let outcome = match phase {
+            "Succeeded" => "succeeded",
+            "Failed" => "failed",
+            _ => "aborted",
+        };
+        self.route_shifts
+            .get_or_create(&ShiftLabels { outcome })
+            .inc();
+    }
+
+    /// Where a Route's shift stands: (step, percent to the new backend); `None` forgets it.
+    pub fn shift_position(&self, namespace: &str, route: &str, position: Option<(i32, i32)>) {
+        let labels = RouteLabels {
+            namespace: namespace.to_string(),
+            route: route.to_string(),
+        };
+        match position {
+            Some((step, weight)) => {
+                self.route_shift_step
+                    .get_or_create(&labels)
+                    .set(i64::from(step));
+                self.route_shift_weight
+                    .get_or_create(&labels)
+                    .set(i64::from(weight));
+            }
+            None => {
+                self.route_shift_step.remove(&labels);
+                self.route_shift_weight.remove(&labels);
+            }
         }
     }
 

@@ -16,14 +16,16 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{instrument, warn};
 
 use crate::api::conditions::route as reason;
-use crate::api::keys;
-use crate::api::route::Route;
+use crate::api::conditions::{RolloutState, rollout_state};
+use crate::api::route::{Route, ShiftStatus};
+use crate::api::{DeploymentConfig, keys};
 use crate::error::{Error, Result};
+use crate::route::shift::{self, Followed, ShiftDecision, ShiftInputs};
 use crate::route::{self, Apis, Gateway, GatewayRef, Inputs};
 
 /// The kinds a Route may own: (group, version, kind), each watched by the Route label and
@@ -71,6 +73,9 @@ pub struct RouteContext {
     pub apis: Apis,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub backoff: super::Backoff<Route>,
+    /// DeploymentConfigs (without their pod templates): those traffic shifts follow.
+    pub deployment_configs: Store<DeploymentConfig>,
+    pub events: super::events::Events,
 }
 
 impl RouteContext {
@@ -85,6 +90,7 @@ impl RouteContext {
         ready(&self.services)
             && ready(&self.endpoints)
             && ready(&self.routes)
+            && ready(&self.deployment_configs)
             && self.owned.iter().all(|(_, s)| ready(s))
     }
 }
@@ -168,9 +174,14 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         }
         _ => None,
     };
+    // A traffic shift decides the weights the Route serves (its own, when none runs).
+    let now = Timestamp::now();
+    let shifted = traffic_shift(&route, &ctx, now).await;
+    let shift_status = shifted.as_ref().map(|(status, _)| status.clone());
+    let serving = shift::serving(&route, shift_status.as_ref());
     let routes = ctx.routes.state();
     let mut inputs = Inputs {
-        route: &route,
+        route: &serving,
         services: services.iter().map(AsRef::as_ref).collect(),
         without_endpoints,
         gateway_ref,
@@ -179,7 +190,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         domain: ctx.domain.as_deref(),
         apis: ctx.apis,
         applied: None,
-        now: Timestamp::now(),
+        now,
     };
     let mut plan = route::plan(&inputs);
     let previous = route.status.as_ref();
@@ -310,12 +321,24 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     }
 
     // Admitted from what the Gateway reported on the applied route.
-    let status = if applied.is_some() {
+    let mut status = if applied.is_some() {
         inputs.applied = applied.as_ref();
         route::plan(&inputs).status
     } else {
         plan.status
     };
+    status.shift = shift_status;
+    let mut requeue = Duration::from_secs(300);
+    let decision = shifted.map(|(_, d)| d);
+    if let Some(d) = &decision {
+        // The rollback before the status that says Failed (the request's token makes it once).
+        if let Some((dc, token)) = &d.rollback {
+            request_rollback(&ctx, &ns, dc, token).await?;
+        }
+        requeue = d.requeue_after.map_or(requeue, |r| r.min(requeue));
+    }
+    let changed_shift =
+        route.status.as_ref().and_then(|s| s.shift.as_ref()) != status.shift.as_ref();
     if route.status.as_ref() != Some(&status) {
         let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
         let patch =
@@ -327,8 +350,120 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         )
         .await?;
     }
+    // Once the status is written: a pass that failed before it says nothing twice.
+    report_shift(
+        &ctx,
+        &route,
+        status.shift.as_ref(),
+        decision.as_ref(),
+        changed_shift,
+    );
     ctx.backoff.reset(&ObjectRef::from(route.as_ref()));
-    Ok(Requeue::requeue(Duration::from_secs(300)))
+    Ok(Requeue::requeue(requeue))
+}
+
+/// The Route's traffic shift this pass: its new state, and what else the pass must do. A check
+/// that is due runs here, before the pure step takes its result.
+async fn traffic_shift(
+    route: &Route,
+    ctx: &RouteContext,
+    now: Timestamp,
+) -> Option<(ShiftStatus, ShiftDecision)> {
+    let declared = shift::declared(route)?;
+    let shift = match declared {
+        Ok(shift) => shift,
+        Err(why) => {
+            let status = shift::invalid(&why);
+            let decision = ShiftDecision {
+                status: status.clone(),
+                ..Default::default()
+            };
+            return Some((status, decision));
+        }
+    };
+    let ns = route.namespace().unwrap_or_default();
+    let followed = shift.deployment_config.as_ref().and_then(|name| {
+        let dc = ctx
+            .deployment_configs
+            .get(&ObjectRef::new(name).within(&ns))?;
+        Some(Followed {
+            latest_version: dc.status.as_ref().map_or(0, |s| s.latest_version),
+            complete: matches!(rollout_state(&dc), RolloutState::Done(_)),
+        })
+    });
+    let current = route.status.as_ref().and_then(|s| s.shift.as_ref());
+    let check = match shift::check_due(&shift, current, now) {
+        Some(analysis) => Some(super::analysis::check(analysis).await),
+        None => None,
+    };
+    let decision = shift::advance(&ShiftInputs {
+        route,
+        shift: &shift,
+        followed,
+        check,
+        now,
+    });
+    Some((decision.status.clone(), decision))
+}
+
+/// Rolls the DeploymentConfig behind a failed shift back through its rollback request.
+async fn request_rollback(ctx: &RouteContext, ns: &str, dc: &str, token: &str) -> Result<()> {
+    let api: Api<DeploymentConfig> = Api::namespaced(ctx.client.clone(), ns);
+    let key = crate::api::requests::RequestKind::Rollback.annotation();
+    let patch = json!({"metadata": {"annotations": {key: token}}});
+    match api
+        .patch(dc, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Gone: nothing to roll back.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The shift's events and metrics (an invalid declaration is said once, when it becomes so).
+fn report_shift(
+    ctx: &RouteContext,
+    route: &Route,
+    status: Option<&ShiftStatus>,
+    decision: Option<&ShiftDecision>,
+    changed: bool,
+) {
+    let (ns, name) = (route.namespace().unwrap_or_default(), route.name_any());
+    let position = status
+        .filter(|s| s.phase != shift::phase::INVALID)
+        .map(|s| (s.step, s.weight));
+    ctx.metrics.shift_position(&ns, &name, position);
+    let Some(d) = decision else {
+        return;
+    };
+    let mut events = d.events.clone();
+    if changed && d.status.phase == shift::phase::INVALID {
+        events.push(crate::strategy::Event::warning(
+            shift::reason::INVALID,
+            d.status.message.clone(),
+        ));
+    }
+    for e in events {
+        ctx.events.publish(
+            route.object_ref(&()),
+            kube::runtime::events::Event {
+                type_: if e.warning {
+                    kube::runtime::events::EventType::Warning
+                } else {
+                    kube::runtime::events::EventType::Normal
+                },
+                reason: e.reason.into(),
+                note: Some(e.message),
+                action: "TrafficShift".into(),
+                secondary: None,
+            },
+        );
+    }
+    if let Some(outcome) = d.finished {
+        ctx.metrics.shift_finished(outcome);
+    }
 }
 
 fn resource_of(kind: &str) -> ApiResource {

@@ -25,6 +25,7 @@ pub mod gateway;
 pub mod host;
 pub mod manifest;
 pub mod options;
+pub mod shift;
 
 use crate::api::conditions::route as reason;
 use crate::api::route::{Route, RouteIngress, RouteIngressCondition, RouteStatus};
@@ -364,6 +365,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         backends,
         services: Some(services),
         observed_generation: route.metadata.generation.unwrap_or(0),
+        // The shift's own state machine (`shift::advance`) writes it.
+        shift: None,
     };
     let mut plan = Plan {
         kind,
