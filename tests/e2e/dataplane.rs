@@ -20,11 +20,16 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
-const HOST: &str = "split.example.test";
+pub(crate) const HOST: &str = "split.example.test";
 
 /// An HTTP/1.1 server that answers every request on every keep-alive connection with `body`.
-async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
+pub(crate) async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
     serve(ip, body, None).await
+}
+
+/// One that answers every request with a 500 (and `body`): a broken new version.
+pub(crate) async fn failing_backend(ip: Ipv4Addr, body: &'static str) -> u16 {
+    serve_status(ip, body, "500 Internal Server Error", None).await
 }
 
 /// The same over TLS, with `certificate` (a PEM chain) and `key`.
@@ -50,6 +55,15 @@ async fn tls_backend(ip: Ipv4Addr, body: &'static str, certificate: &str, key: &
 }
 
 async fn serve(ip: Ipv4Addr, body: &'static str, tls: Option<tokio_rustls::TlsAcceptor>) -> u16 {
+    serve_status(ip, body, "200 OK", tls).await
+}
+
+async fn serve_status(
+    ip: Ipv4Addr,
+    body: &'static str,
+    status: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> u16 {
     let listener = TcpListener::bind((ip, 0)).await.expect("bind backend");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
@@ -70,7 +84,7 @@ async fn serve(ip: Ipv4Addr, body: &'static str, tls: Option<tokio_rustls::TlsAc
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
                         let reply = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
                             body.len()
                         );
                         if conn.write_all(reply.as_bytes()).await.is_err() {
@@ -92,7 +106,7 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A SOCKS5 proxy (no auth, CONNECT to IPv4 only) that maps 192.0.2.N to 127.0.0.N.
-async fn mapping_proxy() -> u16 {
+pub(crate) async fn mapping_proxy() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind proxy");
@@ -135,7 +149,7 @@ async fn mapping_proxy() -> u16 {
 
 /// `count` requests through Traefik on one keep-alive connection (curl); returns each
 /// response's body and status code, in order.
-async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
+pub(crate) async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
     let url = format!("http://127.0.0.1:{port}/");
     let mut args = vec![
         "-s".to_string(),
@@ -163,12 +177,22 @@ async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
 
 /// Traefik serving the Gateways of one namespace, an entry point per listener port, reaching
 /// backends through the mapping proxy.
-struct Traefik {
+pub(crate) struct Traefik {
     child: tokio::process::Child,
 }
 
 impl Traefik {
-    fn start(namespace: &str, proxy: u16, entrypoints: &[(&str, u16)]) -> Traefik {
+    pub(crate) fn start(namespace: &str, proxy: u16, entrypoints: &[(&str, u16)]) -> Traefik {
+        Self::start_with(namespace, proxy, entrypoints, None)
+    }
+
+    /// With its Prometheus metrics (requests per service and status code) on `metrics`.
+    pub(crate) fn start_with(
+        namespace: &str,
+        proxy: u16,
+        entrypoints: &[(&str, u16)],
+        metrics: Option<u16>,
+    ) -> Traefik {
         let traefik = std::env::var("CUTOVER_TRAEFIK").expect(
             "CUTOVER_TRAEFIK: the path of the Traefik binary (make test builds it with hack/build-traefik.sh)",
         );
@@ -188,6 +212,14 @@ impl Traefik {
         for (name, port) in entrypoints {
             args.push(format!("--entrypoints.{name}.address=127.0.0.1:{port}"));
         }
+        if let Some(port) = metrics {
+            args.extend([
+                "--metrics.prometheus=true".to_string(),
+                "--metrics.prometheus.addServicesLabels=true".into(),
+                "--metrics.prometheus.entryPoint=metrics".into(),
+                format!("--entrypoints.metrics.address=127.0.0.1:{port}"),
+            ]);
+        }
         let child = tokio::process::Command::new(&traefik)
             .args(&args)
             .env("KUBECONFIG", root().join(".cluster").join("kubeconfig"))
@@ -204,7 +236,7 @@ impl Traefik {
         Traefik { child }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }

@@ -20,4 +20,5 @@ mod plans;
 mod push;
 mod registry;
 mod routes;
+mod shift;
 mod strategies;

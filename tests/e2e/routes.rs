@@ -12,7 +12,7 @@ use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
+pub(crate) fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
         "gateway.networking.k8s.io",
         "v1",
@@ -21,7 +21,10 @@ fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
     Api::namespaced_with(ns.client.clone(), &ns.name, &ar)
 }
 
-async fn backend_weights(ns: &TestNamespace, name: &str) -> Option<Vec<(String, i64, i64)>> {
+pub(crate) async fn backend_weights(
+    ns: &TestNamespace,
+    name: &str,
+) -> Option<Vec<(String, i64, i64)>> {
     let r = http_routes(ns).get_opt(name).await.ok()??;
     let refs = r.data["spec"]["rules"][0]["backendRefs"]
         .as_array()?
@@ -42,7 +45,7 @@ async fn backend_weights(ns: &TestNamespace, name: &str) -> Option<Vec<(String, 
 /// The parent Gateway of the tests' Routes (`--default-gateway <ns>/public`): one HTTP
 /// listener. No implementation runs here, so it never answers: Admitted stays Unknown (the
 /// data-plane tests run Traefik).
-async fn gateway(ns: &TestNamespace) {
+pub(crate) async fn gateway(ns: &TestNamespace) {
     let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public}\nspec:\n  gatewayClassName: none\n  listeners: [{name: web, protocol: HTTP, port: 80}]\n";
     let (ok, out) = apply(&ns.name, gw).await;
     assert!(ok, "{out}");

@@ -1,0 +1,505 @@
+//! Progressive traffic shifts on the real cluster: a Route's weights stepped by the operator
+//! through Traefik (built by hack/build-traefik.sh), each step gated by a query to a real
+//! Prometheus (hack/build-prometheus.sh) scraping Traefik's per-service request counters, all on
+//! 127.0.0.1 (the backends sit behind the data-plane tests' mapping proxy).
+
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cutover::api::route::{Route, ShiftStatus};
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+
+use crate::common::*;
+use crate::dataplane::{HOST, Traefik, backend, failing_backend, mapping_proxy, requests};
+use crate::routes::{backend_weights, gateway};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Traefik's requests per service and code: the new backend's success rate over the interval.
+const SUCCESS_RATE: &str = r#"sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*",code!~"5.."}[{{interval}}])) / sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*"}[{{interval}}]))"#;
+
+/// Prometheus scraping one target every second.
+struct Prometheus {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl Prometheus {
+    async fn start(namespace: &str, target: u16) -> Prometheus {
+        let binary = std::env::var("CUTOVER_PROMETHEUS").expect(
+            "CUTOVER_PROMETHEUS: the path of the Prometheus binary (make test builds it with hack/build-prometheus.sh)",
+        );
+        let dir = root()
+            .join("target")
+            .join("e2e-logs")
+            .join(format!("{namespace}-prometheus"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("prometheus dir");
+        let config = format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: traefik\n    static_configs: [{{targets: ['127.0.0.1:{target}']}}]\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).expect("config");
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+        let port = free_port();
+        let child = tokio::process::Command::new(binary)
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            // Targets are taken up after 5 s by default: at once instead.
+            .arg("--scrape.discovery-reload-interval=100ms")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start Prometheus");
+        let prometheus = Prometheus { child, port };
+        eventually("Prometheus ready", MINUTE, || async {
+            let (ok, _, _) = curl(&format!("http://127.0.0.1:{port}/-/ready")).await;
+            ok.then_some(())
+        })
+        .await;
+        prometheus
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn curl(url: &str) -> (bool, String, String) {
+    let out = tokio::process::Command::new("curl")
+        .args(["-sf", "--max-time", "5", url])
+        .output()
+        .await
+        .expect("curl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The Gateway, both Services behind the mapping proxy, and Route `split` at svc-a 100, svc-b 0.
+async fn data_plane(ns: &TestNamespace, web: u16, a: u16, b: u16) -> String {
+    let class = format!("cutover-{}", ns.name);
+    let objects = format!(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: {class}}}
+spec: {{controllerName: traefik.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: public, namespace: {ns}}}
+spec:
+  gatewayClassName: {class}
+  listeners: [{{name: web, protocol: HTTP, port: {web}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-a, namespace: {ns}}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {a}}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-b, namespace: {ns}}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {b}}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-a-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-a}}}}
+addressType: IPv4
+ports: [{{name: http, port: {a}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.2"], conditions: {{ready: true}}}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-b-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-b}}}}
+addressType: IPv4
+ports: [{{name: http, port: {b}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {{name: split, namespace: {ns}}}
+spec:
+  host: {HOST}
+  port: {{targetPort: http}}
+  to: {{kind: Service, name: svc-a, weight: 100}}
+  alternateBackends: [{{kind: Service, name: svc-b, weight: 0}}]
+"#,
+        ns = ns.name
+    );
+    let (ok, out) = apply(&ns.name, &objects).await;
+    assert!(ok, "{out}");
+    class
+}
+
+/// Declares the Route's shift (the annotation a GitOps repository would carry).
+async fn declare(ns: &TestNamespace, route: &str, shift: serde_json::Value) {
+    ns.api::<Route>()
+        .patch(
+            route,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"annotations": {
+                "cutover.io/traffic-shift": shift.to_string()
+            }}})),
+        )
+        .await
+        .expect("declare the shift");
+}
+
+async fn shift_of(ns: &TestNamespace, route: &str) -> Option<ShiftStatus> {
+    ns.api::<Route>().get(route).await.ok()?.status?.shift
+}
+
+/// Requests sent in the background until stopped; every answer, in order.
+struct Load {
+    running: Arc<AtomicBool>,
+    handle: tokio::task::JoinHandle<Vec<(String, String)>>,
+}
+
+impl Load {
+    fn start(web: u16) -> Load {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        let handle = tokio::spawn(async move {
+            let mut all = Vec::new();
+            while flag.load(Ordering::Relaxed) {
+                all.extend(requests(web, 40).await);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            all
+        });
+        Load { running, handle }
+    }
+
+    async fn stop(self) -> Vec<(String, String)> {
+        self.running.store(false, Ordering::Relaxed);
+        self.handle.await.expect("load")
+    }
+}
+
+/// The share of 400 requests that reach svc-b, in percent.
+async fn share_of_b(web: u16) -> f64 {
+    let answers = requests(web, 400).await;
+    assert_eq!(answers.len(), 400, "every request answered");
+    let b = answers.iter().filter(|(body, _)| body == "b").count();
+    b as f64 * 100.0 / 400.0
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster, Traefik and Prometheus: make test"]
+async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resumes() {
+    let ns = TestNamespace::new("shift").await;
+    let op = Operator::start(&ns.name);
+    let (a, b) = (
+        backend(Ipv4Addr::new(127, 0, 0, 2), "a").await,
+        backend(Ipv4Addr::new(127, 0, 0, 3), "b").await,
+    );
+    let (proxy, web, metrics) = (mapping_proxy().await, free_port(), free_port());
+    let class = data_plane(&ns, web, a, b).await;
+    let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
+    let prometheus = Prometheus::start(&ns.name, metrics).await;
+    eventually("traffic through Traefik", MINUTE, || async {
+        let r = requests(web, 1).await;
+        (r.first().map(|(body, _)| body.as_str()) == Some("a")).then_some(())
+    })
+    .await;
+    let load = Load::start(web);
+
+    declare(
+        &ns,
+        "split",
+        json!({"to": "svc-b", "steps": [10, 50, 100], "pause": "10s",
+               "analysis": {"prometheus": prometheus.url(), "query": SUCCESS_RATE, "interval": "4s",
+                            "successCondition": {"atLeast": 0.95}, "inconclusiveLimit": 10}}),
+    )
+    .await;
+
+    let mut op = Some(op);
+    for (step, weight) in [(1, 10.0), (2, 50.0), (3, 100.0)] {
+        let at = eventually(&format!("step {step}"), 2 * MINUTE, || async {
+            let s = shift_of(&ns, "split").await?;
+            assert!(
+                s.phase != "Failed" && s.step <= step,
+                "the shift went wrong or past step {step}: {s:?}"
+            );
+            (s.step == step).then_some(s)
+        })
+        .await;
+        assert_eq!(at.weight as f64, weight);
+        // Traefik applies the HTTPRoute it watches within moments.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let share = share_of_b(web).await;
+        eprintln!("step {step}: svc-b received {share}% of 400 requests (weight {weight}%)");
+        assert!(
+            (share - weight).abs() <= 5.0,
+            "step {step}: svc-b got {share}% of 400 requests, wanted {weight} ± 5"
+        );
+        if step == 2 {
+            // SIGKILL mid-shift: the traffic stays as it is, and the next operator takes the
+            // shift up at the same step, from its own status.
+            if let Some(op) = op.take() {
+                op.kill().await;
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let held = shift_of(&ns, "split").await.expect("shift");
+            assert_eq!(
+                (held.step, held.step_started_at.clone()),
+                (2, at.step_started_at.clone())
+            );
+            let share = share_of_b(web).await;
+            assert!(
+                (share - 50.0).abs() <= 5.0,
+                "the split holds without an operator: {share}%"
+            );
+            op = Some(Operator::start(&ns.name));
+            let resumed = eventually("the next step after the restart", 2 * MINUTE, || async {
+                let s = shift_of(&ns, "split").await?;
+                assert!(s.step >= 2, "the shift went back to step {}: {s:?}", s.step);
+                (s.step == 3 || s.phase == "Succeeded").then_some(s)
+            })
+            .await;
+            assert!(
+                resumed
+                    .checks
+                    .iter()
+                    .any(|c| c.step == 2 && c.result == "Passed")
+            );
+        }
+    }
+    let done = eventually("the shift succeeded", 2 * MINUTE, || async {
+        let s = shift_of(&ns, "split").await?;
+        (s.phase == "Succeeded").then_some(s)
+    })
+    .await;
+    assert_eq!(done.weight, 100);
+    assert!(
+        done.checks.iter().all(|c| c.result != "Failed"),
+        "{:?}",
+        done.checks
+    );
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "status", "split"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("succeeded"), "{out}");
+    let steps = events_of(&ns, "Route", "TrafficShiftStep").await;
+    assert_eq!(steps.len(), 3, "one event per step");
+    assert_eq!(
+        events_of(&ns, "Route", "TrafficShiftSucceeded").await.len(),
+        1
+    );
+
+    let during = load.stop().await;
+    let failed: Vec<_> = during.iter().filter(|(_, code)| code != "200").collect();
+    assert!(
+        failed.is_empty(),
+        "requests failed during the shift: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    traefik.stop().await;
+    prometheus.stop().await;
+    let _ = kubectl(&["delete", "gatewayclass", &class]).await;
+    drop(op);
+    ns.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster, Traefik and Prometheus: make test"]
+async fn a_failing_backend_is_caught_and_the_traffic_returns_at_once() {
+    let ns = TestNamespace::new("shift-bad").await;
+    let _op = Operator::start(&ns.name);
+    let (a, b) = (
+        backend(Ipv4Addr::new(127, 0, 0, 2), "a").await,
+        failing_backend(Ipv4Addr::new(127, 0, 0, 3), "b").await,
+    );
+    let (proxy, web, metrics) = (mapping_proxy().await, free_port(), free_port());
+    let class = data_plane(&ns, web, a, b).await;
+    let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
+    let prometheus = Prometheus::start(&ns.name, metrics).await;
+    eventually("traffic through Traefik", MINUTE, || async {
+        let r = requests(web, 1).await;
+        (r.first().map(|(body, _)| body.as_str()) == Some("a")).then_some(())
+    })
+    .await;
+    let load = Load::start(web);
+    let interval = 4;
+    declare(
+        &ns,
+        "split",
+        json!({"to": "svc-b", "steps": [20, 100], "pause": "60s",
+               "analysis": {"prometheus": prometheus.url(), "query": SUCCESS_RATE,
+                            "interval": format!("{interval}s"), "successCondition": {"atLeast": 0.95}}}),
+    )
+    .await;
+    let failed = eventually("the shift failed", MINUTE, || async {
+        let s = shift_of(&ns, "split").await?;
+        (s.phase == "Failed").then_some(s)
+    })
+    .await;
+    let check = failed.checks.last().expect("the failing check");
+    assert_eq!(
+        (check.result.as_str(), check.value.as_str()),
+        ("Failed", "0"),
+        "{failed:?}"
+    );
+    let started = failed.step_started_at.as_ref().expect("step start").0;
+    let caught = check.time.0.duration_since(started).as_secs();
+    assert!(
+        caught <= 2 * interval,
+        "caught {caught}s after the step began, with a {interval}s interval"
+    );
+    assert!(
+        failed.message.contains("wanted at least 0.95"),
+        "{}",
+        failed.message
+    );
+    // The weights are the Route's own again, and the data plane follows at once.
+    assert_eq!(
+        backend_weights_of(&ns).await,
+        Some(vec![("svc-a".to_string(), 100), ("svc-b".into(), 0)])
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = requests(web, 200).await;
+    assert!(
+        after
+            .iter()
+            .all(|(body, code)| body == "a" && code == "200"),
+        "all traffic on a"
+    );
+
+    let during = load.stop().await;
+    let lost: Vec<_> = during
+        .iter()
+        .filter(|(body, code)| !(body == "a" && code == "200") && !(body == "b" && code == "500"))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "requests lost on their way to a: {:?}",
+        &lost[..lost.len().min(5)]
+    );
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "status", "split"]).await;
+    assert!(!ok, "a failed shift fails `route shift status`: {out}");
+    assert!(err.contains("failed"), "{err}");
+    assert_eq!(events_of(&ns, "Route", "TrafficShiftFailed").await.len(), 1);
+
+    traefik.stop().await;
+    prometheus.stop().await;
+    let _ = kubectl(&["delete", "gatewayclass", &class]).await;
+    ns.cleanup().await;
+}
+
+async fn backend_weights_of(ns: &TestNamespace) -> Option<Vec<(String, i64)>> {
+    let weights = backend_weights(ns, "split").await?;
+    Some(weights.into_iter().map(|(name, w, _)| (name, w)).collect())
+}
+
+/// The blue-green walkthrough, driven by DeploymentConfigs and the plugin: a completed rollout
+/// of the DeploymentConfig behind the new backend starts the shift; pause, resume, promote and
+/// abort come from `kubectl dc route shift`, each answered once.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_rollout_starts_the_shift_and_the_plugin_steers_it() {
+    let ns = TestNamespace::new("shift-dc").await;
+    let _op = Operator::start(&ns.name);
+    gateway(&ns).await;
+    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "blue-1", "Complete", MINUTE).await;
+    let route = "bluegreen-example";
+    let weights =
+        |blue: i64, green: i64| Some(vec![("green".to_string(), green), ("blue".into(), blue)]);
+    let http_weights = || async {
+        let w = backend_weights(&ns, route).await?;
+        Some(
+            w.into_iter()
+                .map(|(name, w, _)| (name, w))
+                .collect::<Vec<_>>(),
+        )
+    };
+    eventually("green serving", MINUTE, || async {
+        (http_weights().await == weights(0, 100)).then_some(())
+    })
+    .await;
+
+    declare(
+        &ns,
+        route,
+        json!({"to": "blue", "steps": [10, 50, 100], "pause": "5m", "deploymentConfig": "blue"}),
+    )
+    .await;
+    let pending = eventually("the shift pending", MINUTE, || async {
+        shift_of(&ns, route).await.filter(|s| s.phase == "Pending")
+    })
+    .await;
+    assert_eq!(pending.deployment_config_version, Some(1));
+
+    assert!(dc_plugin(&ns.name, &["rollout", "latest", "blue"]).await.0);
+    eventually("blue's rollout starts the shift", 2 * MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.phase == "Progressing" && s.step == 1)
+    })
+    .await;
+    eventually("10% to blue", MINUTE, || async {
+        (http_weights().await == weights(10, 90)).then_some(())
+    })
+    .await;
+
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "pause", route]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "paused at step 1 (10%)\n");
+    let (ok, _, err) = dc_plugin(&ns.name, &["route", "shift", "pause", route]).await;
+    assert!(!ok);
+    assert!(err.contains("cannot pause: the shift is paused"), "{err}");
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "resume", route]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "resumed at step 1 (10%)\n");
+    let (ok, _, err) = dc_plugin(&ns.name, &["route", "shift", "promote", route]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        shift_of(&ns, route).await.map(|s| s.phase),
+        Some("Succeeded".into())
+    );
+    eventually("all traffic to blue", MINUTE, || async {
+        (http_weights().await == weights(100, 0)).then_some(())
+    })
+    .await;
+
+    // The next rollout of blue starts another shift; abort gives the Route its own weights back.
+    assert!(dc_plugin(&ns.name, &["rollout", "latest", "blue"]).await.0);
+    eventually(
+        "blue's next rollout starts the shift again",
+        2 * MINUTE,
+        || async {
+            shift_of(&ns, route)
+                .await
+                .filter(|s| s.phase == "Progressing" && s.step == 1)
+        },
+    )
+    .await;
+    let (ok, _, err) = dc_plugin(&ns.name, &["route", "shift", "abort", route]).await;
+    assert!(ok, "{err}");
+    eventually("the Route's own weights", MINUTE, || async {
+        (http_weights().await == weights(0, 100)).then_some(())
+    })
+    .await;
+    let (ok, _, err) = dc_plugin(&ns.name, &["route", "shift", "status", route]).await;
+    assert!(!ok && err.contains("aborted"), "{err}");
+    ns.cleanup().await;
+}
