@@ -765,6 +765,7 @@ async fn run_routes(
     let ctx = Arc::new(RouteContext {
         deployment_configs: dc_store,
         events: crate::reconcile::events::Events::start(client.clone(), reporter),
+        written: Default::default(),
         client: client.clone(),
         services: service_store,
         endpoints: endpoint_store,

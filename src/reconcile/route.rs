@@ -76,6 +76,9 @@ pub struct RouteContext {
     /// DeploymentConfigs (without their pod templates): those traffic shifts follow.
     pub deployment_configs: Store<DeploymentConfig>,
     pub events: super::events::Events,
+    /// Our last status write of each Route, read instead of an older cached Route (a traffic
+    /// shift must never take a step twice on a stale status).
+    pub written: super::freshness::Written<Route>,
 }
 
 impl RouteContext {
@@ -111,6 +114,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     if !ctx.synced() {
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     }
+    let route = ctx.written.newest(route);
     let ns = route.namespace().unwrap_or_default();
     let name = route.name_any();
     let uid = route.metadata.uid.clone().unwrap_or_default();
@@ -343,12 +347,14 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         let api: Api<Route> = Api::namespaced(ctx.client.clone(), &ns);
         let patch =
             json!({"apiVersion": "route.openshift.io/v1", "kind": "Route", "status": status});
-        api.patch_status(
-            &name,
-            &PatchParams::apply(keys::FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+        let written = api
+            .patch_status(
+                &name,
+                &PatchParams::apply(keys::FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        ctx.written.record(written);
     }
     // Once the status is written: a pass that failed before it says nothing twice.
     report_shift(

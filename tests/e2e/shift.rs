@@ -19,8 +19,10 @@ use crate::routes::{backend_weights, gateway};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// Traefik's requests per service and code: the new backend's success rate over the interval.
-const SUCCESS_RATE: &str = r#"sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*",code!~"5.."}[{{interval}}])) / sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*"}[{{interval}}]))"#;
+/// Traefik's requests per service and code: the new backend's success rate over the interval
+/// (`or vector(0)`: with only 5xx answers the numerator has no series at all, which is 0, not
+/// "no data").
+const SUCCESS_RATE: &str = r#"(sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*",code!~"5.."}[{{interval}}])) or vector(0)) / sum(rate(traefik_service_requests_total{service=~"{{namespace}}-{{service}}-.*"}[{{interval}}]))"#;
 
 /// Prometheus scraping one target every second.
 struct Prometheus {
@@ -243,8 +245,7 @@ async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resume
         })
         .await;
         assert_eq!(at.weight as f64, weight);
-        // Traefik applies the HTTPRoute it watches within moments.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        served(&ns, web, at.weight).await;
         let share = share_of_b(web).await;
         eprintln!("step {step}: svc-b received {share}% of 400 requests (weight {weight}%)");
         assert!(
@@ -297,12 +298,17 @@ async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resume
     let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "status", "split"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("succeeded"), "{out}");
-    let steps = events_of(&ns, "Route", "TrafficShiftStep").await;
-    assert_eq!(steps.len(), 3, "one event per step");
+    let steps: Vec<_> = events_of(&ns, "Route", "TrafficShiftStep")
+        .await
+        .into_iter()
+        .map(|e| (e.note, e.series.map(|s| s.count), e.reporting_instance))
+        .collect();
     assert_eq!(
-        events_of(&ns, "Route", "TrafficShiftSucceeded").await.len(),
-        1
+        occurrences(&ns, "TrafficShiftStep").await,
+        3,
+        "one event per step: {steps:?}"
     );
+    assert_eq!(occurrences(&ns, "TrafficShiftSucceeded").await, 1);
 
     let during = load.stop().await;
     let failed: Vec<_> = during.iter().filter(|(_, code)| code != "200").collect();
@@ -373,7 +379,7 @@ async fn a_failing_backend_is_caught_and_the_traffic_returns_at_once() {
         backend_weights_of(&ns).await,
         Some(vec![("svc-a".to_string(), 100), ("svc-b".into(), 0)])
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    served(&ns, web, 0).await;
     let after = requests(web, 200).await;
     assert!(
         after
@@ -395,12 +401,59 @@ async fn a_failing_backend_is_caught_and_the_traffic_returns_at_once() {
     let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "status", "split"]).await;
     assert!(!ok, "a failed shift fails `route shift status`: {out}");
     assert!(err.contains("failed"), "{err}");
-    assert_eq!(events_of(&ns, "Route", "TrafficShiftFailed").await.len(), 1);
+    assert_eq!(occurrences(&ns, "TrafficShiftFailed").await, 1);
 
     traefik.stop().await;
     prometheus.stop().await;
     let _ = kubectl(&["delete", "gatewayclass", &class]).await;
     ns.cleanup().await;
+}
+
+/// Waits until the HTTPRoute carries `percent` for svc-b and Traefik has taken up that
+/// generation of it (its `status.parents` say so), then a moment for its routers to switch.
+async fn served(ns: &TestNamespace, web: u16, percent: i32) {
+    let want = vec![
+        ("svc-a".to_string(), i64::from(100 - percent)),
+        ("svc-b".into(), i64::from(percent)),
+    ];
+    eventually(
+        &format!("Traefik serving {percent}% to svc-b"),
+        MINUTE,
+        || async {
+            let route = crate::routes::http_routes(ns)
+                .get_opt("split")
+                .await
+                .ok()??;
+            let generation = route.metadata.generation?;
+            let taken_up = route.data["status"]["parents"]
+                .as_array()?
+                .iter()
+                .flat_map(|p| p["conditions"].as_array().into_iter().flatten())
+                .any(|c| c["type"] == "Accepted" && c["observedGeneration"] == generation);
+            (taken_up && backend_weights_of(ns).await? == want).then_some(())
+        },
+    )
+    .await;
+    // Traefik applies a new configuration at most every 2 s (providersThrottleDuration): wait
+    // until a probe is near the new split (the steps are 40 points apart or more), then the
+    // caller measures a fresh sample.
+    eventually("Traefik's routers switched", MINUTE, || async {
+        let answers = requests(web, 100).await;
+        let b = answers.iter().filter(|(body, _)| body == "b").count() as i32;
+        let near = (b - percent).abs() <= 15;
+        let ends = (percent == 0) == (b == 0) && (percent == 100) == (b == 100);
+        (near && ends).then_some(())
+    })
+    .await;
+}
+
+/// How often the Routes' events with `reason` happened (a recorder folds repeats into a series).
+async fn occurrences(ns: &TestNamespace, reason: &str) -> i32 {
+    events_of(ns, "Route", reason)
+        .await
+        .iter()
+        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+        .sum()
 }
 
 async fn backend_weights_of(ns: &TestNamespace) -> Option<Vec<(String, i64)>> {
