@@ -317,3 +317,30 @@ impl Drop for ReconcileTimer<'_> {
             .dec();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names and labels dashboards and alerts are written against.
+    #[test]
+    fn traffic_shifts_are_counted_and_each_routes_position_shown() {
+        let m = Metrics::new();
+        m.shift_finished("Succeeded");
+        m.shift_finished("Failed");
+        m.shift_finished("Failed");
+        m.shift_position("shop", "web", Some((2, 25)));
+        m.shift_position("shop", "old", Some((1, 10)));
+        m.shift_position("shop", "old", None);
+        let text = m.render();
+        for line in [
+            "cutover_route_shifts_total{outcome=\"succeeded\"} 1",
+            "cutover_route_shifts_total{outcome=\"failed\"} 2",
+            "cutover_route_shift_step{namespace=\"shop\",route=\"web\"} 2",
+            "cutover_route_shift_weight{namespace=\"shop\",route=\"web\"} 25",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+        assert!(!text.contains("route=\"old\""), "a Route without a shift is forgotten");
+    }
+}
