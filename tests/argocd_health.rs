@@ -204,6 +204,12 @@ fn route_states() {
         obj
     };
     let ingress = |c: Value| json!({"observedGeneration": 1, "ingress": [{"host": "web.example.com", "routerName": "cutover", "conditions": [c]}]});
+    let shifting = |phase: &str, message: &str| {
+        let mut s = ingress(json!({"type": "Admitted", "status": "True"}));
+        s["shift"] =
+            json!({"phase": phase, "to": "green", "step": 2, "weight": 25, "message": message});
+        s
+    };
     let cases = vec![
         (
             "not yet admitted",
@@ -241,6 +247,39 @@ fn route_states() {
             ),
             "Progressing",
             "Pending: waiting for Gateway infra/public",
+        ),
+        (
+            "a traffic shift in progress",
+            route(
+                1,
+                Some(shifting(
+                    "Progressing",
+                    "step 2 of 4: 25% of traffic to green",
+                )),
+            ),
+            "Progressing",
+            "Traffic shift to green at 25% (step 2): step 2 of 4",
+        ),
+        (
+            "a paused traffic shift",
+            route(1, Some(shifting("Paused", "paused at step 2 (25%)"))),
+            "Suspended",
+            "Traffic shift paused: green at 25% (step 2)",
+        ),
+        (
+            "a failed traffic shift",
+            route(
+                1,
+                Some(shifting("Failed", "the check failed at step 2 (25%)")),
+            ),
+            "Degraded",
+            "Traffic shift Failed: the check failed",
+        ),
+        (
+            "a traffic shift that succeeded",
+            route(1, Some(shifting("Succeeded", "every step passed"))),
+            "Healthy",
+            "Admitted",
         ),
         (
             "spec newer than the status",

@@ -1,7 +1,8 @@
 -- Argo CD health of a route.openshift.io/v1 Route run by cutover (Lua 5.1).
 -- Healthy once admitted (its Gateway accepted the route and every backend Service was found);
 -- Progressing while the Gateway has not answered (Admitted Unknown);
--- Degraded when refused (for example a missing Service: that backend gets no traffic).
+-- Degraded when refused (for example a missing Service: that backend gets no traffic);
+-- while a traffic shift runs, Progressing (Suspended when paused, Degraded when it failed).
 local hs = {}
 local status = obj.status
 local generation = obj.metadata.generation
@@ -37,6 +38,26 @@ for _, ingress in ipairs(status.ingress) do
   if admitted.status == "False" then
     hs.status = "Degraded"
     hs.message = (admitted.reason or "NotAdmitted") .. ": " .. (admitted.message or "")
+    return hs
+  end
+end
+-- A progressive traffic shift (cutover.io/traffic-shift) that runs, waits or went wrong.
+local shift = status.shift
+if shift ~= nil and shift.phase ~= nil then
+  local where = (shift.to or "") .. " at " .. tostring(shift.weight or 0) .. "% (step " .. tostring(shift.step or 0) .. ")"
+  if shift.phase == "Progressing" then
+    hs.status = "Progressing"
+    hs.message = "Traffic shift to " .. where .. ": " .. (shift.message or "")
+    return hs
+  end
+  if shift.phase == "Paused" then
+    hs.status = "Suspended"
+    hs.message = "Traffic shift paused: " .. where
+    return hs
+  end
+  if shift.phase == "Failed" or shift.phase == "Invalid" then
+    hs.status = "Degraded"
+    hs.message = "Traffic shift " .. shift.phase .. ": " .. (shift.message or "")
     return hs
   end
 end

@@ -341,6 +341,9 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");
         }
-        assert!(!text.contains("route=\"old\""), "a Route without a shift is forgotten");
+        assert!(
+            !text.contains("route=\"old\""),
+            "a Route without a shift is forgotten"
+        );
     }
 }
