@@ -180,8 +180,8 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     };
     // A traffic shift decides the weights the Route serves (its own, when none runs).
     let now = Timestamp::now();
-    let shifted = traffic_shift(&route, &ctx, now).await;
-    let shift_status = shifted.as_ref().map(|(status, _)| status.clone());
+    let decision = traffic_shift(&route, &ctx, now).await;
+    let shift_status = decision.as_ref().map(|d| d.status.clone());
     let serving = shift::serving(&route, shift_status.as_ref());
     let routes = ctx.routes.state();
     let mut inputs = Inputs {
@@ -333,7 +333,6 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     };
     status.shift = shift_status;
     let mut requeue = Duration::from_secs(300);
-    let decision = shifted.map(|(_, d)| d);
     if let Some(d) = &decision {
         // The rollback before the status that says Failed (the request's token makes it once).
         if let Some((dc, token)) = &d.rollback {
@@ -370,21 +369,14 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
 
 /// The Route's traffic shift this pass: its new state, and what else the pass must do. A check
 /// that is due runs here, before the pure step takes its result.
-async fn traffic_shift(
-    route: &Route,
-    ctx: &RouteContext,
-    now: Timestamp,
-) -> Option<(ShiftStatus, ShiftDecision)> {
-    let declared = shift::declared(route)?;
-    let shift = match declared {
+async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Option<ShiftDecision> {
+    let shift = match shift::declared(route)? {
         Ok(shift) => shift,
         Err(why) => {
-            let status = shift::invalid(&why);
-            let decision = ShiftDecision {
-                status: status.clone(),
+            return Some(ShiftDecision {
+                status: shift::invalid(&why),
                 ..Default::default()
-            };
-            return Some((status, decision));
+            });
         }
     };
     let ns = route.namespace().unwrap_or_default();
@@ -402,14 +394,13 @@ async fn traffic_shift(
         Some(analysis) => Some(super::analysis::check(analysis).await),
         None => None,
     };
-    let decision = shift::advance(&ShiftInputs {
+    Some(shift::advance(&ShiftInputs {
         route,
         shift: &shift,
         followed,
         check,
         now,
-    });
-    Some((decision.status.clone(), decision))
+    }))
 }
 
 /// Rolls the DeploymentConfig behind a failed shift back through its rollback request.

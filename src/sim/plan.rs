@@ -187,16 +187,17 @@ pub fn from_cluster(
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == type_ && c.status == "True"))
         };
-        let (created, run) = if condition("Complete") {
-            (now, HookRun::SucceedAfter(0))
+        // Its clock starts now: an ended Job has ended, a running one runs `hook_seconds` more.
+        let run = if condition("Complete") {
+            HookRun::SucceedAfter(0)
         } else if condition("Failed") {
-            (now, HookRun::FailAfter(0))
+            HookRun::FailAfter(0)
         } else {
-            (now, HookRun::SucceedAfter(a.hook_seconds))
+            HookRun::SucceedAfter(a.hook_seconds)
         };
         world.jobs.push(SimJob {
             manifest: serde_json::to_value(job).unwrap_or(Value::Null),
-            created,
+            created: now,
             run,
         });
     }

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
-pub(crate) const HOST: &str = "split.example.test";
+const HOST: &str = "split.example.test";
 
 /// An HTTP/1.1 server that answers every request on every keep-alive connection with `body`.
 pub(crate) async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
@@ -175,6 +175,60 @@ pub(crate) async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A GatewayClass `class` for Traefik, Gateway `public` with an HTTP listener on `web`, Services
+/// svc-a and svc-b reaching the backends on `a.0` and `b.0` (through the mapping proxy), and
+/// Route `split` sending them `a.1` and `b.1`.
+pub(crate) fn split_route(ns: &str, class: &str, web: u16, a: (u16, i32), b: (u16, i32)) -> String {
+    let ((port_a, weight_a), (port_b, weight_b)) = (a, b);
+    format!(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: {class}}}
+spec: {{controllerName: traefik.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: public, namespace: {ns}}}
+spec:
+  gatewayClassName: {class}
+  listeners: [{{name: web, protocol: HTTP, port: {web}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-a, namespace: {ns}}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {port_a}}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-b, namespace: {ns}}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {port_b}}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-a-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-a}}}}
+addressType: IPv4
+ports: [{{name: http, port: {port_a}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.2"], conditions: {{ready: true}}}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: svc-b-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-b}}}}
+addressType: IPv4
+ports: [{{name: http, port: {port_b}, protocol: TCP}}]
+endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {{name: split, namespace: {ns}}}
+spec:
+  host: {HOST}
+  port: {{targetPort: http}}
+  to: {{kind: Service, name: svc-a, weight: {weight_a}}}
+  alternateBackends: [{{kind: Service, name: svc-b, weight: {weight_b}}}]
+"#
+    )
+}
+
 /// Traefik serving the Gateways of one namespace, an entry point per listener port, reaching
 /// backends through the mapping proxy.
 pub(crate) struct Traefik {
@@ -254,54 +308,7 @@ async fn traffic_splits_ninety_ten_and_a_blue_green_switch_loses_no_request() {
     let web = free_port();
     let class = format!("cutover-{}", ns.name);
 
-    let objects = format!(
-        r#"apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: {class}}}
-spec: {{controllerName: traefik.io/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: public, namespace: {ns}}}
-spec:
-  gatewayClassName: {class}
-  listeners: [{{name: web, protocol: HTTP, port: {web}}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: svc-a, namespace: {ns}}}
-spec: {{ports: [{{name: http, port: 80, targetPort: {port_a}}}]}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: svc-b, namespace: {ns}}}
-spec: {{ports: [{{name: http, port: 80, targetPort: {port_b}}}]}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: svc-a-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-a}}}}
-addressType: IPv4
-ports: [{{name: http, port: {port_a}, protocol: TCP}}]
-endpoints: [{{addresses: ["192.0.2.2"], conditions: {{ready: true}}}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: svc-b-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-b}}}}
-addressType: IPv4
-ports: [{{name: http, port: {port_b}, protocol: TCP}}]
-endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
----
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata: {{name: split, namespace: {ns}}}
-spec:
-  host: {HOST}
-  port: {{targetPort: http}}
-  to: {{kind: Service, name: svc-a, weight: 90}}
-  alternateBackends: [{{kind: Service, name: svc-b, weight: 10}}]
-"#,
-        ns = ns.name
-    );
+    let objects = split_route(&ns.name, &class, web, (port_a, 90), (port_b, 10));
     let (ok, out) = apply(&ns.name, &objects).await;
     assert!(ok, "{out}");
 

@@ -14,7 +14,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::common::*;
-use crate::dataplane::{HOST, Traefik, backend, failing_backend, mapping_proxy, requests};
+use crate::dataplane::{Traefik, backend, failing_backend, mapping_proxy, requests, split_route};
 use crate::routes::{backend_weights, gateway};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -95,60 +95,52 @@ async fn curl(url: &str) -> (bool, String, String) {
     )
 }
 
-/// The Gateway, both Services behind the mapping proxy, and Route `split` at svc-a 100, svc-b 0.
-async fn data_plane(ns: &TestNamespace, web: u16, a: u16, b: u16) -> String {
-    let class = format!("cutover-{}", ns.name);
-    let objects = format!(
-        r#"apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: {class}}}
-spec: {{controllerName: traefik.io/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: public, namespace: {ns}}}
-spec:
-  gatewayClassName: {class}
-  listeners: [{{name: web, protocol: HTTP, port: {web}}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: svc-a, namespace: {ns}}}
-spec: {{ports: [{{name: http, port: 80, targetPort: {a}}}]}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: svc-b, namespace: {ns}}}
-spec: {{ports: [{{name: http, port: 80, targetPort: {b}}}]}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: svc-a-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-a}}}}
-addressType: IPv4
-ports: [{{name: http, port: {a}, protocol: TCP}}]
-endpoints: [{{addresses: ["192.0.2.2"], conditions: {{ready: true}}}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: svc-b-1, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-b}}}}
-addressType: IPv4
-ports: [{{name: http, port: {b}, protocol: TCP}}]
-endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
----
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata: {{name: split, namespace: {ns}}}
-spec:
-  host: {HOST}
-  port: {{targetPort: http}}
-  to: {{kind: Service, name: svc-a, weight: 100}}
-  alternateBackends: [{{kind: Service, name: svc-b, weight: 0}}]
-"#,
-        ns = ns.name
-    );
-    let (ok, out) = apply(&ns.name, &objects).await;
-    assert!(ok, "{out}");
-    class
+/// The stage of a shift: svc-a answering "a" and svc-b answering "b" (with 500s when `b_fails`)
+/// behind Route `split` at 100/0, Traefik carrying traffic to them, Prometheus scraping
+/// Traefik, and traffic flowing.
+struct Stage {
+    web: u16,
+    class: String,
+    traefik: Traefik,
+    prometheus: Prometheus,
+}
+
+impl Stage {
+    async fn start(ns: &TestNamespace, b_fails: bool) -> Stage {
+        let a = backend(Ipv4Addr::new(127, 0, 0, 2), "a").await;
+        let b = if b_fails {
+            failing_backend(Ipv4Addr::new(127, 0, 0, 3), "b").await
+        } else {
+            backend(Ipv4Addr::new(127, 0, 0, 3), "b").await
+        };
+        let (proxy, web, metrics) = (mapping_proxy().await, free_port(), free_port());
+        let class = format!("cutover-{}", ns.name);
+        let (ok, out) = apply(
+            &ns.name,
+            &split_route(&ns.name, &class, web, (a, 100), (b, 0)),
+        )
+        .await;
+        assert!(ok, "{out}");
+        let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
+        let prometheus = Prometheus::start(&ns.name, metrics).await;
+        eventually("traffic through Traefik", MINUTE, || async {
+            let r = requests(web, 1).await;
+            (r.first().map(|(body, _)| body.as_str()) == Some("a")).then_some(())
+        })
+        .await;
+        Stage {
+            web,
+            class,
+            traefik,
+            prometheus,
+        }
+    }
+
+    async fn stop(self) {
+        self.traefik.stop().await;
+        self.prometheus.stop().await;
+        let _ = kubectl(&["delete", "gatewayclass", &self.class]).await;
+    }
 }
 
 /// Declares the Route's shift (the annotation a GitOps repository would carry).
@@ -209,26 +201,15 @@ async fn share_of_b(web: u16) -> f64 {
 async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resumes() {
     let ns = TestNamespace::new("shift").await;
     let op = Operator::start(&ns.name);
-    let (a, b) = (
-        backend(Ipv4Addr::new(127, 0, 0, 2), "a").await,
-        backend(Ipv4Addr::new(127, 0, 0, 3), "b").await,
-    );
-    let (proxy, web, metrics) = (mapping_proxy().await, free_port(), free_port());
-    let class = data_plane(&ns, web, a, b).await;
-    let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
-    let prometheus = Prometheus::start(&ns.name, metrics).await;
-    eventually("traffic through Traefik", MINUTE, || async {
-        let r = requests(web, 1).await;
-        (r.first().map(|(body, _)| body.as_str()) == Some("a")).then_some(())
-    })
-    .await;
+    let stage = Stage::start(&ns, false).await;
+    let web = stage.web;
     let load = Load::start(web);
 
     declare(
         &ns,
         "split",
         json!({"to": "svc-b", "steps": [10, 50, 100], "pause": "10s",
-               "analysis": {"prometheus": prometheus.url(), "query": SUCCESS_RATE, "interval": "4s",
+               "analysis": {"prometheus": stage.prometheus.url(), "query": SUCCESS_RATE, "interval": "4s",
                             "successCondition": {"atLeast": 0.95}, "inconclusiveLimit": 10}}),
     )
     .await;
@@ -317,9 +298,7 @@ async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resume
         "requests failed during the shift: {:?}",
         &failed[..failed.len().min(5)]
     );
-    traefik.stop().await;
-    prometheus.stop().await;
-    let _ = kubectl(&["delete", "gatewayclass", &class]).await;
+    stage.stop().await;
     drop(op);
     ns.cleanup().await;
 }
@@ -329,26 +308,15 @@ async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resume
 async fn a_failing_backend_is_caught_and_the_traffic_returns_at_once() {
     let ns = TestNamespace::new("shift-bad").await;
     let _op = Operator::start(&ns.name);
-    let (a, b) = (
-        backend(Ipv4Addr::new(127, 0, 0, 2), "a").await,
-        failing_backend(Ipv4Addr::new(127, 0, 0, 3), "b").await,
-    );
-    let (proxy, web, metrics) = (mapping_proxy().await, free_port(), free_port());
-    let class = data_plane(&ns, web, a, b).await;
-    let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
-    let prometheus = Prometheus::start(&ns.name, metrics).await;
-    eventually("traffic through Traefik", MINUTE, || async {
-        let r = requests(web, 1).await;
-        (r.first().map(|(body, _)| body.as_str()) == Some("a")).then_some(())
-    })
-    .await;
+    let stage = Stage::start(&ns, true).await;
+    let web = stage.web;
     let load = Load::start(web);
     let interval = 4;
     declare(
         &ns,
         "split",
         json!({"to": "svc-b", "steps": [20, 100], "pause": "60s",
-               "analysis": {"prometheus": prometheus.url(), "query": SUCCESS_RATE,
+               "analysis": {"prometheus": stage.prometheus.url(), "query": SUCCESS_RATE,
                             "interval": format!("{interval}s"), "successCondition": {"atLeast": 0.95}}}),
     )
     .await;
@@ -406,9 +374,7 @@ async fn a_failing_backend_is_caught_and_the_traffic_returns_at_once() {
     assert!(err.contains("failed"), "{err}");
     assert_eq!(occurrences(&ns, "TrafficShiftFailed").await, 1);
 
-    traefik.stop().await;
-    prometheus.stop().await;
-    let _ = kubectl(&["delete", "gatewayclass", &class]).await;
+    stage.stop().await;
     ns.cleanup().await;
 }
 
