@@ -352,3 +352,52 @@ deploymentconfigs/web  image   images/base:1 (app)      true
     );
     assert_eq!(disabled_triggers_warning(&d), "");
 }
+
+/// `route shift status` and `route show` while a traffic shift runs, and when it has ended.
+#[test]
+fn traffic_shift_progress() {
+    use cutover::api::route::Route;
+    use cutover::cli::format::{format_route, shift_progress};
+    let route = |shift: serde_json::Value| -> Route {
+        serde_json::from_value(json!({
+            "apiVersion": "route.openshift.io/v1", "kind": "Route",
+            "metadata": {"name": "shop", "namespace": "ns",
+                         "annotations": {"cutover.io/traffic-shift": "to: green"}},
+            "spec": {"host": "shop.example.com",
+                     "to": {"kind": "Service", "name": "blue", "weight": 100},
+                     "alternateBackends": [{"kind": "Service", "name": "green", "weight": 0}]},
+            "status": {"ingress": [], "shift": shift}
+        }))
+        .expect("route")
+    };
+    let running = route(json!({
+        "phase": "Progressing", "to": "green", "step": 2, "weight": 25, "passedChecks": 1,
+        "failedChecks": 0, "inconclusiveChecks": 1, "message": "step 2 of 4: 25% of traffic to green"
+    }));
+    assert_eq!(
+        shift_progress(&running),
+        (
+            "Progressing [#####---------------]  25% to green, checks: 1 passed this step, 0 failed, 1 inconclusive: step 2 of 4: 25% of traffic to green".to_string(),
+            None
+        )
+    );
+    assert_eq!(
+        format_route(&running),
+        "route \"shop\" (shop.example.com)\nSERVICE                 WEIGHT  SHARE\n\
+         blue                        75   75.0%\ngreen                       25   25.0%\n\
+         TrafficShift: Progressing to green: step 2 of 4: 25% of traffic to green\n"
+    );
+    let failed = route(json!({
+        "phase": "Failed", "to": "green", "step": 2, "weight": 0, "failedChecks": 1,
+        "message": "the check failed at step 2 (25%): q = 0.5, wanted at least 0.99"
+    }));
+    assert_eq!(
+        shift_progress(&failed).1,
+        Some(Err("traffic shift of route \"shop\" failed: the check failed at step 2 (25%): q = 0.5, wanted at least 0.99".to_string()))
+    );
+    assert!(
+        format_route(&failed).contains("blue                       100  100.0%"),
+        "a failed shift serves the Route's own weights:\n{}",
+        format_route(&failed)
+    );
+}
