@@ -14,6 +14,7 @@ use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::DeploymentConfig;
+use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::route::Route;
@@ -412,10 +413,13 @@ pub async fn run(
                 }
             },
         ));
-    let routes = run_routes(client.clone(), scope.clone(), metrics, shutdown.clone());
     // The DeploymentConfigs, cached without their managedFields: nothing here reads them, and
-    // with many objects they are a good part of the cache (as in the other caches).
+    // with many objects they are a good part of the cache (as in the other caches). One watch
+    // and one cache, shared with the Route controller (traffic shifts follow DeploymentConfigs),
+    // which hears of each change on an unbounded channel (see `watch_cache` for why not
+    // kube-runtime's shared reflector).
     let (dc_reader, dc_writer) = reflector::store::<DeploymentConfig>();
+    let (dc_changed, dc_changes) = mpsc::unbounded();
     let dc_stream = watcher(
         api::<DeploymentConfig>(&client, &scope),
         watcher::Config::default(),
@@ -423,7 +427,23 @@ pub async fn run(
     .default_backoff()
     .modify(|dc| dc.managed_fields_mut().clear())
     .reflect(dc_writer)
-    .applied_objects();
+    .applied_objects()
+    .inspect(move |dc| {
+        if let Ok(dc) = dc {
+            let _ = dc_changed.unbounded_send((dc.namespace().unwrap_or_default(), dc.name_any()));
+        }
+    });
+    let routes = run_routes(
+        client.clone(),
+        scope.clone(),
+        RouteInputs {
+            deployment_configs: dc_reader.clone(),
+            dc_changes,
+            events: ctx.events.clone(),
+        },
+        metrics,
+        shutdown.clone(),
+    );
     let controller = Controller::for_stream(dc_stream, dc_reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
     // An ImageStream that changes wakes the DeploymentConfigs whose triggers follow it.
@@ -685,12 +705,60 @@ fn routes_naming(
         .collect()
 }
 
+/// The Routes in `ns` whose traffic shift a change of DeploymentConfig `name` may start: it
+/// follows that DeploymentConfig, which has completed a rollout newer than the shift ran for.
+/// Every status write of every DeploymentConfig asks, so the cheap tests come first.
+fn routes_following(
+    routes: &reflector::Store<Route>,
+    dcs: &reflector::Store<DeploymentConfig>,
+    ns: &str,
+    name: &str,
+) -> Vec<ObjectRef<Route>> {
+    let Some(dc) = dcs.get(&ObjectRef::new(name).within(ns)) else {
+        return Vec::new();
+    };
+    let latest = dc.status.as_ref().map_or(0, |s| s.latest_version);
+    if !matches!(rollout_state(&dc), RolloutState::Done(_)) {
+        return Vec::new();
+    }
+    let mentions = |r: &Route| {
+        r.annotations()
+            .get(crate::api::keys::TRAFFIC_SHIFT_ANNOTATION)
+            .is_some_and(|text| text.contains(name))
+    };
+    let behind = |r: &Route| {
+        let ran_for = r.status.as_ref().and_then(|s| s.shift.as_ref());
+        ran_for.is_none_or(|s| s.deployment_config_version.unwrap_or(0) < latest)
+    };
+    routes
+        .state()
+        .into_iter()
+        .filter(|r| r.namespace().as_deref() == Some(ns) && mentions(r) && behind(r))
+        .filter(|r| {
+            crate::route::shift::declared(r)
+                .and_then(Result::ok)
+                .is_some_and(|s| s.deployment_config.as_deref() == Some(name))
+        })
+        .map(|r| ObjectRef::from(r.as_ref()))
+        .collect()
+}
+
+/// What the Route controller shares with the DeploymentConfig controller: its cache of
+/// DeploymentConfigs and their changes, and the event recorder.
+struct RouteInputs {
+    deployment_configs: reflector::Store<DeploymentConfig>,
+    /// `(namespace, name)` of each DeploymentConfig that changed.
+    dc_changes: mpsc::UnboundedReceiver<(String, String)>,
+    events: crate::reconcile::events::Events,
+}
+
 /// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
 /// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
 /// Routes they share a host with.
 async fn run_routes(
     client: Client,
     scope: Scope,
+    shared: RouteInputs,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -741,30 +809,9 @@ async fn run_routes(
         controller = controller.owns_stream_with(events, ar);
         owned.push((kind, store));
     }
-    // DeploymentConfigs for the traffic shifts that follow them: status and triggers, no
-    // template (the DeploymentConfig controller caches whole ones).
-    let (dc_store, dc_writer) = reflector::store::<DeploymentConfig>();
-    let dc_events = watcher(
-        api::<DeploymentConfig>(&client, &scope),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|dc| {
-        dc.spec.template = Default::default();
-        dc.managed_fields_mut().clear();
-        if let Some(a) = dc.metadata.annotations.as_mut() {
-            a.clear();
-        }
-    })
-    .reflect(dc_writer)
-    .touched_objects();
-    let reporter = kube::runtime::events::Reporter {
-        controller: "cutover".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
     let ctx = Arc::new(RouteContext {
-        deployment_configs: dc_store,
-        events: crate::reconcile::events::Events::start(client.clone(), reporter),
+        deployment_configs: shared.deployment_configs.clone(),
+        events: shared.events,
         written: Default::default(),
         client: client.clone(),
         services: service_store,
@@ -795,20 +842,11 @@ async fn run_routes(
     // A DeploymentConfig wakes the Routes whose traffic shift follows it (a completed rollout
     // starts the shift).
     let shift_routes = route_store.clone();
-    controller = controller.watches_stream(dc_events, move |dc: DeploymentConfig| {
-        let (ns, name) = (dc.namespace(), dc.name_any());
-        shift_routes
-            .state()
-            .into_iter()
-            .filter(|r| r.namespace() == ns)
-            .filter(|r| {
-                crate::route::shift::declared(r)
-                    .and_then(Result::ok)
-                    .is_some_and(|s| s.deployment_config.as_deref() == Some(name.as_str()))
-            })
-            .map(|r| ObjectRef::from(r.as_ref()))
-            .collect::<Vec<_>>()
+    let dcs = shared.deployment_configs.clone();
+    let dc_wakes = shared.dc_changes.flat_map(move |(ns, name)| {
+        futures::stream::iter(routes_following(&shift_routes, &dcs, &ns, &name))
     });
+    controller = controller.reconcile_on(dc_wakes);
     // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
     // host: those sharing its host, and those refused because another held theirs.
     let route_events = watcher(api::<Route>(&client, &scope), watcher::Config::default())
