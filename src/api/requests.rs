@@ -44,6 +44,19 @@ impl RequestKind {
 /// Complete revision before the latest).
 pub const ROLLBACK_TO_ANNOTATION: &str = "cutover.io/rollback-to-revision";
 
+/// The annotations that say where a rollback request goes (`to`: 0 for the newest Complete
+/// revision before the latest) and whether it may go back past a migration. Always both, so a
+/// rollback never inherits what an earlier one left on the DeploymentConfig.
+pub fn rollback_parameters(to: i64, force_past_migration: bool) -> [(&'static str, String); 2] {
+    [
+        (ROLLBACK_TO_ANNOTATION, to.to_string()),
+        (
+            super::keys::FORCE_PAST_MIGRATION_ANNOTATION,
+            force_past_migration.to_string(),
+        ),
+    ]
+}
+
 /// Outcomes recorded in `status.requests`.
 pub const ACCEPTED: &str = "Accepted";
 pub const REFUSED: &str = "Refused";

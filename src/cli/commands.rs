@@ -16,7 +16,7 @@ use kube::{Client, Config, Resource, ResourceExt};
 
 use super::{CliError, format, view};
 use crate::api::conditions::{RolloutState, rollout_state};
-use crate::api::requests::{ACCEPTED, ROLLBACK_TO_ANNOTATION, RequestKind};
+use crate::api::requests::{ACCEPTED, RequestKind};
 use crate::api::{DeploymentConfig, keys};
 use crate::strategy::Revision;
 
@@ -245,13 +245,7 @@ pub async fn undo(
         let revisions = revisions(client, &dc).await?;
         return format::format_template(view::undo_target(&dc, &revisions, to)?);
     }
-    let extra = [
-        (ROLLBACK_TO_ANNOTATION, to.to_string()),
-        (
-            crate::api::keys::FORCE_PAST_MIGRATION_ANNOTATION,
-            force_past_migration.to_string(),
-        ),
-    ];
+    let extra = crate::api::requests::rollback_parameters(to, force_past_migration);
     let message = send(client, ns, name, RequestKind::Rollback, &extra).await?;
     let dc = get_dc(client, ns, name).await?;
     Ok(format!(

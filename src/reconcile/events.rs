@@ -10,7 +10,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// Tasks recording events at once.
 const WORKERS: usize = 8;
@@ -44,6 +44,26 @@ impl Events {
             })
             .collect();
         Events { queues }
+    }
+
+    /// Queues one of the planner's events on the object `on`; never waits.
+    pub fn publish_event(&self, on: ObjectReference, event: &crate::strategy::Event) {
+        let ev = Event {
+            type_: if event.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: event.reason.into(),
+            note: Some(event.message.chars().take(1000).collect()),
+            // kube's recorder folds events with the same reason and action into one series and
+            // keeps the first note; keying the action on the note keeps distinct messages
+            // distinct, while a repeated identical one still folds (a series count instead of a
+            // new event).
+            action: event.message.chars().take(128).collect(),
+            secondary: None,
+        };
+        self.publish(on, ev);
     }
 
     /// Queues `event` on the object `on`; never waits.

@@ -374,7 +374,7 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
         Ok(shift) => shift,
         Err(why) => {
             return Some(ShiftDecision {
-                status: shift::invalid(&why),
+                status: shift::invalid(&why, route.status.as_ref().and_then(|s| s.shift.as_ref())),
                 ..Default::default()
             });
         }
@@ -406,8 +406,15 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
 /// Rolls the DeploymentConfig behind a failed shift back through its rollback request.
 async fn request_rollback(ctx: &RouteContext, ns: &str, dc: &str, token: &str) -> Result<()> {
     let api: Api<DeploymentConfig> = Api::namespaced(ctx.client.clone(), ns);
-    let key = crate::api::requests::RequestKind::Rollback.annotation();
-    let patch = json!({"metadata": {"annotations": {key: token}}});
+    use crate::api::requests::{RequestKind, rollback_parameters};
+    // To the newest Complete revision before the latest, never forced past a migration,
+    // whatever an earlier `rollout undo` left on the DeploymentConfig.
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(RequestKind::Rollback.annotation(), token.into());
+    for (key, value) in rollback_parameters(0, false) {
+        annotations.insert(key.into(), value.into());
+    }
+    let patch = json!({"metadata": {"annotations": annotations}});
     match api
         .patch(dc, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -442,21 +449,8 @@ fn report_shift(
             d.status.message.clone(),
         ));
     }
-    for e in events {
-        ctx.events.publish(
-            route.object_ref(&()),
-            kube::runtime::events::Event {
-                type_: if e.warning {
-                    kube::runtime::events::EventType::Warning
-                } else {
-                    kube::runtime::events::EventType::Normal
-                },
-                reason: e.reason.into(),
-                note: Some(e.message),
-                action: "TrafficShift".into(),
-                secondary: None,
-            },
-        );
+    for e in &events {
+        ctx.events.publish_event(route.object_ref(&()), e);
     }
     if let Some(outcome) = d.finished {
         ctx.metrics.shift_finished(outcome);

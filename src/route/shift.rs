@@ -350,10 +350,12 @@ pub struct ShiftDecision {
 }
 
 /// The state of an invalid declaration: nothing moves, the Route serves its own weights.
-pub fn invalid(why: &str) -> ShiftStatus {
+/// The requests it had answered are kept, so none is answered twice.
+pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftStatus {
     ShiftStatus {
         phase: phase::INVALID.into(),
         message: why.to_string(),
+        requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -383,11 +385,8 @@ fn next_check(analysis: &Analysis, s: &ShiftStatus) -> Option<Timestamp> {
 /// Takes the shift one pass on.
 pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     let (route, shift, now) = (inputs.route, inputs.shift, inputs.now);
-    let current = route
-        .status
-        .as_ref()
-        .and_then(|s| s.shift.clone())
-        .filter(|s| s.declaration == shift.digest);
+    let previous = route.status.as_ref().and_then(|s| s.shift.as_ref());
+    let current = previous.filter(|s| s.declaration == shift.digest).cloned();
     let mut d = ShiftDecision {
         status: current.clone().unwrap_or_else(|| ShiftStatus {
             phase: phase::PENDING.into(),
@@ -395,6 +394,8 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
             declaration: shift.digest.clone(),
             // Following a DeploymentConfig: its next completed rollout starts the shift.
             deployment_config_version: inputs.followed.map(|f| f.latest_version),
+            // A new declaration answers no request a former one answered.
+            requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
             ..Default::default()
         }),
         ..Default::default()

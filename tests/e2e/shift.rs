@@ -279,15 +279,23 @@ async fn a_healthy_backend_is_promoted_step_by_step_and_a_killed_operator_resume
     let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "status", "split"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("succeeded"), "{out}");
-    let steps: Vec<_> = events_of(&ns, "Route", "TrafficShiftStep")
+    // One event per step, each with its own words, and none repeated.
+    let mut steps: Vec<(Option<String>, Option<i32>)> = events_of(&ns, "Route", "TrafficShiftStep")
         .await
         .into_iter()
-        .map(|e| (e.note, e.series.map(|s| s.count), e.reporting_instance))
+        .map(|e| (e.note, e.series.map(|s| s.count)))
         .collect();
+    steps.sort();
     assert_eq!(
-        occurrences(&ns, "TrafficShiftStep").await,
-        3,
-        "one event per step: {steps:?}"
+        steps,
+        [10, 50, 100]
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (
+                Some(format!("step {} of 3: {w}% of traffic to svc-b", i + 1)),
+                None
+            ))
+            .collect::<Vec<_>>()
     );
     assert_eq!(occurrences(&ns, "TrafficShiftSucceeded").await, 1);
 

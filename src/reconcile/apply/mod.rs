@@ -7,7 +7,6 @@ use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
 };
 use kube::core::ApiResource;
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -336,19 +335,5 @@ pub(crate) async fn update_revision(
 /// Records an event on the DeploymentConfig. Events are best effort: recorded by another task, a
 /// failure is logged and never fails the reconcile.
 pub fn publish(dc: &DeploymentConfig, ctx: &Context, event: &Event) {
-    let ev = KubeEvent {
-        type_: if event.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: event.reason.into(),
-        note: Some(event.message.chars().take(1000).collect()),
-        // kube's recorder folds events with the same reason and action into one series and keeps
-        // the first note; keying the action on the note keeps distinct messages distinct, while
-        // a repeated identical one still folds (a series count instead of a new event).
-        action: event.message.chars().take(128).collect(),
-        secondary: None,
-    };
-    ctx.events.publish(dc.object_ref(&()), ev);
+    ctx.events.publish_event(dc.object_ref(&()), event);
 }

@@ -407,15 +407,18 @@ fn promote_sends_everything_at_once() {
     assert_eq!(w.serving(), weights_of(0, 100));
 }
 
-/// The state is the status: a new operator with the same status takes up the same step.
+/// The state is the status: a new operator reading it back takes up the same step.
 #[test]
 fn a_restart_resumes_the_step_it_was_at() {
     let mut w = World::new(PLAIN);
     w.run(40, pass);
     let before = w.status();
     assert_eq!(before.step, 2);
+    // What the next operator reads: the Route as the API server keeps it (every field of the
+    // state must survive the round trip).
     let mut again = World::new(PLAIN);
-    again.route = w.route.clone();
+    again.route =
+        serde_json::from_value(serde_json::to_value(&w.route).expect("encode")).expect("decode");
     again.now = w.now;
     again.pass(pass);
     assert_eq!(again.status().step, 2);
@@ -436,4 +439,31 @@ fn a_changed_declaration_starts_anew() {
     w.shift = declared(&w.route).expect("declared").expect("valid");
     w.pass(pass);
     assert_eq!((w.status().step, w.status().weight), (1, 5));
+}
+
+/// A request answered under one declaration is not answered again under the next.
+#[test]
+fn a_new_declaration_does_not_answer_old_requests_again() {
+    let mut w = World::new(PLAIN);
+    w.run(3, pass);
+    w.request("abort", "t1");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Aborted");
+    let text = "to: green\nsteps: [5, 100]\npause: 30s\n";
+    w.route
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
+    w.shift = declared(&w.route).expect("declared").expect("valid");
+    w.pass(pass);
+    assert_eq!(
+        (w.status().phase.as_str(), w.status().weight),
+        ("Progressing", 5)
+    );
+    assert_eq!(
+        w.finished,
+        ["Aborted"],
+        "the old abort ended only the old shift"
+    );
 }
