@@ -349,13 +349,7 @@ fn check_completion(w: &World, s: &Scenario, st: &RolloutStart) {
     if !s.recreate && st.pods > 0 {
         let fp = fenceposts(desired, &s.surge, &s.unavailable, 0).expect("valid");
         let floor = fp.min_available.min(st.available);
-        let available = to
-            .live()
-            .filter(|p| {
-                p.ready_at
-                    .is_some_and(|t| t + jiff::SignedDuration::from_secs(w.min_ready) <= w.now)
-            })
-            .count() as i32;
+        let available = to.available(w.now);
         assert!(
             available >= floor,
             "revision {} complete with {available} available < {floor}",

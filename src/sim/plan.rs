@@ -148,10 +148,15 @@ pub fn from_cluster(
     let mut world = lenient(dc, a);
     world.now = now;
     world.generation = world.dc.metadata.generation.unwrap_or(1).max(1);
-    let min_ready = SignedDuration::from_secs(world.min_ready);
     let ready_after = SignedDuration::from_secs(a.ready_after_seconds);
     for rs in replica_sets {
         let status = rs.status.clone().unwrap_or_default();
+        let min_ready = SignedDuration::from_secs(i64::from(
+            rs.spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0),
+        ));
         let available = status.available_replicas.unwrap_or(0).max(0);
         let ready = status.ready_replicas.unwrap_or(0).max(available);
         let pods = (0..status.replicas.max(ready))
@@ -641,19 +646,15 @@ fn run_deployers(world: &mut World) -> Vec<Said> {
     for (job, revision) in own {
         let decision = world.deploy_pass(&revision, None);
         said.extend(decision.actions.iter().flat_map(describe));
-        let exit = match decision.outcome {
+        let success = match decision.outcome {
             DeployOutcome::Continue(_) => continue,
-            DeployOutcome::Done | DeployOutcome::Stopped(_) => HookRun::SucceedAfter(0),
+            DeployOutcome::Done | DeployOutcome::Stopped(_) => true,
             DeployOutcome::Failed(why) => {
                 said.push(Said::Line(format!("the deployer {job} fails: {why}")));
-                HookRun::FailAfter(0)
+                false
             }
         };
-        let now = world.now;
-        if let Some(j) = world.jobs.iter_mut().find(|j| j.name() == job) {
-            j.created = now;
-            j.run = exit;
-        }
+        world.end_job(&job, success);
     }
     said
 }
@@ -687,15 +688,11 @@ fn waiting_for(world: &World) -> Option<String> {
             None => format!("the deployer (Job {})", job.name()),
         });
     }
-    let min_ready = SignedDuration::from_secs(world.min_ready);
     let unavailable: Vec<String> = world
         .rss
         .iter()
         .filter_map(|r| {
-            let available = r
-                .live()
-                .filter(|p| p.ready_at.is_some_and(|t| t + min_ready <= world.now))
-                .count() as i32;
+            let available = r.available(world.now);
             (available < r.spec).then(|| format!("{} {available}/{} available", r.name(), r.spec))
         })
         .collect();

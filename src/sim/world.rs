@@ -48,6 +48,21 @@ impl Rs {
     pub fn live(&self) -> impl Iterator<Item = &Pod> {
         self.pods.iter().filter(|p| p.gone_at.is_none())
     }
+    /// Its minReadySeconds, as the revision records it (each revision its own).
+    pub fn min_ready(&self) -> SignedDuration {
+        SignedDuration::from_secs(
+            self.manifest["spec"]["minReadySeconds"]
+                .as_i64()
+                .unwrap_or(0),
+        )
+    }
+    /// Its pods that are not terminating and have been ready for its minReadySeconds at `now`.
+    pub fn available(&self, now: Timestamp) -> i32 {
+        let min_ready = self.min_ready();
+        self.live()
+            .filter(|p| p.ready_at.is_some_and(|t| t + min_ready <= now))
+            .count() as i32
+    }
 }
 
 /// How a hook's (or deployer's) Job behaves.
@@ -104,7 +119,6 @@ pub struct World {
     pub now: Timestamp,
     pub dc: DeploymentConfig,
     pub rss: Vec<Rs>,
-    pub min_ready: i64,
     /// Readiness of the pods of each revision (default: after `ready_after`).
     pub readiness: BTreeMap<i64, Readiness>,
     pub decisions: Vec<Decision>,
@@ -165,12 +179,10 @@ pub fn dc(spec: DeploymentConfigSpec) -> DeploymentConfig {
 
 impl World {
     pub fn new(dc: DeploymentConfig) -> Self {
-        let min_ready = i64::from(dc.spec.min_ready_seconds.unwrap_or(0));
         World {
             now: Timestamp::from_second(1_700_000_000).expect("valid"),
             dc,
             rss: Vec::new(),
-            min_ready,
             readiness: BTreeMap::new(),
             decisions: Vec::new(),
             generation: 1,
@@ -246,13 +258,7 @@ impl World {
             .live()
             .filter(|p| p.ready_at.is_some_and(|t| t <= self.now))
             .count() as i32;
-        let available = rs
-            .live()
-            .filter(|p| {
-                p.ready_at
-                    .is_some_and(|t| t + SignedDuration::from_secs(self.min_ready) <= self.now)
-            })
-            .count() as i32;
+        let available = rs.available(self.now);
         obj.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus {
             replicas: rs.live().count() as i32,
             ready_replicas: Some(ready),
@@ -514,6 +520,21 @@ impl World {
         });
     }
 
+    /// Ends a Job whose process exited (with success or not), now; false if there is none.
+    pub fn end_job(&mut self, name: &str, success: bool) -> bool {
+        let now = self.now;
+        let Some(job) = self.jobs.iter_mut().find(|j| j.name() == name) else {
+            return false;
+        };
+        job.created = now;
+        job.run = if success {
+            HookRun::SucceedAfter(0)
+        } else {
+            HookRun::FailAfter(0)
+        };
+        true
+    }
+
     /// One pass of `cutover deploy` for revision `rc` (the deployer's planner), applied.
     pub fn deploy_pass(&mut self, rc: &str, until: Option<Until>) -> DeployDecision {
         let decision = until::plan(&self.observed(), rc, until, self.now);
@@ -606,15 +627,7 @@ impl World {
     }
 
     pub fn available_pods(&self) -> i32 {
-        let now = self.now;
-        self.rss
-            .iter()
-            .flat_map(|r| r.live())
-            .filter(|p| {
-                p.ready_at
-                    .is_some_and(|t| t + SignedDuration::from_secs(self.min_ready) <= now)
-            })
-            .count() as i32
+        self.rss.iter().map(|r| r.available(self.now)).sum()
     }
 
     /// Per revision the larger of the replicas asked for and the pods it has (all of them, or
@@ -635,17 +648,9 @@ impl World {
 
     /// Available pods that their ReplicaSet still wants (per revision, at most its spec).
     pub fn available_pods_wanted(&self) -> i32 {
-        let now = self.now;
-        let min_ready = SignedDuration::from_secs(self.min_ready);
         self.rss
             .iter()
-            .map(|r| {
-                let available = r
-                    .live()
-                    .filter(|p| p.ready_at.is_some_and(|t| t + min_ready <= now))
-                    .count() as i32;
-                available.min(r.spec)
-            })
+            .map(|r| r.available(self.now).min(r.spec))
             .sum()
     }
 
