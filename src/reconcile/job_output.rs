@@ -1,5 +1,5 @@
-//! What the pod of a finished hook or deployer Job said, recorded on the Job before the pass that
-//! records the outcome: so "why did my rollout fail" is answered by the revision, the Failed event
+//! What the pod of a failed hook or deployer Job said, recorded on the Job before the pass that
+//! records the failure: so "why did my rollout fail" is answered by the revision, the Failed event
 //! and the Progressing condition, without hunting for the pod (which may be gone by then).
 //!
 //! The shell reads it (the operator caches pods by metadata only) and writes it as the Job's
@@ -19,12 +19,14 @@ use crate::api::keys::{self, JOB_OUTPUT_ANNOTATION, JOB_OUTPUT_LIMIT};
 use crate::error::Result;
 
 use super::Context;
+use crate::strategy::rollout::hooks::{JobState, job_state};
 
 /// The label the Job controller puts on a Job's pods.
 const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
-/// Records the output of this DeploymentConfig's finished Jobs that have none yet; whether it
-/// wrote any (then the pass stops: the Job's watch event brings the next).
+/// Records the output of this DeploymentConfig's failed Jobs that have none yet; whether it
+/// wrote any (then the pass stops: the Job's watch event brings the next). Only a failure's
+/// output is read (`hooks::job_state`): a Job that succeeded costs no pod list and no write.
 pub async fn record(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
     let ns = dc.namespace().unwrap_or_default();
     let unread: Vec<_> = ctx
@@ -32,7 +34,7 @@ pub async fn record(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
         .jobs
         .of(&ObjectRef::from(dc))
         .into_iter()
-        .filter(|job| finished(job) && !job.annotations().contains_key(JOB_OUTPUT_ANNOTATION))
+        .filter(|job| failed(job) && !job.annotations().contains_key(JOB_OUTPUT_ANNOTATION))
         .collect();
     if unread.is_empty() {
         return Ok(false);
@@ -74,14 +76,8 @@ pub async fn record(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
     Ok(true)
 }
 
-fn finished(job: &Job) -> bool {
-    job.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-        })
+fn failed(job: &Job) -> bool {
+    matches!(job_state(job, ""), JobState::Failed(_))
 }
 
 /// What the newest pod that ended said: its first container's termination message (the log's

@@ -21,6 +21,7 @@ use crate::api::requests::RequestKind;
 use crate::api::{DeploymentConfig, keys};
 use crate::strategy::config_triggers;
 use crate::strategy::deployer::plan::Outcome as DeployOutcome;
+use crate::strategy::rollout::hooks::{JobState, job_state};
 use crate::strategy::{Action, Finished, Phase};
 
 /// What a plan assumes of the cluster.
@@ -186,19 +187,11 @@ pub fn from_cluster(
         });
     }
     for job in jobs {
-        let condition = |type_: &str| {
-            job.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == type_ && c.status == "True"))
-        };
         // Its clock starts now: an ended Job has ended, a running one runs `hook_seconds` more.
-        let run = if condition("Complete") {
-            HookRun::SucceedAfter(0)
-        } else if condition("Failed") {
-            HookRun::FailAfter(0)
-        } else {
-            HookRun::SucceedAfter(a.hook_seconds)
+        let run = match job_state(job, "") {
+            JobState::Succeeded => HookRun::SucceedAfter(0),
+            JobState::Failed(_) => HookRun::FailAfter(0),
+            JobState::Running => HookRun::SucceedAfter(a.hook_seconds),
         };
         world.jobs.push(SimJob {
             manifest: serde_json::to_value(job).unwrap_or(Value::Null),
