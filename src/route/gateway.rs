@@ -199,7 +199,7 @@ mod tests {
                     "allowedListeners": {"namespaces": {"from": "Same"}},
                     "listeners": [
                         {"name": "web", "protocol": "HTTP", "port": 80},
-                        {"name": "websecure", "protocol": "HTTPS", "port": 443, "hostname": "*.apps.test"},
+                        {"name": "websecure", "protocol": "HTTPS", "port": 4443, "hostname": "*.apps.test"},
                         {"name": "tls", "protocol": "TLS", "port": 8443, "tls": {"mode": "Passthrough"}},
                         {"name": "tcp", "protocol": "TCP", "port": 9000}
                     ]
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(gw.addresses, ["lb.apps.test"]);
         assert!(gw.accepts_listener_sets_from("infra"));
         assert!(!gw.accepts_listener_sets_from("shop"));
-        assert_eq!(gw.https_port(), 443);
+        assert_eq!(gw.https_port(), 4443, "the HTTPS listener's port");
         assert_eq!(
             gw.listeners_for(Protocol::Https, "a.apps.test").len(),
             1,
