@@ -17,7 +17,7 @@ use kube::{Client, Config, Resource, ResourceExt};
 use super::{CliError, format, view};
 use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::requests::{ACCEPTED, RequestKind};
-use crate::api::{DeploymentConfig, keys};
+use crate::api::{DeploymentConfig, RequestStatus, keys};
 use crate::strategy::Revision;
 
 mod images;
@@ -115,7 +115,7 @@ pub async fn status(
     let dc = get_dc(client, ns, name).await?;
     let mut last = String::new();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let mut report = |dc: &DeploymentConfig| -> Option<Result<String, CliError>> {
+    let report = |dc: &DeploymentConfig| -> Option<Result<String, CliError>> {
         let end = |r: Result<String, CliError>| {
             if tty && !last.is_empty() {
                 println!();
@@ -135,7 +135,24 @@ pub async fn status(
             }
         }
     };
-    if let Some(end) = report(&dc) {
+    follow(api, name, &dc, report, watch, timeout, "the rollout").await
+}
+
+/// Reports `first`, then (with `watch`) each change of the object, until `report` has an
+/// answer; gives up after `timeout` waiting for `what`.
+pub(crate) async fn follow<K>(
+    api: Api<K>,
+    name: &str,
+    first: &K,
+    mut report: impl FnMut(&K) -> Option<Result<String, CliError>>,
+    watch: bool,
+    timeout: Option<Duration>,
+    what: &str,
+) -> Result<String, CliError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    if let Some(end) = report(first) {
         return end;
     }
     if !watch {
@@ -145,7 +162,7 @@ pub async fn status(
     match timeout {
         Some(t) => tokio::time::timeout(t, wait).await.unwrap_or_else(|_| {
             Err(CliError::RolloutFailed(format!(
-                "timed out after {t:?} waiting for the rollout"
+                "timed out after {t:?} waiting for {what}"
             )))
         }),
         None => wait.await,
@@ -153,7 +170,7 @@ pub async fn status(
 }
 
 /// Watches one object until `decide` has an answer for it.
-async fn watch_until<K, T>(
+pub(crate) async fn watch_until<K, T>(
     api: Api<K>,
     name: &str,
     mut decide: impl FnMut(&K) -> Option<Result<T, CliError>>,
@@ -194,11 +211,32 @@ async fn send(
     kind: RequestKind,
     extra: &[(&str, String)],
 ) -> Result<String, CliError> {
-    let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
     get_dc(client, ns, name).await?;
+    let api: Api<DeploymentConfig> = Api::namespaced(client.clone(), ns);
+    let key = kind.annotation();
+    send_request(api, name, kind.as_str(), &key, extra, |dc| {
+        Some(&dc.status.as_ref()?.requests)
+    })
+    .await
+}
+
+/// Writes a new token into the request annotation `key` of object `name` (with `extra`
+/// annotations) and waits until the operator records the request `kind` with that token in
+/// `handled(object)`: its message, or the refusal as an error.
+pub(crate) async fn send_request<K>(
+    api: Api<K>,
+    name: &str,
+    kind: &str,
+    key: &str,
+    extra: &[(&str, String)],
+    handled: fn(&K) -> Option<&Vec<RequestStatus>>,
+) -> Result<String, CliError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
     let token = jiff::Timestamp::now().to_string();
     let mut annotations = serde_json::Map::new();
-    annotations.insert(kind.annotation(), token.clone().into());
+    annotations.insert(key.into(), token.clone().into());
     for (k, v) in extra {
         annotations.insert((*k).into(), v.clone().into());
     }
@@ -208,13 +246,10 @@ async fn send(
         ..Default::default()
     };
     api.patch(name, &params, &Patch::Merge(&patch)).await?;
-    let wait = watch_until(api, name, |dc| {
-        let r = dc
-            .status
-            .as_ref()?
-            .requests
+    let wait = watch_until(api, name, |object| {
+        let r = handled(object)?
             .iter()
-            .find(|r| r.kind == kind.as_str() && r.token == token)?;
+            .find(|r| r.kind == kind && r.token == token)?;
         Some(if r.outcome == ACCEPTED {
             Ok(r.message.clone())
         } else {
@@ -223,9 +258,8 @@ async fn send(
     });
     tokio::time::timeout(REQUEST_TIMEOUT, wait).await.unwrap_or_else(|_| {
         Err(CliError::User(format!(
-            "the request was not handled within {}s: is the cutover operator running? (annotation {} = {token})",
+            "the request was not handled within {}s: is the cutover operator running? (annotation {key} = {token})",
             REQUEST_TIMEOUT.as_secs(),
-            kind.annotation()
         )))
     })
 }

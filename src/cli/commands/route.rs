@@ -4,7 +4,6 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 
 use crate::api::keys;
-use crate::api::requests::ACCEPTED;
 use crate::api::route::Route;
 use crate::cli::{CliError, format, view};
 
@@ -88,36 +87,14 @@ pub async fn shift_request(
     name: &str,
     verb: &str,
 ) -> Result<String, CliError> {
-    let api: Api<Route> = Api::namespaced(client.clone(), ns);
     get_route(client, ns, name).await?;
-    let token = jiff::Timestamp::now().to_string();
+    let api: Api<Route> = Api::namespaced(client.clone(), ns);
     let key = format!("{}{verb}", keys::SHIFT_REQUEST_PREFIX);
-    let patch = serde_json::json!({"metadata": {"annotations": {&key: &token}}});
-    let params = PatchParams {
-        field_manager: Some(super::FIELD_MANAGER.into()),
-        ..Default::default()
-    };
-    api.patch(name, &params, &Patch::Merge(&patch)).await?;
-    let wait = super::watch_until(api, name, |route: &Route| {
-        let shift = route.status.as_ref()?.shift.as_ref()?;
-        let r = shift
-            .requests
-            .iter()
-            .find(|r| r.kind == verb && r.token == token)?;
-        Some(if r.outcome == ACCEPTED {
-            Ok(format!("{}\n", r.message))
-        } else {
-            Err(CliError::User(r.message.clone()))
-        })
-    });
-    tokio::time::timeout(super::REQUEST_TIMEOUT, wait)
-        .await
-        .unwrap_or_else(|_| {
-            Err(CliError::User(format!(
-                "the request was not handled within {}s: is the cutover operator running? (annotation {key} = {token})",
-                super::REQUEST_TIMEOUT.as_secs()
-            )))
-        })
+    let message = super::send_request(api, name, verb, &key, &[], |route| {
+        Some(&route.status.as_ref()?.shift.as_ref()?.requests)
+    })
+    .await?;
+    Ok(format!("{message}\n"))
 }
 
 /// `route shift status`: the shift's progress, until it ends (with `watch`); an error when it
@@ -133,36 +110,20 @@ pub async fn shift_status(
     let api: Api<Route> = Api::namespaced(client.clone(), ns);
     let route = get_route(client, ns, name).await?;
     let mut last = String::new();
-    let mut report = |route: &Route| -> Option<Result<String, CliError>> {
+    let report = |route: &Route| -> Option<Result<String, CliError>> {
         let (line, end) = format::shift_progress(route);
-        match end {
-            Some(end) => Some(
+        if let Some(end) = end {
+            return Some(
                 end.map(|m| format!("{m}\n"))
                     .map_err(CliError::RolloutFailed),
-            ),
-            None => {
-                if line != last {
-                    println!("{line}");
-                    let _ = std::io::stdout().flush();
-                    last = line;
-                }
-                None
-            }
+            );
         }
+        if line != last {
+            println!("{line}");
+            let _ = std::io::stdout().flush();
+            last = line;
+        }
+        None
     };
-    if let Some(end) = report(&route) {
-        return end;
-    }
-    if !watch {
-        return Ok(String::new());
-    }
-    let wait = super::watch_until(api, name, report);
-    match timeout {
-        Some(t) => tokio::time::timeout(t, wait).await.unwrap_or_else(|_| {
-            Err(CliError::RolloutFailed(format!(
-                "timed out after {t:?} waiting for the shift"
-            )))
-        }),
-        None => wait.await,
-    }
+    super::follow(api, name, &route, report, watch, timeout, "the shift").await
 }
