@@ -780,8 +780,20 @@ async fn run_routes(
     .modify(|e| e.managed_fields_mut().clear())
     .reflect(endpoint_writer)
     .touched_objects();
-    let mut controller = Controller::new(api::<Route>(&client, &scope), watcher::Config::default());
-    let route_store = controller.store();
+    // One watch of the Routes: the controller's, whose changes (after the first list, which
+    // reconciles every Route anyway) also reach the host-claim wakeups below, deletions too.
+    let (route_store, route_writer) = reflector::store::<Route>();
+    let (route_changed, route_changes) = mpsc::unbounded::<Route>();
+    let route_stream = watcher(api::<Route>(&client, &scope), watcher::Config::default())
+        .default_backoff()
+        .reflect(route_writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Apply(r) | watcher::Event::Delete(r)) = event {
+                let _ = route_changed.unbounded_send(r.clone());
+            }
+        })
+        .applied_objects();
+    let mut controller = Controller::for_stream(route_stream, route_store.clone());
     let mut owned = Vec::new();
     for (group, version, kind) in route_reconcile::OWNED_KINDS {
         if !route_reconcile::served(apis, kind) {
@@ -849,18 +861,15 @@ async fn run_routes(
     controller = controller.reconcile_on(dc_wakes);
     // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
     // host: those sharing its host, and those refused because another held theirs.
-    let route_events = watcher(api::<Route>(&client, &scope), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
     let domain = scope.route_domain.clone();
-    controller = controller.watches_stream(route_events, move |changed: Route| {
+    let claim_wakes = route_changes.flat_map(move |changed: Route| {
         let host_of = |r: &Route| {
             crate::route::host::effective_host(r, domain.as_deref())
                 .ok()
                 .map(|h| crate::route::host::claim_key(r, &h.name))
         };
         let key = host_of(&changed);
-        route_store
+        let woken: Vec<ObjectRef<Route>> = route_store
             .state()
             .into_iter()
             .filter(|r| r.metadata.uid != changed.metadata.uid)
@@ -874,8 +883,10 @@ async fn run_routes(
                 refused || (key.is_some() && host_of(r) == key)
             })
             .map(|r| ObjectRef::from(r.as_ref()))
-            .collect::<Vec<_>>()
+            .collect();
+        futures::stream::iter(woken)
     });
+    controller = controller.reconcile_on(claim_wakes);
     controller
         .graceful_shutdown_on(shutdown)
         .run(
