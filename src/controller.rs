@@ -787,9 +787,17 @@ async fn run_routes(
     let route_stream = watcher(api::<Route>(&client, &scope), watcher::Config::default())
         .default_backoff()
         .reflect(route_writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Apply(r) | watcher::Event::Delete(r)) = event {
-                let _ = route_changed.unbounded_send(r.clone());
+        .inspect({
+            let metrics = metrics.clone();
+            move |event| {
+                if let Ok(watcher::Event::Delete(r)) = event {
+                    // A Route that goes takes its shift's series with it.
+                    let ns = r.namespace().unwrap_or_default();
+                    metrics.shift_position(&ns, &r.name_any(), None);
+                }
+                if let Ok(watcher::Event::Apply(r) | watcher::Event::Delete(r)) = event {
+                    let _ = route_changed.unbounded_send(r.clone());
+                }
             }
         })
         .applied_objects();

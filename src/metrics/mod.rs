@@ -177,10 +177,12 @@ impl Metrics {
 
     /// A Route's traffic shift ended (`Succeeded`, `Failed`, `Aborted`).
     pub fn shift_finished(&self, phase: &str) {
+        use crate::route::shift::phase as shift;
         let outcome = match phase {
-            "Succeeded" => "succeeded",
-            "Failed" => "failed",
-            _ => "aborted",
+            shift::SUCCEEDED => "succeeded",
+            shift::FAILED => "failed",
+            shift::ABORTED => "aborted",
+            _ => return,
         };
         self.route_shifts
             .get_or_create(&ShiftLabels { outcome })

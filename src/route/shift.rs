@@ -18,7 +18,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::api::RequestStatus;
@@ -56,7 +56,7 @@ pub mod result {
 }
 
 /// The declaration, as written in the annotation.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Declaration {
     to: String,
@@ -72,7 +72,7 @@ struct Declaration {
     analysis: Option<AnalysisDeclaration>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AnalysisDeclaration {
     prometheus: String,
@@ -87,7 +87,7 @@ struct AnalysisDeclaration {
 }
 
 /// The value a check must reach: `atLeast: 0.99` (a success rate) or `atMost: 0.5` (a latency).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuccessCondition {
     #[serde(default)]
@@ -187,9 +187,12 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
     if rollback_on_failure && d.deployment_config.is_none() {
         return Err("onFailure: rollback needs deploymentConfig: the one to roll back".into());
     }
+    // Of what it says, not how it is written: reformatted, commented or as JSON, the same
+    // declaration is the same shift.
+    let digest = digest(&serde_json::to_string(&d).unwrap_or_default());
     let analysis = d.analysis.map(|a| analysis(route, &d.to, a)).transpose()?;
     Ok(Shift {
-        digest: digest(text),
+        digest,
         to: d.to,
         steps: d.steps,
         pause,

@@ -467,3 +467,16 @@ fn a_new_declaration_does_not_answer_old_requests_again() {
         "the old abort ended only the old shift"
     );
 }
+
+/// The same declaration written another way (JSON, comments, other spacing) is the same shift.
+#[test]
+fn a_reformatted_declaration_is_the_same_shift() {
+    let yaml = declared(&route(PLAIN)).expect("declared").expect("valid");
+    let json = r#"{"pause": "30s", "steps": [10, 50, 100], "to": "green"}"#;
+    let same = declared(&route(json)).expect("declared").expect("valid");
+    assert_eq!(yaml.digest, same.digest);
+    let other = declared(&route("to: green\nsteps: [10, 100]\n"))
+        .expect("declared")
+        .expect("valid");
+    assert_ne!(yaml.digest, other.digest);
+}
