@@ -22,11 +22,13 @@ pub enum Error {
 
 impl Error {
     /// Whether a retry can succeed: API availability, conflicts and throttling are transient;
-    /// a refused object or a name taken by someone else is not.
+    /// a refused object or a name taken by someone else is not. So are authentication and
+    /// authorization, which change with no event on our objects: an API server that just
+    /// started denies requests until its RBAC cache is filled, and an admin fixes a Role.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Kube(kube::Error::Api(status)) => {
-                status.code >= 500 || status.code == 409 || status.code == 429 || status.code == 404
+                status.code >= 500 || matches!(status.code, 401 | 403 | 404 | 409 | 429)
             }
             Error::Kube(_) | Error::StaleCache(_) => true,
             Error::Serde(_) | Error::NameTaken(_) => false,
@@ -45,3 +47,23 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> Error {
+        let status = kube::core::Status::failure("refused", "Reason").with_code(code);
+        Error::Kube(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn refusals_that_change_without_an_event_are_retried() {
+        for code in [401, 403, 404, 409, 429, 500, 503] {
+            assert!(api(code).is_transient(), "{code}");
+        }
+        for code in [400, 410, 422] {
+            assert!(!api(code).is_transient(), "{code}");
+        }
+    }
+}
