@@ -351,6 +351,46 @@ pub struct PodWatch {
     pub min_ready: usize,
     pub overlap: bool,
     pub events: usize,
+    /// The ReplicaSet controller's own repairs: pods of the new revision that went (it only
+    /// grows in a rollout, so each was a surplus pod) and pods of older revisions that appeared
+    /// after the watch began (they only shrink, so each replaced a pod deleted beyond the spec).
+    pub new_pods_gone: usize,
+    pub old_pods_added: usize,
+    /// The pods when `max_pods` and when `min_ready` were seen, and every change with the time
+    /// it was seen, for a failure to explain itself.
+    pub at_max_pods: String,
+    pub at_min_ready: String,
+    pub timeline: Vec<String>,
+}
+
+fn pod_revision(pod: &k8s_openapi::api::core::v1::Pod) -> String {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("deployment").cloned())
+        .unwrap_or_default()
+}
+
+/// Pods as `revision: name(R|T|-)` (Ready, Terminating, neither), sorted.
+fn describe_pods<'p>(
+    pods: impl IntoIterator<Item = &'p k8s_openapi::api::core::v1::Pod>,
+) -> String {
+    let mut lines: Vec<String> = pods
+        .into_iter()
+        .map(|p| {
+            let mark = if p.metadata.deletion_timestamp.is_some() {
+                'T'
+            } else if is_ready(p) {
+                'R'
+            } else {
+                '-'
+            };
+            let name = p.metadata.name.as_deref().unwrap_or_default();
+            format!("{}: {name}({mark})", pod_revision(p))
+        })
+        .collect();
+    lines.sort();
+    lines.join(", ")
 }
 
 pub struct PodWatcher {
@@ -365,6 +405,7 @@ impl PodWatcher {
         use futures::StreamExt;
         use k8s_openapi::api::core::v1::Pod;
         use kube::runtime::{WatchStreamExt, reflector, watcher};
+        use std::collections::BTreeSet;
         let api = ns.api::<Pod>();
         let (reader, writer) = reflector::store::<Pod>();
         let config = watcher::Config::default().labels(&format!("deploymentconfig={dc}"));
@@ -377,28 +418,58 @@ impl PodWatcher {
                 min_ready: usize::MAX,
                 ..Default::default()
             };
-            let mut listed = false;
+            // Pods by name: the older revisions' at the first list, the new revision's ever
+            // seen, and the repairs found so far.
+            let mut old_at_start: Option<BTreeSet<String>> = None;
+            let mut new_seen = BTreeSet::new();
+            let (mut new_gone, mut old_added) = (BTreeSet::new(), BTreeSet::new());
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
                     ev = stream.next() => {
                         let Some(ev) = ev else { break };
                         // Count only once the initial list is whole (the store is swapped in
-                        // at InitDone), so a half-filled store never looks like lost pods.
-                        match ev {
-                            Ok(watcher::Event::InitDone) => listed = true,
+                        // at InitDone), so a half-filled store never looks like lost pods. A
+                        // relist (after the API server restarts) is seen whole too.
+                        let changed = match ev {
+                            Ok(watcher::Event::InitDone) => "listed".to_string(),
                             Ok(watcher::Event::Init | watcher::Event::InitApply(_)) | Err(_) => continue,
-                            Ok(_) => {}
-                        }
-                        if !listed { continue; }
-                        seen.events += 1;
+                            Ok(watcher::Event::Apply(p)) => describe_pods([&p]),
+                            Ok(watcher::Event::Delete(p)) => format!("deleted {}", p.metadata.name.unwrap_or_default()),
+                        };
                         let pods = store.state();
+                        let name = |p: &Pod| p.metadata.name.clone().unwrap_or_default();
+                        let old_at_start = old_at_start.get_or_insert_with(|| {
+                            pods.iter().filter(|p| pod_revision(p) != new_revision).map(|p| name(p)).collect()
+                        });
+                        let live_new: BTreeSet<String> = pods
+                            .iter()
+                            .filter(|p| pod_revision(p) == new_revision && p.metadata.deletion_timestamp.is_none())
+                            .map(|p| name(p))
+                            .collect();
+                        new_seen.extend(live_new.iter().cloned());
+                        new_gone.extend(new_seen.difference(&live_new).cloned());
+                        old_added.extend(
+                            pods.iter()
+                                .filter(|p| pod_revision(p) != new_revision && !old_at_start.contains(&name(p)))
+                                .map(|p| name(p)),
+                        );
+                        seen.new_pods_gone = new_gone.len();
+                        seen.old_pods_added = old_added.len();
+
+                        seen.events += 1;
                         let ready = pods.iter().filter(|p| is_ready(p)).count();
-                        seen.max_pods = seen.max_pods.max(pods.len());
-                        seen.min_ready = seen.min_ready.min(ready);
-                        let rev = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("deployment").cloned()).unwrap_or_default();
-                        let new = pods.iter().any(|p| rev(p) == new_revision);
-                        let old = pods.iter().any(|p| rev(p) != new_revision);
+                        seen.timeline.push(format!("{} {changed} {ready}/{}", jiff::Timestamp::now(), pods.len()));
+                        if pods.len() > seen.max_pods {
+                            seen.max_pods = pods.len();
+                            seen.at_max_pods = describe_pods(pods.iter().map(|p| p.as_ref()));
+                        }
+                        if ready < seen.min_ready {
+                            seen.min_ready = ready;
+                            seen.at_min_ready = describe_pods(pods.iter().map(|p| p.as_ref()));
+                        }
+                        let new = pods.iter().any(|p| pod_revision(p) == new_revision);
+                        let old = pods.iter().any(|p| pod_revision(p) != new_revision);
                         seen.overlap |= new && old;
                     }
                 }
