@@ -203,6 +203,10 @@ pub struct ShiftStatus {
     pub step_started_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_check_at: Option<Time>,
+    /// Since when the shift holds at its step because the Route is not admitted (nothing serves
+    /// it, so no step can be judged); the step starts over once it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<Time>,
     /// Checks of the current step that passed; failed and inconclusive checks of the shift.
     #[serde(default)]
     pub passed_checks: i32,

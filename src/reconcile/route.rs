@@ -390,7 +390,8 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
         })
     });
     let current = route.status.as_ref().and_then(|s| s.shift.as_ref());
-    let check = match shift::check_due(&shift, current, now) {
+    let refused = shift::refusal(route);
+    let check = match shift::check_due(&shift, current, refused.is_some(), now) {
         Some(analysis) => Some(super::analysis::check(analysis).await),
         None => None,
     };
@@ -399,6 +400,7 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
         shift: &shift,
         followed,
         check,
+        refused,
         now,
     }))
 }

@@ -46,6 +46,7 @@ pub mod reason {
     pub const ABORTED: &str = "TrafficShiftAborted";
     pub const INVALID: &str = "InvalidTrafficShift";
     pub const REQUEST_REFUSED: &str = "TrafficShiftRequestRefused";
+    pub const HELD: &str = "TrafficShiftHeld";
 }
 
 /// Check results.
@@ -338,6 +339,8 @@ pub struct ShiftInputs<'a> {
     pub followed: Option<Followed>,
     /// The check the shell ran this pass, because `check_due` said so.
     pub check: Option<CheckResult>,
+    /// Why the Route is not admitted, as its status says (`None`: admitted or not yet known).
+    pub refused: Option<String>,
     pub now: Timestamp,
 }
 
@@ -363,15 +366,27 @@ pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftStatus {
     }
 }
 
-/// The query to run now, if a check is due.
+/// Why the Route is refused, as its status says (Admitted=False); `None` while it is admitted
+/// or the Gateway has not answered yet.
+pub fn refusal(route: &Route) -> Option<String> {
+    let ingress = route.status.as_ref()?.ingress.iter();
+    let refused = ingress
+        .flat_map(|i| &i.conditions)
+        .find(|c| c.type_ == crate::api::conditions::route::ADMITTED && c.status == "False")?;
+    Some(format!("{}: {}", refused.reason, refused.message))
+}
+
+/// The query to run now, if a check is due (never while the Route is refused: no traffic of
+/// it flows to be judged).
 pub fn check_due<'s>(
     shift: &'s Shift,
     status: Option<&ShiftStatus>,
+    refused: bool,
     now: Timestamp,
 ) -> Option<&'s Analysis> {
     let analysis = shift.analysis.as_ref()?;
     let s = status.filter(|s| s.declaration == shift.digest && s.phase == phase::PROGRESSING)?;
-    (next_check(analysis, s)? <= now).then_some(analysis)
+    (!refused && s.held_since.is_none() && next_check(analysis, s)? <= now).then_some(analysis)
 }
 
 /// When the current step's next check is due: an interval after the step started, or after the
@@ -406,6 +421,9 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     requests(route, shift, &mut d, now);
     start(inputs, &mut d, current.is_none());
     if d.status.phase == phase::PROGRESSING {
+        hold(inputs, &mut d);
+    }
+    if d.status.phase == phase::PROGRESSING && d.status.held_since.is_none() {
         if let Some(check) = &inputs.check {
             record_check(inputs, check, &mut d);
         }
@@ -525,6 +543,37 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     }
 }
 
+/// A refused Route serves nothing, so its step can be neither waited out nor checked: the shift
+/// holds at the step (its weights stay) until the Route is admitted, and the step starts over
+/// then, as after a resume.
+fn hold(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
+    let s = &mut d.status;
+    match (&inputs.refused, &s.held_since) {
+        (Some(why), None) => {
+            s.held_since = Some(Time(inputs.now));
+            s.message = format!(
+                "held at step {} ({}%): the route is not admitted: {why}",
+                s.step, s.weight
+            );
+            d.events
+                .push(Event::warning(reason::HELD, s.message.clone()));
+        }
+        (None, Some(_)) => {
+            s.held_since = None;
+            s.step_started_at = Some(Time(inputs.now));
+            s.last_check_at = None;
+            s.message = format!(
+                "step {} of {} starts over: the route is admitted again ({}% of traffic to {})",
+                s.step,
+                inputs.shift.steps.len(),
+                s.weight,
+                inputs.shift.to
+            );
+        }
+        _ => {}
+    }
+}
+
 fn go_to_step(shift: &Shift, d: &mut ShiftDecision, step: i32, now: Timestamp) {
     let s = &mut d.status;
     let weight = shift.steps.get((step - 1) as usize).copied().unwrap_or(100);
@@ -532,6 +581,7 @@ fn go_to_step(shift: &Shift, d: &mut ShiftDecision, step: i32, now: Timestamp) {
     s.weight = weight;
     s.step_started_at = Some(Time(now));
     s.last_check_at = None;
+    s.held_since = None;
     s.passed_checks = 0;
     s.message = format!(
         "step {step} of {}: {weight}% of traffic to {}",
@@ -645,6 +695,7 @@ fn succeed(shift: &Shift, d: &mut ShiftDecision, now: Timestamp, why: &str) {
 fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message: String) {
     let s = &mut d.status;
     s.phase = phase.into();
+    s.held_since = None;
     if phase != self::phase::SUCCEEDED {
         s.weight = 0;
     }
@@ -657,9 +708,10 @@ fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message
     d.finished = Some(phase);
 }
 
-/// When to look again: the next check, or the end of the step's pause.
+/// When to look again: the next check, or the end of the step's pause (while held, the Route's
+/// admission changing wakes it).
 fn wake(shift: &Shift, s: &ShiftStatus, now: Timestamp) -> Option<Duration> {
-    if s.phase != phase::PROGRESSING {
+    if s.phase != phase::PROGRESSING || s.held_since.is_some() {
         return None;
     }
     let pause_end = s.step_started_at.as_ref().map(|t| t.0 + shift.pause);

@@ -533,3 +533,59 @@ async fn a_rollout_starts_the_shift_and_the_plugin_steers_it() {
     assert!(!ok && err.contains("aborted"), "{err}");
     ns.cleanup().await;
 }
+
+/// A Route refused for a host an older Route holds serves nothing: its shift holds at step 1 for
+/// as long as that lasts (no step, however short the pause), and takes its steps once the older
+/// Route goes.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_shift_holds_while_its_route_is_refused_and_goes_on_once_admitted() {
+    let ns = TestNamespace::new("shift-held").await;
+    let _op = Operator::start(&ns.name);
+    gateway(&ns).await;
+    let route = |name: &str, shift: &str| {
+        format!(
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: {name}\n  annotations: {{cutover.io/traffic-shift: '{shift}'}}\nspec:\n  host: shop.apps.test\n  to: {{kind: Service, name: blue, weight: 100}}\n  alternateBackends: [{{kind: Service, name: green, weight: 0}}]\n"
+        )
+    };
+    let services = "apiVersion: v1\nkind: Service\nmetadata: {name: blue}\nspec: {ports: [{port: 80}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: green}\nspec: {ports: [{port: 80}]}\n";
+    let (ok, out) = apply(&ns.name, services).await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, &route("older", "")).await;
+    assert!(ok, "{out}");
+    // Creation times have whole seconds: the claimant must be strictly newer.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let shift = r#"{"to": "green", "steps": [50, 100], "pause": "1s"}"#;
+    let (ok, out) = apply(&ns.name, &route("newer", shift)).await;
+    assert!(ok, "{out}");
+
+    let held = eventually("the shift held", MINUTE, || async {
+        shift_of(&ns, "newer")
+            .await
+            .filter(|s| s.held_since.is_some())
+    })
+    .await;
+    assert_eq!((held.phase.as_str(), held.step), ("Progressing", 1));
+    assert_eq!(
+        held.message,
+        "held at step 1 (50%): the route is not admitted: HostAlreadyClaimed: route older already exposes shop.apps.test and is older"
+    );
+    // Several pauses later it still holds.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = shift_of(&ns, "newer").await.expect("shift status");
+    assert_eq!((s.step, s.held_since), (1, held.held_since));
+
+    let (ok, _, err) = kubectl(&["delete", "route", "older", "-n", &ns.name]).await;
+    assert!(ok, "{err}");
+    let done = eventually("the shift goes on and succeeds", MINUTE, || async {
+        shift_of(&ns, "newer")
+            .await
+            .filter(|s| s.phase == "Succeeded")
+    })
+    .await;
+    assert_eq!((done.weight, done.held_since), (100, None));
+    let steps = occurrences(&ns, "TrafficShiftStep").await;
+    assert_eq!(steps, 2, "50% once, 100% once");
+    assert_eq!(occurrences(&ns, "TrafficShiftHeld").await, 1);
+    ns.cleanup().await;
+}

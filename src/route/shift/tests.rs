@@ -37,6 +37,8 @@ struct World {
     route: Route,
     shift: Shift,
     followed: Option<Followed>,
+    /// Why the Route is refused, when it is.
+    refused: Option<String>,
     now: Timestamp,
     finished: Vec<&'static str>,
     rollbacks: Vec<(String, String)>,
@@ -51,6 +53,7 @@ impl World {
             route,
             shift,
             followed: None,
+            refused: None,
             now: t0(),
             finished: vec![],
             rollbacks: vec![],
@@ -61,12 +64,14 @@ impl World {
     /// One pass at `now`, with the check result `answer` gives when one is due.
     fn pass(&mut self, answer: impl Fn() -> CheckResult) -> ShiftDecision {
         let status = self.route.status.as_ref().and_then(|s| s.shift.as_ref());
-        let check = check_due(&self.shift, status, self.now).map(|_| answer());
+        let check =
+            check_due(&self.shift, status, self.refused.is_some(), self.now).map(|_| answer());
         let d = advance(&ShiftInputs {
             route: &self.route,
             shift: &self.shift,
             followed: self.followed,
             check,
+            refused: self.refused.clone(),
             now: self.now,
         });
         if let Some(s) = self.route.status.as_mut() {
@@ -291,7 +296,7 @@ fn started_by_a_rollout(text: &str) -> World {
 fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     let mut w = started_by_a_rollout(ANALYSED);
     // No check before a whole interval of traffic at the step's weights.
-    assert!(check_due(&w.shift, Some(&w.status()), w.now).is_none());
+    assert!(check_due(&w.shift, Some(&w.status()), false, w.now).is_none());
     w.now += SignedDuration::from_secs(5);
     w.pass(pass);
     assert_eq!(w.status().passed_checks, 1);
@@ -328,6 +333,72 @@ fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
         (w.status().phase.as_str(), w.status().step),
         ("Progressing", 1)
     );
+}
+
+#[test]
+fn a_refused_route_holds_its_step_until_admitted_and_the_step_starts_over() {
+    let mut w = World::new(PLAIN);
+    w.run(10, pass);
+    let why = "HostAlreadyClaimed: route shop-old already exposes shop.example.com";
+    w.refused = Some(why.into());
+    let held_at = w.now;
+    let d = w.pass(pass);
+    assert_eq!(
+        d.requeue_after, None,
+        "admission changing wakes it, not a timer"
+    );
+    // Far past the 30 s pause: no step is taken while nothing serves the Route.
+    w.run(300, pass);
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 1, 10));
+    assert_eq!(s.held_since.map(|t| t.0), Some(held_at));
+    assert_eq!(
+        s.message,
+        format!("held at step 1 (10%): the route is not admitted: {why}")
+    );
+    assert_eq!(w.serving(), weights_of(90, 10), "the step's weights stay");
+    let held: Vec<_> = w
+        .events
+        .iter()
+        .filter(|e| e.reason == reason::HELD)
+        .collect();
+    assert_eq!(held.len(), 1, "said once: {held:?}");
+
+    // Admitted again: the step's whole pause counts from now.
+    w.refused = None;
+    let admitted_at = w.now;
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!(s.held_since, None);
+    assert_eq!(s.step_started_at.map(|t| t.0), Some(admitted_at));
+    assert!(s.message.contains("starts over"), "{}", s.message);
+    w.run(29, pass);
+    assert_eq!(w.status().step, 1);
+    w.run(2, pass);
+    assert_eq!((w.status().step, w.status().weight), (2, 50));
+}
+
+#[test]
+fn no_check_runs_while_the_route_is_refused() {
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.refused = Some("NoMatchingListener: no listener".into());
+    // With no traffic flowing no check would pass: none runs, and none fails the shift.
+    w.run(120, || panic!("a check ran while the route was refused"));
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.step), ("Progressing", 1));
+    assert_eq!(s.checks.len(), 0);
+    w.refused = None;
+    w.run(4, pass);
+    assert_eq!(w.status().passed_checks, 0, "a whole interval first");
+    w.run(2, pass);
+    assert_eq!(w.status().passed_checks, 1);
+    // Promoting a held shift ends the hold with it.
+    w.refused = Some("NoMatchingListener: no listener".into());
+    w.pass(pass);
+    w.request("promote", "p1");
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.held_since), ("Succeeded", None));
 }
 
 #[test]
