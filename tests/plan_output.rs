@@ -161,6 +161,31 @@ fn without_a_config_change_trigger_an_edit_rolls_nothing_out() {
     assert!(p.steps.is_empty(), "{:?}", p.steps);
 }
 
+/// `--image` is an image arriving in the trigger's tag: a manual trigger leaves it for `rollout
+/// latest`, as the trigger controller does.
+#[test]
+fn an_image_for_a_manual_trigger_waits_for_rollout_latest() {
+    let mut dc = manifest("examples/frontend.yaml");
+    for t in dc.spec.triggers.iter_mut().flatten() {
+        if let Some(p) = t.image_change_params.as_mut() {
+            p.automatic = false;
+        }
+    }
+    let a = Assumptions::default();
+    let p = plan::plan(
+        plan::from_manifest(dc, &a),
+        &image("helloworld", "openshift/hello-openshift:v2"),
+        &a,
+    )
+    .expect("a plan");
+    assert_eq!(p.ending.result, "NoRollout");
+    assert_eq!(
+        p.ending.message,
+        "the ImageChange trigger of container \"helloworld\" is not automatic: the new image waits for `kubectl dc rollout latest`"
+    );
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+}
+
 #[test]
 fn a_container_that_does_not_exist_is_an_error() {
     let a = Assumptions::default();

@@ -68,6 +68,9 @@ pub enum PlanError {
     },
     #[error("the manifest is deploymentconfig {found:?}, not {expected:?}")]
     OtherDeploymentConfig { expected: String, found: String },
+    /// The trigger controller's write did not apply to the simulated DeploymentConfig.
+    #[error("could not apply the image trigger's write: {0}")]
+    TriggerWrite(String),
 }
 
 /// One second of the plan in which the operator acted.
@@ -251,7 +254,7 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
     let before = world.latest_version();
     let from = active(&world);
     let template = world.dc.spec.template.clone();
-    apply(&mut world, change)?;
+    let held = apply(&mut world, change)?;
     let template_changed = world.dc.spec.template != template;
     let replicas = world.dc.spec.replicas;
     if a.unready > 0 {
@@ -392,6 +395,7 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
             before,
             start,
             template_changed,
+            held,
         ),
     };
     // Only the revisions the plan moves, and the one serving before.
@@ -471,8 +475,9 @@ fn recorded_configs(world: &World) -> config_triggers::ConfigHashes {
         .collect()
 }
 
-/// Applies the change as its writer would: a manifest, new images, a `rollout latest`.
-fn apply(world: &mut World, change: &Change) -> Result<(), PlanError> {
+/// Applies the change as its writer would: a manifest, new images, a `rollout latest`. Returns
+/// why no rollout may follow, when the change itself says so.
+fn apply(world: &mut World, change: &Change) -> Result<Option<String>, PlanError> {
     if let Some(manifest) = &change.manifest {
         let (expected, found) = (world.dc.name_any(), manifest.name_any());
         if expected != found {
@@ -491,42 +496,123 @@ fn apply(world: &mut World, change: &Change) -> Result<(), PlanError> {
         follow_template_images(&old, &mut world.dc);
     }
     if !change.images.is_empty() {
-        let dc_name = world.dc.name_any();
-        let mut template = world.dc.spec.template.0.clone();
-        for (container, image) in &change.images {
-            let found = ["containers", "initContainers"].iter().any(|list| {
-                template["spec"][list]
-                    .as_array_mut()
-                    .into_iter()
-                    .flatten()
-                    .find(|c| c["name"] == container.as_str())
-                    .map(|c| c["image"] = Value::String(image.clone()))
-                    .is_some()
-            });
-            if !found {
-                let known: Vec<String> = world
-                    .dc
-                    .spec
-                    .template
-                    .containers()
-                    .iter()
-                    .map(|c| c.name.to_string())
-                    .collect();
-                return Err(PlanError::UnknownContainer {
-                    dc: dc_name,
-                    container: container.clone(),
-                    known: known.join(", "),
-                });
-            }
-        }
-        let old = world.dc.clone();
-        world.edit(|spec| spec.template.0 = template);
-        follow_template_images(&old, &mut world.dc);
+        return arrive(world, &change.images);
     }
     if change.latest {
         world.annotate(&RequestKind::Latest.annotation(), "plan");
     }
-    Ok(())
+    Ok(None)
+}
+
+/// New images, each as its writer would bring it: into the tag of the ImageChange trigger that
+/// governs its container, where the trigger controller's own decision writes it (automatic
+/// triggers only; a manual one leaves it to `rollout latest`); into the pod template for a
+/// container no trigger governs, as `kubectl set image` would.
+fn arrive(world: &mut World, images: &[(String, String)]) -> Result<Option<String>, PlanError> {
+    use crate::image::trigger::{self, Firing};
+    let own_ns = world.dc.namespace().unwrap_or_default();
+    let known = template_images(&world.dc);
+    let mut arrivals = Arrivals::default();
+    let mut manual = Vec::new();
+    let mut template = world.dc.spec.template.0.clone();
+    for (container, image) in images {
+        if !known.contains_key(container) {
+            let known: Vec<&str> = known.keys().map(String::as_str).collect();
+            return Err(PlanError::UnknownContainer {
+                dc: world.dc.name_any(),
+                container: container.clone(),
+                known: known.join(", "),
+            });
+        }
+        let governing = world
+            .dc
+            .spec
+            .triggers
+            .iter()
+            .flatten()
+            .filter_map(|t| t.image_change_params.as_ref())
+            .find(|p| p.container_names.contains(container));
+        let tag = governing.and_then(|p| {
+            let (stream, tag) = crate::image::split_stream_tag(p.from.name.as_deref()?)?;
+            let ns = p.from.namespace.clone().filter(|n| !n.is_empty());
+            Some((
+                p.automatic,
+                ns.unwrap_or_else(|| own_ns.clone()),
+                stream,
+                tag,
+            ))
+        });
+        match tag {
+            Some((automatic, ns, stream, tag)) => {
+                arrivals.push(&ns, stream, tag, image);
+                if !automatic {
+                    manual.push(container.as_str());
+                }
+            }
+            None => {
+                for list in ["containers", "initContainers"] {
+                    for c in template["spec"][list].as_array_mut().into_iter().flatten() {
+                        if c["name"] == container.as_str() {
+                            c["image"] = Value::String(image.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    world.edit(|spec| spec.template.0 = template);
+    let write = trigger::deployment_config(&world.dc, &arrivals, Firing::Automatic);
+    if !write.is_empty() {
+        let failed = |e: &dyn std::fmt::Display| PlanError::TriggerWrite(e.to_string());
+        let patch: json_patch::Patch =
+            serde_json::from_value(trigger::json_patch(&world.dc, &write).into())
+                .map_err(|e| failed(&e))?;
+        let mut doc = serde_json::to_value(&world.dc).map_err(|e| failed(&e))?;
+        json_patch::patch(&mut doc, &patch).map_err(|e| failed(&e))?;
+        let written: DeploymentConfig = serde_json::from_value(doc).map_err(|e| failed(&e))?;
+        world.edit(|spec| *spec = written.spec);
+    }
+    Ok((!manual.is_empty()).then(|| {
+        format!(
+            "the ImageChange trigger of {} is not automatic: the new image waits for `kubectl dc rollout latest`",
+            manual.iter().map(|c| format!("container {c:?}")).collect::<Vec<_>>().join(", ")
+        )
+    }))
+}
+
+/// The tags a plan's images arrive in: `(namespace, stream)` → tag → image. Each reads as an
+/// ImageStream whose tag holds only that image.
+#[derive(Default)]
+struct Arrivals(BTreeMap<(String, String), BTreeMap<String, String>>);
+
+impl Arrivals {
+    fn push(&mut self, namespace: &str, stream: &str, tag: &str, image: &str) {
+        self.0
+            .entry((namespace.to_string(), stream.to_string()))
+            .or_default()
+            .insert(tag.to_string(), image.to_string());
+    }
+}
+
+impl crate::image::trigger::Streams for Arrivals {
+    fn stream(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<std::sync::Arc<crate::api::image_stream::ImageStream>> {
+        let tags = self.0.get(&(namespace.to_string(), name.to_string()))?;
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(tag, image)| {
+                json!({"tag": tag, "items": [{"created": "2000-01-01T00:00:00Z",
+                       "dockerImageReference": image, "image": "", "generation": 1}]})
+            })
+            .collect();
+        let stream = json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+                            "metadata": {"name": name, "namespace": namespace}, "spec": {},
+                            "status": {"dockerImageRepository": "", "tags": tags}});
+        serde_json::from_value(stream).ok().map(std::sync::Arc::new)
+    }
 }
 
 /// An ImageChange trigger records the image its containers now name, as when that image
@@ -820,6 +906,7 @@ fn ending(
     before: i64,
     start: Timestamp,
     template_changed: bool,
+    held: Option<String>,
 ) -> Ending {
     let serving = || {
         let serving: Vec<String> = world
@@ -866,7 +953,7 @@ fn ending(
             Ending {
                 result: "NoRollout".into(),
                 at: None,
-                message: refused.or(progressing).unwrap_or_else(|| {
+                message: held.or(refused).or(progressing).unwrap_or_else(|| {
                     if before == 0 {
                         "nothing starts a rollout".to_string()
                     } else if !template_changed {
