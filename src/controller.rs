@@ -755,6 +755,51 @@ struct RouteInputs {
 /// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
 /// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
 /// Routes they share a host with.
+/// `(namespace, name)` of each Gateway that changes: those in scope, and the default Gateway
+/// where it lies outside it (a Gateway another namespace's Route names is read at its resync).
+/// By metadata: which Gateway changed is all a wakeup needs; the reconcile reads it whole.
+fn gateway_changes(
+    client: &Client,
+    scope: &Scope,
+    apis: crate::route::Apis,
+) -> futures::stream::BoxStream<'static, (String, String)> {
+    if !apis.routes {
+        return futures::stream::empty().boxed();
+    }
+    let ar = route_reconcile::resource("gateway.networking.k8s.io", "v1", "Gateway");
+    let changes = |api: Api<PartialObjectMeta<DynamicObject>>, config: watcher::Config| {
+        watcher(api, config)
+            .default_backoff()
+            .touched_objects()
+            .filter_map(|o| async move {
+                let o = o.ok()?;
+                Some((o.namespace().unwrap_or_default(), o.name_any()))
+            })
+            .boxed()
+    };
+    let mut streams = Vec::new();
+    match &scope.namespace {
+        Some(ns) => {
+            let api = Api::namespaced_with(client.clone(), ns, &ar);
+            streams.push(changes(api, watcher::Config::default()));
+            let outside = scope
+                .default_gateway
+                .as_ref()
+                .and_then(|g| Some((g.namespace.as_ref().filter(|n| *n != ns)?, &g.name)));
+            if let Some((gw_ns, name)) = outside {
+                let api = Api::namespaced_with(client.clone(), gw_ns, &ar);
+                let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
+                streams.push(changes(api, only));
+            }
+        }
+        None => streams.push(changes(
+            Api::all_with(client.clone(), &ar),
+            watcher::Config::default(),
+        )),
+    }
+    futures::stream::select_all(streams).boxed()
+}
+
 async fn run_routes(
     client: Client,
     scope: Scope,
@@ -867,6 +912,24 @@ async fn run_routes(
         futures::stream::iter(routes_following(&shift_routes, &dcs, &ns, &name))
     });
     controller = controller.reconcile_on(dc_wakes);
+    // A Gateway that comes, goes or changes (listeners, addresses) wakes the Routes it parents:
+    // a Route applied before its Gateway is served once the Gateway arrives, not at the resync.
+    let gateway_routes = route_store.clone();
+    let default_gateway = scope.default_gateway.clone();
+    let gateway_wakes = gateway_changes(&client, &scope, apis).flat_map(move |(ns, name)| {
+        let woken: Vec<ObjectRef<Route>> = gateway_routes
+            .state()
+            .into_iter()
+            .filter(|r| {
+                let own = r.namespace().unwrap_or_default();
+                crate::route::GatewayRef::of_route(r, default_gateway.as_ref())
+                    .is_some_and(|g| g.names(&own, &ns, &name))
+            })
+            .map(|r| ObjectRef::from(r.as_ref()))
+            .collect();
+        futures::stream::iter(woken)
+    });
+    controller = controller.reconcile_on(gateway_wakes);
     // A Route that comes, goes or changes host wakes the Routes that may now win or lose the
     // host: those sharing its host, and those refused because another held theirs.
     let domain = scope.route_domain.clone();

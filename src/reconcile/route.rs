@@ -144,11 +144,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         })
         .map(|s| s.metadata.name.as_deref().unwrap_or_default())
         .collect();
-    let gateway_ref = route
-        .annotations()
-        .get(route::GATEWAY_ANNOTATION)
-        .and_then(|g| GatewayRef::parse(g))
-        .or_else(|| ctx.default_gateway.clone());
+    let gateway_ref = GatewayRef::of_route(&route, ctx.default_gateway.as_ref());
     let mut gateway_forbidden = None;
     let gateway = match (&gateway_ref, ctx.apis.routes) {
         (Some(r), true) => {

@@ -31,6 +31,24 @@ impl GatewayRef {
         }
     }
 
+    /// The parent Gateway of `route`: its `cutover.io/gateway` annotation, else `default`.
+    pub fn of_route(
+        route: &crate::api::route::Route,
+        default: Option<&GatewayRef>,
+    ) -> Option<GatewayRef> {
+        use kube::ResourceExt;
+        route
+            .annotations()
+            .get(crate::api::keys::GATEWAY_ANNOTATION)
+            .and_then(|g| GatewayRef::parse(g))
+            .or_else(|| default.cloned())
+    }
+
+    /// Whether this reference, made by a Route in `route_namespace`, names Gateway `ns/name`.
+    pub fn names(&self, route_namespace: &str, ns: &str, name: &str) -> bool {
+        self.name == name && self.namespace.as_deref().unwrap_or(route_namespace) == ns
+    }
+
     /// `namespace/name`, the Route's namespace when the reference names none.
     pub fn display(&self, route_namespace: &str) -> String {
         format!(

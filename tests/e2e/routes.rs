@@ -453,3 +453,36 @@ async fn a_routes_own_certificate_becomes_a_secret_and_a_listener_set_and_goes_w
     );
     ns.cleanup().await;
 }
+
+/// A Route applied before its Gateway (a GitOps sync applies them in no fixed order) is refused
+/// until the Gateway exists, and served as soon as it does: the Gateway's arrival wakes it,
+/// well before the five-minute resync.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_route_applied_before_its_gateway_is_served_when_the_gateway_arrives() {
+    let ns = TestNamespace::new("gateway-later").await;
+    let _op = Operator::start(&ns.name);
+    let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 8080}]}\n---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: web}\nspec:\n  host: web.example.com\n  to: {kind: Service, name: web}\n";
+    let (ok, out) = apply(&ns.name, yaml).await;
+    assert!(ok, "{out}");
+    let refused = eventually("refused: no Gateway", MINUTE, || async {
+        let status = route_status(&ns, "web").await?;
+        let c = status["ingress"][0]["conditions"][0].clone();
+        (c["reason"] == "GatewayNotFound").then_some(c)
+    })
+    .await;
+    assert_eq!(refused["status"], "False");
+    assert_eq!(
+        refused["message"],
+        format!("Gateway {}/public not found", ns.name)
+    );
+
+    gateway(&ns).await;
+    eventually(
+        "the HTTPRoute, once the Gateway exists",
+        Duration::from_secs(30),
+        || async { http_routes(&ns).get_opt("web").await.ok()?.map(|_| ()) },
+    )
+    .await;
+    ns.cleanup().await;
+}

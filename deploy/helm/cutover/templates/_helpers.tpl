@@ -89,13 +89,14 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   resources: ["routes/status"]
   verbs: ["get", "patch", "update"]
 # Realised as Gateway API objects it owns (labelled cutover.io/route): routes, ListenerSets
-# for Routes' own certificates, BackendTLSPolicies for re-encrypt; the parent Gateway is read.
+# for Routes' own certificates, BackendTLSPolicies for re-encrypt; the parent Gateway is read,
+# and watched (by metadata) so its changes wake the Routes it parents.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes", "tlsroutes", "listenersets", "backendtlspolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["gateways"]
-  verbs: ["get"]
+  verbs: ["get", "list", "watch"]
 # A Route's certificate (Secret <route>-tls) and destination CA (ConfigMap
 # <route>-destination-ca), watched by the cutover.io/route label. Config triggers (opt-in)
 # watch ConfigMaps and Secrets by metadata and read those a DeploymentConfig follows by name.
