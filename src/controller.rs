@@ -853,22 +853,21 @@ async fn run_routes(
             continue;
         }
         let ar = route_reconcile::resource(group, version, kind);
+        // By metadata: who owns it is all that matters here (the applied route's status comes
+        // from the apply), and a Route's certificate key never reaches the operator this way.
+        type Meta = PartialObjectMeta<DynamicObject>;
         let objects = match &scope.namespace {
-            Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
-            None => Api::<DynamicObject>::all_with(client.clone(), &ar),
+            Some(ns) => Api::<Meta>::namespaced_with(client.clone(), ns, &ar),
+            None => Api::<Meta>::all_with(client.clone(), &ar),
         };
-        let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+        let writer = reflector::store::Writer::<Meta>::new(ar.clone());
         let store = writer.as_reader();
         let events = watcher(
             objects,
             watcher::Config::default().labels(crate::route::ROUTE_LABEL),
         )
         .default_backoff()
-        // Only who owns it matters here (the applied route's status comes from the apply).
-        .modify(|o| {
-            o.data = serde_json::Value::Null;
-            o.managed_fields_mut().clear();
-        })
+        .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .touched_objects();
         controller = controller.owns_stream_with(events, ar);

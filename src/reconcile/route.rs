@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::core::{ApiResource, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
@@ -64,8 +65,8 @@ pub struct RouteContext {
     pub endpoints: Store<EndpointSlice>,
     /// Every Route in scope: host claims are decided among them.
     pub routes: Store<Route>,
-    /// The objects Routes own, by kind (label-selected caches).
-    pub owned: Vec<(&'static str, Store<DynamicObject>)>,
+    /// The objects Routes own, by kind (label-selected caches of their metadata).
+    pub owned: Vec<(&'static str, Store<PartialObjectMeta<DynamicObject>>)>,
     /// The parent Gateway of Routes without a `cutover.io/gateway` annotation.
     pub default_gateway: Option<GatewayRef>,
     /// The ingress domain of generated hosts.
@@ -194,7 +195,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     };
     let mut plan = route::plan(&inputs);
     let previous = route.status.as_ref();
-    let ours = |o: &DynamicObject| o.owner_references().iter().any(|r| r.uid == uid);
+    let ours = |owners: &[OwnerReference]| owners.iter().any(|r| r.uid == uid);
 
     // Every name the plan uses must be free or the Route's own.
     let mut conflict = None;
@@ -210,14 +211,14 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
             .and_then(|(_, s)| {
                 s.get(&ObjectRef::new_with(object_name, resource_of(kind)).within(&ns))
             });
-        if cached.as_deref().is_some_and(ours) {
+        if cached.is_some_and(|o| ours(o.owner_references())) {
             continue;
         }
         let Some(api) = api_for(&ctx, &ns, kind) else {
             continue;
         };
         if let Some(existing) = api.get_opt(object_name).await?
-            && !ours(&existing)
+            && !ours(existing.owner_references())
         {
             let owner = existing
                 .owner_references()
@@ -288,7 +289,9 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
             store
                 .state()
                 .iter()
-                .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && ours(o))
+                .filter(|o| {
+                    o.namespace().as_deref() == Some(ns.as_str()) && ours(o.owner_references())
+                })
                 .map(|o| (*kind, o.name_any()))
                 .filter(|(kind, n)| !keep.contains(&(kind.to_string(), n.clone()))),
         );
