@@ -11,8 +11,8 @@ use futures::FutureExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
@@ -386,6 +386,10 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
         Some(Followed {
             latest_version: dc.status.as_ref().map_or(0, |s| s.latest_version),
             complete: matches!(rollout_state(&dc), RolloutState::Done(_)),
+            rollback: dc
+                .status
+                .as_ref()
+                .is_some_and(crate::strategy::requests::latest_is_rollback),
         })
     });
     let current = route.status.as_ref().and_then(|s| s.shift.as_ref());

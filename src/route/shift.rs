@@ -322,6 +322,9 @@ pub struct Followed {
     pub latest_version: i64,
     /// Its latest rollout is Complete.
     pub complete: bool,
+    /// Its latest revision is a rollback (a shift's own, or `rollout undo`): old code, which
+    /// starts no shift toward it.
+    pub rollback: bool,
 }
 
 /// What a check found.
@@ -520,7 +523,7 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
             let newer = f.latest_version > s.deployment_config_version.unwrap_or(0);
             if newer && f.complete {
                 s.deployment_config_version = Some(f.latest_version);
-                true
+                !f.rollback
             } else {
                 if s.phase == phase::PENDING {
                     s.message = format!(
@@ -655,8 +658,6 @@ fn record_check(inputs: &ShiftInputs<'_>, check: &CheckResult, d: &mut ShiftDeci
                 name.clone(),
                 format!("traffic-shift-{}-{version}", inputs.shift.digest),
             ));
-            // The rollback completes as a new revision: it must not start another shift.
-            d.status.deployment_config_version = Some(version + 1);
         }
     }
 }

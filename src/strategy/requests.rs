@@ -16,6 +16,18 @@ use super::revision::{Phase, Revision};
 use super::triggers::cause;
 use super::{Action, Event, HookPoint, Observed, RevisionUpdate};
 
+/// How a rollback's revision is described (`status.details.message`, then the revision rolled
+/// back to): what tells it from a rollout of new code.
+pub const ROLLBACK_DETAILS: &str = "rollback to revision";
+
+/// Whether the latest revision of a DeploymentConfig with this status is a rollback.
+pub fn latest_is_rollback(status: &crate::api::DeploymentConfigStatus) -> bool {
+    status
+        .details
+        .as_ref()
+        .is_some_and(|d| d.message.starts_with(ROLLBACK_DETAILS))
+}
+
 /// The revision a rollback goes back to: `to` when given (it must exist and not be the latest),
 /// otherwise the newest Complete revision before the latest (not latest−1
 /// blindly, as OpenShift: docs/architecture.md).
@@ -247,7 +259,7 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
     pass.actions
         .push(Action::RollBackConfig { template, triggers });
     pass.bump(
-        &format!("rollback to revision {}", target.version),
+        &format!("{ROLLBACK_DETAILS} {}", target.version),
         vec![cause("Manual")],
     );
     let forced_note = match past {

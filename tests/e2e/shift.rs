@@ -589,3 +589,63 @@ async fn a_shift_holds_while_its_route_is_refused_and_goes_on_once_admitted() {
     assert_eq!(occurrences(&ns, "TrafficShiftHeld").await, 1);
     ns.cleanup().await;
 }
+
+/// A shift that fails with `onFailure: rollback` rolls its DeploymentConfig back through the
+/// rollback request, and the rollback's revision (old code) starts no shift toward it. The check
+/// asks a Prometheus that is not there: inconclusive, and one is the limit here.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_failed_shift_rolls_back_and_the_rollback_starts_no_shift() {
+    let ns = TestNamespace::new("shift-undo").await;
+    let _op = Operator::start(&ns.name);
+    gateway(&ns).await;
+    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "blue-1", "Complete", MINUTE).await;
+    let route = "bluegreen-example";
+    let unreachable = format!("http://127.0.0.1:{}", free_port());
+    declare(
+        &ns,
+        route,
+        json!({"to": "blue", "steps": [50, 100], "pause": "1s", "deploymentConfig": "blue",
+               "onFailure": "rollback",
+               "analysis": {"prometheus": unreachable, "query": "vector(1)", "interval": "1s",
+                            "successCondition": {"atLeast": 1}, "inconclusiveLimit": 1}}),
+    )
+    .await;
+    eventually("the shift pending", MINUTE, || async {
+        shift_of(&ns, route).await.filter(|s| s.phase == "Pending")
+    })
+    .await;
+
+    assert!(dc_plugin(&ns.name, &["rollout", "latest", "blue"]).await.0);
+    let failed = eventually("the shift failed", 2 * MINUTE, || async {
+        shift_of(&ns, route).await.filter(|s| s.phase == "Failed")
+    })
+    .await;
+    assert_eq!(failed.deployment_config_version, Some(2));
+    assert!(
+        failed.message.contains("checks were inconclusive"),
+        "{}",
+        failed.message
+    );
+    wait_phase(&ns, "blue-3", "Complete", 2 * MINUTE).await;
+    let dc = ns.dcs().get("blue").await.expect("blue");
+    let details = dc.status.and_then(|s| s.details).map(|d| d.message);
+    assert_eq!(details.as_deref(), Some("rollback to revision 1"));
+    // The rollback's revision is seen and starts nothing.
+    let seen = eventually("the rollback seen", MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.deployment_config_version == Some(3))
+    })
+    .await;
+    assert_eq!(seen.phase, "Failed");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        shift_of(&ns, route).await.map(|s| s.phase),
+        Some("Failed".into())
+    );
+    ns.cleanup().await;
+}

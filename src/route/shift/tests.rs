@@ -265,6 +265,7 @@ fn started_by_a_rollout(text: &str) -> World {
     w.followed = Some(Followed {
         latest_version: 1,
         complete: true,
+        rollback: false,
     });
     w.run(3, pass);
     assert_eq!(
@@ -276,12 +277,14 @@ fn started_by_a_rollout(text: &str) -> World {
     w.followed = Some(Followed {
         latest_version: 2,
         complete: false,
+        rollback: false,
     });
     w.run(3, pass);
     assert_eq!(w.status().phase, "Pending", "{}", w.status().message);
     w.followed = Some(Followed {
         latest_version: 2,
         complete: true,
+        rollback: false,
     });
     w.pass(pass);
     assert_eq!(
@@ -321,18 +324,43 @@ fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     w.followed = Some(Followed {
         latest_version: 3,
         complete: true,
+        rollback: true,
     });
     w.run(3, pass);
     assert_eq!(w.status().phase, "Failed");
     w.followed = Some(Followed {
         latest_version: 4,
         complete: true,
+        rollback: false,
     });
     w.pass(pass);
     assert_eq!(
         (w.status().phase.as_str(), w.status().step),
         ("Progressing", 1)
     );
+}
+
+/// Which revision a rollback makes is the DeploymentConfig's to say: when it was refused (or
+/// another rollout took the next number), the next rollout of new code still starts a shift.
+#[test]
+fn a_rollback_that_made_no_revision_does_not_swallow_the_next_shift() {
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.now += SignedDuration::from_secs(5);
+    w.pass(|| CheckResult::Value(0.1));
+    assert_eq!(w.status().phase, "Failed");
+    assert_eq!(w.rollbacks.len(), 1);
+    // The rollback was refused: revision 3 is the next rollout of new code.
+    w.followed = Some(Followed {
+        latest_version: 3,
+        complete: true,
+        rollback: false,
+    });
+    w.pass(pass);
+    assert_eq!(
+        (w.status().phase.as_str(), w.status().step),
+        ("Progressing", 1)
+    );
+    assert_eq!(w.status().deployment_config_version, Some(3));
 }
 
 #[test]
