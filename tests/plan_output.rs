@@ -141,17 +141,22 @@ fn json_output_is_stable() {
     golden("plan-frontend-unready-one.json", &json);
 }
 
-#[test]
-fn without_a_config_change_trigger_an_edit_rolls_nothing_out() {
-    let mut dc = manifest("examples/frontend.yaml");
-    dc.spec.triggers = Some(Vec::new());
+/// The plan of frontend `dc` (as deployed) given hello-openshift:v2 for its container.
+fn frontend_v2(dc: DeploymentConfig) -> RolloutPlan {
     let a = Assumptions::default();
-    let p = plan::plan(
+    plan::plan(
         plan::from_manifest(dc, &a),
         &image("helloworld", "openshift/hello-openshift:v2"),
         &a,
     )
-    .expect("a plan");
+    .expect("a plan")
+}
+
+#[test]
+fn without_a_config_change_trigger_an_edit_rolls_nothing_out() {
+    let mut dc = manifest("examples/frontend.yaml");
+    dc.spec.triggers = Some(Vec::new());
+    let p = frontend_v2(dc);
     assert_eq!(p.ending.result, "NoRollout");
     assert!(
         p.ending.message.contains("rollout latest"),
@@ -171,13 +176,7 @@ fn an_image_for_a_manual_trigger_waits_for_rollout_latest() {
             p.automatic = false;
         }
     }
-    let a = Assumptions::default();
-    let p = plan::plan(
-        plan::from_manifest(dc, &a),
-        &image("helloworld", "openshift/hello-openshift:v2"),
-        &a,
-    )
-    .expect("a plan");
+    let p = frontend_v2(dc);
     assert_eq!(p.ending.result, "NoRollout");
     assert_eq!(
         p.ending.message,

@@ -438,6 +438,15 @@ async fn backend_weights_of(ns: &TestNamespace) -> Option<Vec<(String, i64)>> {
     Some(weights.into_iter().map(|(name, w, _)| (name, w)).collect())
 }
 
+/// examples/bluegreen.yaml under the tests' Gateway, blue's first rollout complete.
+async fn bluegreen(ns: &TestNamespace) {
+    gateway(ns).await;
+    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    wait_phase(ns, "blue-1", "Complete", MINUTE).await;
+}
+
 /// The blue-green walkthrough, driven by DeploymentConfigs and the plugin: a completed rollout
 /// of the DeploymentConfig behind the new backend starts the shift; pause, resume, promote and
 /// abort come from `kubectl dc route shift`, each answered once.
@@ -446,11 +455,7 @@ async fn backend_weights_of(ns: &TestNamespace) -> Option<Vec<(String, i64)>> {
 async fn a_rollout_starts_the_shift_and_the_plugin_steers_it() {
     let ns = TestNamespace::new("shift-dc").await;
     let _op = Operator::start(&ns.name);
-    gateway(&ns).await;
-    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
-    let (ok, out) = apply(&ns.name, &yaml).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "blue-1", "Complete", MINUTE).await;
+    bluegreen(&ns).await;
     let route = "bluegreen-example";
     let weights =
         |blue: i64, green: i64| Some(vec![("green".to_string(), green), ("blue".into(), blue)]);
@@ -598,11 +603,7 @@ async fn a_shift_holds_while_its_route_is_refused_and_goes_on_once_admitted() {
 async fn a_failed_shift_rolls_back_and_the_rollback_starts_no_shift() {
     let ns = TestNamespace::new("shift-undo").await;
     let _op = Operator::start(&ns.name);
-    gateway(&ns).await;
-    let yaml = std::fs::read_to_string(root().join("examples/bluegreen.yaml")).expect("example");
-    let (ok, out) = apply(&ns.name, &yaml).await;
-    assert!(ok, "{out}");
-    wait_phase(&ns, "blue-1", "Complete", MINUTE).await;
+    bluegreen(&ns).await;
     let route = "bluegreen-example";
     let unreachable = format!("http://127.0.0.1:{}", free_port());
     declare(

@@ -123,6 +123,16 @@ impl World {
     }
 }
 
+/// The followed DeploymentConfig: its latest revision, whether that completed, and whether it is
+/// a rollback.
+fn dc(latest_version: i64, complete: bool, rollback: bool) -> Option<Followed> {
+    Some(Followed {
+        latest_version,
+        complete,
+        rollback,
+    })
+}
+
 fn weights_of(blue: i32, green: i32) -> Vec<(String, Option<i32>)> {
     vec![("blue".into(), Some(blue)), ("green".into(), Some(green))]
 }
@@ -262,11 +272,7 @@ fn a_shift_without_analysis_steps_through_its_pauses_and_succeeds() {
 
 fn started_by_a_rollout(text: &str) -> World {
     let mut w = World::new(text);
-    w.followed = Some(Followed {
-        latest_version: 1,
-        complete: true,
-        rollback: false,
-    });
+    w.followed = dc(1, true, false);
     w.run(3, pass);
     assert_eq!(
         w.status().phase,
@@ -274,18 +280,10 @@ fn started_by_a_rollout(text: &str) -> World {
         "revision 1 was there before the shift"
     );
     assert_eq!(w.serving(), weights_of(100, 0));
-    w.followed = Some(Followed {
-        latest_version: 2,
-        complete: false,
-        rollback: false,
-    });
+    w.followed = dc(2, false, false);
     w.run(3, pass);
     assert_eq!(w.status().phase, "Pending", "{}", w.status().message);
-    w.followed = Some(Followed {
-        latest_version: 2,
-        complete: true,
-        rollback: false,
-    });
+    w.followed = dc(2, true, false);
     w.pass(pass);
     assert_eq!(
         (w.status().phase.as_str(), w.status().step),
@@ -321,18 +319,10 @@ fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     assert_eq!(w.rollbacks[0].0, "green");
     assert_eq!(s.checks.last().map(|c| c.result.as_str()), Some("Failed"));
     // The rollback's own revision (3) starts no shift; the next rollout (4) does.
-    w.followed = Some(Followed {
-        latest_version: 3,
-        complete: true,
-        rollback: true,
-    });
+    w.followed = dc(3, true, true);
     w.run(3, pass);
     assert_eq!(w.status().phase, "Failed");
-    w.followed = Some(Followed {
-        latest_version: 4,
-        complete: true,
-        rollback: false,
-    });
+    w.followed = dc(4, true, false);
     w.pass(pass);
     assert_eq!(
         (w.status().phase.as_str(), w.status().step),
@@ -350,11 +340,7 @@ fn a_rollback_that_made_no_revision_does_not_swallow_the_next_shift() {
     assert_eq!(w.status().phase, "Failed");
     assert_eq!(w.rollbacks.len(), 1);
     // The rollback was refused: revision 3 is the next rollout of new code.
-    w.followed = Some(Followed {
-        latest_version: 3,
-        complete: true,
-        rollback: false,
-    });
+    w.followed = dc(3, true, false);
     w.pass(pass);
     assert_eq!(
         (w.status().phase.as_str(), w.status().step),
