@@ -507,10 +507,12 @@ fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp)
 }
 
 /// A new shift starts at once, or, following a DeploymentConfig, when it completes a rollout
-/// newer than the one recorded (which also restarts a shift that ended or runs).
+/// newer than the one recorded (which also restarts a shift that ended or runs). A rollback of
+/// that DeploymentConfig starts none, and ends one that runs: its traffic would go to old code.
 fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     let shift = inputs.shift;
     let s = &mut d.status;
+    let mut rolled_back = None;
     let begin = match (&shift.deployment_config, inputs.followed) {
         (None, _) => new,
         (Some(name), None) => {
@@ -521,6 +523,13 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
         }
         (Some(name), Some(f)) => {
             let newer = f.latest_version > s.deployment_config_version.unwrap_or(0);
+            let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
+            if newer && f.rollback && running {
+                rolled_back = Some(format!(
+                    "deploymentconfig {name:?} is rolled back (#{}): the route serves its own weights",
+                    f.latest_version
+                ));
+            }
             if newer && f.complete {
                 s.deployment_config_version = Some(f.latest_version);
                 !f.rollback
@@ -535,6 +544,10 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
             }
         }
     };
+    if let Some(message) = rolled_back {
+        end(d, phase::ABORTED, reason::ABORTED, message);
+        return;
+    }
     if begin {
         s.phase = phase::PROGRESSING.into();
         s.step = 0;

@@ -349,6 +349,29 @@ fn a_rollback_that_made_no_revision_does_not_swallow_the_next_shift() {
     assert_eq!(w.status().deployment_config_version, Some(3));
 }
 
+/// `rollout undo` of the DeploymentConfig behind `to` while its shift runs: the traffic goes back
+/// at once (not onto the old code), and the rollback's revision starts nothing when it completes.
+#[test]
+fn a_rollback_while_the_shift_runs_ends_it() {
+    let mut w = started_by_a_rollout(ANALYSED);
+    assert_eq!(w.serving(), weights_of(80, 20));
+    w.followed = dc(3, false, true);
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!(s.phase, "Aborted");
+    assert_eq!(
+        s.message,
+        "deploymentconfig \"green\" is rolled back (#3): the route serves its own weights"
+    );
+    assert_eq!(w.serving(), weights_of(100, 0));
+    assert_eq!(w.finished, ["Aborted"]);
+    w.followed = dc(3, true, true);
+    w.run(3, pass);
+    assert_eq!(w.status().phase, "Aborted");
+    assert_eq!(w.status().deployment_config_version, Some(3));
+    assert!(w.rollbacks.is_empty(), "nothing more to roll back");
+}
+
 #[test]
 fn a_refused_route_holds_its_step_until_admitted_and_the_step_starts_over() {
     let mut w = World::new(PLAIN);
