@@ -752,54 +752,62 @@ struct RouteInputs {
     events: crate::reconcile::events::Events,
 }
 
-/// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
-/// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
-/// Routes they share a host with.
-/// `(namespace, name)` of each Gateway that changes: those in scope, and the default Gateway
-/// where it lies outside it (a Gateway another namespace's Route names is read at its resync).
-/// By metadata: which Gateway changed is all a wakeup needs; the reconcile reads it whole.
-fn gateway_changes(
+/// The Gateways Routes may name, cached, and `(namespace, name)` of each that comes, goes or
+/// changes: those in scope, and the default Gateway where it lies outside it. (A Gateway
+/// elsewhere that a Route names is read by GET, and again at the Route's resync.)
+fn gateway_caches(
     client: &Client,
     scope: &Scope,
     apis: crate::route::Apis,
-) -> futures::stream::BoxStream<'static, (String, String)> {
+) -> (
+    Vec<route_reconcile::GatewayCache>,
+    futures::stream::BoxStream<'static, (String, String)>,
+) {
     if !apis.routes {
-        return futures::stream::empty().boxed();
+        return (Vec::new(), futures::stream::empty().boxed());
     }
     let ar = route_reconcile::resource("gateway.networking.k8s.io", "v1", "Gateway");
-    let changes = |api: Api<PartialObjectMeta<DynamicObject>>, config: watcher::Config| {
-        watcher(api, config)
-            .default_backoff()
-            .touched_objects()
-            .filter_map(|o| async move {
-                let o = o.ok()?;
-                Some((o.namespace().unwrap_or_default(), o.name_any()))
-            })
-            .boxed()
-    };
-    let mut streams = Vec::new();
-    match &scope.namespace {
-        Some(ns) => {
-            let api = Api::namespaced_with(client.clone(), ns, &ar);
-            streams.push(changes(api, watcher::Config::default()));
-            let outside = scope
-                .default_gateway
-                .as_ref()
-                .and_then(|g| Some((g.namespace.as_ref().filter(|n| *n != ns)?, &g.name)));
-            if let Some((gw_ns, name)) = outside {
-                let api = Api::namespaced_with(client.clone(), gw_ns, &ar);
-                let only = watcher::Config::default().fields(&format!("metadata.name={name}"));
-                streams.push(changes(api, only));
-            }
-        }
-        None => streams.push(changes(
-            Api::all_with(client.clone(), &ar),
-            watcher::Config::default(),
-        )),
+    let mut wanted = vec![(scope.namespace.clone(), None)];
+    if let (Some(ns), Some(default)) = (&scope.namespace, &scope.default_gateway)
+        && let Some(gw_ns) = default.namespace.as_ref().filter(|n| *n != ns)
+    {
+        wanted.push((Some(gw_ns.clone()), Some(default.name.clone())));
     }
-    futures::stream::select_all(streams).boxed()
+    let (mut caches, mut streams) = (Vec::new(), Vec::new());
+    for (namespace, name) in wanted {
+        let api = match &namespace {
+            Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
+            None => Api::<DynamicObject>::all_with(client.clone(), &ar),
+        };
+        let config = match &name {
+            Some(name) => watcher::Config::default().fields(&format!("metadata.name={name}")),
+            None => watcher::Config::default(),
+        };
+        let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+        caches.push(route_reconcile::GatewayCache {
+            namespace,
+            name,
+            store: writer.as_reader(),
+        });
+        streams.push(
+            watcher(api, config)
+                .default_backoff()
+                .modify(|g| g.managed_fields_mut().clear())
+                .reflect(writer)
+                .touched_objects()
+                .filter_map(|g| async move {
+                    let g = g.ok()?;
+                    Some((g.namespace().unwrap_or_default(), g.name_any()))
+                })
+                .boxed(),
+        );
+    }
+    (caches, futures::stream::select_all(streams).boxed())
 }
 
+/// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
+/// BackendTLSPolicies, certificate Secrets, CA ConfigMaps), the Services they name, and the
+/// Routes they share a host with.
 async fn run_routes(
     client: Client,
     scope: Scope,
@@ -873,7 +881,9 @@ async fn run_routes(
         controller = controller.owns_stream_with(events, ar);
         owned.push((kind, store));
     }
+    let (gateways, gateway_changes) = gateway_caches(&client, &scope, apis);
     let ctx = Arc::new(RouteContext {
+        gateways,
         deployment_configs: shared.deployment_configs.clone(),
         events: shared.events,
         written: Default::default(),
@@ -915,7 +925,7 @@ async fn run_routes(
     // a Route applied before its Gateway is served once the Gateway arrives, not at the resync.
     let gateway_routes = route_store.clone();
     let default_gateway = scope.default_gateway.clone();
-    let gateway_wakes = gateway_changes(&client, &scope, apis).flat_map(move |(ns, name)| {
+    let gateway_wakes = gateway_changes.flat_map(move |(ns, name)| {
         let woken: Vec<ObjectRef<Route>> = gateway_routes
             .state()
             .into_iter()

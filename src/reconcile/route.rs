@@ -69,6 +69,8 @@ pub struct RouteContext {
     pub owned: Vec<(&'static str, Store<PartialObjectMeta<DynamicObject>>)>,
     /// The parent Gateway of Routes without a `cutover.io/gateway` annotation.
     pub default_gateway: Option<GatewayRef>,
+    /// The Gateways the operator watches (those in scope, and the default one).
+    pub gateways: Vec<GatewayCache>,
     /// The ingress domain of generated hosts.
     pub domain: Option<String>,
     pub apis: Apis,
@@ -96,7 +98,36 @@ impl RouteContext {
             && ready(&self.routes)
             && ready(&self.deployment_configs)
             && self.owned.iter().all(|(_, s)| ready(s))
+            && self.gateways.iter().all(|g| ready(&g.store))
     }
+
+    /// Gateway `ns/name`: from the cache that covers it (`Ok(None)`: it does not exist), else
+    /// read from the API server.
+    async fn gateway(&self, ns: &str, name: &str) -> kube::Result<Option<DynamicObject>> {
+        let covering = self.gateways.iter().find(|g| {
+            g.namespace.as_deref().is_none_or(|n| n == ns)
+                && g.name.as_deref().is_none_or(|n| n == name)
+        });
+        let ar = resource("gateway.networking.k8s.io", "v1", "Gateway");
+        match covering {
+            Some(cache) => Ok(cache
+                .store
+                .get(&ObjectRef::new_with(name, ar).within(ns))
+                .map(|g| (*g).clone())),
+            None => {
+                Api::<DynamicObject>::namespaced_with(self.client.clone(), ns, &ar)
+                    .get_opt(name)
+                    .await
+            }
+        }
+    }
+}
+
+/// A watched set of Gateways: all of a namespace (all namespaces when `None`), or only `name`.
+pub struct GatewayCache {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub store: Store<DynamicObject>,
 }
 
 fn api_for(ctx: &RouteContext, ns: &str, kind: &str) -> Option<Api<DynamicObject>> {
@@ -150,12 +181,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     let gateway = match (&gateway_ref, ctx.apis.routes) {
         (Some(r), true) => {
             let gw_ns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-            let api: Api<DynamicObject> = Api::namespaced_with(
-                ctx.client.clone(),
-                &gw_ns,
-                &resource("gateway.networking.k8s.io", "v1", "Gateway"),
-            );
-            match api.get_opt(&r.name).await {
+            match ctx.gateway(&gw_ns, &r.name).await {
                 Ok(Some(g)) => Some(Gateway::from_json(
                     &gw_ns,
                     &r.name,

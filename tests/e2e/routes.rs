@@ -486,3 +486,28 @@ async fn a_route_applied_before_its_gateway_is_served_when_the_gateway_arrives()
     .await;
     ns.cleanup().await;
 }
+
+/// A Route may name a Gateway outside the operator's scope (here, a namespace-scoped operator and
+/// a Gateway in another namespace): it is read from the API server rather than the cache.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_gateway_outside_the_operators_scope_is_read_and_parents_the_route() {
+    let ns = TestNamespace::new("gateway-elsewhere").await;
+    let shared = TestNamespace::new("gateway-shared").await;
+    let _op = Operator::start(&ns.name);
+    gateway(&shared).await;
+    let yaml = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec: {{ports: [{{port: 8080}}]}}\n---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: web\n  annotations: {{cutover.io/gateway: {}/public}}\nspec:\n  host: web.example.com\n  to: {{kind: Service, name: web}}\n",
+        shared.name
+    );
+    let (ok, out) = apply(&ns.name, &yaml).await;
+    assert!(ok, "{out}");
+    let r = eventually("the HTTPRoute under the shared Gateway", MINUTE, || async {
+        http_routes(&ns).get_opt("web").await.ok()?
+    })
+    .await;
+    assert_eq!(r.data["spec"]["parentRefs"][0]["name"], "public");
+    assert_eq!(r.data["spec"]["parentRefs"][0]["namespace"], shared.name);
+    ns.cleanup().await;
+    shared.cleanup().await;
+}
