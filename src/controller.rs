@@ -752,57 +752,42 @@ struct RouteInputs {
     events: crate::reconcile::events::Events,
 }
 
-/// The Gateways Routes may name, cached, and `(namespace, name)` of each that comes, goes or
-/// changes: those in scope, and the default Gateway where it lies outside it. (A Gateway
-/// elsewhere that a Route names is read by GET, and again at the Route's resync.)
-fn gateway_caches(
+/// The Gateways in the operator's scope, cached, and `(namespace, name)` of each that comes, goes
+/// or changes. Only in scope: a namespace-scoped install has rights in its namespace alone (a
+/// refused watch would hold every Route back), so a Gateway elsewhere, the default one too, is
+/// read by GET and again at its Routes' resync.
+fn gateway_cache(
     client: &Client,
     scope: &Scope,
     apis: crate::route::Apis,
 ) -> (
-    Vec<route_reconcile::GatewayCache>,
+    Option<route_reconcile::GatewayCache>,
     futures::stream::BoxStream<'static, (String, String)>,
 ) {
     if !apis.routes {
-        return (Vec::new(), futures::stream::empty().boxed());
+        return (None, futures::stream::empty().boxed());
     }
     let ar = route_reconcile::resource("gateway.networking.k8s.io", "v1", "Gateway");
-    let mut wanted = vec![(scope.namespace.clone(), None)];
-    if let (Some(ns), Some(default)) = (&scope.namespace, &scope.default_gateway)
-        && let Some(gw_ns) = default.namespace.as_ref().filter(|n| *n != ns)
-    {
-        wanted.push((Some(gw_ns.clone()), Some(default.name.clone())));
-    }
-    let (mut caches, mut streams) = (Vec::new(), Vec::new());
-    for (namespace, name) in wanted {
-        let api = match &namespace {
-            Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
-            None => Api::<DynamicObject>::all_with(client.clone(), &ar),
-        };
-        let config = match &name {
-            Some(name) => watcher::Config::default().fields(&format!("metadata.name={name}")),
-            None => watcher::Config::default(),
-        };
-        let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
-        caches.push(route_reconcile::GatewayCache {
-            namespace,
-            name,
-            store: writer.as_reader(),
-        });
-        streams.push(
-            watcher(api, config)
-                .default_backoff()
-                .modify(|g| g.managed_fields_mut().clear())
-                .reflect(writer)
-                .touched_objects()
-                .filter_map(|g| async move {
-                    let g = g.ok()?;
-                    Some((g.namespace().unwrap_or_default(), g.name_any()))
-                })
-                .boxed(),
-        );
-    }
-    (caches, futures::stream::select_all(streams).boxed())
+    let api = match &scope.namespace {
+        Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar),
+        None => Api::<DynamicObject>::all_with(client.clone(), &ar),
+    };
+    let writer = reflector::store::Writer::<DynamicObject>::new(ar);
+    let cache = route_reconcile::GatewayCache {
+        namespace: scope.namespace.clone(),
+        store: writer.as_reader(),
+    };
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|g| g.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects()
+        .filter_map(|g| async move {
+            let g = g.ok()?;
+            Some((g.namespace().unwrap_or_default(), g.name_any()))
+        })
+        .boxed();
+    (Some(cache), changes)
 }
 
 /// The Route controller: Routes, the objects they own (Gateway API routes, ListenerSets,
@@ -881,7 +866,7 @@ async fn run_routes(
         controller = controller.owns_stream_with(events, ar);
         owned.push((kind, store));
     }
-    let (gateways, gateway_changes) = gateway_caches(&client, &scope, apis);
+    let (gateways, gateway_changes) = gateway_cache(&client, &scope, apis);
     let ctx = Arc::new(RouteContext {
         gateways,
         deployment_configs: shared.deployment_configs.clone(),

@@ -69,8 +69,8 @@ pub struct RouteContext {
     pub owned: Vec<(&'static str, Store<PartialObjectMeta<DynamicObject>>)>,
     /// The parent Gateway of Routes without a `cutover.io/gateway` annotation.
     pub default_gateway: Option<GatewayRef>,
-    /// The Gateways the operator watches (those in scope, and the default one).
-    pub gateways: Vec<GatewayCache>,
+    /// The Gateways in the operator's scope (none without the Gateway API).
+    pub gateways: Option<GatewayCache>,
     /// The ingress domain of generated hosts.
     pub domain: Option<String>,
     pub apis: Apis,
@@ -98,23 +98,19 @@ impl RouteContext {
             && ready(&self.routes)
             && ready(&self.deployment_configs)
             && self.owned.iter().all(|(_, s)| ready(s))
-            && self.gateways.iter().all(|g| ready(&g.store))
+            && self.gateways.as_ref().is_none_or(|g| ready(&g.store))
     }
 
-    /// Gateway `ns/name`: from the cache that covers it (`Ok(None)`: it does not exist), else
-    /// read from the API server.
+    /// Gateway `ns/name`: from the cache when it covers that namespace (`Ok(None)`: it does not
+    /// exist), else read from the API server.
     async fn gateway(&self, ns: &str, name: &str) -> kube::Result<Option<DynamicObject>> {
-        let covering = self.gateways.iter().find(|g| {
-            g.namespace.as_deref().is_none_or(|n| n == ns)
-                && g.name.as_deref().is_none_or(|n| n == name)
-        });
         let ar = resource("gateway.networking.k8s.io", "v1", "Gateway");
-        match covering {
-            Some(cache) => Ok(cache
+        match &self.gateways {
+            Some(cache) if cache.namespace.as_deref().is_none_or(|n| n == ns) => Ok(cache
                 .store
                 .get(&ObjectRef::new_with(name, ar).within(ns))
                 .map(|g| (*g).clone())),
-            None => {
+            _ => {
                 Api::<DynamicObject>::namespaced_with(self.client.clone(), ns, &ar)
                     .get_opt(name)
                     .await
@@ -123,10 +119,9 @@ impl RouteContext {
     }
 }
 
-/// A watched set of Gateways: all of a namespace (all namespaces when `None`), or only `name`.
+/// The Gateways of one namespace (of all when `None`), watched.
 pub struct GatewayCache {
     pub namespace: Option<String>,
-    pub name: Option<String>,
     pub store: Store<DynamicObject>,
 }
 

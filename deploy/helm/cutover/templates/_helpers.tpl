@@ -89,8 +89,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   resources: ["routes/status"]
   verbs: ["get", "patch", "update"]
 # Realised as Gateway API objects it owns (labelled cutover.io/route): routes, ListenerSets
-# for Routes' own certificates, BackendTLSPolicies for re-encrypt; parent Gateways are watched
-# (their changes wake the Routes they parent), and read where they lie outside the scope.
+# for Routes' own certificates, BackendTLSPolicies for re-encrypt; parent Gateways in scope are
+# watched (their changes wake the Routes they parent), those elsewhere read with get.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes", "tlsroutes", "listenersets", "backendtlspolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
