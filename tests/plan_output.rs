@@ -10,8 +10,8 @@ fn manifest(path: &str) -> DeploymentConfig {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn offline(path: &str, change: Change, a: Assumptions) -> RolloutPlan {
-    let world = plan::from_manifest(manifest(path), &a);
+fn offline(dc: DeploymentConfig, change: Change, a: Assumptions) -> RolloutPlan {
+    let world = plan::from_manifest(dc, &a);
     plan::plan(world, &change, &a).expect("a plan")
 }
 
@@ -39,7 +39,7 @@ fn golden(file: &str, text: &str) {
 #[test]
 fn frontend_image_change() {
     let p = offline(
-        "examples/frontend.yaml",
+        manifest("examples/frontend.yaml"),
         image("helloworld", "openshift/hello-openshift:v2"),
         Assumptions::default(),
     );
@@ -49,7 +49,7 @@ fn frontend_image_change() {
 #[test]
 fn recreate_with_hooks() {
     let p = offline(
-        "examples/recreate-migration.yaml",
+        manifest("examples/recreate-migration.yaml"),
         image("orders", "registry.example/orders:2.5.0"),
         Assumptions::default(),
     );
@@ -63,7 +63,7 @@ fn unready_pods_fail_and_roll_back() {
         ..Default::default()
     };
     let p = offline(
-        "examples/frontend.yaml",
+        manifest("examples/frontend.yaml"),
         image("helloworld", "openshift/hello-openshift:broken"),
         a,
     );
@@ -114,7 +114,7 @@ fn cutover_deploy_in_a_deployer_job_is_planned() {
 #[test]
 fn a_deployer_with_a_command_of_its_own_is_handed_over() {
     let p = offline(
-        "examples/custom-strategy.yaml",
+        manifest("examples/custom-strategy.yaml"),
         image("app", "registry.example/app:2"),
         Assumptions::default(),
     );
@@ -133,7 +133,7 @@ fn json_output_is_stable() {
         ..Default::default()
     };
     let p = offline(
-        "examples/frontend.yaml",
+        manifest("examples/frontend.yaml"),
         image("helloworld", "openshift/hello-openshift:v2"),
         a,
     );
@@ -141,22 +141,15 @@ fn json_output_is_stable() {
     golden("plan-frontend-unready-one.json", &json);
 }
 
-/// The plan of frontend `dc` (as deployed) given hello-openshift:v2 for its container.
-fn frontend_v2(dc: DeploymentConfig) -> RolloutPlan {
-    let a = Assumptions::default();
-    plan::plan(
-        plan::from_manifest(dc, &a),
-        &image("helloworld", "openshift/hello-openshift:v2"),
-        &a,
-    )
-    .expect("a plan")
-}
-
 #[test]
 fn without_a_config_change_trigger_an_edit_rolls_nothing_out() {
     let mut dc = manifest("examples/frontend.yaml");
     dc.spec.triggers = Some(Vec::new());
-    let p = frontend_v2(dc);
+    let p = offline(
+        dc,
+        image("helloworld", "openshift/hello-openshift:v2"),
+        Assumptions::default(),
+    );
     assert_eq!(p.ending.result, "NoRollout");
     assert!(
         p.ending.message.contains("rollout latest"),
@@ -176,7 +169,11 @@ fn an_image_for_a_manual_trigger_waits_for_rollout_latest() {
             p.automatic = false;
         }
     }
-    let p = frontend_v2(dc);
+    let p = offline(
+        dc,
+        image("helloworld", "openshift/hello-openshift:v2"),
+        Assumptions::default(),
+    );
     assert_eq!(p.ending.result, "NoRollout");
     assert_eq!(
         p.ending.message,

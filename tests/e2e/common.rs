@@ -329,6 +329,33 @@ pub async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
     .await;
 }
 
+/// A DeploymentConfig with `replicas` pods, the given strategy block (indented under
+/// `strategy:`) and `extra` spec fields.
+pub fn dc_manifest(name: &str, replicas: i32, strategy: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    app: {name}
+  strategy:
+{strategy}
+{extra}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/app:1
+"#
+    )
+}
+
 /// Merge-patches a DeploymentConfig's spec as a user would.
 pub async fn patch_spec(ns: &TestNamespace, name: &str, spec: serde_json::Value) {
     use kube::api::{Patch, PatchParams};

@@ -15,30 +15,6 @@ use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn dc(name: &str, strategy: &str) -> String {
-    format!(
-        r#"apiVersion: apps.openshift.io/v1
-kind: DeploymentConfig
-metadata:
-  name: {name}
-spec:
-  replicas: 3
-  selector:
-    app: {name}
-  strategy:
-{strategy}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: app
-          image: registry.example/app:1
-"#
-    )
-}
-
 /// Each revision's replica counts in the order they were given, repeats dropped.
 type Steps = BTreeMap<String, Vec<i64>>;
 
@@ -109,33 +85,22 @@ impl ReplicaSetWatcher {
 /// Plans a new image for `name`, rolls it out, and compares what ran with the plan.
 async fn plan_then_roll_out(ns: &TestNamespace, name: &str) -> Value {
     let watch = ReplicaSetWatcher::start(ns, name).await;
-    let (ok, out, err) = dc_plugin(
-        &ns.name,
-        &[
+    // Asked twice, as JSON and as the table a person reads.
+    let ask = |output: &'static [&'static str]| async move {
+        let mut args = vec![
             "rollout",
             "plan",
             name,
             "--image",
             "app=registry.example/app:2",
-            "-o",
-            "json",
-        ],
-    )
-    .await;
-    assert!(ok, "rollout plan: {err}");
-    let plan: Value = serde_json::from_str(&out).expect("the plan is JSON");
-    let (ok, table, err) = dc_plugin(
-        &ns.name,
-        &[
-            "rollout",
-            "plan",
-            name,
-            "--image",
-            "app=registry.example/app:2",
-        ],
-    )
-    .await;
-    assert!(ok, "rollout plan: {err}");
+        ];
+        args.extend_from_slice(output);
+        let (ok, out, err) = dc_plugin(&ns.name, &args).await;
+        assert!(ok, "rollout plan: {err}");
+        out
+    };
+    let plan: Value = serde_json::from_str(&ask(&["-o", "json"]).await).expect("the plan is JSON");
+    let table = ask(&[]).await;
     assert!(table.contains(&format!("{name}-1 → {name}-2")), "{table}");
     assert_eq!(plan["ending"]["result"], "Complete", "{plan:#}");
     assert!(
@@ -171,7 +136,7 @@ async fn a_rolling_plan_names_the_steps_that_run() {
     let _op = Operator::start(&ns.name);
     let rolling =
         "    type: Rolling\n    rollingParams:\n      maxSurge: 1\n      maxUnavailable: 0";
-    roll_out(&ns, &dc("web", rolling), "web-1").await;
+    roll_out(&ns, &dc_manifest("web", 3, rolling, ""), "web-1").await;
     let plan = plan_then_roll_out(&ns, "web").await;
     assert_eq!(plan["bounds"]["minAvailable"], 3, "{plan:#}");
     assert_eq!(plan["bounds"]["maxPods"], 4, "{plan:#}");
@@ -194,7 +159,7 @@ async fn a_recreate_plan_with_hooks_names_the_steps_that_run() {
         hook("pre"),
         hook("mid")
     );
-    roll_out(&ns, &dc("db", recreate.trim_end()), "db-1").await;
+    roll_out(&ns, &dc_manifest("db", 3, recreate.trim_end(), ""), "db-1").await;
     let plan = plan_then_roll_out(&ns, "db").await;
     let actions: Vec<String> = plan["steps"]
         .as_array()

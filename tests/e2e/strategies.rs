@@ -13,32 +13,6 @@ use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// A DeploymentConfig with `replicas` pods and the given strategy block.
-fn dc(name: &str, replicas: i32, strategy: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: apps.openshift.io/v1
-kind: DeploymentConfig
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    app: {name}
-  strategy:
-{strategy}
-{extra}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: app
-          image: registry.example/app:1
-"#
-    )
-}
-
 /// Under `TerminationComplete` every pod that exists counts toward maxSurge, so a pod watcher can
 /// hold the pods themselves to the bound (by default the bound is on the replicas asked for, and
 /// a new pod may be created before its ReplicaSet controller marks an old one deleted).
@@ -58,7 +32,12 @@ const ROLLING_25: &str =
 async fn rolling_update_of_ten_stays_within_surge_and_availability() {
     let ns = TestNamespace::new("rolling").await;
     let _op = Operator::start(&ns.name);
-    roll_out(&ns, &strict(dc("web", 10, ROLLING_25, "")), "web-1").await;
+    roll_out(
+        &ns,
+        &strict(dc_manifest("web", 10, ROLLING_25, "")),
+        "web-1",
+    )
+    .await;
 
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     change_image(&ns, "web", "registry.example/app:2").await;
@@ -91,7 +70,7 @@ async fn a_revision_that_never_becomes_ready_fails_and_the_last_good_one_is_rest
     let ns = TestNamespace::new("canary").await;
     let _op = Operator::start(&ns.name);
     let strategy = "    type: Rolling\n    rollingParams:\n      timeoutSeconds: 10";
-    roll_out(&ns, &dc("web", 4, strategy, ""), "web-1").await;
+    roll_out(&ns, &dc_manifest("web", 4, strategy, ""), "web-1").await;
 
     // No node has this label: the new pods stay Pending, never Ready.
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
@@ -138,7 +117,12 @@ async fn a_revision_that_never_becomes_ready_fails_and_the_last_good_one_is_rest
 async fn recreate_never_runs_a_new_pod_beside_an_old_one() {
     let ns = TestNamespace::new("recreate").await;
     let _op = Operator::start(&ns.name);
-    roll_out(&ns, &dc("web", 3, "    type: Recreate", ""), "web-1").await;
+    roll_out(
+        &ns,
+        &dc_manifest("web", 3, "    type: Recreate", ""),
+        "web-1",
+    )
+    .await;
 
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     change_image(&ns, "web", "registry.example/app:2").await;
@@ -166,7 +150,7 @@ async fn a_template_change_mid_rollout_cancels_it_and_the_newest_completes() {
     let _op = Operator::start(&ns.name);
     roll_out(
         &ns,
-        &dc("web", 4, ROLLING_25, "  minReadySeconds: 5"),
+        &dc_manifest("web", 4, ROLLING_25, "  minReadySeconds: 5"),
         "web-1",
     )
     .await;
@@ -212,7 +196,7 @@ async fn history_keeps_the_limit_of_the_newest_revisions() {
     let _op = Operator::start(&ns.name);
     let (ok, out) = apply(
         &ns.name,
-        &dc("web", 1, "    type: Rolling", "  revisionHistoryLimit: 3"),
+        &dc_manifest("web", 1, "    type: Rolling", "  revisionHistoryLimit: 3"),
     )
     .await;
     assert!(ok, "{out}");
@@ -244,7 +228,7 @@ async fn paused_waits_test_scales_down_and_min_ready_delays_complete() {
     // Paused: no revision until resumed.
     let (ok, out) = apply(
         &ns.name,
-        &dc("paused", 2, "    type: Rolling", "  paused: true"),
+        &dc_manifest("paused", 2, "    type: Rolling", "  paused: true"),
     )
     .await;
     assert!(ok, "{out}");
@@ -266,7 +250,7 @@ async fn paused_waits_test_scales_down_and_min_ready_delays_complete() {
     // Test: rolls out, completes, then runs nothing.
     let (ok, out) = apply(
         &ns.name,
-        &dc("tester", 2, "    type: Rolling", "  test: true"),
+        &dc_manifest("tester", 2, "    type: Rolling", "  test: true"),
     )
     .await;
     assert!(ok, "{out}");
@@ -280,7 +264,7 @@ async fn paused_waits_test_scales_down_and_min_ready_delays_complete() {
     let start = Instant::now();
     let (ok, out) = apply(
         &ns.name,
-        &dc("slow", 2, "    type: Rolling", "  minReadySeconds: 10"),
+        &dc_manifest("slow", 2, "    type: Rolling", "  minReadySeconds: 10"),
     )
     .await;
     assert!(ok, "{out}");
@@ -320,7 +304,7 @@ async fn an_operator_killed_during_a_rolling_update_finishes_it_within_bounds() 
     let op = Operator::start(&ns.name);
     roll_out(
         &ns,
-        &strict(dc("web", 10, ROLLING_25, "  minReadySeconds: 2")),
+        &strict(dc_manifest("web", 10, ROLLING_25, "  minReadySeconds: 2")),
         "web-1",
     )
     .await;
@@ -366,7 +350,7 @@ async fn scaling_reaches_the_active_revision_and_orphans_are_adopted() {
     use kube::api::DeleteParams;
     let ns = TestNamespace::new("adopt").await;
     let _op = Operator::start(&ns.name);
-    let yaml = dc("web", 2, "    type: Rolling", "");
+    let yaml = dc_manifest("web", 2, "    type: Rolling", "");
     roll_out(&ns, &yaml, "web-1").await;
 
     // The scale subresource (what `kubectl scale` and an HPA use) reaches the active revision.

@@ -91,6 +91,12 @@ impl World {
         }
     }
 
+    /// The phase and step the shift is at.
+    fn at(&self) -> (String, i32) {
+        let s = self.status();
+        (s.phase, s.step)
+    }
+
     fn status(&self) -> ShiftStatus {
         self.route
             .status
@@ -285,10 +291,7 @@ fn started_by_a_rollout(text: &str) -> World {
     assert_eq!(w.status().phase, "Pending", "{}", w.status().message);
     w.followed = dc(2, true, false);
     w.pass(pass);
-    assert_eq!(
-        (w.status().phase.as_str(), w.status().step),
-        ("Progressing", 1)
-    );
+    assert_eq!(w.at(), ("Progressing".to_string(), 1));
     assert_eq!(w.status().deployment_config_version, Some(2));
     w
 }
@@ -324,10 +327,7 @@ fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     assert_eq!(w.status().phase, "Failed");
     w.followed = dc(4, true, false);
     w.pass(pass);
-    assert_eq!(
-        (w.status().phase.as_str(), w.status().step),
-        ("Progressing", 1)
-    );
+    assert_eq!(w.at(), ("Progressing".to_string(), 1));
 }
 
 /// Which revision a rollback makes is the DeploymentConfig's to say: when it was refused (or
@@ -342,10 +342,7 @@ fn a_rollback_that_made_no_revision_does_not_swallow_the_next_shift() {
     // The rollback was refused: revision 3 is the next rollout of new code.
     w.followed = dc(3, true, false);
     w.pass(pass);
-    assert_eq!(
-        (w.status().phase.as_str(), w.status().step),
-        ("Progressing", 1)
-    );
+    assert_eq!(w.at(), ("Progressing".to_string(), 1));
     assert_eq!(w.status().deployment_config_version, Some(3));
 }
 
