@@ -25,13 +25,13 @@ pub struct PlanOptions {
     pub images: Vec<(String, String)>,
     /// Pods of the new revision that never become ready: how the rollout fails, and what is
     /// left serving after the automatic rollback.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..))]
+    #[arg(long, default_value_t = Assumptions::default().unready, value_parser = clap::value_parser!(i32).range(0..))]
     pub unready: i32,
     /// Seconds a pod takes to become ready once started (minReadySeconds come on top).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    #[arg(long, default_value_t = Assumptions::default().ready_after_seconds, value_parser = clap::value_parser!(i64).range(0..=86_400))]
     pub ready_after: i64,
     /// Seconds a hook runs before it succeeds.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    #[arg(long, default_value_t = Assumptions::default().hook_seconds, value_parser = clap::value_parser!(i64).range(0..=86_400))]
     pub hook_seconds: i64,
     /// Output format.
     #[arg(short, long, default_value = "table")]

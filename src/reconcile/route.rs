@@ -461,10 +461,14 @@ fn report_shift(
     changed: bool,
 ) {
     let (ns, name) = (route.namespace().unwrap_or_default(), route.name_any());
-    let position = status
-        .filter(|s| s.phase != shift::phase::INVALID)
-        .map(|s| (s.step, s.weight));
-    ctx.metrics.shift_position(&ns, &name, position);
+    // Only a Route that has or had a shift has series to set or remove: most Routes cost nothing.
+    let had = route.status.as_ref().is_some_and(|s| s.shift.is_some());
+    if status.is_some() || had {
+        let position = status
+            .filter(|s| s.phase != shift::phase::INVALID)
+            .map(|s| (s.step, s.weight));
+        ctx.metrics.shift_position(&ns, &name, position);
+    }
     let Some(d) = decision else {
         return;
     };

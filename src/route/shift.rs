@@ -550,8 +550,6 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     }
     if begin {
         s.phase = phase::PROGRESSING.into();
-        s.step = 0;
-        s.passed_checks = 0;
         s.failed_checks = 0;
         s.inconclusive_checks = 0;
         s.checks.clear();

@@ -378,13 +378,7 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
     }
 
     let to = (world.latest_version() > before)
-        .then(|| {
-            world
-                .rss
-                .iter()
-                .find(|r| World::version_of(r) == world.latest_version())
-                .map(Rs::name)
-        })
+        .then(|| world.revision(world.latest_version()).map(Rs::name))
         .flatten();
     let ending = match handed_over {
         Some((job, manifest, second)) => handed_over_ending(&job, &manifest, second),
@@ -527,10 +521,7 @@ fn arrive(world: &mut World, images: &[(String, String)]) -> Result<Option<Strin
         let governing = world
             .dc
             .spec
-            .triggers
-            .iter()
-            .flatten()
-            .filter_map(|t| t.image_change_params.as_ref())
+            .image_change_params()
             .find(|p| p.container_names.contains(container));
         let tag = governing.and_then(|p| {
             let (stream, tag) = crate::image::split_stream_tag(p.from.name.as_deref()?)?;
@@ -621,10 +612,7 @@ impl crate::image::trigger::Streams for Arrivals {
 fn follow_template_images(old: &DeploymentConfig, dc: &mut DeploymentConfig) {
     let resolved: BTreeMap<String, String> = old
         .spec
-        .triggers
-        .iter()
-        .flatten()
-        .filter_map(|t| t.image_change_params.as_ref())
+        .image_change_params()
         .filter_map(|p| Some((p.from.name.clone()?, p.last_triggered_image.clone()?)))
         .collect();
     let images = template_images(dc);
@@ -686,12 +674,8 @@ fn image_triggers(
 
 /// The newest Complete revision: the one serving.
 fn active(world: &World) -> Option<String> {
-    world
-        .rss
-        .iter()
-        .filter(|r| r.annotation(keys::PHASE_ANNOTATION).as_deref() == Some("Complete"))
-        .max_by_key(|r| World::version_of(r))
-        .map(Rs::name)
+    let version = world.observed().active()?;
+    world.revision(version).map(Rs::name)
 }
 
 /// The latest rollout is over and every pod is where its ReplicaSet wants it.
@@ -745,11 +729,7 @@ fn runs_cutover_deploy(job: &SimJob) -> bool {
 
 /// What the rollout waits for: a hook or deployer Job, pods to become available, pods to stop.
 fn waiting_for(world: &World) -> Option<String> {
-    let latest = world
-        .rss
-        .iter()
-        .find(|r| World::version_of(r) == world.latest_version())?
-        .name();
+    let latest = world.revision(world.latest_version())?.name();
     let running_job = world
         .jobs
         .iter()

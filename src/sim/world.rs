@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
+use crate::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate, keys};
 use crate::strategy::Until;
 use crate::strategy::deployer::plan::{self as until, DeployDecision};
 use crate::strategy::{self, Action, Decision, DeployerJob, HookJob, Observed, Revision};
@@ -89,13 +89,13 @@ impl SimJob {
             .to_string()
     }
     pub fn point(&self) -> String {
-        self.manifest["metadata"]["labels"]["openshift.io/deployer-pod.type"]
+        self.manifest["metadata"]["labels"][keys::DEPLOYER_POD_TYPE_LABEL]
             .as_str()
             .unwrap_or_default()
             .to_string()
     }
     pub fn revision(&self) -> String {
-        self.manifest["metadata"]["labels"]["openshift.io/deployer-pod-for.name"]
+        self.manifest["metadata"]["labels"][keys::DEPLOYER_POD_FOR_LABEL]
             .as_str()
             .unwrap_or_default()
             .to_string()
@@ -240,7 +240,7 @@ impl World {
     }
 
     pub fn version_of(rs: &Rs) -> i64 {
-        rs.annotation("openshift.io/deployment-config.latest-version")
+        rs.annotation(keys::LATEST_VERSION_ANNOTATION)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }
@@ -558,12 +558,14 @@ impl World {
         self.dc.status.as_ref()?.details.clone()
     }
 
+    /// The ReplicaSet of revision `version`.
+    pub fn revision(&self, version: i64) -> Option<&Rs> {
+        self.rss.iter().find(|r| World::version_of(r) == version)
+    }
+
     /// The annotation `key` of revision `version`.
     pub fn annotation_of(&self, version: i64, key: &str) -> Option<String> {
-        self.rss
-            .iter()
-            .find(|r| World::version_of(r) == version)
-            .and_then(|r| r.annotation(key))
+        self.revision(version).and_then(|r| r.annotation(key))
     }
 
     pub fn sim_job(&self, name: &str) -> Option<&SimJob> {
@@ -594,17 +596,11 @@ impl World {
     }
 
     pub fn phase(&self, version: i64) -> Option<String> {
-        self.rss
-            .iter()
-            .find(|r| World::version_of(r) == version)
-            .and_then(|r| r.annotation("openshift.io/deployment.phase"))
+        self.annotation_of(version, keys::PHASE_ANNOTATION)
     }
 
     pub fn spec_of(&self, version: i64) -> Option<i32> {
-        self.rss
-            .iter()
-            .find(|r| World::version_of(r) == version)
-            .map(|r| r.spec)
+        self.revision(version).map(|r| r.spec)
     }
 
     pub fn latest_version(&self) -> i64 {

@@ -282,7 +282,7 @@ impl Observed {
     }
 
     /// The newest Complete revision (OpenShift's "active" one), which serves when no rollout runs.
-    fn active(&self) -> Option<i64> {
+    pub(crate) fn active(&self) -> Option<i64> {
         self.revisions
             .iter()
             .rev()
