@@ -228,6 +228,16 @@ fn from_the_cluster_rollout_latest_rolls_out_the_same_template() {
             serde_json::from_value(value).expect("a ReplicaSet")
         })
         .collect();
+    // Another controller's ReplicaSet with the same labels and a revision's annotations: the
+    // operator never counts it, nor does its plan.
+    let mut foreign = serde_json::to_value(&replica_sets[0]).expect("json");
+    foreign["metadata"]["name"] = "frontend-7".into();
+    foreign["metadata"]["annotations"]["openshift.io/deployment-config.latest-version"] =
+        "7".into();
+    foreign["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "apps/v1",
+        "kind": "Deployment", "name": "other", "uid": "someone-else", "controller": true}]);
+    let mut replica_sets = replica_sets;
+    replica_sets.push(serde_json::from_value(foreign).expect("a ReplicaSet"));
     let now = "2026-12-01T11:00:00Z".parse().expect("time");
     let world = plan::from_cluster(ran.dc.clone(), &replica_sets, &[], now, &a);
     let latest = Change {

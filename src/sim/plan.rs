@@ -153,6 +153,25 @@ pub fn from_cluster(
     world.now = now;
     world.generation = world.dc.metadata.generation.unwrap_or(1).max(1);
     let ready_after = SignedDuration::from_secs(a.ready_after_seconds);
+    // Only what the operator itself would count (strategy::observe): its revisions and the
+    // orphans it adopts, not another controller's ReplicaSet or one being deleted, and the
+    // Jobs of those revisions.
+    let observed =
+        crate::strategy::observe::build(&world.dc, replica_sets, std::iter::empty(), jobs, "");
+    let counted: std::collections::HashSet<&str> = (observed.revisions.iter())
+        .map(|r| r.name.as_str())
+        .chain(observed.orphans.iter().map(String::as_str))
+        .collect();
+    let counted_jobs: std::collections::HashSet<&str> = (observed.hook_jobs.iter())
+        .map(|j| j.name.as_str())
+        .chain(observed.deployer_jobs.iter().map(|j| j.name.as_str()))
+        .collect();
+    let replica_sets = replica_sets
+        .iter()
+        .filter(|rs| counted.contains(rs.metadata.name.as_deref().unwrap_or_default()));
+    let jobs = jobs
+        .iter()
+        .filter(|j| counted_jobs.contains(j.metadata.name.as_deref().unwrap_or_default()));
     for rs in replica_sets {
         let status = rs.status.clone().unwrap_or_default();
         let min_ready = SignedDuration::from_secs(i64::from(
