@@ -71,26 +71,36 @@ pub fn pending(dc: &DeploymentConfig) -> Vec<(RequestKind, String)> {
     RequestKind::ALL
         .iter()
         .filter_map(|&kind| {
-            let token = dc.metadata.annotations.as_ref()?.get(&kind.annotation())?;
-            let done = handled
-                .iter()
-                .any(|r| r.kind == kind.as_str() && &r.token == token);
-            (!token.is_empty() && !done).then(|| (kind, token.clone()))
+            let token = unhandled(dc, handled, kind.as_str(), &kind.annotation())?;
+            Some((kind, token.clone()))
         })
         .collect()
+}
+
+/// The token of `object`'s request annotation `key` of `kind`, unless it is empty or `handled`
+/// already answers it (each token is answered once).
+pub fn unhandled<'o>(
+    object: &'o impl kube::Resource,
+    handled: &[RequestStatus],
+    kind: &str,
+    key: &str,
+) -> Option<&'o String> {
+    let token = object.meta().annotations.as_ref()?.get(key)?;
+    let done = handled.iter().any(|r| r.kind == kind && &r.token == token);
+    (!token.is_empty() && !done).then_some(token)
 }
 
 /// Records the outcome of a request in `requests` (one entry per kind, the last handled).
 pub fn record(
     requests: &mut Vec<RequestStatus>,
-    kind: RequestKind,
+    kind: &str,
     token: &str,
     outcome: &str,
     message: String,
 ) {
-    requests.retain(|r| r.kind != kind.as_str());
+    requests.retain(|r| r.kind != kind);
     requests.push(RequestStatus {
-        kind: kind.as_str().into(),
+        kind: kind.into(),
         token: token.into(),
         outcome: outcome.into(),
         message,

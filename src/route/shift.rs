@@ -21,8 +21,8 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::api::RequestStatus;
 use crate::api::keys;
+use crate::api::requests as api_requests;
 use crate::api::route::{Route, ShiftCheck, ShiftStatus};
 use crate::strategy::Event;
 
@@ -442,17 +442,9 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
 fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
     for verb in keys::SHIFT_REQUESTS {
         let key = format!("{}{verb}", keys::SHIFT_REQUEST_PREFIX);
-        let Some(token) = route.annotations().get(&key).filter(|t| !t.is_empty()) else {
+        let Some(token) = api_requests::unhandled(route, &d.status.requests, verb, &key) else {
             continue;
         };
-        let handled = d
-            .status
-            .requests
-            .iter()
-            .any(|r| r.kind == verb && &r.token == token);
-        if handled {
-            continue;
-        }
         let s = &mut d.status;
         let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
         let outcome: Result<String, String> = match verb {
@@ -488,21 +480,14 @@ fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp)
             )),
         };
         let (outcome, message) = match outcome {
-            Ok(m) => (crate::api::requests::ACCEPTED, m),
+            Ok(m) => (api_requests::ACCEPTED, m),
             Err(m) => {
                 d.events
                     .push(Event::warning(reason::REQUEST_REFUSED, m.clone()));
-                (crate::api::requests::REFUSED, m)
+                (api_requests::REFUSED, m)
             }
         };
-        let requests = &mut d.status.requests;
-        requests.retain(|r| r.kind != verb);
-        requests.push(RequestStatus {
-            kind: verb.to_string(),
-            token: token.clone(),
-            outcome: outcome.into(),
-            message,
-        });
+        api_requests::record(&mut d.status.requests, verb, token, outcome, message);
     }
 }
 

@@ -87,7 +87,13 @@ pub(super) fn handle(obs: &Observed, pass: &mut Pass) -> ControlFlow<()> {
             ),
         };
         pass.event(event);
-        requests::record(&mut pass.status.requests, kind, &token, outcome, message);
+        requests::record(
+            &mut pass.status.requests,
+            kind.as_str(),
+            &token,
+            outcome,
+            message,
+        );
         // One change per pass; a new revision for `latest` is created further down the ladder.
         if outcome == ACCEPTED {
             return match kind {
