@@ -14,7 +14,6 @@ use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::DeploymentConfig;
-use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::route::Route;
@@ -705,8 +704,9 @@ fn routes_naming(
         .collect()
 }
 
-/// The Routes in `ns` whose traffic shift a change of DeploymentConfig `name` may start: it
-/// follows that DeploymentConfig, which has completed a rollout newer than the shift ran for.
+/// The Routes in `ns` whose traffic shift a change of DeploymentConfig `name` may move: it
+/// follows that DeploymentConfig, which has completed a rollout newer than the shift ran for
+/// (the shift starts) or been rolled back (a running shift ends).
 /// Every status write of every DeploymentConfig asks, so the cheap tests come first.
 fn routes_following(
     routes: &reflector::Store<Route>,
@@ -717,8 +717,8 @@ fn routes_following(
     let Some(dc) = dcs.get(&ObjectRef::new(name).within(ns)) else {
         return Vec::new();
     };
-    let latest = dc.status.as_ref().map_or(0, |s| s.latest_version);
-    if !matches!(rollout_state(&dc), RolloutState::Done(_)) {
+    let followed = crate::route::shift::Followed::of(&dc);
+    if !followed.complete && !followed.rollback {
         return Vec::new();
     }
     let mentions = |r: &Route| {
@@ -726,10 +726,7 @@ fn routes_following(
             .get(crate::api::keys::TRAFFIC_SHIFT_ANNOTATION)
             .is_some_and(|text| text.contains(name))
     };
-    let behind = |r: &Route| {
-        let ran_for = r.status.as_ref().and_then(|s| s.shift.as_ref());
-        ran_for.is_none_or(|s| s.deployment_config_version.unwrap_or(0) < latest)
-    };
+    let behind = |r: &Route| followed.moves(r.status.as_ref().and_then(|s| s.shift.as_ref()));
     routes
         .state()
         .into_iter()

@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use tracing::{instrument, warn};
 
 use crate::api::conditions::route as reason;
-use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::route::{Route, ShiftStatus};
 use crate::api::{DeploymentConfig, keys};
 use crate::error::{Error, Result};
@@ -404,14 +403,7 @@ async fn traffic_shift(route: &Route, ctx: &RouteContext, now: Timestamp) -> Opt
         let dc = ctx
             .deployment_configs
             .get(&ObjectRef::new(name).within(&ns))?;
-        Some(Followed {
-            latest_version: dc.status.as_ref().map_or(0, |s| s.latest_version),
-            complete: matches!(rollout_state(&dc), RolloutState::Done(_)),
-            rollback: dc
-                .status
-                .as_ref()
-                .is_some_and(crate::strategy::requests::latest_is_rollback),
-        })
+        Some(Followed::of(&dc))
     });
     let current = route.status.as_ref().and_then(|s| s.shift.as_ref());
     let refused = shift::refusal(route);

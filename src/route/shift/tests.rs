@@ -369,6 +369,29 @@ fn a_rollback_while_the_shift_runs_ends_it() {
     assert!(w.rollbacks.is_empty(), "nothing more to roll back");
 }
 
+/// What wakes a Route for its DeploymentConfig is what moves its shift: a newer completed
+/// rollout, or a newer rollback even before it completes.
+#[test]
+fn a_deployment_config_moves_a_shift_only_with_something_newer() {
+    let ran_for = |v| ShiftStatus {
+        deployment_config_version: Some(v),
+        ..Default::default()
+    };
+    let moves =
+        |f: Option<Followed>, s: Option<ShiftStatus>| f.expect("followed").moves(s.as_ref());
+    assert!(moves(dc(2, true, false), Some(ran_for(1))));
+    assert!(moves(dc(2, true, false), None));
+    assert!(!moves(dc(2, true, false), Some(ran_for(2))));
+    assert!(
+        !moves(dc(3, false, false), Some(ran_for(2))),
+        "still rolling out"
+    );
+    assert!(
+        moves(dc(3, false, true), Some(ran_for(2))),
+        "a rollback under way"
+    );
+}
+
 #[test]
 fn a_refused_route_holds_its_step_until_admitted_and_the_step_starts_over() {
     let mut w = World::new(PLAIN);
