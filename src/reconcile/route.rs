@@ -75,7 +75,7 @@ pub struct RouteContext {
     pub apis: Apis,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub backoff: super::Backoff<Route>,
-    /// DeploymentConfigs (without their pod templates): those traffic shifts follow.
+    /// The DeploymentConfig controller's cache, shared: the DeploymentConfigs traffic shifts follow.
     pub deployment_configs: Store<DeploymentConfig>,
     pub events: super::events::Events,
     /// Our last status write of each Route, read instead of an older cached Route (a traffic
