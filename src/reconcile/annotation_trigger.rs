@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
@@ -19,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::image::annotation::{self, TRIGGERS_ANNOTATION, Workload};
 
 use super::events::Events;
+use super::{Backoff, Retrying};
 
 /// What the annotation triggers of one kind work with.
 pub struct AnnotationContext {
@@ -27,7 +30,31 @@ pub struct AnnotationContext {
     pub resource: ApiResource,
     pub image_streams: Store<ImageStream>,
     pub events: Events,
-    pub backoff: super::Backoff<DynamicObject>,
+    pub backoff: Backoff,
+}
+
+impl AnnotationContext {
+    pub fn new(
+        client: Client,
+        workload: Workload,
+        image_streams: Store<ImageStream>,
+        events: Events,
+    ) -> Self {
+        let resource = match workload {
+            Workload::Deployment => ApiResource::erase::<Deployment>(&()),
+            Workload::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
+            Workload::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
+            Workload::CronJob => ApiResource::erase::<CronJob>(&()),
+        };
+        AnnotationContext {
+            client,
+            workload,
+            resource,
+            image_streams,
+            events,
+            backoff: Backoff::default(),
+        }
+    }
 }
 
 pub async fn reconcile<K>(
@@ -82,22 +109,15 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    ctx.backoff
-        .reset(&ObjectRef::new_with(&object.name_any(), ctx.resource.clone()).within(&namespace));
+    ctx.backoff.reset(&object);
     Ok(Action::await_change())
 }
 
-pub fn error_policy<K>(
-    meta: Arc<PartialObjectMeta<K>>,
-    error: &Error,
-    ctx: Arc<AnnotationContext>,
-) -> Action
-where
-    K: Resource<DynamicType = ()>,
-{
-    let namespace = meta.namespace().unwrap_or_default();
-    let key = ObjectRef::new_with(&meta.name_any(), ctx.resource.clone()).within(&namespace);
-    let after = ctx.backoff.next(key);
-    warn!(namespace, name = meta.name_any(), kind = ctx.resource.kind, %error, retry_in = ?after, "image trigger failed");
-    Action::requeue(after)
+impl Retrying for AnnotationContext {
+    fn subject(&self) -> &str {
+        &self.resource.kind
+    }
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
 }

@@ -27,7 +27,7 @@ use crate::strategy::Until;
 use crate::strategy::deployer::plan::{self as until, Outcome};
 use crate::strategy::{Action, Observed};
 
-use super::apply;
+use super::deployment_config::apply;
 
 /// The longest wait between two passes without any event (a safety net; passes are driven by
 /// watch events and the planner's deadlines).

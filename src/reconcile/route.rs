@@ -19,12 +19,12 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
-use tracing::{instrument, warn};
+use tracing::instrument;
 
 use crate::api::conditions::route as reason;
 use crate::api::route::{Route, ShiftStatus};
 use crate::api::{DeploymentConfig, keys};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::route::shift::{self, Followed, ShiftDecision, ShiftInputs};
 use crate::route::{self, Apis, Gateway, GatewayRef, Inputs};
 
@@ -74,7 +74,7 @@ pub struct RouteContext {
     pub domain: Option<String>,
     pub apis: Apis,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
-    pub backoff: super::Backoff<Route>,
+    pub backoff: super::Backoff,
     /// The DeploymentConfig controller's cache, shared: the DeploymentConfigs traffic shifts follow.
     pub deployment_configs: Store<DeploymentConfig>,
     pub events: super::events::Events,
@@ -382,7 +382,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
         decision.as_ref(),
         changed_shift,
     );
-    ctx.backoff.reset(&ObjectRef::from(route.as_ref()));
+    ctx.backoff.reset(route.as_ref());
     Ok(Requeue::requeue(requeue))
 }
 
@@ -487,13 +487,11 @@ fn resource_of(kind: &str) -> ApiResource {
 }
 
 /// Transient errors back off per Route; others wait for the next change.
-pub fn error_policy(route: Arc<Route>, error: &Error, ctx: Arc<RouteContext>) -> Requeue {
-    if error.is_transient() {
-        let after = ctx.backoff.next(ObjectRef::from(route.as_ref()));
-        warn!(namespace = route.namespace().unwrap_or_default(), route = route.name_any(), %error, retry_in = ?after, "route reconcile failed");
-        Requeue::requeue(after)
-    } else {
-        warn!(namespace = route.namespace().unwrap_or_default(), route = route.name_any(), %error, "route reconcile failed permanently");
-        Requeue::await_change()
+impl super::Retrying for RouteContext {
+    fn subject(&self) -> &str {
+        "Route"
+    }
+    fn backoff(&self) -> &super::Backoff {
+        &self.backoff
     }
 }

@@ -4,22 +4,108 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::ResourceExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::events::Reporter;
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
 use serde_json::json;
-use tracing::{debug, info, instrument, warn};
+use tracing::{debug, info, instrument};
 
+use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::strategy::{self, status};
 
-use super::{Context, apply, config_hashes, image_trigger, job_output, observe};
+use super::{Backoff, Retrying, cache, events, freshness};
+
+pub mod apply;
+pub mod config_hashes;
+pub mod image_trigger;
+pub mod job_output;
+pub mod observe;
 
 /// How long to wait, at most, without any event (a safety net; rollouts are watch-driven).
 const RESYNC: Duration = Duration::from_secs(300);
+
+/// The watch caches the reconciler reads instead of listing, indexed by DeploymentConfig.
+#[derive(Clone)]
+pub struct Stores {
+    /// ReplicaSets labelled as revisions of some DeploymentConfig.
+    pub replica_sets: cache::Cache<ReplicaSet>,
+    /// Metadata of pods labelled with a DeploymentConfig.
+    pub pods: cache::Cache<PartialObjectMeta<Pod>>,
+    /// Hook (and deployer) Jobs.
+    pub jobs: cache::Cache<Job>,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub events: events::Events,
+    pub stores: Stores,
+    /// Versions of our own writes, so no decision is made on an older cache.
+    pub freshness: freshness::Freshness,
+    /// Our last write of each DeploymentConfig, read until the cache has it.
+    pub written: freshness::Written<DeploymentConfig>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Retry delays of DeploymentConfigs whose last reconcile failed transiently.
+    pub backoff: Backoff,
+    /// The image of deployer Jobs whose customParams name none.
+    pub deployer_image: String,
+    /// The ImageStreams ImageChange triggers resolve through.
+    pub image_streams: Store<ImageStream>,
+    /// The hashes of followed ConfigMaps and Secrets, kept while the watch sees no change.
+    pub config_hashes: std::sync::Arc<config_hashes::Memo>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        stores: Stores,
+        image_streams: Store<ImageStream>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: "cutover".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            events: events::Events::start(client.clone(), reporter),
+            client,
+            stores,
+            freshness: freshness::Freshness::default(),
+            written: freshness::Written::default(),
+            metrics,
+            backoff: Backoff::default(),
+            deployer_image: crate::api::defaults::DEFAULT_DEPLOYER_IMAGE.to_string(),
+            image_streams,
+            config_hashes: Default::default(),
+        }
+    }
+
+    /// The image of deployer Jobs whose customParams name none.
+    pub fn with_deployer_image(mut self, image: Option<String>) -> Self {
+        if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
+            self.deployer_image = image.trim().to_string();
+        }
+        self
+    }
+}
+
+impl Retrying for Context {
+    fn subject(&self) -> &str {
+        "DeploymentConfig"
+    }
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+}
 
 #[instrument(skip_all, fields(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any()))]
 pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<Requeue> {
@@ -62,25 +148,12 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
         apply::execute(&dc, &decision.actions, &ctx).await?;
     }
     write_status(&dc, &decision.status, &ctx).await?;
-    ctx.backoff.reset(&ObjectRef::from(dc.as_ref()));
+    ctx.backoff.reset(dc.as_ref());
     Ok(Requeue::requeue(
         decision
             .requeue_after
             .map_or(RESYNC, |d| d.min(RESYNC) + Duration::from_millis(50)),
     ))
-}
-
-/// Transient errors back off per object; others are already conditions, so they wait for the
-/// next change.
-pub fn error_policy(dc: Arc<DeploymentConfig>, error: &Error, ctx: Arc<Context>) -> Requeue {
-    if error.is_transient() {
-        let after = ctx.backoff.next(ObjectRef::from(dc.as_ref()));
-        warn!(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any(), %error, retry_in = ?after, "reconcile failed");
-        Requeue::requeue(after)
-    } else {
-        warn!(namespace = dc.namespace().unwrap_or_default(), deploymentconfig = dc.name_any(), %error, "reconcile failed permanently");
-        Requeue::await_change()
-    }
 }
 
 /// The one status write of a reconcile, skipped when nothing changed.

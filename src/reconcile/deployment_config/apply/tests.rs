@@ -18,7 +18,8 @@ use tower_test::mock;
 use super::{CreateRefused, execute};
 use crate::api::{DeploymentConfig, keys};
 use crate::error::{Error, Result};
-use crate::reconcile::{Context, Stores, cache, events};
+use crate::reconcile::deployment_config::{Context, Stores};
+use crate::reconcile::{cache, events};
 use crate::strategy::{Action, RevisionUpdate, Scale};
 
 /// The DeploymentConfig `ns/web`, uid `uid-web`.
