@@ -272,9 +272,9 @@ fn cutover_plan(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// The command prints the golden plan, and the README shows that very plan.
+/// The command prints the golden plan, and the manual (docs/rollouts.md) shows that very plan.
 #[test]
-fn cutover_plan_prints_the_plan_the_readme_shows() {
+fn cutover_plan_prints_the_plan_the_manual_shows() {
     let (ok, out, err) = cutover_plan(&[
         "-f",
         "examples/frontend.yaml",
@@ -283,11 +283,12 @@ fn cutover_plan_prints_the_plan_the_readme_shows() {
     ]);
     assert!(ok, "{err}");
     golden("plan-frontend.txt", &out);
-    let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
-        .expect("README.md");
+    let page = "docs/rollouts.md";
+    let manual =
+        std::fs::read_to_string(format!("{}/{page}", env!("CARGO_MANIFEST_DIR"))).expect(page);
     assert!(
-        readme.contains(&out),
-        "README.md shows an outdated plan:\n{out}"
+        manual.contains(&out),
+        "{page} shows an outdated plan:\n{out}"
     );
 }
 
