@@ -1,7 +1,7 @@
 -- Argo CD health of an apps.openshift.io/v1 DeploymentConfig run by cutover (Lua 5.1).
 -- Progressing until the operator has observed the latest spec and its rollout is over;
 -- Degraded when the rollout failed; Suspended while paused; Healthy at rest with every pod
--- available. Install: see README, "Using cutover with Argo CD / Flux".
+-- available. Install: see docs/gitops.md, "Using cutover with Argo CD / Flux".
 local hs = {}
 local status = obj.status
 if status == nil then
