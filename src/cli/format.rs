@@ -7,10 +7,11 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::{Resource, ResourceExt};
 
 use super::CliError;
+use crate::api::hooks::HookPoint;
 use crate::api::route::Route;
 use crate::api::{DeploymentConfig, STRATEGY_ROLLING, keys};
 use crate::sim::plan::RolloutPlan;
-use crate::strategy::{HookPoint, Revision};
+use crate::strategy::Revision;
 
 /// A resource's name as kubectl qualifies it: `deploymentconfigs.apps.openshift.io`.
 pub fn resource_name<K: Resource<DynamicType = ()>>() -> String {
@@ -184,7 +185,7 @@ fn describe_revisions(revisions: &[Revision]) -> String {
         "  REVISION  PHASE     REPLICAS  HOOKS                          CAUSE"
     );
     for r in revisions {
-        let hooks: Vec<String> = [HookPoint::Pre, HookPoint::Mid, HookPoint::Post]
+        let hooks: Vec<String> = HookPoint::ALL
             .iter()
             .filter_map(|p| {
                 r.annotations

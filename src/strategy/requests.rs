@@ -8,13 +8,14 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use crate::api::events;
+use crate::api::hooks::HookPoint;
 use crate::api::keys;
 use crate::api::requests::{self, ACCEPTED, REFUSED, ROLLBACK_TO_ANNOTATION, RequestKind};
 
 use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
 use super::triggers::cause;
-use super::{Action, Event, HookPoint, Observed, RevisionUpdate};
+use super::{Action, Event, Observed, RevisionUpdate};
 
 /// How a rollback's revision is described (`status.details.message`, then the revision rolled
 /// back to): what tells it from a rollout of new code.
@@ -209,7 +210,7 @@ fn retry(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
     // The retry is the new attempt's first progress: a deployer that cannot be created times
     // out this long after the retry, not after the revision's creation.
     update = update.annotate(keys::LAST_PROGRESS_ANNOTATION, Some(pass.now.to_string()));
-    for point in [HookPoint::Pre, HookPoint::Mid, HookPoint::Post] {
+    for point in HookPoint::ALL {
         update = update
             .annotate(&point.outcome_annotation(), None)
             .annotate(&point.message_annotation(), None)

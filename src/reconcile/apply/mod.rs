@@ -174,7 +174,7 @@ pub async fn tag_images(client: &Client, tags: &[crate::strategy::ImageTag]) -> 
         }
     }
     Ok(if refused.is_empty() {
-        crate::strategy::rollout::hooks::outcome::SUCCEEDED.to_string()
+        crate::api::hooks::outcome::SUCCEEDED.to_string()
     } else {
         refused.join("; ")
     })

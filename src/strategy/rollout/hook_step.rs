@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::api::LifecycleHook;
 use crate::api::events;
+use crate::api::hooks::{HookPoint, outcome};
 
 use super::super::Event;
 use super::hooks::{
-    HookPoint, JobContext, JobState, completed_message, failed_message, image_tags, job_manifest,
-    job_name, outcome, started_message, tagging_message,
+    JobContext, JobState, completed_message, failed_message, image_tags, job_manifest, job_name,
+    started_message, tagging_message,
 };
 use super::state::{Rollout, Step};
 

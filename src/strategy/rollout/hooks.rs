@@ -11,53 +11,11 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use serde_json::{Map, Value, json};
 
+use crate::api::hooks::HookPoint;
 use crate::api::keys;
 use crate::api::{FAILURE_POLICY_IGNORE, FAILURE_POLICY_RETRY, LifecycleHook};
 
 use super::super::revision::Revision;
-
-/// Where in a rollout a hook runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HookPoint {
-    Pre,
-    Mid,
-    Post,
-}
-
-impl HookPoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookPoint::Pre => "pre",
-            HookPoint::Mid => "mid",
-            HookPoint::Post => "post",
-        }
-    }
-
-    fn parse(s: &str) -> Option<HookPoint> {
-        match s {
-            "hook-pre" => Some(HookPoint::Pre),
-            "hook-mid" => Some(HookPoint::Mid),
-            "hook-post" => Some(HookPoint::Post),
-            _ => None,
-        }
-    }
-
-    /// The revision annotation recording this hook's outcome.
-    pub fn outcome_annotation(self) -> String {
-        format!("{}/hook-{}", keys::PREFIX, self.as_str())
-    }
-
-    /// The revision annotation recording this hook's failure message.
-    pub fn message_annotation(self) -> String {
-        format!("{}/hook-{}-message", keys::PREFIX, self.as_str())
-    }
-
-    /// The revision annotation where the shell records how a tagImages hook's writes went:
-    /// `Succeeded`, or why not.
-    pub fn tag_result_annotation(self) -> String {
-        format!("{}/hook-{}-tagged", keys::PREFIX, self.as_str())
-    }
-}
 
 /// An image a tagImages hook tags into `namespace/stream:tag`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +85,6 @@ pub fn tagging_message(point: HookPoint, tags: &[ImageTag], ns: &str, rc: &str) 
     )
 }
 
-/// Outcomes recorded on a revision.
-pub mod outcome {
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const FAILED: &str = "Failed";
-    pub const IGNORED: &str = "FailedIgnored";
-}
-
 /// Where a hook Job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
@@ -158,7 +109,7 @@ impl HookJob {
     pub fn from_job(job: &Job) -> Option<HookJob> {
         let labels = job.labels();
         let revision = labels.get(keys::DEPLOYER_POD_FOR_LABEL)?.clone();
-        let point = HookPoint::parse(labels.get(keys::DEPLOYER_POD_TYPE_LABEL)?)?;
+        let point = HookPoint::from_job_type(labels.get(keys::DEPLOYER_POD_TYPE_LABEL)?)?;
         Some(HookJob {
             name: job.name_any(),
             revision,

@@ -15,8 +15,7 @@ mod state;
 pub mod until;
 
 use crate::api::defaults::StrategyKind;
-
-use hooks::HookPoint;
+use crate::api::hooks::HookPoint;
 
 pub use state::{OnTimeout, Rollout, Step};
 pub use until::Until;
