@@ -13,7 +13,6 @@ pub mod deployment_config;
 pub mod events;
 pub mod freshness;
 pub mod image_import;
-pub mod image_tags;
 pub mod image_trigger;
 pub mod job_output;
 pub mod observe;

@@ -13,6 +13,7 @@ use super::FIELD_MANAGER;
 use crate::api::image_stream::{FROM_DOCKER_IMAGE, ImageStream, TagFrom};
 use crate::cli::images::{self, ImportPlan};
 use crate::cli::{CliError, format};
+use crate::client::image_tags::set_tag;
 
 /// How long `import-image` waits for the operator's import.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -51,7 +52,7 @@ async fn write_tag(
             tag_ref["reference"] = true.into();
         }
     }
-    Ok(crate::reconcile::image_tags::set_tag(client, ns, stream, &tag_ref, FIELD_MANAGER).await?)
+    Ok(set_tag(client, ns, stream, &tag_ref, FIELD_MANAGER).await?)
 }
 
 /// `tag SOURCE DEST...`: each destination follows SOURCE, as `oc tag` sets it.
