@@ -160,7 +160,7 @@ pub async fn import_image(
     Ok(format!(
         "{} imported\n\n{}",
         format::object_name::<ImageStream>(&imported.name_any()),
-        images::format_image_stream(&imported)
+        format::format_image_stream(&imported)
     ))
 }
 
@@ -170,7 +170,7 @@ pub async fn describe_image_stream(
     ns: &str,
     name: &str,
 ) -> Result<String, CliError> {
-    Ok(images::format_image_stream(
+    Ok(format::format_image_stream(
         &get_stream(client, ns, name).await?,
     ))
 }

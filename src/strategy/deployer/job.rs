@@ -6,7 +6,6 @@
 //! namespace's DeploymentConfigs and pods, scale and annotate its ReplicaSets, and run hook Jobs:
 //! what `cutover deploy` needs, never the operator's own identity.
 
-
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use serde_json::{Map, Value, json};
