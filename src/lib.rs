@@ -5,11 +5,13 @@
 //! - `image`: ImageStream tag resolution and what image triggers write (pure);
 //! - `sim`: the planner over a simulated cluster (the planner tests' world, rollout plans);
 //! - `reconcile`: the thin I/O shell that observes, plans and acts;
+//! - `client`: the API writes the shell and the plugin (`cli`) share;
 //! - `controller`: the wiring of the kube-runtime controllers;
 //! - `leader`, `metrics`, `http`: leader election, Prometheus metrics, probes.
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod controller;
 pub mod error;
 pub mod http;

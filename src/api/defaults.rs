@@ -13,8 +13,6 @@ pub const DEFAULT_ACTIVE_DEADLINE_SECONDS: i64 = 21600;
 /// otherwise (`cutover run --deployer-image`): the operator's own image, run as `cutover deploy`.
 pub const DEFAULT_DEPLOYER_IMAGE: &str =
     concat!("ghcr.io/cutover/cutover:", env!("CARGO_PKG_VERSION"));
-/// OpenShift's default number of old revisions kept.
-pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
 
 /// The kind of strategy, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -117,8 +117,11 @@ fn default_triggers() -> Option<Vec<DeploymentTriggerPolicy>> {
     }])
 }
 
+/// OpenShift's default number of old revisions kept.
+pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
+
 fn default_revision_history_limit() -> Option<i32> {
-    Some(super::defaults::DEFAULT_REVISION_HISTORY_LIMIT)
+    Some(DEFAULT_REVISION_HISTORY_LIMIT)
 }
 
 pub const STRATEGY_ROLLING: &str = "Rolling";
@@ -126,6 +129,8 @@ pub const STRATEGY_RECREATE: &str = "Recreate";
 pub const STRATEGY_CUSTOM: &str = "Custom";
 pub const TRIGGER_CONFIG_CHANGE: &str = "ConfigChange";
 pub const TRIGGER_IMAGE_CHANGE: &str = "ImageChange";
+/// The cause of a revision a user asked for (`rollout latest`, a rollback).
+pub const CAUSE_MANUAL: &str = "Manual";
 
 /// How a rollout is carried out.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -407,6 +412,30 @@ pub struct DeploymentCause {
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentCauseImageTrigger {
     pub from: ObjectReference,
+}
+
+impl DeploymentCause {
+    /// A cause without an image: `ConfigChange` or `Manual`.
+    pub fn of(type_: &str) -> Self {
+        DeploymentCause {
+            type_: type_.into(),
+            image_trigger: None,
+        }
+    }
+
+    /// An `ImageChange` cause naming the new image.
+    pub fn image_change(image: String) -> Self {
+        DeploymentCause {
+            type_: TRIGGER_IMAGE_CHANGE.into(),
+            image_trigger: Some(DeploymentCauseImageTrigger {
+                from: ObjectReference {
+                    kind: Some("DockerImage".into()),
+                    name: Some(image),
+                    ..Default::default()
+                },
+            }),
+        }
+    }
 }
 
 /// A DeploymentConfig condition (OpenShift's shape: it has `lastUpdateTime`).

@@ -84,6 +84,12 @@ pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 pub const POD_REPLACEMENT_POLICY_ANNOTATION: &str = "cutover.io/pod-replacement-policy";
 /// CRD annotation: a hash of its schema, compared by the operator at start.
 pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
+/// Annotation on a Deployment, StatefulSet, DaemonSet or CronJob: its image triggers, a JSON list
+/// (`image::annotation`), as OpenShift's trigger controller reads it.
+pub const IMAGE_TRIGGERS_ANNOTATION: &str = "image.openshift.io/triggers";
+/// Secret annotation: `"true"` keeps a pull Secret out of image imports.
+pub const EXCLUDE_SECRET_ANNOTATION: &str = "openshift.io/image.excludeSecret";
+
 /// Route annotation naming the parent Gateway: `namespace/name` or `name` (same namespace).
 pub const GATEWAY_ANNOTATION: &str = "cutover.io/gateway";
 /// A Route's progressive traffic shift (YAML or JSON; `route::shift`).

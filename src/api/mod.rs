@@ -4,6 +4,7 @@ pub mod conditions;
 pub mod defaults;
 pub mod deployment_config;
 pub mod events;
+pub mod hooks;
 pub mod image_stream;
 pub mod int_or_percent;
 pub mod keys;

@@ -6,7 +6,7 @@
 //! again is a no-op. The `kubectl dc` plugin writes the same annotations.
 
 use super::keys;
-use super::{DeploymentConfig, RequestStatus};
+use super::{DeploymentConfig, DeploymentConfigStatus, RequestStatus};
 
 /// The kinds of request, in the order they are handled within one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,18 @@ pub fn rollback_parameters(to: i64, force_past_migration: bool) -> [(&'static st
             force_past_migration.to_string(),
         ),
     ]
+}
+
+/// How a rollback's revision is described (`status.details.message`, then the revision rolled
+/// back to): what tells it from a rollout of new code.
+pub const ROLLBACK_DETAILS: &str = "rollback to revision";
+
+/// Whether the latest revision of a DeploymentConfig with this status is a rollback.
+pub fn latest_is_rollback(status: &DeploymentConfigStatus) -> bool {
+    status
+        .details
+        .as_ref()
+        .is_some_and(|d| d.message.starts_with(ROLLBACK_DETAILS))
 }
 
 /// Outcomes recorded in `status.requests`.

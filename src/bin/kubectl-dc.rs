@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand};
 use cutover::api::requests::RequestKind;
 use cutover::cli::{CliError, commands};
+use kube::Client;
 
 #[derive(Parser)]
 #[command(
@@ -224,65 +225,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let (c, ns) = (&client, ns.as_str());
     let out = match cli.command {
         Command::Completion { .. } => String::new(),
-        Command::Rollout(rollout) => match rollout {
-            Rollout::Latest { name } => {
-                commands::request(c, ns, &name, RequestKind::Latest).await?
-            }
-            Rollout::Cancel { name } => {
-                commands::request(c, ns, &name, RequestKind::Cancel).await?
-            }
-            Rollout::Retry { name } => commands::request(c, ns, &name, RequestKind::Retry).await?,
-            Rollout::Pause { name } => commands::set_paused(c, ns, &name, true).await?,
-            Rollout::Resume { name } => commands::set_paused(c, ns, &name, false).await?,
-            Rollout::Undo {
-                name,
-                to_revision,
-                dry_run,
-                force_past_migration,
-            } => commands::undo(c, ns, &name, to_revision, dry_run, force_past_migration).await?,
-            Rollout::Plan {
-                name,
-                file,
-                options,
-            } => cutover::cli::plan::live(c, ns, &name, file.as_deref(), &options).await?,
-            Rollout::History { name, revision } => {
-                commands::history(c, ns, &name, revision).await?
-            }
-            Rollout::Status {
-                name,
-                watch,
-                timeout,
-            } => commands::status(c, ns, &name, watch, timeout.map(Duration::from_secs)).await?,
-        },
-        Command::Route(route) => match route {
-            RouteCmd::SetWeights { route, weights } => {
-                commands::route_set_weights(c, ns, &route, &weights).await?
-            }
-            RouteCmd::Switch { route, service } => {
-                commands::route_switch(c, ns, &route, &service).await?
-            }
-            RouteCmd::Show { route } => commands::route_show(c, ns, &route).await?,
-            RouteCmd::Shift(ShiftCmd::Status {
-                route,
-                watch,
-                timeout,
-            }) => {
-                let timeout = timeout.map(Duration::from_secs);
-                commands::shift_status(c, ns, &route, watch, timeout).await?
-            }
-            RouteCmd::Shift(ShiftCmd::Promote { route }) => {
-                commands::shift_request(c, ns, &route, "promote").await?
-            }
-            RouteCmd::Shift(ShiftCmd::Pause { route }) => {
-                commands::shift_request(c, ns, &route, "pause").await?
-            }
-            RouteCmd::Shift(ShiftCmd::Resume { route }) => {
-                commands::shift_request(c, ns, &route, "resume").await?
-            }
-            RouteCmd::Shift(ShiftCmd::Abort { route }) => {
-                commands::shift_request(c, ns, &route, "abort").await?
-            }
-        },
+        Command::Rollout(rollout) => run_rollout(c, ns, rollout).await?,
+        Command::Route(route) => run_route(c, ns, route).await?,
         Command::Set(SetCmd::Triggers { name, auto, manual }) => {
             let mode = (auto || manual).then_some(auto);
             commands::set_triggers(c, ns, &name, mode).await?
@@ -332,6 +276,67 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     };
     print!("{out}");
     Ok(())
+}
+
+/// `rollout …`: the verbs of `oc rollout`, and `plan`.
+async fn run_rollout(c: &Client, ns: &str, rollout: Rollout) -> Result<String, CliError> {
+    Ok(match rollout {
+        Rollout::Latest { name } => commands::request(c, ns, &name, RequestKind::Latest).await?,
+        Rollout::Cancel { name } => commands::request(c, ns, &name, RequestKind::Cancel).await?,
+        Rollout::Retry { name } => commands::request(c, ns, &name, RequestKind::Retry).await?,
+        Rollout::Pause { name } => commands::set_paused(c, ns, &name, true).await?,
+        Rollout::Resume { name } => commands::set_paused(c, ns, &name, false).await?,
+        Rollout::Undo {
+            name,
+            to_revision,
+            dry_run,
+            force_past_migration,
+        } => commands::undo(c, ns, &name, to_revision, dry_run, force_past_migration).await?,
+        Rollout::Plan {
+            name,
+            file,
+            options,
+        } => cutover::cli::plan::live(c, ns, &name, file.as_deref(), &options).await?,
+        Rollout::History { name, revision } => commands::history(c, ns, &name, revision).await?,
+        Rollout::Status {
+            name,
+            watch,
+            timeout,
+        } => commands::status(c, ns, &name, watch, timeout.map(Duration::from_secs)).await?,
+    })
+}
+
+/// `route …`: weights, and the traffic shift.
+async fn run_route(c: &Client, ns: &str, route: RouteCmd) -> Result<String, CliError> {
+    Ok(match route {
+        RouteCmd::SetWeights { route, weights } => {
+            commands::route_set_weights(c, ns, &route, &weights).await?
+        }
+        RouteCmd::Switch { route, service } => {
+            commands::route_switch(c, ns, &route, &service).await?
+        }
+        RouteCmd::Show { route } => commands::route_show(c, ns, &route).await?,
+        RouteCmd::Shift(ShiftCmd::Status {
+            route,
+            watch,
+            timeout,
+        }) => {
+            let timeout = timeout.map(Duration::from_secs);
+            commands::shift_status(c, ns, &route, watch, timeout).await?
+        }
+        RouteCmd::Shift(ShiftCmd::Promote { route }) => {
+            commands::shift_request(c, ns, &route, "promote").await?
+        }
+        RouteCmd::Shift(ShiftCmd::Pause { route }) => {
+            commands::shift_request(c, ns, &route, "pause").await?
+        }
+        RouteCmd::Shift(ShiftCmd::Resume { route }) => {
+            commands::shift_request(c, ns, &route, "resume").await?
+        }
+        RouteCmd::Shift(ShiftCmd::Abort { route }) => {
+            commands::shift_request(c, ns, &route, "abort").await?
+        }
+    })
 }
 
 #[tokio::main]

@@ -1,13 +1,15 @@
 //! The `kubectl dc` plugin: `oc rollout`'s verbs for cutover's DeploymentConfigs.
 //!
 //! - [`format`]: the output, pure functions from data to text (golden-tested in
-//!   `tests/cli_output.rs`);
+//!   `tests/cli_output.rs`), a Route's and an ImageStream's in `format::route` and
+//!   `format::images`;
 //! - [`view`]: the other pure decisions, what a command shows or acts on, chosen from what was
 //!   read (the operator's own observation of revisions, the weights a Route is left with);
-//! - [`images`]: the same for ImageStreams (`tag`, `import-image`, `describe is`);
+//! - [`images`]: the same for ImageStreams (`tag`, `import-image`);
 //! - [`plan`]: rollout plans, from the live state or from manifests (`sim::plan` plans);
 //! - [`commands`]: the verbs, which talk to the cluster: fetch, write a request annotation and
-//!   wait for its outcome, patch, stream logs. Each returns the text to print.
+//!   wait for its outcome, patch, stream logs. Each returns the text to print. What they write
+//!   the same way as the operator (an ImageStream tag) is `crate::client`'s.
 
 pub mod commands;
 pub mod format;

@@ -15,7 +15,8 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
 use crate::api::image_stream::ImageStream;
-use crate::image::annotation::{TRIGGERS_ANNOTATION, Workload, followed_streams};
+use crate::api::keys::IMAGE_TRIGGERS_ANNOTATION;
+use crate::image::annotation::{Workload, followed_streams};
 use crate::metrics::Metrics;
 use crate::reconcile::annotation_trigger::{self, AnnotationContext};
 use crate::reconcile::events::Events;
@@ -90,7 +91,9 @@ async fn run<K>(
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         o.metadata.generation.hash(&mut hasher);
-        o.annotations().get(TRIGGERS_ANNOTATION).hash(&mut hasher);
+        o.annotations()
+            .get(IMAGE_TRIGGERS_ANNOTATION)
+            .hash(&mut hasher);
         Some(hasher.finish())
     };
     let (store, events) = reflected(
@@ -104,7 +107,10 @@ async fn run<K>(
     let controller = Controller::for_stream(objects, store.clone());
     let followers = stream_changes.flat_map(move |stream| {
         woken(&store, |o| {
-            let value = o.annotations().get(TRIGGERS_ANNOTATION).map(String::as_str);
+            let value = o
+                .annotations()
+                .get(IMAGE_TRIGGERS_ANNOTATION)
+                .map(String::as_str);
             followed_streams(&o.namespace().unwrap_or_default(), value).contains(&stream)
         })
     });

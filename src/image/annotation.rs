@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use super::trigger::Streams;
 use super::{resolve, split_stream_tag};
 use crate::api::image_stream::FROM_IMAGE_STREAM_TAG;
-
-pub const TRIGGERS_ANNOTATION: &str = "image.openshift.io/triggers";
+use crate::api::keys::IMAGE_TRIGGERS_ANNOTATION;
 
 /// A kind whose pod template the annotation can address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,11 +73,11 @@ pub struct TriggerFrom {
 /// The triggers of an annotation value, or why it is refused as a whole.
 pub fn parse(value: &str) -> Result<Vec<AnnotationTrigger>, String> {
     let triggers: Vec<AnnotationTrigger> = serde_json::from_str(value)
-        .map_err(|e| format!("{TRIGGERS_ANNOTATION} is not a list of triggers: {e}"))?;
+        .map_err(|e| format!("{IMAGE_TRIGGERS_ANNOTATION} is not a list of triggers: {e}"))?;
     for (i, t) in triggers.iter().enumerate() {
         if triggers[..i].iter().any(|o| o.field_path == t.field_path) {
             return Err(format!(
-                "{TRIGGERS_ANNOTATION}: duplicate triggers are not allowed ({})",
+                "{IMAGE_TRIGGERS_ANNOTATION}: duplicate triggers are not allowed ({})",
                 t.field_path
             ));
         }
@@ -133,7 +132,7 @@ pub fn update(workload: Workload, object: &Value, streams: &impl Streams) -> Upd
         .unwrap_or_default();
     let value = object
         .pointer("/metadata/annotations")
-        .and_then(|a| a.get(TRIGGERS_ANNOTATION))
+        .and_then(|a| a.get(IMAGE_TRIGGERS_ANNOTATION))
         .and_then(Value::as_str);
     let Some(value) = value else { return out };
     let triggers = match parse(value) {
@@ -217,7 +216,7 @@ mod tests {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "ns",
-                         "annotations": {TRIGGERS_ANNOTATION: triggers.to_string()}},
+                         "annotations": {IMAGE_TRIGGERS_ANNOTATION: triggers.to_string()}},
             "spec": {"template": {"spec": {
                 "initContainers": [{"name": "migrate", "image": "old"}],
                 "containers": [{"name": "web", "image": "old"}, {"name": "side", "image": "old"}]}}}
@@ -255,7 +254,7 @@ mod tests {
             followed_streams(
                 "ns",
                 d.pointer("/metadata/annotations")
-                    .and_then(|a| a[TRIGGERS_ANNOTATION].as_str())
+                    .and_then(|a| a[IMAGE_TRIGGERS_ANNOTATION].as_str())
             ),
             vec![("ns".to_string(), "app".to_string()); 3]
         );
@@ -272,7 +271,7 @@ mod tests {
                 .is_empty()
         );
         let cronjob = json!({
-            "metadata": {"namespace": "ns", "annotations": {TRIGGERS_ANNOTATION:
+            "metadata": {"namespace": "ns", "annotations": {IMAGE_TRIGGERS_ANNOTATION:
                 json!([trigger("app:v1", "spec.jobTemplate.spec.template.spec.containers[0].image")]).to_string()}},
             "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "job", "image": "r/app@sha256:bb"}]}}}}}
         });

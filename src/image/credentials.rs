@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 
+use crate::api::keys::EXCLUDE_SECRET_ANNOTATION;
+
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 pub const DOCKER_CFG: &str = "kubernetes.io/dockercfg";
-/// Secrets carrying this annotation with "true" are never used for imports.
-pub const EXCLUDE_SECRET_ANNOTATION: &str = "openshift.io/image.excludeSecret";
 
 const DOCKER_HUB_KEYS: [&str; 2] = ["index.docker.io", "docker.io"];
 

@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::strategy::rollout::hooks::outcome as hook_outcome;
+use crate::api::hooks::outcome as hook_outcome;
 use crate::strategy::{Finished, RolloutOutcome};
 
 pub use openshift::{OpenShiftFigures, Revisions, openshift_figures};

@@ -17,8 +17,9 @@ use tracing::warn;
 
 use crate::api::image_stream::ImageStream;
 use crate::api::keys::IMAGE_TRIGGER_FIELD_MANAGER;
+use crate::api::keys::IMAGE_TRIGGERS_ANNOTATION;
 use crate::error::{Error, Result};
-use crate::image::annotation::{self, TRIGGERS_ANNOTATION, Workload};
+use crate::image::annotation::{self, Workload};
 
 use super::events::Events;
 use super::{Backoff, Retrying};
@@ -64,7 +65,7 @@ pub async fn reconcile<K>(
 where
     K: Resource<DynamicType = ()>,
 {
-    if !meta.annotations().contains_key(TRIGGERS_ANNOTATION) {
+    if !meta.annotations().contains_key(IMAGE_TRIGGERS_ANNOTATION) {
         return Ok(Action::await_change());
     }
     let namespace = meta.namespace().unwrap_or_default();

@@ -22,7 +22,6 @@ pub mod deployment_config;
 pub mod events;
 pub mod freshness;
 pub mod image_stream;
-pub mod image_tags;
 pub mod route;
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::api::conditions::reason;
 use crate::api::keys;
-use crate::api::{DeploymentConfig, TRIGGER_CONFIG_CHANGE};
+use crate::api::{DeploymentCause, DeploymentConfig, TRIGGER_CONFIG_CHANGE};
 
 use super::pass::Pass;
 use super::status::{condition, remove_condition, set_condition};
@@ -194,7 +194,7 @@ pub(super) fn fire(obs: &Observed, pass: &mut Pass, may_fire: bool) -> bool {
     }
     pass.bump(
         &format!("config change: {} changed", changed.join(", ")),
-        vec![super::triggers::cause(TRIGGER_CONFIG_CHANGE)],
+        vec![DeploymentCause::of(TRIGGER_CONFIG_CHANGE)],
     );
     true
 }

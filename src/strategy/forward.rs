@@ -5,9 +5,9 @@
 //! after it (kubernetes/kubernetes#14512). A failure after the hook fails forward: that revision
 //! keeps the replicas it reached. `kubectl dc rollout undo --force-past-migration` overrides it.
 
+use crate::api::hooks::{HookPoint, outcome};
 use crate::api::keys;
 
-use super::rollout::hooks::{HookPoint, outcome};
 use super::{Observed, Revision};
 
 /// The hook points the DeploymentConfig declares irreversible.
@@ -18,7 +18,7 @@ pub fn irreversible(obs: &Observed) -> Vec<HookPoint> {
         .as_ref()
         .and_then(|a| a.get(keys::IRREVERSIBLE_HOOKS_ANNOTATION))
         .map(|list| {
-            [HookPoint::Pre, HookPoint::Mid, HookPoint::Post]
+            HookPoint::ALL
                 .into_iter()
                 .filter(|p| {
                     list.split(',')

@@ -35,11 +35,12 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::Value;
 
+use crate::api::hooks::HookPoint;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 
 pub use deployer::DeployerJob;
 pub use revision::{Phase, Revision};
-pub use rollout::hooks::{HookJob, HookPoint, ImageTag};
+pub use rollout::hooks::{HookJob, ImageTag};
 pub use rollout::until::Until;
 
 use pass::Pass;
@@ -210,7 +211,7 @@ pub enum Finished {
     },
     Hook {
         point: HookPoint,
-        /// The outcome recorded on the revision (`rollout::hooks::outcome`).
+        /// The outcome recorded on the revision (`api::hooks::outcome`).
         outcome: &'static str,
     },
 }

@@ -8,25 +8,19 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use crate::api::events;
+use crate::api::hooks::HookPoint;
 use crate::api::keys;
-use crate::api::requests::{self, ACCEPTED, REFUSED, ROLLBACK_TO_ANNOTATION, RequestKind};
+use crate::api::requests::{
+    self, ACCEPTED, REFUSED, ROLLBACK_DETAILS, ROLLBACK_TO_ANNOTATION, RequestKind,
+};
+use crate::api::{CAUSE_MANUAL, DeploymentCause};
 
 use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
-use super::triggers::cause;
-use super::{Action, Event, HookPoint, Observed, RevisionUpdate};
+use super::{Action, Event, Observed, RevisionUpdate};
 
-/// How a rollback's revision is described (`status.details.message`, then the revision rolled
-/// back to): what tells it from a rollout of new code.
-pub const ROLLBACK_DETAILS: &str = "rollback to revision";
-
-/// Whether the latest revision of a DeploymentConfig with this status is a rollback.
-pub fn latest_is_rollback(status: &crate::api::DeploymentConfigStatus) -> bool {
-    status
-        .details
-        .as_ref()
-        .is_some_and(|d| d.message.starts_with(ROLLBACK_DETAILS))
-}
+/// Where a traffic shift (`route::shift`) still looks for it; it is read from `api::requests`.
+pub use crate::api::requests::latest_is_rollback;
 
 /// The revision a rollback goes back to: `to` when given (it must exist and not be the latest),
 /// otherwise the newest Complete revision before the latest (not latest−1
@@ -140,7 +134,7 @@ fn latest(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
             obs.name()
         ));
     }
-    pass.bump("manual change", vec![cause("Manual")]);
+    pass.bump("manual change", vec![DeploymentCause::of(CAUSE_MANUAL)]);
     Ok(format!("started rollout #{}", pass.status.latest_version))
 }
 
@@ -209,7 +203,7 @@ fn retry(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
     // The retry is the new attempt's first progress: a deployer that cannot be created times
     // out this long after the retry, not after the revision's creation.
     update = update.annotate(keys::LAST_PROGRESS_ANNOTATION, Some(pass.now.to_string()));
-    for point in [HookPoint::Pre, HookPoint::Mid, HookPoint::Post] {
+    for point in HookPoint::ALL {
         update = update
             .annotate(&point.outcome_annotation(), None)
             .annotate(&point.message_annotation(), None)
@@ -266,7 +260,7 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         .push(Action::RollBackConfig { template, triggers });
     pass.bump(
         &format!("{ROLLBACK_DETAILS} {}", target.version),
-        vec![cause("Manual")],
+        vec![DeploymentCause::of(CAUSE_MANUAL)],
     );
     let forced_note = match past {
         Some(_) => " (forced past an irreversible hook)",

@@ -109,7 +109,10 @@ fn fire_spec(obs: &Observed, pass: &mut Pass) {
     let image_change = spec.has_trigger(TRIGGER_IMAGE_CHANGE);
     if pass.status.latest_version == 0 {
         if config_change || image_change {
-            pass.bump("config change", vec![cause(TRIGGER_CONFIG_CHANGE)]);
+            pass.bump(
+                "config change",
+                vec![DeploymentCause::of(TRIGGER_CONFIG_CHANGE)],
+            );
         }
         return;
     }
@@ -124,33 +127,16 @@ fn fire_spec(obs: &Observed, pass: &mut Pass) {
             .filter(|i| !old_images.contains(i))
             .collect();
         if !new.is_empty() {
-            let causes = new.into_iter().map(image_cause).collect();
+            let causes = new.into_iter().map(DeploymentCause::image_change).collect();
             pass.bump("image change", causes);
             return;
         }
     }
     if config_change && revision::template_changed(&spec.template.0, recorded) {
-        pass.bump("config change", vec![cause(TRIGGER_CONFIG_CHANGE)]);
-    }
-}
-
-pub(super) fn cause(type_: &str) -> DeploymentCause {
-    DeploymentCause {
-        type_: type_.into(),
-        image_trigger: None,
-    }
-}
-
-fn image_cause(image: String) -> DeploymentCause {
-    DeploymentCause {
-        type_: TRIGGER_IMAGE_CHANGE.into(),
-        image_trigger: Some(crate::api::DeploymentCauseImageTrigger {
-            from: k8s_openapi::api::core::v1::ObjectReference {
-                kind: Some("DockerImage".into()),
-                name: Some(image),
-                ..Default::default()
-            },
-        }),
+        pass.bump(
+            "config change",
+            vec![DeploymentCause::of(TRIGGER_CONFIG_CHANGE)],
+        );
     }
 }
 

@@ -13,6 +13,7 @@ use super::FIELD_MANAGER;
 use crate::api::image_stream::{FROM_DOCKER_IMAGE, ImageStream, TagFrom};
 use crate::cli::images::{self, ImportPlan};
 use crate::cli::{CliError, format};
+use crate::client::image_tags::set_tag;
 
 /// How long `import-image` waits for the operator's import.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -51,7 +52,7 @@ async fn write_tag(
             tag_ref["reference"] = true.into();
         }
     }
-    Ok(crate::reconcile::image_tags::set_tag(client, ns, stream, &tag_ref, FIELD_MANAGER).await?)
+    Ok(set_tag(client, ns, stream, &tag_ref, FIELD_MANAGER).await?)
 }
 
 /// `tag SOURCE DEST...`: each destination follows SOURCE, as `oc tag` sets it.
@@ -159,7 +160,7 @@ pub async fn import_image(
     Ok(format!(
         "{} imported\n\n{}",
         format::object_name::<ImageStream>(&imported.name_any()),
-        images::format_image_stream(&imported)
+        format::format_image_stream(&imported)
     ))
 }
 
@@ -169,7 +170,7 @@ pub async fn describe_image_stream(
     ns: &str,
     name: &str,
 ) -> Result<String, CliError> {
-    Ok(images::format_image_stream(
+    Ok(format::format_image_stream(
         &get_stream(client, ns, name).await?,
     ))
 }

@@ -6,8 +6,6 @@
 //! namespace's DeploymentConfigs and pods, scale and annotate its ReplicaSets, and run hook Jobs:
 //! what `cutover deploy` needs, never the operator's own identity.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use serde_json::{Map, Value, json};
@@ -16,7 +14,7 @@ use crate::api::defaults::EffectiveStrategy;
 use crate::api::{DeploymentStrategy, keys};
 
 use super::super::revision::Revision;
-use super::super::rollout::hooks::{self, JobState};
+use super::super::rollout::hooks::{self, JobState, RevisionJob, system_first};
 
 /// The deployer Job of revision `rc`: `<rc>-deploy`, shortened like hook Jobs' names.
 pub fn job_name(rc: &str) -> String {
@@ -149,50 +147,30 @@ pub fn job_manifest(ctx: &DeployerContext<'_>) -> Value {
         }
     }
 
-    // System keys first; the strategy's labels and annotations never override them.
-    let mut labels = BTreeMap::from([
-        (keys::DEPLOYER_POD_FOR_LABEL.to_string(), rc.clone()),
-        (keys::CONFIG_LABEL.to_string(), ctx.dc_name.to_string()),
-    ]);
-    for (k, v) in ctx.strategy.labels.iter().flatten() {
-        labels.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    let mut annotations = BTreeMap::from([
-        (keys::DEPLOYMENT_NAME_ANNOTATION.to_string(), rc.clone()),
-        (keys::CONFIG_ANNOTATION.to_string(), ctx.dc_name.to_string()),
-        (
-            keys::ATTEMPT_ANNOTATION.to_string(),
-            ctx.revision.attempt.to_string(),
+    RevisionJob {
+        name: job_name(rc),
+        namespace: ctx.namespace,
+        revision: ctx.revision,
+        labels: system_first(
+            [
+                (keys::DEPLOYER_POD_FOR_LABEL, rc.clone()),
+                (keys::CONFIG_LABEL, ctx.dc_name.to_string()),
+            ],
+            ctx.strategy.labels.as_ref(),
         ),
-    ]);
-    for (k, v) in ctx.strategy.annotations.iter().flatten() {
-        annotations.entry(k.clone()).or_insert_with(|| v.clone());
+        annotations: system_first(
+            [
+                (keys::DEPLOYMENT_NAME_ANNOTATION, rc.clone()),
+                (keys::CONFIG_ANNOTATION, ctx.dc_name.to_string()),
+                (keys::ATTEMPT_ANNOTATION, ctx.revision.attempt.to_string()),
+            ],
+            ctx.strategy.annotations.as_ref(),
+        ),
+        backoff_limit: 0,
+        deadline_seconds: deadline,
+        pod_spec: spec,
     }
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(rc),
-            "namespace": ctx.namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "name": rc,
-                "uid": ctx.revision.uid.clone().unwrap_or_default(),
-                "blockOwnerDeletion": true
-            }]
-        },
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": deadline,
-            "template": {
-                "metadata": {"labels": labels, "annotations": annotations},
-                "spec": spec
-            }
-        }
-    })
+    .manifest()
 }
 
 /// customParams' environment, then the deployment's name and namespace under OpenShift's names

@@ -1,16 +1,17 @@
 //! A lifecycle hook as a step of a rollout: start its Job the first time it is reached, follow
 //! it, and record its outcome on the revision, so a hook that ran is never run again.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::LifecycleHook;
 use crate::api::events;
+use crate::api::hooks::{HookPoint, outcome};
 
 use super::super::Event;
+use super::hook_job::{JobContext, job_manifest};
 use super::hooks::{
-    HookPoint, JobContext, JobState, completed_message, failed_message, image_tags, job_manifest,
-    job_name, outcome, started_message, tagging_message,
+    JobState, completed_message, failed_message, image_tags, job_name, started_message,
+    tagging_message,
 };
 use super::state::{Rollout, Step};
 
@@ -117,18 +118,14 @@ fn failed(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook, why: Stri
 fn start(r: &mut Rollout<'_>, point: HookPoint, hook: &LifecycleHook) -> Step {
     let (ns, rc) = (r.namespace, r.to.name.as_str());
     let elapsed = r.to.started_at.map_or(0, |s| (r.now - s).get_seconds());
-    let empty = BTreeMap::new();
     let config = r.to.config.as_ref().map(|c| &c.spec.strategy);
     let ctx = JobContext {
         dc_name: r.dc_name,
         namespace: ns,
         revision: r.to,
-        revision_uid: r.to.uid.as_deref(),
         deadline_seconds: r.strategy.active_deadline_seconds - elapsed,
-        labels: config.and_then(|s| s.labels.as_ref()).unwrap_or(&empty),
-        annotations: config
-            .and_then(|s| s.annotations.as_ref())
-            .unwrap_or(&empty),
+        labels: config.and_then(|s| s.labels.as_ref()),
+        annotations: config.and_then(|s| s.annotations.as_ref()),
     };
     match job_manifest(point, hook, &ctx) {
         Ok(manifest) => {

@@ -1,5 +1,6 @@
-//! Lifecycle hooks as Jobs: `<rc>-hook-<pre|mid|post>`, built from one of the
-//! revision's containers.
+//! Lifecycle hooks' Jobs as observed (`<rc>-hook-<pre|mid|post>`, built by `hook_job`), the
+//! events of a hook run, and tagImages hooks, which run no Job. The deployer's Job is read with
+//! the same helpers (`job_state`, `job_attempt`, `job_name_with`).
 //!
 //! The Job's deterministic name is the idempotency key: a pass that finds it re-attaches instead
 //! of creating a second one. The outcome is recorded on the revision, so a hook that succeeded is
@@ -11,53 +12,11 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use serde_json::{Map, Value, json};
 
+use crate::api::hooks::HookPoint;
 use crate::api::keys;
-use crate::api::{FAILURE_POLICY_IGNORE, FAILURE_POLICY_RETRY, LifecycleHook};
+use crate::api::{FAILURE_POLICY_IGNORE, LifecycleHook};
 
 use super::super::revision::Revision;
-
-/// Where in a rollout a hook runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HookPoint {
-    Pre,
-    Mid,
-    Post,
-}
-
-impl HookPoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookPoint::Pre => "pre",
-            HookPoint::Mid => "mid",
-            HookPoint::Post => "post",
-        }
-    }
-
-    fn parse(s: &str) -> Option<HookPoint> {
-        match s {
-            "hook-pre" => Some(HookPoint::Pre),
-            "hook-mid" => Some(HookPoint::Mid),
-            "hook-post" => Some(HookPoint::Post),
-            _ => None,
-        }
-    }
-
-    /// The revision annotation recording this hook's outcome.
-    pub fn outcome_annotation(self) -> String {
-        format!("{}/hook-{}", keys::PREFIX, self.as_str())
-    }
-
-    /// The revision annotation recording this hook's failure message.
-    pub fn message_annotation(self) -> String {
-        format!("{}/hook-{}-message", keys::PREFIX, self.as_str())
-    }
-
-    /// The revision annotation where the shell records how a tagImages hook's writes went:
-    /// `Succeeded`, or why not.
-    pub fn tag_result_annotation(self) -> String {
-        format!("{}/hook-{}-tagged", keys::PREFIX, self.as_str())
-    }
-}
 
 /// An image a tagImages hook tags into `namespace/stream:tag`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +86,6 @@ pub fn tagging_message(point: HookPoint, tags: &[ImageTag], ns: &str, rc: &str) 
     )
 }
 
-/// Outcomes recorded on a revision.
-pub mod outcome {
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const FAILED: &str = "Failed";
-    pub const IGNORED: &str = "FailedIgnored";
-}
-
 /// Where a hook Job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
@@ -158,7 +110,7 @@ impl HookJob {
     pub fn from_job(job: &Job) -> Option<HookJob> {
         let labels = job.labels();
         let revision = labels.get(keys::DEPLOYER_POD_FOR_LABEL)?.clone();
-        let point = HookPoint::parse(labels.get(keys::DEPLOYER_POD_TYPE_LABEL)?)?;
+        let point = HookPoint::from_job_type(labels.get(keys::DEPLOYER_POD_TYPE_LABEL)?)?;
         Some(HookJob {
             name: job.name_any(),
             revision,
@@ -234,6 +186,66 @@ pub fn job_name_with(revision: &str, suffix: &str) -> String {
     format!("{}-{hash}{suffix}", prefix.trim_end_matches('-'))
 }
 
+/// A Job working for a revision, as a hook and the deployer run: owned by the revision's
+/// ReplicaSet (the garbage collector removes it with the revision), with the same labels and
+/// annotations on the Job and its pod.
+pub struct RevisionJob<'a> {
+    pub name: String,
+    pub namespace: &'a str,
+    pub revision: &'a Revision,
+    /// Put by `system_first`: the operator's keys, then the strategy's.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub backoff_limit: i32,
+    pub deadline_seconds: i64,
+    pub pod_spec: Map<String, Value>,
+}
+
+impl RevisionJob<'_> {
+    pub fn manifest(&self) -> Value {
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.labels,
+                "annotations": self.annotations,
+                "ownerReferences": [{
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": self.revision.name,
+                    "uid": self.revision.uid.as_deref().unwrap_or_default(),
+                    "blockOwnerDeletion": true
+                }]
+            },
+            "spec": {
+                "backoffLimit": self.backoff_limit,
+                "activeDeadlineSeconds": self.deadline_seconds,
+                "template": {
+                    "metadata": {"labels": self.labels, "annotations": self.annotations},
+                    "spec": self.pod_spec
+                }
+            }
+        })
+    }
+}
+
+/// The operator's keys, then the strategy's labels or annotations, which never override them.
+pub fn system_first<const N: usize>(
+    system: [(&str, String); N],
+    strategy: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut all: BTreeMap<String, String> = system
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    for (k, v) in strategy.into_iter().flatten() {
+        all.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    all
+}
+
 fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
@@ -278,218 +290,6 @@ pub fn failed_message(
             point.as_str()
         )
     }
-}
-
-/// What a hook Job needs besides the hook itself.
-pub struct JobContext<'a> {
-    pub dc_name: &'a str,
-    pub namespace: &'a str,
-    pub revision: &'a Revision,
-    pub revision_uid: Option<&'a str>,
-    /// Seconds left of the strategy's activeDeadlineSeconds.
-    pub deadline_seconds: i64,
-    pub labels: &'a BTreeMap<String, String>,
-    pub annotations: &'a BTreeMap<String, String>,
-}
-
-/// The hook's Job: the container named `containerName` of the revision's template
-/// (image, pull policy, working dir, resources, security context), the hook's command, env =
-/// the container's env overlaid by the hook's plus the deployment variables, only the listed
-/// volumes and their mounts, and the pod-level pull secrets, node selector and security context.
-pub fn job_manifest(
-    point: HookPoint,
-    hook: &LifecycleHook,
-    ctx: &JobContext<'_>,
-) -> Result<Value, String> {
-    let exec = hook
-        .exec_new_pod
-        .as_ref()
-        .ok_or_else(|| format!("the {} hook has no execNewPod", point.as_str()))?;
-    let template = ctx
-        .revision
-        .template()
-        .ok_or("the revision records no pod template")?;
-    let pod_spec = template.get("spec").cloned().unwrap_or(Value::Null);
-    let containers = pod_spec
-        .get("containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let container_name = if exec.container_name.is_empty() && containers.len() == 1 {
-        containers[0]
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    } else {
-        exec.container_name.clone()
-    };
-    let base = containers
-        .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some(container_name.as_str()))
-        .ok_or_else(|| format!("no container named '{container_name}' found in rc template"))?;
-
-    let mut container = Map::new();
-    container.insert("name".into(), "lifecycle".into());
-    container.insert("command".into(), json!(exec.command));
-    for key in [
-        "image",
-        "imagePullPolicy",
-        "workingDir",
-        "resources",
-        "securityContext",
-    ] {
-        if let Some(v) = base.get(key) {
-            container.insert(key.into(), v.clone());
-        }
-    }
-    container.insert("env".into(), Value::Array(merged_env(base, hook, ctx)));
-    // What the hook says when it fails reaches the revision, the event and the condition: its
-    // termination message, or the tail of its log when it wrote none.
-    container.insert(
-        "terminationMessagePolicy".into(),
-        base.get("terminationMessagePolicy")
-            .cloned()
-            .unwrap_or_else(|| "FallbackToLogsOnError".into()),
-    );
-
-    let wanted: Vec<&str> = exec.volumes.iter().flatten().map(String::as_str).collect();
-    let volumes: Vec<Value> = pod_spec
-        .get("volumes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|v| {
-            v.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| wanted.contains(&n))
-        })
-        .cloned()
-        .collect();
-    let mounts: Vec<Value> = base
-        .get("volumeMounts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| wanted.contains(&n))
-        })
-        .cloned()
-        .collect();
-    if !mounts.is_empty() {
-        container.insert("volumeMounts".into(), Value::Array(mounts));
-    }
-
-    let retry = hook.failure_policy == FAILURE_POLICY_RETRY;
-    let mut spec = Map::new();
-    spec.insert("containers".into(), json!([container]));
-    spec.insert(
-        "restartPolicy".into(),
-        json!(if retry { "OnFailure" } else { "Never" }),
-    );
-    spec.insert("terminationGracePeriodSeconds".into(), json!(10));
-    spec.insert(
-        "activeDeadlineSeconds".into(),
-        json!(ctx.deadline_seconds.max(1)),
-    );
-    if !volumes.is_empty() {
-        spec.insert("volumes".into(), Value::Array(volumes));
-    }
-    for key in ["imagePullSecrets", "nodeSelector", "securityContext"] {
-        if let Some(v) = pod_spec.get(key) {
-            spec.insert(key.into(), v.clone());
-        }
-    }
-
-    let rc = &ctx.revision.name;
-    let name = job_name(rc, point);
-    // System keys first; the strategy's labels and annotations never override them.
-    let mut labels = BTreeMap::from([
-        (keys::DEPLOYER_POD_FOR_LABEL.to_string(), rc.clone()),
-        (
-            keys::DEPLOYER_POD_TYPE_LABEL.to_string(),
-            format!("hook-{}", point.as_str()),
-        ),
-        (keys::CONFIG_LABEL.to_string(), ctx.dc_name.to_string()),
-    ]);
-    for (k, v) in ctx.labels {
-        labels.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    let mut annotations = BTreeMap::from([
-        (keys::DEPLOYMENT_NAME_ANNOTATION.to_string(), rc.clone()),
-        (
-            keys::ATTEMPT_ANNOTATION.to_string(),
-            ctx.revision.attempt.to_string(),
-        ),
-    ]);
-    for (k, v) in ctx.annotations {
-        annotations.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Ok(json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": ctx.namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "name": rc,
-                "uid": ctx.revision_uid.unwrap_or_default(),
-                "blockOwnerDeletion": true
-            }]
-        },
-        "spec": {
-            // Retry: the pod is restarted until it succeeds or the deadline ends the Job.
-            // Abort and Ignore: one attempt.
-            "backoffLimit": if retry { i32::MAX } else { 0 },
-            "activeDeadlineSeconds": ctx.deadline_seconds.max(1),
-            "template": {
-                "metadata": {"labels": labels, "annotations": annotations},
-                "spec": spec
-            }
-        }
-    }))
-}
-
-/// The container's env overlaid by the hook's (the hook wins on equal names, `valueFrom` kept),
-/// then the deployment's name and namespace under OpenShift's names and cutover's.
-fn merged_env(base: &Value, hook: &LifecycleHook, ctx: &JobContext<'_>) -> Vec<Value> {
-    let mut env: Vec<Value> = base
-        .get("env")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let hook_env = hook
-        .exec_new_pod
-        .as_ref()
-        .and_then(|e| e.env.clone())
-        .unwrap_or_default();
-    for var in hook_env {
-        let value = serde_json::to_value(&var).unwrap_or(Value::Null);
-        match env
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
-        {
-            Some(existing) => *existing = value,
-            None => env.push(value),
-        }
-    }
-    let rc = &ctx.revision.name;
-    for (name, value) in [
-        ("OPENSHIFT_DEPLOYMENT_NAME", rc.as_str()),
-        ("OPENSHIFT_DEPLOYMENT_NAMESPACE", ctx.namespace),
-        ("CUTOVER_DEPLOYMENT_NAME", rc.as_str()),
-        ("CUTOVER_DEPLOYMENT_NAMESPACE", ctx.namespace),
-    ] {
-        env.retain(|e| e.get("name").and_then(Value::as_str) != Some(name));
-        env.push(json!({"name": name, "value": value}));
-    }
-    env
 }
 
 #[cfg(test)]

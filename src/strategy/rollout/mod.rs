@@ -3,10 +3,12 @@
 //! `cutover deploy` does inside a deployer Job.
 //!
 //! `state` holds what the strategies share (the rollout in flight, its steps and deadlines);
-//! `rolling` and `recreate` are one file each; `hooks` builds and follows the hook Jobs; `until`
+//! `rolling` and `recreate` are one file each; `hook_step` runs a hook as a step, `hook_job`
+//! builds its Job and `hooks` follows it; `until`
 //! is the stop point of `cutover deploy --until`. Nothing here imports back up but the
 //! planner's types.
 
+mod hook_job;
 mod hook_step;
 pub mod hooks;
 pub mod recreate;
@@ -15,8 +17,7 @@ mod state;
 pub mod until;
 
 use crate::api::defaults::StrategyKind;
-
-use hooks::HookPoint;
+use crate::api::hooks::HookPoint;
 
 pub use state::{OnTimeout, Rollout, Step};
 pub use until::Until;

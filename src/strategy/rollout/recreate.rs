@@ -9,9 +9,9 @@
 //! restart resumes at the same step. Hook slots (pre, mid, post) sit where the spec puts them.
 
 use crate::api::events;
+use crate::api::hooks::HookPoint;
 
 use super::hook_step;
-use super::hooks::HookPoint;
 use super::state::{OnTimeout, Rollout, Step};
 use super::until::Until;
 

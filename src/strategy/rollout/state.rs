@@ -8,10 +8,11 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::api::defaults::{EffectiveStrategy, PodReplacement};
 use crate::api::events;
+use crate::api::hooks::HookPoint;
 use crate::api::keys;
 
 use super::super::{Action, Event, Phase, Revision, RevisionUpdate};
-use super::hooks::{HookJob, HookPoint, ImageTag};
+use super::hooks::{HookJob, ImageTag};
 use super::until::Until;
 
 /// Where a rollout stands after one pass.

@@ -154,7 +154,7 @@ pub async fn tag_images(client: &Client, tags: &[crate::strategy::ImageTag]) -> 
     let mut refused = Vec::new();
     for t in tags {
         let tag = json!({"name": t.tag, "from": {"kind": "DockerImage", "name": t.image}});
-        let written = crate::reconcile::image_tags::set_tag(
+        let written = crate::client::image_tags::set_tag(
             client,
             &t.namespace,
             &t.stream,
@@ -174,7 +174,7 @@ pub async fn tag_images(client: &Client, tags: &[crate::strategy::ImageTag]) -> 
         }
     }
     Ok(if refused.is_empty() {
-        crate::strategy::rollout::hooks::outcome::SUCCEEDED.to_string()
+        crate::api::hooks::outcome::SUCCEEDED.to_string()
     } else {
         refused.join("; ")
     })
