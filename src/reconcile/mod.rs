@@ -3,7 +3,6 @@
 //! Nothing here decides anything about a rollout; it reads reflector stores (no API list per
 //! reconcile), applies `strategy::Action`s idempotently and writes the status once.
 
-pub mod analysis;
 pub mod annotation_trigger;
 pub mod apply;
 pub mod cache;

@@ -40,13 +40,24 @@ pub struct ShiftDecision {
     pub requeue_after: Option<Duration>,
 }
 
-/// The state of an invalid declaration: nothing moves, the Route serves its own weights.
-/// The requests it had answered are kept, so none is answered twice.
-pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftStatus {
-    ShiftStatus {
+/// The pass of an invalid declaration: nothing moves, the Route serves its own weights. The
+/// requests it had answered are kept, so none is answered twice; the warning is said once, when
+/// the declaration becomes invalid (or invalid otherwise).
+pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftDecision {
+    let status = ShiftStatus {
         phase: phase::INVALID.into(),
         message: why.to_string(),
         requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
+    let events = if previous == Some(&status) {
+        Vec::new()
+    } else {
+        vec![Event::warning(reason::INVALID, status.message.clone())]
+    };
+    ShiftDecision {
+        status,
+        events,
         ..Default::default()
     }
 }
