@@ -15,6 +15,8 @@ pub mod image_import;
 pub mod image_tags;
 pub mod image_trigger;
 pub mod job_output;
+#[cfg(test)]
+pub(crate) mod mock_api;
 pub mod observe;
 pub mod route;
 

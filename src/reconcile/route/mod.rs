@@ -10,6 +10,8 @@
 mod analysis;
 mod apply;
 mod observe;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
