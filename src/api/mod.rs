@@ -10,6 +10,7 @@ pub mod int_or_percent;
 pub mod keys;
 pub mod requests;
 pub mod route;
+pub mod shift;
 pub mod template;
 
 pub use deployment_config::*;

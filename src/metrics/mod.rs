@@ -177,7 +177,7 @@ impl Metrics {
 
     /// A Route's traffic shift ended (`Succeeded`, `Failed`, `Aborted`).
     pub fn shift_finished(&self, phase: &str) {
-        use crate::route::shift::phase as shift;
+        use crate::api::shift::phase as shift;
         let outcome = match phase {
             shift::SUCCEEDED => "succeeded",
             shift::FAILED => "failed",

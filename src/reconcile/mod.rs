@@ -14,7 +14,6 @@
 //! - shared: [`cache`] (label-indexed watch caches), [`events`], [`freshness`] (our own writes
 //!   read before an older cache), and the one retry policy below.
 
-pub mod analysis;
 pub mod annotation_trigger;
 pub mod cache;
 pub mod deploy;
@@ -22,6 +21,8 @@ pub mod deployment_config;
 pub mod events;
 pub mod freshness;
 pub mod image_stream;
+#[cfg(test)]
+pub(crate) mod mock_api;
 pub mod route;
 
 use std::collections::HashMap;

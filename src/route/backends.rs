@@ -2,6 +2,8 @@
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use serde_json::{Value, json};
 
 use crate::api::route::{BackendShare, Route, RouteTargetReference};
 
@@ -34,6 +36,56 @@ pub fn shares(weights: &[(String, i32, bool)]) -> Vec<BackendShare> {
             }
         })
         .collect()
+}
+
+/// A Route's backends resolved against the Services of its namespace.
+pub(super) struct Resolved {
+    /// The rule's `backendRefs`: each backend with a Service port.
+    pub refs: Vec<Value>,
+    /// Each backend's (name, weight, serving), whose shares the status reports.
+    pub weights: Vec<(String, i32, bool)>,
+    /// Why backends with a weight get no traffic (said in Admitted).
+    pub problems: Vec<String>,
+}
+
+/// Resolves each backend to a Service port. A missing Service with weight 0 is no problem: it
+/// would get nothing anyway (OpenShift routes around it). A Service without ready endpoints
+/// keeps its place with weight 0: HAProxy has no server for it, so its share goes to the others
+/// instead of answering 503.
+pub(super) fn resolve(
+    route: &Route,
+    services: &[&Service],
+    without_endpoints: &[&str],
+) -> Resolved {
+    let target = route.spec.port.as_ref().map(|p| &p.target_port);
+    let mut resolved = Resolved {
+        refs: Vec::new(),
+        weights: Vec::new(),
+        problems: Vec::new(),
+    };
+    for b in backends(route) {
+        let service = services.iter().find(|s| s.name_any() == b.name);
+        let port = service.and_then(|s| service_port(s, target));
+        let serving = port.is_some() && !without_endpoints.contains(&b.name.as_str());
+        match (service, port) {
+            (_, Some(port)) => resolved.refs.push(json!({
+                "group": "", "kind": "Service", "name": b.name, "port": port,
+                "weight": if serving { b.effective_weight() } else { 0 }
+            })),
+            _ if b.effective_weight() == 0 => {}
+            (None, _) => resolved
+                .problems
+                .push(format!("service {:?} not found", b.name)),
+            (Some(_), None) => resolved.problems.push(format!(
+                "service {:?} has no port matching the route's targetPort",
+                b.name
+            )),
+        }
+        resolved
+            .weights
+            .push((b.name.clone(), b.effective_weight(), serving));
+    }
+    resolved
 }
 
 /// The Service port for the Route's `port.targetPort`: a port whose targetPort or port matches

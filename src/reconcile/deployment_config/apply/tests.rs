@@ -1,24 +1,21 @@
-//! The I/O shell against a mock API server (as kube-rs's controller-rs example tests): a
-//! `kube::Client` over a `tower_test` mock, and a scenario task that checks each request in order
-//! and answers it. What is covered here is otherwise only covered end to end.
+//! The I/O shell against a mock API server (`reconcile::mock_api`). What is covered here is
+//! otherwise only covered end to end.
 
 use std::time::Duration;
 
-use http::{Request, Response};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::client::Body;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::Reporter;
 use kube::{Client, Resource};
 use serde_json::{Value, json};
-use tower_test::mock;
 
 use super::{CreateRefused, execute};
 use crate::api::{DeploymentConfig, keys};
 use crate::error::{Error, Result};
 use crate::reconcile::deployment_config::{Context, Stores};
+use crate::reconcile::mock_api::{self, Exchange, Seen, status};
 use crate::reconcile::{cache, events};
 use crate::strategy::{Action, RevisionUpdate, Scale};
 
@@ -55,20 +52,8 @@ fn job(name: &str) -> Value {
            "spec": {"template": {"spec": {"containers": [], "restartPolicy": "Never"}}}})
 }
 
-/// The API server's refusal: a `Status` with `code`.
-fn status(code: u16, message: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
-           "message": message, "reason": "Whatever", "code": code})
-}
-
 fn update(name: &str) -> Action {
     Action::Update(RevisionUpdate::new(name).annotate("k", Some("v".into())))
-}
-
-/// A request the scenario saw: its content type and JSON body (`Null` when empty).
-struct Seen {
-    content_type: String,
-    body: Value,
 }
 
 /// Runs `actions` for [`dc`] against an API server that expects exactly `exchanges`, in order:
@@ -76,47 +61,15 @@ struct Seen {
 /// than expected, fails the test.
 async fn run(
     actions: Vec<Action>,
-    exchanges: Vec<(&'static str, u16, Value)>,
+    exchanges: Vec<Exchange>,
 ) -> (Result<Option<CreateRefused>>, Vec<Seen>) {
-    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let scenario = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        for (expected, code, answer) in exchanges {
-            let (request, respond) = handle.next_request().await.expect("a request");
-            let got = format!("{} {}", request.method(), request.uri().path());
-            assert_eq!(got, expected, "request #{}", seen.len() + 1);
-            let content_type = request
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .map(|v| v.to_str().unwrap_or_default().to_string())
-                .unwrap_or_default();
-            let bytes = request.into_body().collect_bytes().await.expect("body");
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            seen.push(Seen { content_type, body });
-            let response = Response::builder()
-                .status(code)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Body::from(serde_json::to_vec(&answer).expect("json")))
-                .expect("response");
-            respond.send_response(response);
-        }
-        // The client is gone once the pass is over: nothing else may have been asked.
-        if let Some((request, _)) = handle.next_request().await {
-            panic!("unexpected {} {}", request.method(), request.uri());
-        }
-        seen
-    });
-
-    let ctx = context(Client::new(service, "default"));
+    let (client, scenario) = mock_api::serve(exchanges);
+    let ctx = context(client);
     let result = tokio::time::timeout(Duration::from_secs(10), execute(&dc(), &actions, &ctx))
         .await
         .expect("the pass ends");
     drop(ctx);
-    let seen = tokio::time::timeout(Duration::from_secs(10), scenario)
-        .await
-        .expect("the scenario ends")
-        .expect("the scenario's assertions hold");
-    (result, seen)
+    (result, mock_api::seen(scenario).await)
 }
 
 /// A context on `client` with empty caches. Its events go to a client of their own whose server
@@ -139,12 +92,11 @@ fn context(client: Client) -> Context {
         kube::runtime::reflector::store().0,
         std::sync::Arc::new(crate::metrics::Metrics::new()),
     );
-    let (gone, _) = mock::pair::<Request<Body>, Response<Body>>();
     let reporter = Reporter {
         controller: "cutover".into(),
         instance: None,
     };
-    ctx.events = events::Events::start(Client::new(gone, "default"), reporter);
+    ctx.events = events::Events::start(mock_api::gone(), reporter);
     ctx
 }
 

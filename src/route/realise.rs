@@ -1,0 +1,176 @@
+//! Past the rungs: the objects that realise an admitted Route and its conditions. The main route
+//! comes last: it refers to the others (its ListenerSet, the policies of its backends).
+
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+use crate::api::conditions::route as reason;
+use crate::api::route::{Route, RouteIngressCondition};
+
+use super::admission::{admission, condition};
+use super::attach::Attachment;
+use super::backends::Resolved;
+use super::gateway::Gateway;
+use super::options::Options;
+use super::{RouteKind, Termination, manifest, termination};
+
+/// An admitted Route and what the rungs found for it.
+pub(super) struct Admitted<'a> {
+    pub route: &'a Route,
+    pub kind: RouteKind,
+    pub gateway: &'a Gateway,
+    /// The host served, and the key the Route claims (its hostnames).
+    pub host: &'a str,
+    pub key: String,
+    pub options: Options,
+    pub attachment: Attachment,
+    pub resolved: &'a Resolved,
+}
+
+impl Admitted<'_> {
+    /// The objects that realise the Route: those the main route needs, then the main route.
+    pub fn objects(&self) -> (Vec<Value>, Value) {
+        let mut objects = self.certificate();
+        objects.extend(self.reencrypt());
+        let hostnames = vec![self.key.clone()];
+        if !self.attachment.redirect.is_empty() {
+            objects.push(manifest::redirect_route(
+                self.route,
+                &self.attachment.redirect,
+                &hostnames,
+            ));
+        }
+        let main = manifest::route_object(
+            self.route,
+            self.kind.kind(),
+            &self.attachment.parents,
+            &hostnames,
+            self.rule(),
+        );
+        (objects, main)
+    }
+
+    /// The Route's own certificate: its Secret (unless it names an external one) and the
+    /// ListenerSet serving it.
+    fn certificate(&self) -> Vec<Value> {
+        let (Some(secret), Some(tls)) = (&self.attachment.listener_set, &self.route.spec.tls)
+        else {
+            return Vec::new();
+        };
+        let mut objects = Vec::new();
+        if let (Some(certificate), None) = (&tls.certificate, &tls.external_certificate) {
+            objects.push(manifest::certificate_secret(
+                self.route,
+                certificate,
+                tls.ca_certificate.as_deref(),
+                tls.key.as_deref().unwrap_or_default(),
+            ));
+        }
+        objects.push(manifest::listener_set(
+            self.route,
+            self.gateway,
+            self.host,
+            secret,
+        ));
+        objects
+    }
+
+    /// Re-encrypt: the destination CA and a BackendTLSPolicy per backend.
+    fn reencrypt(&self) -> Vec<Value> {
+        if termination(self.route).0 != Termination::Reencrypt {
+            return Vec::new();
+        }
+        let ca = self
+            .route
+            .spec
+            .tls
+            .as_ref()
+            .and_then(|t| t.destination_ca_certificate.as_deref())
+            .filter(|c| !c.trim().is_empty());
+        let mut objects = Vec::new();
+        if let Some(pem) = ca {
+            objects.push(manifest::destination_ca(self.route, pem));
+        }
+        for r in &self.resolved.refs {
+            let service = r["name"].as_str().unwrap_or_default();
+            objects.push(manifest::backend_tls_policy(
+                self.route,
+                service,
+                ca.is_some(),
+            ));
+        }
+        objects
+    }
+
+    /// The main route's rule: its path, backends, filters and timeout (a TLSRoute has only
+    /// backends).
+    fn rule(&self) -> Value {
+        let refs = &self.resolved.refs;
+        if self.kind == RouteKind::Tls {
+            return json!({"backendRefs": refs});
+        }
+        let path = self
+            .route
+            .spec
+            .path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let mut rule = json!({"matches": [{"path": {"type": "PathPrefix", "value": path}}], "backendRefs": refs});
+        if !self.options.filters.is_empty() {
+            rule["filters"] = json!(self.options.filters);
+        }
+        if let Some(timeout) = &self.options.request_timeout {
+            rule["timeouts"] = json!({"request": timeout});
+        }
+        rule
+    }
+
+    /// Admitted (a missing backend, else what the Gateway reported on `applied`), and what is
+    /// not realised.
+    pub fn conditions(&self, applied: Option<&Value>) -> Vec<RouteIngressCondition> {
+        let problems = &self.resolved.problems;
+        let admitted = if !problems.is_empty() {
+            condition(
+                "False",
+                reason::BACKEND_NOT_FOUND,
+                format!("{}; those backends receive no traffic", problems.join("; ")),
+            )
+        } else {
+            admission(
+                &self.attachment.parents,
+                applied,
+                &self.route.namespace().unwrap_or_default(),
+                self.attachment.note.clone(),
+            )
+        };
+        let mut conditions = vec![admitted];
+        let ignored = self.ignored();
+        if !ignored.is_empty() {
+            conditions.push(RouteIngressCondition {
+                type_: reason::UNSUPPORTED_CONFIGURATION.into(),
+                status: "True".into(),
+                reason: reason::NOT_REALISED.into(),
+                message: format!(
+                    "not realised on a Gateway API data plane: {}",
+                    ignored.join(", ")
+                ),
+                last_transition_time: None,
+            });
+        }
+        conditions
+    }
+
+    /// What the Route asks for that the data plane does not realise, sorted.
+    fn ignored(&self) -> Vec<String> {
+        let options = &self.options;
+        let mut ignored = options.ignored.clone();
+        if self.kind == RouteKind::Tls
+            && (!options.filters.is_empty() || options.request_timeout.is_some())
+        {
+            ignored.push("header actions, timeout and rewrite (a passthrough route's HTTP is encrypted end to end)".into());
+        }
+        ignored.sort();
+        ignored
+    }
+}

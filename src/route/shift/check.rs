@@ -1,0 +1,40 @@
+//! A shift's checks: when one is due, and what it found (the shell runs the query between).
+
+use jiff::Timestamp;
+
+use crate::api::route::ShiftStatus;
+use crate::api::shift::phase;
+
+use super::declaration::{Analysis, Shift};
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckResult {
+    Value(f64),
+    /// No answer (unreachable, an error, no data): counted apart, never a pass.
+    Inconclusive(String),
+}
+
+/// The query to run now, if a check is due (never while the Route is refused: no traffic of
+/// it flows to be judged).
+pub fn check_due<'s>(
+    shift: &'s Shift,
+    status: Option<&ShiftStatus>,
+    refused: bool,
+    now: Timestamp,
+) -> Option<&'s Analysis> {
+    let analysis = shift.analysis.as_ref()?;
+    let s = status.filter(|s| s.declaration == shift.digest && s.phase == phase::PROGRESSING)?;
+    (!refused && s.held_since.is_none() && next_check(analysis, s)? <= now).then_some(analysis)
+}
+
+/// When the current step's next check is due: an interval after the step started, or after the
+/// last check (a whole window of traffic at the step's weights).
+pub(super) fn next_check(analysis: &Analysis, s: &ShiftStatus) -> Option<Timestamp> {
+    let since = [&s.step_started_at, &s.last_check_at]
+        .into_iter()
+        .flatten()
+        .map(|t| t.0)
+        .max()?;
+    Some(since + analysis.interval)
+}

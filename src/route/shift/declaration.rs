@@ -1,0 +1,209 @@
+//! A shift's declaration: the annotation parsed and checked into a `Shift` the state machine
+//! runs, with the digest that tells one declaration from the next.
+
+use jiff::SignedDuration;
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::api::keys;
+use crate::api::route::Route;
+
+/// The declaration, as written in the annotation.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Declaration {
+    to: String,
+    #[serde(default = "default_steps")]
+    steps: Vec<i32>,
+    #[serde(default)]
+    pause: Option<String>,
+    #[serde(default)]
+    deployment_config: Option<String>,
+    #[serde(default)]
+    on_failure: Option<String>,
+    #[serde(default)]
+    analysis: Option<AnalysisDeclaration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnalysisDeclaration {
+    prometheus: String,
+    query: String,
+    #[serde(default)]
+    interval: Option<String>,
+    success_condition: SuccessCondition,
+    #[serde(default)]
+    failure_limit: Option<i32>,
+    #[serde(default)]
+    inconclusive_limit: Option<i32>,
+}
+
+/// The value a check must reach: `atLeast: 0.99` (a success rate) or `atMost: 0.5` (a latency).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuccessCondition {
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    #[serde(default)]
+    pub at_most: Option<f64>,
+}
+
+impl SuccessCondition {
+    pub fn holds(&self, value: f64) -> bool {
+        self.at_least.is_none_or(|min| value >= min) && self.at_most.is_none_or(|max| value <= max)
+    }
+    pub(super) fn describe(&self) -> String {
+        match (self.at_least, self.at_most) {
+            (Some(min), Some(max)) => format!("between {min} and {max}"),
+            (Some(min), None) => format!("at least {min}"),
+            (None, Some(max)) => format!("at most {max}"),
+            (None, None) => "anything".into(),
+        }
+    }
+}
+
+fn default_steps() -> Vec<i32> {
+    vec![10, 25, 50, 100]
+}
+
+/// A valid shift: what the state machine runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shift {
+    pub to: String,
+    /// Ascending percentages, the last 100.
+    pub steps: Vec<i32>,
+    pub pause: SignedDuration,
+    /// Start whenever this DeploymentConfig completes a rollout.
+    pub deployment_config: Option<String>,
+    /// Roll that DeploymentConfig back when the shift fails.
+    pub rollback_on_failure: bool,
+    pub analysis: Option<Analysis>,
+    /// A digest of the declaration.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub prometheus: String,
+    /// With `{{service}}`, `{{namespace}}` and `{{interval}}` in place.
+    pub query: String,
+    pub interval: SignedDuration,
+    pub success: SuccessCondition,
+    pub failure_limit: i32,
+    pub inconclusive_limit: i32,
+}
+
+/// The Route's shift: `None` without the annotation, `Err` (why) for one that cannot run.
+pub fn declared(route: &Route) -> Option<Result<Shift, String>> {
+    let text = route.annotations().get(keys::TRAFFIC_SHIFT_ANNOTATION)?;
+    Some(parse(route, text))
+}
+
+fn parse(route: &Route, text: &str) -> Result<Shift, String> {
+    let d: Declaration = serde_saphyr::from_str(text).map_err(|e| {
+        let first = e.to_string();
+        let first = first.lines().next().unwrap_or_default().to_string();
+        format!(
+            "{} is not a valid shift: {first}",
+            keys::TRAFFIC_SHIFT_ANNOTATION
+        )
+    })?;
+    let backends: Vec<&str> = crate::route::backends(route)
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
+    if !backends.contains(&d.to.as_str()) {
+        return Err(format!(
+            "to: {:?} is not a backend of the route (backends: {})",
+            d.to,
+            backends.join(", ")
+        ));
+    }
+    if backends.len() < 2 {
+        return Err("a shift needs a second backend to move traffic from".into());
+    }
+    let ascending = d.steps.windows(2).all(|w| w[0] < w[1]);
+    let in_range = d.steps.iter().all(|s| (1..=100).contains(s));
+    if d.steps.is_empty() || !ascending || !in_range || d.steps.last() != Some(&100) {
+        return Err(format!(
+            "steps: {:?} must be ascending percentages from 1 to 100, ending at 100",
+            d.steps
+        ));
+    }
+    let pause = duration("pause", d.pause.as_deref(), 30)?;
+    let rollback_on_failure = match d.on_failure.as_deref() {
+        None | Some("none") => false,
+        Some("rollback") => true,
+        Some(other) => return Err(format!("onFailure: {other:?} must be none or rollback")),
+    };
+    if rollback_on_failure && d.deployment_config.is_none() {
+        return Err("onFailure: rollback needs deploymentConfig: the one to roll back".into());
+    }
+    // Of what it says, not how it is written: reformatted, commented or as JSON, the same
+    // declaration is the same shift.
+    let digest = digest(&serde_json::to_string(&d).unwrap_or_default());
+    let analysis = d.analysis.map(|a| analysis(route, &d.to, a)).transpose()?;
+    Ok(Shift {
+        digest,
+        to: d.to,
+        steps: d.steps,
+        pause,
+        deployment_config: d.deployment_config,
+        rollback_on_failure,
+        analysis,
+    })
+}
+
+fn analysis(route: &Route, to: &str, a: AnalysisDeclaration) -> Result<Analysis, String> {
+    if !(a.prometheus.starts_with("http://") || a.prometheus.starts_with("https://")) {
+        return Err(format!(
+            "analysis.prometheus: {:?} must be an http:// or https:// URL",
+            a.prometheus
+        ));
+    }
+    if a.success_condition.at_least.is_none() && a.success_condition.at_most.is_none() {
+        return Err("analysis.successCondition needs atLeast or atMost".into());
+    }
+    let interval = duration("analysis.interval", a.interval.as_deref(), 30)?;
+    let query = a
+        .query
+        .replace("{{service}}", to)
+        .replace("{{namespace}}", &route.namespace().unwrap_or_default())
+        .replace("{{interval}}", &format!("{}s", interval.as_secs()));
+    let limit = |name: &str, v: Option<i32>, default: i32| match v.unwrap_or(default) {
+        n if n >= 1 => Ok(n),
+        n => Err(format!("analysis.{name}: {n} must be at least 1")),
+    };
+    Ok(Analysis {
+        prometheus: a.prometheus,
+        query,
+        interval,
+        success: a.success_condition,
+        failure_limit: limit("failureLimit", a.failure_limit, 1)?,
+        inconclusive_limit: limit("inconclusiveLimit", a.inconclusive_limit, 3)?,
+    })
+}
+
+fn duration(
+    field: &str,
+    text: Option<&str>,
+    default_seconds: i64,
+) -> Result<SignedDuration, String> {
+    let Some(text) = text else {
+        return Ok(SignedDuration::from_secs(default_seconds));
+    };
+    let d: SignedDuration = text
+        .parse()
+        .map_err(|_| format!("{field}: {text:?} is not a duration (30s, 2m, 1h)"))?;
+    if d < SignedDuration::from_secs(1) {
+        return Err(format!("{field}: {text:?} must be at least 1s"));
+    }
+    Ok(d)
+}
+
+fn digest(text: &str) -> String {
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

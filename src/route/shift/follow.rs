@@ -1,0 +1,37 @@
+//! What a shift reads of the DeploymentConfig it follows, written once for the reconcile and for
+//! the wakeup that a change of that DeploymentConfig brings.
+
+use crate::api::route::ShiftStatus;
+
+/// The DeploymentConfig a shift follows, as the shell read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Followed {
+    pub latest_version: i64,
+    /// Its latest rollout is Complete.
+    pub complete: bool,
+    /// Its latest revision is a rollback (a shift's own, or `rollout undo`): old code, which
+    /// starts no shift toward it.
+    pub rollback: bool,
+}
+
+impl Followed {
+    /// What a shift reads of the DeploymentConfig it follows.
+    pub fn of(dc: &crate::api::DeploymentConfig) -> Followed {
+        use crate::api::conditions::{RolloutState, rollout_state};
+        let status = dc.status.as_ref();
+        Followed {
+            latest_version: status.map_or(0, |s| s.latest_version),
+            complete: matches!(rollout_state(dc), RolloutState::Done(_)),
+            rollback: status.is_some_and(crate::strategy::requests::latest_is_rollback),
+        }
+    }
+
+    /// Whether it may move a shift that stands at `status`: a completed rollout newer than the
+    /// one the shift ran for starts it again, a newer rollback ends it.
+    pub fn moves(&self, status: Option<&ShiftStatus>) -> bool {
+        let ran_for = status
+            .and_then(|s| s.deployment_config_version)
+            .unwrap_or(0);
+        self.latest_version > ran_for && (self.complete || self.rollback)
+    }
+}

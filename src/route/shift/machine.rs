@@ -1,0 +1,388 @@
+//! The state machine: one pass takes a shift's state (`status.shift`) one step on — requests
+//! first (promote, pause, resume, abort), then the start, the hold of a refused Route, the check,
+//! and the step.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::keys;
+use crate::api::requests as api_requests;
+use crate::api::route::{Route, ShiftCheck, ShiftStatus};
+use crate::api::shift::{phase, reason, result};
+use crate::strategy::Event;
+
+use super::check::{CheckResult, next_check};
+use super::declaration::Shift;
+use super::follow::Followed;
+
+pub struct ShiftInputs<'a> {
+    pub route: &'a Route,
+    pub shift: &'a Shift,
+    /// The DeploymentConfig of `shift.deployment_config` (`None`: not found).
+    pub followed: Option<Followed>,
+    /// The check the shell ran this pass, because `check_due` said so.
+    pub check: Option<CheckResult>,
+    /// Why the Route is not admitted, as its status says (`None`: admitted or not yet known).
+    pub refused: Option<String>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShiftDecision {
+    pub status: ShiftStatus,
+    pub events: Vec<Event>,
+    /// Roll this DeploymentConfig back (a rollback request with this token).
+    pub rollback: Option<(String, String)>,
+    /// The shift ended this pass: Succeeded, Failed or Aborted (what the metrics count).
+    pub finished: Option<&'static str>,
+    pub requeue_after: Option<Duration>,
+}
+
+/// The pass of an invalid declaration: nothing moves, the Route serves its own weights. The
+/// requests it had answered are kept, so none is answered twice; the warning is said once, when
+/// the declaration becomes invalid (or invalid otherwise).
+pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftDecision {
+    let status = ShiftStatus {
+        phase: phase::INVALID.into(),
+        message: why.to_string(),
+        requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
+    let events = if previous == Some(&status) {
+        Vec::new()
+    } else {
+        vec![Event::warning(reason::INVALID, status.message.clone())]
+    };
+    ShiftDecision {
+        status,
+        events,
+        ..Default::default()
+    }
+}
+
+/// Why the Route is refused, as its status says (Admitted=False); `None` while it is admitted
+/// or the Gateway has not answered yet.
+pub fn refusal(route: &Route) -> Option<String> {
+    let ingress = route.status.as_ref()?.ingress.iter();
+    let refused = ingress
+        .flat_map(|i| &i.conditions)
+        .find(|c| c.type_ == crate::api::conditions::route::ADMITTED && c.status == "False")?;
+    Some(format!("{}: {}", refused.reason, refused.message))
+}
+
+/// Takes the shift one pass on.
+pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
+    let (route, shift, now) = (inputs.route, inputs.shift, inputs.now);
+    let previous = route.status.as_ref().and_then(|s| s.shift.as_ref());
+    let current = previous.filter(|s| s.declaration == shift.digest).cloned();
+    let mut d = ShiftDecision {
+        status: current.clone().unwrap_or_else(|| ShiftStatus {
+            phase: phase::PENDING.into(),
+            to: shift.to.clone(),
+            declaration: shift.digest.clone(),
+            // Following a DeploymentConfig: its next completed rollout starts the shift.
+            deployment_config_version: inputs.followed.map(|f| f.latest_version),
+            // A new declaration answers no request a former one answered.
+            requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    requests(route, shift, &mut d, now);
+    start(inputs, &mut d, current.is_none());
+    if d.status.phase == phase::PROGRESSING {
+        hold(inputs, &mut d);
+    }
+    if d.status.phase == phase::PROGRESSING && d.status.held_since.is_none() {
+        if let Some(check) = &inputs.check {
+            record_check(inputs, check, &mut d);
+        }
+        if d.status.phase == phase::PROGRESSING {
+            step(shift, &mut d, now);
+        }
+    }
+    d.requeue_after = wake(shift, &d.status, now);
+    d
+}
+
+/// Promote, pause, resume and abort, each token once (`cutover.io/shift-<verb>`).
+fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
+    for verb in keys::SHIFT_REQUESTS {
+        let key = format!("{}{verb}", keys::SHIFT_REQUEST_PREFIX);
+        let Some(token) = api_requests::unhandled(route, &d.status.requests, verb, &key) else {
+            continue;
+        };
+        let s = &mut d.status;
+        let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
+        let outcome: Result<String, String> = match verb {
+            "promote" if running => {
+                succeed(shift, d, now, "promoted by request");
+                Ok("promoted to 100%".into())
+            }
+            "pause" if s.phase == phase::PROGRESSING => {
+                s.phase = phase::PAUSED.into();
+                s.message = format!("paused at step {} ({}%)", s.step, s.weight);
+                Ok(s.message.clone())
+            }
+            "resume" if s.phase == phase::PAUSED => {
+                s.phase = phase::PROGRESSING.into();
+                // The step's pause and checks count from now.
+                s.step_started_at = Some(Time(now));
+                s.last_check_at = None;
+                s.message = format!("resumed at step {} ({}%)", s.step, s.weight);
+                Ok(s.message.clone())
+            }
+            "abort" if running || s.phase == phase::PENDING => {
+                end(
+                    d,
+                    phase::ABORTED,
+                    reason::ABORTED,
+                    "aborted by request".into(),
+                );
+                Ok("aborted: the route serves its own weights".into())
+            }
+            _ => Err(format!(
+                "cannot {verb}: the shift is {}",
+                d.status.phase.to_lowercase()
+            )),
+        };
+        let (outcome, message) = match outcome {
+            Ok(m) => (api_requests::ACCEPTED, m),
+            Err(m) => {
+                d.events
+                    .push(Event::warning(reason::REQUEST_REFUSED, m.clone()));
+                (api_requests::REFUSED, m)
+            }
+        };
+        api_requests::record(&mut d.status.requests, verb, token, outcome, message);
+    }
+}
+
+/// A new shift starts at once, or, following a DeploymentConfig, when it completes a rollout
+/// newer than the one recorded (which also restarts a shift that ended or runs). A rollback of
+/// that DeploymentConfig starts none, and ends one that runs: its traffic would go to old code.
+fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
+    let shift = inputs.shift;
+    let s = &mut d.status;
+    let mut rolled_back = None;
+    let begin = match (&shift.deployment_config, inputs.followed) {
+        (None, _) => new,
+        (Some(name), None) => {
+            if s.phase == phase::PENDING {
+                s.message = format!("waiting for deploymentconfig {name:?}, which does not exist");
+            }
+            false
+        }
+        (Some(name), Some(f)) => {
+            let newer = f.latest_version > s.deployment_config_version.unwrap_or(0);
+            let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
+            if newer && f.rollback && running {
+                rolled_back = Some(format!(
+                    "deploymentconfig {name:?} is rolled back (#{}): the route serves its own weights",
+                    f.latest_version
+                ));
+            }
+            if newer && f.complete {
+                s.deployment_config_version = Some(f.latest_version);
+                !f.rollback
+            } else {
+                if s.phase == phase::PENDING {
+                    s.message = format!(
+                        "waiting for deploymentconfig {name:?} to complete a rollout (after #{})",
+                        s.deployment_config_version.unwrap_or(0)
+                    );
+                }
+                false
+            }
+        }
+    };
+    if let Some(message) = rolled_back {
+        end(d, phase::ABORTED, reason::ABORTED, message);
+        return;
+    }
+    if begin {
+        s.phase = phase::PROGRESSING.into();
+        s.failed_checks = 0;
+        s.inconclusive_checks = 0;
+        s.checks.clear();
+        go_to_step(inputs.shift, d, 1, inputs.now);
+    }
+}
+
+/// A refused Route serves nothing, so its step can be neither waited out nor checked: the shift
+/// holds at the step (its weights stay) until the Route is admitted, and the step starts over
+/// then, as after a resume.
+fn hold(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
+    let s = &mut d.status;
+    match (&inputs.refused, &s.held_since) {
+        (Some(why), None) => {
+            s.held_since = Some(Time(inputs.now));
+            s.message = format!(
+                "held at step {} ({}%): the route is not admitted: {why}",
+                s.step, s.weight
+            );
+            d.events
+                .push(Event::warning(reason::HELD, s.message.clone()));
+        }
+        (None, Some(_)) => {
+            s.held_since = None;
+            s.step_started_at = Some(Time(inputs.now));
+            s.last_check_at = None;
+            s.message = format!(
+                "step {} of {} starts over: the route is admitted again ({}% of traffic to {})",
+                s.step,
+                inputs.shift.steps.len(),
+                s.weight,
+                inputs.shift.to
+            );
+        }
+        _ => {}
+    }
+}
+
+fn go_to_step(shift: &Shift, d: &mut ShiftDecision, step: i32, now: Timestamp) {
+    let s = &mut d.status;
+    let weight = shift.steps.get((step - 1) as usize).copied().unwrap_or(100);
+    s.step = step;
+    s.weight = weight;
+    s.step_started_at = Some(Time(now));
+    s.last_check_at = None;
+    s.held_since = None;
+    s.passed_checks = 0;
+    s.message = format!(
+        "step {step} of {}: {weight}% of traffic to {}",
+        shift.steps.len(),
+        shift.to
+    );
+    d.events
+        .push(Event::normal(reason::STEP, s.message.clone()));
+}
+
+fn record_check(inputs: &ShiftInputs<'_>, check: &CheckResult, d: &mut ShiftDecision) {
+    let Some(analysis) = &inputs.shift.analysis else {
+        return;
+    };
+    let s = &mut d.status;
+    let (result, value) = match check {
+        CheckResult::Value(v) if analysis.success.holds(*v) => (result::PASSED, v.to_string()),
+        CheckResult::Value(v) => (result::FAILED, v.to_string()),
+        CheckResult::Inconclusive(why) => (result::INCONCLUSIVE, why.clone()),
+    };
+    s.last_check_at = Some(Time(inputs.now));
+    s.checks.push(ShiftCheck {
+        time: Time(inputs.now),
+        step: s.step,
+        result: result.into(),
+        value: value.clone(),
+    });
+    let excess = s.checks.len().saturating_sub(10);
+    s.checks.drain(..excess);
+    let want = analysis.success.describe();
+    let said = format!(
+        "check at step {} ({}%): {value} ({result}; wanted {want})",
+        s.step, s.weight
+    );
+    let failure = match result {
+        result::PASSED => {
+            s.passed_checks += 1;
+            None
+        }
+        result::FAILED => {
+            s.failed_checks += 1;
+            (s.failed_checks >= analysis.failure_limit).then(|| {
+                format!(
+                    "the check failed at step {} ({}%): {} = {value}, wanted {want}",
+                    s.step, s.weight, analysis.query
+                )
+            })
+        }
+        _ => {
+            s.inconclusive_checks += 1;
+            (s.inconclusive_checks >= analysis.inconclusive_limit).then(|| {
+                format!(
+                    "{} checks were inconclusive (the last: {value})",
+                    s.inconclusive_checks
+                )
+            })
+        }
+    };
+    let warning = result != result::PASSED;
+    d.events.push(if warning {
+        Event::warning(reason::CHECK, said)
+    } else {
+        Event::normal(reason::CHECK, said)
+    });
+    if let Some(why) = failure {
+        let rollback = inputs.shift.rollback_on_failure;
+        end(d, phase::FAILED, reason::FAILED, why);
+        if rollback && let Some(name) = &inputs.shift.deployment_config {
+            let version = inputs.followed.map_or(0, |f| f.latest_version);
+            d.rollback = Some((
+                name.clone(),
+                format!("traffic-shift-{}-{version}", inputs.shift.digest),
+            ));
+        }
+    }
+}
+
+/// Moves to the next step once the pause is over and (with analysis) a check of this step
+/// passed; past the last step the shift has succeeded.
+fn step(shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
+    let s = &d.status;
+    let Some(started) = s.step_started_at.as_ref().map(|t| t.0) else {
+        return;
+    };
+    let paused_enough = started + shift.pause <= now;
+    let checked = shift.analysis.is_none() || s.passed_checks > 0;
+    if !(paused_enough && checked) {
+        return;
+    }
+    if s.step as usize >= shift.steps.len() {
+        succeed(shift, d, now, "every step passed");
+    } else {
+        let next = s.step + 1;
+        go_to_step(shift, d, next, now);
+    }
+}
+
+fn succeed(shift: &Shift, d: &mut ShiftDecision, now: Timestamp, why: &str) {
+    let s = &mut d.status;
+    s.step = shift.steps.len() as i32;
+    s.weight = 100;
+    s.step_started_at = Some(Time(now));
+    let message = format!("{why}: all traffic to {}", shift.to);
+    end(d, phase::SUCCEEDED, reason::SUCCEEDED, message);
+}
+
+/// Ends the shift: Succeeded keeps all traffic on `to`; Failed and Aborted give the Route its
+/// own weights back at once.
+fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message: String) {
+    let s = &mut d.status;
+    s.phase = phase.into();
+    s.held_since = None;
+    if phase != self::phase::SUCCEEDED {
+        s.weight = 0;
+    }
+    s.message = message.clone();
+    d.events.push(if phase == self::phase::SUCCEEDED {
+        Event::normal(reason, message)
+    } else {
+        Event::warning(reason, message)
+    });
+    d.finished = Some(phase);
+}
+
+/// When to look again: the next check, or the end of the step's pause (while held, the Route's
+/// admission changing wakes it).
+fn wake(shift: &Shift, s: &ShiftStatus, now: Timestamp) -> Option<Duration> {
+    if s.phase != phase::PROGRESSING || s.held_since.is_some() {
+        return None;
+    }
+    let pause_end = s.step_started_at.as_ref().map(|t| t.0 + shift.pause);
+    let check = shift.analysis.as_ref().and_then(|a| next_check(a, s));
+    let at = [pause_end, check].into_iter().flatten().min()?;
+    let wait = at.duration_since(now).max(SignedDuration::from_millis(100));
+    Duration::try_from(wait).ok()
+}

@@ -1,0 +1,109 @@
+//! The declaration: what cannot run says why, the query is filled in, and a declaration is
+//! the same shift however it is written and a new shift when it changes.
+
+use super::*;
+
+#[test]
+fn declarations_that_cannot_run_say_why() {
+    let why = |text: &str| {
+        declared(&route(text))
+            .expect("declared")
+            .expect_err("invalid")
+    };
+    assert_eq!(
+        why("to: red"),
+        "to: \"red\" is not a backend of the route (backends: blue, green)"
+    );
+    assert_eq!(
+        why("to: green\nsteps: [50, 10, 100]"),
+        "steps: [50, 10, 100] must be ascending percentages from 1 to 100, ending at 100"
+    );
+    assert_eq!(
+        why("to: green\nsteps: [10, 50]"),
+        "steps: [10, 50] must be ascending percentages from 1 to 100, ending at 100"
+    );
+    assert_eq!(
+        why("to: green\npause: soon"),
+        "pause: \"soon\" is not a duration (30s, 2m, 1h)"
+    );
+    assert_eq!(
+        why("to: green\nonFailure: rollback"),
+        "onFailure: rollback needs deploymentConfig: the one to roll back"
+    );
+    assert!(
+        why("to: green\nstep: [10]").contains("unknown field"),
+        "a typo is named"
+    );
+    let no_condition =
+        "to: green\nanalysis: {prometheus: 'http://p:9090', query: up, successCondition: {}}";
+    assert_eq!(
+        why(no_condition),
+        "analysis.successCondition needs atLeast or atMost"
+    );
+}
+
+#[test]
+fn the_query_names_the_service_namespace_and_interval() {
+    let w = World::new(ANALYSED);
+    let a = w.shift.analysis.as_ref().expect("analysis");
+    assert_eq!(
+        a.query,
+        r#"sum(rate(requests{service="ns-green",code!~"5.."}[5s]))"#
+    );
+}
+
+#[test]
+fn a_changed_declaration_starts_anew() {
+    let mut w = World::new(PLAIN);
+    w.run(40, pass);
+    assert_eq!(w.status().step, 2);
+    let text = "to: green\nsteps: [5, 100]\npause: 30s\n";
+    w.route
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
+    w.shift = declared(&w.route).expect("declared").expect("valid");
+    w.pass(pass);
+    assert_eq!((w.status().step, w.status().weight), (1, 5));
+}
+
+/// A request answered under one declaration is not answered again under the next.
+#[test]
+fn a_new_declaration_does_not_answer_old_requests_again() {
+    let mut w = World::new(PLAIN);
+    w.run(3, pass);
+    w.request("abort", "t1");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Aborted");
+    let text = "to: green\nsteps: [5, 100]\npause: 30s\n";
+    w.route
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
+    w.shift = declared(&w.route).expect("declared").expect("valid");
+    w.pass(pass);
+    assert_eq!(
+        (w.status().phase.as_str(), w.status().weight),
+        ("Progressing", 5)
+    );
+    assert_eq!(
+        w.finished,
+        ["Aborted"],
+        "the old abort ended only the old shift"
+    );
+}
+
+/// The same declaration written another way (JSON, comments, other spacing) is the same shift.
+#[test]
+fn a_reformatted_declaration_is_the_same_shift() {
+    let yaml = declared(&route(PLAIN)).expect("declared").expect("valid");
+    let json = r#"{"pause": "30s", "steps": [10, 50, 100], "to": "green"}"#;
+    let same = declared(&route(json)).expect("declared").expect("valid");
+    assert_eq!(yaml.digest, same.digest);
+    let other = declared(&route("to: green\nsteps: [10, 100]\n"))
+        .expect("declared")
+        .expect("valid");
+    assert_ne!(yaml.digest, other.digest);
+}

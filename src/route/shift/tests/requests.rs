@@ -1,0 +1,58 @@
+//! Requests on a shift (promote, pause, resume, abort): each token answered once.
+
+use super::*;
+
+#[test]
+fn requests_pause_resume_promote_and_abort_once_per_token() {
+    let mut w = World::new(PLAIN);
+    w.run(10, pass);
+    w.request("pause", "t1");
+    w.run(100, pass);
+    let s = w.status();
+    assert_eq!(
+        (s.phase.as_str(), s.step),
+        ("Paused", 1),
+        "no step while paused"
+    );
+    w.request("resume", "t2");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Progressing");
+    w.run(29, pass);
+    assert_eq!(w.status().step, 1, "the pause counts again from the resume");
+    w.run(2, pass);
+    assert_eq!(w.status().step, 2);
+
+    // A second pause with the same token does nothing: it was handled.
+    w.run(5, pass);
+    assert_eq!(w.status().phase, "Progressing");
+    w.request("abort", "t3");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Aborted");
+    assert_eq!(w.serving(), weights_of(100, 0));
+    w.request("promote", "t4");
+    w.pass(pass);
+    let refused = w
+        .status()
+        .requests
+        .iter()
+        .find(|r| r.kind == "promote")
+        .cloned();
+    assert_eq!(
+        refused.map(|r| (r.outcome, r.message)),
+        Some((
+            "Refused".into(),
+            "cannot promote: the shift is aborted".into()
+        ))
+    );
+    assert_eq!(w.finished, ["Aborted"]);
+}
+
+#[test]
+fn promote_sends_everything_at_once() {
+    let mut w = World::new(PLAIN);
+    w.run(3, pass);
+    w.request("promote", "go");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Succeeded");
+    assert_eq!(w.serving(), weights_of(0, 100));
+}

@@ -1,0 +1,143 @@
+//! Route planning, case by case: each rung that refuses, the listeners each termination may use,
+//! the objects of certificates and re-encrypt, Admitted from what the Gateway reported, and the
+//! actions that carry a plan out. The helpers are here; the cases in one module per subject.
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use super::backends::service_port;
+use super::*;
+use crate::api::conditions::route as reason;
+use crate::api::route::{
+    LocalObjectReference, Route, RoutePort, RouteSpec, RouteTargetReference, TlsConfig,
+};
+
+mod actions;
+mod admission;
+mod backends;
+mod hosts;
+mod tls;
+
+fn service(name: &str, ports: Value) -> Service {
+    serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"ports": ports}}))
+        .expect("service")
+}
+
+fn target(name: &str, weight: Option<i32>) -> RouteTargetReference {
+    RouteTargetReference {
+        kind: "Service".into(),
+        name: name.into(),
+        weight,
+    }
+}
+
+fn route(spec: RouteSpec) -> Route {
+    let mut r = Route::new("shop", spec);
+    r.metadata.namespace = Some("ns".into());
+    r.metadata.uid = Some("uid-r".into());
+    r
+}
+
+fn hosted(spec: RouteSpec) -> Route {
+    route(RouteSpec {
+        host: Some("shop.example.com".into()),
+        ..spec
+    })
+}
+
+fn tls(termination: &str, insecure: Option<&str>) -> Option<TlsConfig> {
+    Some(TlsConfig {
+        termination: termination.into(),
+        insecure_edge_termination_policy: insecure.map(Into::into),
+        ..Default::default()
+    })
+}
+
+/// infra/public: HTTP on 80, HTTPS on 443 for *.example.com, TLS passthrough on 8443.
+fn gateway(allowed_listeners: &str) -> Gateway {
+    Gateway::from_json(
+        "infra",
+        "public",
+        &json!({
+            "spec": {
+                "allowedListeners": {"namespaces": {"from": allowed_listeners}},
+                "listeners": [
+                    {"name": "web", "protocol": "HTTP", "port": 80},
+                    {"name": "websecure", "protocol": "HTTPS", "port": 443, "hostname": "*.example.com"},
+                    {"name": "passthrough", "protocol": "TLS", "port": 8443, "tls": {"mode": "Passthrough"}}
+                ]
+            },
+            "status": {"addresses": [{"value": "203.0.113.7"}]}
+        }),
+    )
+}
+
+fn inputs<'a>(r: &'a Route, services: Vec<&'a Service>) -> Inputs<'a> {
+    Inputs {
+        route: r,
+        services,
+        without_endpoints: vec![],
+        gateway_ref: GatewayRef::parse("infra/public"),
+        gateway: Some(gateway("None")),
+        routes: vec![r],
+        domain: None,
+        apis: Apis::ALL,
+        gateway_unreadable: None,
+        owned: &[],
+        shift: None,
+        applied: None,
+        now: Timestamp::UNIX_EPOCH,
+    }
+}
+
+fn admitted(p: &Plan) -> (&str, &str) {
+    let c = &p.status.ingress[0].conditions[0];
+    (c.status.as_str(), c.reason.as_str())
+}
+
+fn sections(object: &Value) -> Vec<String> {
+    object["spec"]["parentRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["kind"].as_str().unwrap_or(""),
+                p["sectionName"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn kinds(p: &Plan) -> Vec<String> {
+    p.objects()
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The main route as a Gateway that accepted it would leave it.
+fn accepted(p: &Plan) -> Value {
+    let mut applied = p.main().expect("main route").clone();
+    applied["metadata"]["generation"] = json!(2);
+    let parents: Vec<Value> = applied["spec"]["parentRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| json!({"parentRef": r, "conditions": [
+            {"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": 2},
+            {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "observedGeneration": 2}]}))
+        .collect();
+    applied["status"] = json!({"parents": parents});
+    applied
+}
