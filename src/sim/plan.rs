@@ -21,8 +21,9 @@ use crate::api::requests::RequestKind;
 use crate::api::{DeploymentConfig, keys};
 use crate::strategy::config_triggers;
 use crate::strategy::deployer::plan::Outcome as DeployOutcome;
+use crate::strategy::describe::{Said, Voice, deployer_image, describe};
 use crate::strategy::rollout::hooks::{JobState, job_state};
-use crate::strategy::{Action, Finished, Phase};
+use crate::strategy::{Finished, Phase};
 
 /// What a plan assumes of the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -328,7 +329,12 @@ pub fn plan(mut world: World, change: &Change, a: &Assumptions) -> Result<Rollou
         let mut said = Vec::new();
         for decision in world.decisions.drain(..) {
             said.extend(decision.finished.iter().filter_map(finished));
-            said.extend(decision.actions.iter().flat_map(describe));
+            said.extend(
+                decision
+                    .actions
+                    .iter()
+                    .flat_map(|a| describe(a, Voice::Plan)),
+            );
         }
         said.extend(run_deployers(&mut world));
         // Warnings say what the user must act on (a fence, a refusal); a failure is said above.
@@ -727,7 +733,12 @@ fn run_deployers(world: &mut World) -> Vec<Said> {
     let mut said = Vec::new();
     for (job, revision) in own {
         let decision = world.deploy_pass(&revision, None);
-        said.extend(decision.actions.iter().flat_map(describe));
+        said.extend(
+            decision
+                .actions
+                .iter()
+                .flat_map(|a| describe(a, Voice::Plan)),
+        );
         let success = match decision.outcome {
             DeployOutcome::Continue(_) => continue,
             DeployOutcome::Done | DeployOutcome::Stopped(_) => true,
@@ -788,13 +799,7 @@ fn waiting_for(world: &World) -> Option<String> {
     (!stopping.is_empty()).then(|| stopping.join(", "))
 }
 
-/// What a step says: a scale of a revision (those of one second are merged: 0 → 2 → 3 is
-/// 0 → 3), or a line.
-enum Said {
-    Scale { name: String, from: i32, to: i32 },
-    Line(String),
-}
-
+/// What a second's actions say, a revision's scales merged (0 → 2 → 3 is 0 → 3).
 fn merge_scales(said: Vec<Said>) -> Vec<String> {
     let mut merged: Vec<Said> = Vec::new();
     for s in said {
@@ -810,70 +815,9 @@ fn merge_scales(said: Vec<Said>) -> Vec<String> {
     }
     merged
         .into_iter()
-        .filter_map(|s| match s {
-            Said::Scale { from, to, .. } if from == to => None,
-            Said::Scale { name, from, to } => Some(format!("scale {name} {from} → {to}")),
-            Said::Line(line) => Some(line),
-        })
+        .filter(|s| !matches!(s, Said::Scale { from, to, .. } if from == to))
+        .map(|s| s.to_string())
         .collect()
-}
-
-/// An action of the planner in words; nothing for what the user need not see.
-fn describe(action: &Action) -> Vec<Said> {
-    let line = |s: String| vec![Said::Line(s)];
-    match action {
-        // Created at the replicas its first step wants.
-        Action::CreateRevision { name, manifest } => vec![
-            Said::Line(format!("create {name}")),
-            Said::Scale {
-                name: name.clone(),
-                from: 0,
-                to: manifest["spec"]["replicas"].as_i64().unwrap_or(0) as i32,
-            },
-        ],
-        Action::Update(u) => {
-            let mut said = Vec::new();
-            if let Some(phase) = u.annotations.get(keys::PHASE_ANNOTATION).cloned().flatten() {
-                let why = match u.annotations.get(keys::STATUS_REASON_ANNOTATION) {
-                    Some(Some(reason)) if phase == "Failed" => format!(": {reason}"),
-                    _ => String::new(),
-                };
-                said.push(Said::Line(format!("{} {phase}{why}", u.name)));
-            }
-            if let Some(s) = u.scale {
-                said.push(Said::Scale {
-                    name: u.name.clone(),
-                    from: s.from,
-                    to: s.to,
-                });
-            }
-            said
-        }
-        Action::DeleteRevision { name } => line(format!("prune {name}")),
-        Action::CreateJob { name, manifest } => {
-            let point = manifest["metadata"]["labels"][keys::DEPLOYER_POD_TYPE_LABEL]
-                .as_str()
-                .unwrap_or_default();
-            let point = point.strip_prefix("hook-").unwrap_or(point);
-            line(format!("run the {point} hook (Job {name})"))
-        }
-        Action::CreateDeployerJob { name, manifest, .. } => {
-            let image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
-                .as_str()
-                .unwrap_or_default();
-            line(format!("start the deployer (Job {name}, image {image})"))
-        }
-        Action::DeleteJob { name } => line(format!("delete Job {name}")),
-        Action::TagImages { point, tags, .. } => line(format!(
-            "tag {} image(s) for the {} hook",
-            tags.len(),
-            point.as_str()
-        )),
-        Action::RollBackConfig { .. } => line("roll the pod template back".into()),
-        Action::Adopt { name } => line(format!("adopt {name}")),
-        Action::Release { name } => line(format!("release {name}")),
-        Action::Event(_) => Vec::new(),
-    }
 }
 
 fn finished(finished: &Finished) -> Option<Said> {
@@ -886,9 +830,7 @@ fn finished(finished: &Finished) -> Option<Said> {
 }
 
 fn handed_over_ending(job: &str, manifest: &Value, second: i64) -> Ending {
-    let image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
-        .as_str()
-        .unwrap_or_default();
+    let image = deployer_image(manifest);
     Ending {
         result: "HandedToDeployer".into(),
         at: Some(second),
