@@ -1,11 +1,9 @@
 //! Lifecycle hooks in the planner, against the simulated cluster: order, failure policies, and
 //! exactly one Job per hook.
 
-mod sim;
-
+use crate::sim::{HookRun, World, dc, template};
 use cutover::api::*;
 use cutover::strategy::Action;
-use sim::{HookRun, World, dc, template};
 
 fn hook(policy: &str) -> Option<LifecycleHook> {
     Some(LifecycleHook {
