@@ -25,6 +25,7 @@ use crate::api::keys;
 use crate::error::{Error, Result};
 use crate::strategy::Until;
 use crate::strategy::deployer::plan::{self as until, Outcome};
+use crate::strategy::describe::{Voice, describe};
 use crate::strategy::{Action, Observed};
 
 use super::deployment_config::apply;
@@ -57,8 +58,8 @@ pub async fn run(client: Client, namespace: &str, rc: &str, until: Option<Until>
             let obs = observe_by_lists(&client, namespace, rc).await?;
             let decision = until::plan(&obs, rc, until, Timestamp::now());
             for action in &decision.actions {
-                if let Some(line) = describe(action, rc) {
-                    let _ = writeln!(out, "{line}");
+                for said in describe(action, Voice::Deployer { revision: rc }) {
+                    let _ = writeln!(out, "{said}");
                 }
                 act(&client, namespace, action).await?;
             }
@@ -171,7 +172,7 @@ async fn act(client: &Client, namespace: &str, action: &Action) -> Result<(), De
             let api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
             apply::update_revision(&api, &update).await?;
         }
-        // Printed by `describe`; the deployer records no events (its Role grants none).
+        // Printed by `strategy::describe`; the deployer records no events (its Role grants none).
         Action::Event(_) => {}
         // The rollout planner never asks for these; the operator's ladder does.
         Action::Adopt { .. }
@@ -182,51 +183,6 @@ async fn act(client: &Client, namespace: &str, action: &Action) -> Result<(), De
         | Action::CreateDeployerJob { .. } => {}
     }
     Ok(())
-}
-
-/// The line the deployer prints for an action, in the style of OpenShift's deployer.
-pub fn describe(action: &Action, rc: &str) -> Option<String> {
-    match action {
-        Action::Update(u) => u.scale.map(|s| {
-            let which = if u.name == rc {
-                ""
-            } else {
-                "older deployment "
-            };
-            let direction = if s.to > s.from { "up" } else { "down" };
-            format!("--> Scaling {which}{} {direction} to {}", u.name, s.to)
-        }),
-        Action::CreateJob { name, manifest } => {
-            let point = manifest["metadata"]["labels"][keys::DEPLOYER_POD_TYPE_LABEL]
-                .as_str()
-                .and_then(|t| t.strip_prefix("hook-"))
-                .unwrap_or("hook");
-            Some(format!("--> {point}: Running hook Job {name} ..."))
-        }
-        Action::DeleteJob { name } => {
-            Some(format!("--> Deleting Job {name} of an earlier attempt"))
-        }
-        Action::TagImages { point, tags, .. } => Some(
-            tags.iter()
-                .map(|t| {
-                    format!(
-                        "--> {}: Tagging {:?} into {}/{}:{}",
-                        point.as_str(),
-                        t.image,
-                        t.namespace,
-                        t.stream,
-                        t.tag
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        // Said by the line of the Job's creation.
-        Action::Event(e) if e.reason == "Started" => None,
-        Action::Event(e) if e.warning => Some(format!("--> warning: {}", e.message)),
-        Action::Event(e) => Some(format!("--> {}", e.message)),
-        _ => None,
-    }
 }
 
 type Wakeups = std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>;

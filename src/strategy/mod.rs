@@ -13,6 +13,7 @@
 pub mod config_triggers;
 mod create;
 pub mod deployer;
+pub mod describe;
 mod drive;
 pub mod forward;
 pub mod observe;

@@ -8,6 +8,7 @@ pub use cutover::sim::*;
 
 use cutover::strategy::Until;
 use cutover::strategy::deployer::plan::Outcome;
+use cutover::strategy::describe::{Voice, describe};
 
 pub trait Deployer {
     /// Ends a Job the test runs by hand (its process exited with success or not), now.
@@ -48,7 +49,8 @@ impl Deployer for World {
                 decision
                     .actions
                     .iter()
-                    .filter_map(|a| cutover::reconcile::deploy::describe(a, rc)),
+                    .flat_map(|a| describe(a, Voice::Deployer { revision: rc }))
+                    .map(|said| said.to_string()),
             );
             match decision.outcome {
                 Outcome::Continue(_) => {}

@@ -20,6 +20,7 @@ use crate::api::image_stream::ImageStream;
 use crate::api::keys;
 use crate::api::{DeploymentConfig, DeploymentConfigStatus};
 use crate::error::Result;
+use crate::strategy::describe::{Voice, describe};
 use crate::strategy::{self, status};
 
 use super::{Backoff, Retrying, cache, events, freshness};
@@ -130,7 +131,11 @@ pub async fn reconcile(dc: Arc<DeploymentConfig>, ctx: Arc<Context>) -> Result<R
     let now = Timestamp::now();
     let mut decision = strategy::plan(&observed, now);
     if !decision.actions.is_empty() {
-        info!(actions = ?decision.actions.iter().map(action_label).collect::<Vec<_>>(), "acting");
+        let actions: Vec<String> = (decision.actions.iter())
+            .flat_map(|a| describe(a, Voice::Log))
+            .map(|said| said.to_string())
+            .collect();
+        info!(?actions, "acting");
     }
     let refused = match apply::execute(&dc, &decision.actions, &ctx).await {
         Ok(refused) => refused,
@@ -181,29 +186,4 @@ async fn write_status(
         .await?;
     ctx.written.record(written);
     Ok(())
-}
-
-fn action_label(action: &strategy::Action) -> String {
-    match action {
-        strategy::Action::Adopt { name } => format!("adopt {name}"),
-        strategy::Action::Release { name } => format!("release {name}"),
-        strategy::Action::CreateRevision { name, manifest } => {
-            format!("create {name} at {}", manifest["spec"]["replicas"])
-        }
-        strategy::Action::Update(u) => match u.scale {
-            Some(s) => format!("scale {} {}->{}", u.name, s.from, s.to),
-            None => format!("annotate {}", u.name),
-        },
-        strategy::Action::DeleteRevision { name } => format!("delete {name}"),
-        strategy::Action::Event(e) => format!("event {}", e.reason),
-        strategy::Action::CreateJob { name, .. } => format!("create job {name}"),
-        strategy::Action::DeleteJob { name } => format!("delete job {name}"),
-        strategy::Action::TagImages {
-            revision, point, ..
-        } => {
-            format!("tag images of {revision} ({} hook)", point.as_str())
-        }
-        strategy::Action::CreateDeployerJob { name, .. } => format!("create deployer job {name}"),
-        strategy::Action::RollBackConfig { .. } => "roll back the template".into(),
-    }
 }

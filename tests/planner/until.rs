@@ -2,12 +2,10 @@
 //! rollout code the operator runs) at each stop point of both strategies, runs that resume where
 //! an earlier one stopped without running a hook twice, and what it prints.
 
-mod sim;
-
+use crate::sim::{Deployer, Readiness, World, dc, template};
 use cutover::api::*;
 use cutover::strategy::Until;
 use cutover::strategy::deployer::plan::Outcome;
-use sim::{Deployer, Readiness, World, dc, template};
 
 fn hook() -> Option<LifecycleHook> {
     Some(LifecycleHook {

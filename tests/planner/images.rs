@@ -3,15 +3,13 @@
 //! it — OpenShift's rules: no first rollout until every trigger resolved, an image change rolls
 //! out with its cause, and re-applying the placeholder image rolls nothing out.
 
-mod sim;
-
 use std::sync::Arc;
 
+use crate::sim::{World, dc, template};
 use cutover::api::image_stream::ImageStream;
 use cutover::api::{DeploymentConfig, DeploymentConfigSpec, DeploymentTriggerPolicy};
 use cutover::image::trigger::{self, Streams};
 use serde_json::json;
-use sim::{World, dc, template};
 
 /// The streams of the test: `app:v1` with these references, newest first.
 struct Registry(Vec<&'static str>);

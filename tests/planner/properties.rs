@@ -3,8 +3,7 @@
 //! for a while), under either pod replacement policy, asserting the invariants of
 //! docs/architecture.md after every step.
 
-mod sim;
-
+use crate::sim::{HookRun, Readiness, World, dc, template};
 use cutover::api::int_or_percent::Rounding;
 use cutover::api::{
     DeploymentConfigSpec, DeploymentStrategy, ExecNewPodHook, IntOrPercent, LifecycleHook,
@@ -12,7 +11,7 @@ use cutover::api::{
 };
 use cutover::strategy::rollout::rolling::fenceposts;
 use proptest::prelude::*;
-use sim::{HookRun, Readiness, World, dc, template};
+use proptest::test_runner::FileFailurePersistence;
 
 #[derive(Debug, Clone)]
 enum Change {
@@ -359,7 +358,13 @@ fn check_completion(w: &World, s: &Scenario, st: &RolloutStart) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Failures kept next to this module (proptest's default looks for a crate root, and finds
+    // this binary's main.rs, so it would put them in tests/proptest-regressions/).
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn invariants_hold_and_every_rollout_ends(s in scenario()) {

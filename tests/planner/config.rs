@@ -2,11 +2,9 @@
 //! rolls out when an object its template references changes (as the shell reads its hash),
 //! records the hashes on each revision, and says when a followed object is missing.
 
-mod sim;
-
+use crate::sim::{World, dc};
 use cutover::api::{DeploymentConfig, DeploymentConfigSpec, PodTemplate};
 use serde_json::json;
-use sim::{World, dc};
 
 const HASHES: &str = "cutover.io/config-hashes";
 

@@ -2,13 +2,11 @@
 //! spec, success, failure and rollback, the stuck-in-New timeout, cancel and retry), and the
 //! operator keeping its hands off the revisions while a deployer runs.
 
-mod sim;
-
+use crate::sim::{Deployer, World, dc};
 use cutover::api::*;
 use cutover::strategy::Action;
 use k8s_openapi::api::core::v1::EnvVar;
 use serde_json::{Value, json};
-use sim::{Deployer, World, dc};
 
 fn env(name: &str, value: &str) -> EnvVar {
     EnvVar {

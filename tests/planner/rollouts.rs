@@ -1,11 +1,9 @@
 //! The planner driven against the simulated cluster, with a virtual clock: rollouts end to end,
 //! with the invariants of docs/architecture.md checked after every step.
 
-mod sim;
-
+use crate::sim::{Readiness, World, dc, template};
 use cutover::api::{DeploymentConfigSpec, DeploymentStrategy, RollingDeploymentStrategyParams};
 use cutover::strategy::Action;
-use sim::{Readiness, World, dc, template};
 
 fn spec(replicas: i32) -> DeploymentConfigSpec {
     DeploymentConfigSpec {

@@ -1,10 +1,8 @@
 //! Rollout requests in the planner: each token acted on once, refusals in the spec's words,
 //! retry re-running hooks, rollback as a new revision.
 
-mod sim;
-
+use crate::sim::{HookRun, World, dc, template};
 use cutover::api::*;
-use sim::{HookRun, World, dc, template};
 
 fn world(replicas: i32) -> World {
     World::new(dc(DeploymentConfigSpec {
@@ -80,7 +78,7 @@ fn retry_of_a_complete_rollout_is_refused() {
 fn cancel_fails_the_rollout_and_restores_the_previous_revision() {
     let mut w = world(4);
     settle(&mut w);
-    w.readiness.insert(2, sim::Readiness::After(60));
+    w.readiness.insert(2, crate::sim::Readiness::After(60));
     w.edit(|s| s.template = template("app:2"));
     w.step();
     w.step();

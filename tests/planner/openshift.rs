@@ -2,11 +2,9 @@
 //! cluster: when a rollout is done, the Available and Progressing conditions, the rollout's
 //! deadline, pause, and the names a revision cannot have.
 
-mod sim;
-
+use crate::sim::{Readiness, World, dc, template};
 use cutover::api::*;
 use cutover::strategy::Action;
-use sim::{Readiness, World, dc, template};
 
 fn rolling(surge: IntOrPercent, unavailable: IntOrPercent) -> DeploymentStrategy {
     DeploymentStrategy {
@@ -184,8 +182,10 @@ fn progressing_keeps_new_replication_controller_created_until_progress_is_seen()
     }
     let mut w = world(strategy, 2);
     assert!(w.run_until(60, ended(1), |_| {}));
-    w.hook_runs
-        .insert("web-2-hook-pre".into(), sim::HookRun::SucceedAfter(10));
+    w.hook_runs.insert(
+        "web-2-hook-pre".into(),
+        crate::sim::HookRun::SucceedAfter(10),
+    );
     w.edit(|s| s.template = template("app:2"));
     w.step();
     // The pre hook runs for 10 s: the revision is Running, nothing has been scaled yet.
