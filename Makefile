@@ -30,6 +30,7 @@ crds: build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	python3 hack/import-cycles.py
 
 # The chart tests render deploy/helm/cutover with a real helm (built once, cached).
 unit:

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::api::conditions::route as reason;
 
-use super::plan::Inputs;
+use super::shift::ShiftDecision;
+use crate::api::route::Route;
 
 /// An object of a kind a Route may own, as the shell's cache shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,18 +116,15 @@ impl Refusal {
 /// names not known as the Route's, the applies, the deletions of what the Route owns and no
 /// longer needs, the generated host, a failed shift's rollback request.
 pub(super) fn actions(
-    inputs: &Inputs<'_>,
+    route: &Route,
+    owned: &[Owned],
+    shift: Option<&ShiftDecision>,
     objects: Vec<Value>,
     main: Option<Value>,
     generated_host: Option<String>,
 ) -> Vec<RouteAction> {
-    let route = inputs.route;
     let uid = route.metadata.uid.clone().unwrap_or_default();
-    let ours: Vec<&Owned> = inputs
-        .owned
-        .iter()
-        .filter(|o| o.owners.contains(&uid))
-        .collect();
+    let ours: Vec<&Owned> = owned.iter().filter(|o| o.owners.contains(&uid)).collect();
     let planned: Vec<(Value, bool)> = objects
         .into_iter()
         .map(|o| (o, false))
@@ -164,7 +162,7 @@ pub(super) fn actions(
             resource_version: route.resource_version(),
         });
     }
-    if let Some((deployment_config, token)) = inputs.shift.and_then(|d| d.rollback.clone()) {
+    if let Some((deployment_config, token)) = shift.and_then(|d| d.rollback.clone()) {
         actions.push(RouteAction::RequestRollback {
             deployment_config,
             token,

@@ -7,9 +7,9 @@ use kube::ResourceExt;
 use crate::api::conditions::route as reason;
 use crate::api::route::Route;
 
+use super::Refused;
 use super::gateway::{Gateway, Listener, Protocol};
 use super::manifest::{self, Parent};
-use super::plan::Refused;
 use super::{Apis, Insecure, Termination, termination};
 
 /// Where the Route attaches, and what else it needs.

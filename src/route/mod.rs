@@ -42,6 +42,9 @@ pub use gateway::{Gateway, GatewayRef};
 pub use manifest::Parent;
 pub use plan::{Inputs, Plan, plan, refused};
 
+/// Why a rung of the Route's ladder refuses it: (reason, message).
+type Refused = (&'static str, String);
+
 /// The router name recorded in `status.ingress`.
 pub const ROUTER_NAME: &str = "cutover";
 pub use crate::api::keys::{GATEWAY_ANNOTATION, ROUTE_LABEL};

@@ -21,10 +21,7 @@ use super::host::{self, Host, HostError};
 use super::options::{self, Options};
 use super::realise::Admitted;
 use super::shift::{self, ShiftDecision};
-use super::{Apis, GATEWAY_ANNOTATION, ROUTER_NAME, RouteKind, Termination, termination};
-
-/// Why a rung refuses the Route: (reason, message).
-pub(super) type Refused = (&'static str, String);
+use super::{Apis, GATEWAY_ANNOTATION, ROUTER_NAME, Refused, RouteKind, Termination, termination};
 
 /// How long a Route waits, at most, without an event (a safety net: what changes wakes it).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -125,7 +122,14 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     };
     Plan {
         kind: kind(&route),
-        actions: actions::actions(inputs, objects, main, generated_host),
+        actions: actions::actions(
+            inputs.route,
+            inputs.owned,
+            inputs.shift,
+            objects,
+            main,
+            generated_host,
+        ),
         status,
         requeue_after: inputs
             .shift
@@ -141,7 +145,14 @@ pub fn refused(inputs: &Inputs<'_>, mut plan: Plan, refusal: &Refusal) -> Plan {
     let previous = inputs.route.status.as_ref();
     admission::refuse(&mut plan.status, why, message, previous, inputs.now);
     let host = plan.generated_host().map(str::to_string);
-    plan.actions = actions::actions(inputs, Vec::new(), None, host);
+    plan.actions = actions::actions(
+        inputs.route,
+        inputs.owned,
+        inputs.shift,
+        Vec::new(),
+        None,
+        host,
+    );
     plan
 }
 
