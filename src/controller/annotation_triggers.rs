@@ -22,7 +22,7 @@ use crate::reconcile::annotation_trigger::{self, AnnotationContext};
 use crate::reconcile::events::Events;
 
 use super::Scope;
-use super::wiring::{api, drive, reflected, woken};
+use super::wiring::{Watchable, api, drive, reflected, woken};
 
 /// Runs one controller per workload kind, each fed by its own channel of stream changes (in
 /// the order of `Workload::ALL`), until `shutdown`.
@@ -79,13 +79,7 @@ async fn run<K>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Watchable,
 {
     let relevant = |o: &PartialObjectMeta<K>| {
         use std::hash::{Hash, Hasher};

@@ -23,7 +23,7 @@ use crate::reconcile::deployment_config::{self, Context, Stores};
 use crate::strategy::config_triggers::{self, ConfigKind};
 
 use super::Scope;
-use super::wiring::{api, drive, key_of, owner_indexed_cache, reflected, woken};
+use super::wiring::{Watchable, api, drive, key_of, owner_indexed_cache, reflected, woken};
 
 /// The caches of what DeploymentConfigs own, and the DeploymentConfigs their changes concern.
 pub(super) struct OwnedCaches {
@@ -187,13 +187,7 @@ fn config_changes<K>(
     memo: Arc<Memo>,
 ) -> impl Stream<Item = ObjectRef<DeploymentConfig>> + Send + 'static
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Watchable,
     K::DynamicType: Default,
 {
     watcher(

@@ -17,6 +17,17 @@ use crate::reconcile::{Retrying, cache, error_policy};
 
 use super::Scope;
 
+/// What a kind must be to be watched, cached and reconciled here.
+pub(super) trait Watchable:
+    Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> Watchable for K where
+    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
+
 /// The namespaced objects of kind `K` in the operator's scope.
 pub(super) fn api<K>(client: &Client, scope: &Scope) -> Api<K>
 where
@@ -52,7 +63,7 @@ pub(super) fn reflected<K>(
     impl Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K: Watchable,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let writer = reflector::store::Writer::<K>::new(dyntype);
@@ -107,7 +118,7 @@ pub(super) fn owner_indexed_cache<K>(
     state: fn(&K) -> String,
 ) -> (cache::Cache<K>, mpsc::UnboundedReceiver<cache::Owner>)
 where
-    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K: Watchable,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (cache, mut writer) = cache::cache(owner, state);
@@ -138,7 +149,7 @@ pub(super) async fn drive<K, C, F>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K: Watchable,
     K::DynamicType: std::fmt::Debug + Unpin + Eq + std::hash::Hash + Clone + Send + Sync,
     C: Retrying + Send + Sync + 'static,
     F: std::future::Future<Output = Result<kube::runtime::controller::Action>> + Send + 'static,
