@@ -22,6 +22,8 @@ pub mod reason {
     pub const INVALID: &str = "InvalidTrafficShift";
     pub const REQUEST_REFUSED: &str = "TrafficShiftRequestRefused";
     pub const HELD: &str = "TrafficShiftHeld";
+    /// A newer rollout of the followed DeploymentConfig is in flight: no step, no check.
+    pub const HALTED: &str = "TrafficShiftHalted";
 }
 
 /// The results of a check (`status.shift.checks[].result`).

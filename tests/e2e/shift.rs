@@ -649,3 +649,104 @@ async fn a_failed_shift_rolls_back_and_the_rollback_starts_no_shift() {
     );
     ns.cleanup().await;
 }
+
+/// A rollout of the followed DeploymentConfig that starts while the shift runs halts it: no
+/// step while that rollout is in flight (its pods cannot be scheduled until a node carries the
+/// test's label), said once as TrafficShiftHalted; once it completes the shift starts over for
+/// it from step 1 and goes on to the end.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_rollout_started_mid_shift_halts_it_and_the_shift_starts_over_once_it_completes() {
+    let ns = TestNamespace::new("shift-halt").await;
+    let _op = Operator::start(&ns.name);
+    bluegreen(&ns).await;
+    let route = "bluegreen-example";
+    declare(
+        &ns,
+        route,
+        json!({"to": "blue", "steps": [20, 60, 100], "pause": "5s", "deploymentConfig": "blue"}),
+    )
+    .await;
+    eventually("the shift pending", MINUTE, || async {
+        shift_of(&ns, route).await.filter(|s| s.phase == "Pending")
+    })
+    .await;
+    assert!(dc_plugin(&ns.name, &["rollout", "latest", "blue"]).await.0);
+    eventually("blue-2 starts the shift", 2 * MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.phase == "Progressing" && s.deployment_config_version == Some(2))
+    })
+    .await;
+
+    // Revision 3's pods wait for a node with this label: the rollout stays in flight.
+    let gate = format!("cutover.io/e2e-gate-{}", ns.name);
+    patch_spec(
+        &ns,
+        "blue",
+        json!({"template": {"spec": {"nodeSelector": {&gate: "open"}}}}),
+    )
+    .await;
+    let held = eventually("the shift halted for blue-3", MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.held_since.is_some())
+    })
+    .await;
+    assert_eq!(held.phase, "Progressing");
+    assert_eq!(
+        held.message,
+        format!(
+            "held at step {} ({}%): deploymentconfig \"blue\" is rolling out #3: the shift starts over from step 1 when it completes",
+            held.step, held.weight
+        )
+    );
+    // Several pauses later it has taken no step.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let still = shift_of(&ns, route).await.expect("shift status");
+    assert_eq!(
+        (
+            still.phase.as_str(),
+            still.step,
+            still.weight,
+            still.held_since
+        ),
+        (
+            "Progressing",
+            held.step,
+            held.weight,
+            held.held_since.clone()
+        )
+    );
+    assert_eq!(phase(&ns, "blue-3").await.as_deref(), Some("Running"));
+
+    let (ok, nodes, err) = kubectl(&["get", "nodes", "-o", "name"]).await;
+    assert!(ok, "{err}");
+    let node = nodes.lines().next().expect("a node").to_string();
+    let (ok, _, err) = kubectl(&["label", &node, &format!("{gate}=open")]).await;
+    assert!(ok, "{err}");
+    wait_phase(&ns, "blue-3", "Complete", 2 * MINUTE).await;
+    let restarted = eventually("the shift starts over for blue-3", MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.deployment_config_version == Some(3) && s.held_since.is_none())
+    })
+    .await;
+    assert_ne!(restarted.phase, "Pending");
+    eventually("the shift succeeds", MINUTE, || async {
+        shift_of(&ns, route)
+            .await
+            .filter(|s| s.phase == "Succeeded")
+    })
+    .await;
+    assert_eq!(occurrences(&ns, "TrafficShiftHalted").await, 1);
+    let step_one: i32 = events_of(&ns, "Route", "TrafficShiftStep")
+        .await
+        .iter()
+        .filter(|e| e.note.as_deref() == Some("step 1 of 3: 20% of traffic to blue"))
+        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+        .sum();
+    assert_eq!(step_one, 2, "step 1 for blue-2, and again for blue-3");
+    let _ = kubectl(&["label", &node, &format!("{gate}-")]).await;
+    ns.cleanup().await;
+}

@@ -15,17 +15,18 @@ pub enum CheckResult {
     Inconclusive(String),
 }
 
-/// The query to run now, if a check is due (never while the Route is refused: no traffic of
-/// it flows to be judged).
+/// The query to run now, if a check is due. Never while the shift is `held`: the Route is
+/// refused (no traffic of it flows to be judged) or a newer rollout of the followed
+/// DeploymentConfig is in flight (the traffic would be judged against a mix of revisions).
 pub fn check_due<'s>(
     shift: &'s Shift,
     status: Option<&ShiftStatus>,
-    refused: bool,
+    held: bool,
     now: Timestamp,
 ) -> Option<&'s Analysis> {
     let analysis = shift.analysis.as_ref()?;
     let s = status.filter(|s| s.declaration == shift.digest && s.phase == phase::PROGRESSING)?;
-    (!refused && s.held_since.is_none() && next_check(analysis, s)? <= now).then_some(analysis)
+    (!held && s.held_since.is_none() && next_check(analysis, s)? <= now).then_some(analysis)
 }
 
 /// When the current step's next check is due: an interval after the step started, or after the

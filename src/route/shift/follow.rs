@@ -26,12 +26,23 @@ impl Followed {
         }
     }
 
+    /// Whether it is rolling out a revision newer than the one the shift at `status` ran for:
+    /// the pods a check would judge are a mix of revisions, so the shift halts until it
+    /// completes (Flagger's rule), then starts over for it.
+    pub fn in_flight(&self, status: Option<&ShiftStatus>) -> bool {
+        self.latest_version > ran_for(status) && !self.complete && !self.rollback
+    }
+
     /// Whether it may move a shift that stands at `status`: a completed rollout newer than the
     /// one the shift ran for starts it again, a newer rollback ends it.
     pub fn moves(&self, status: Option<&ShiftStatus>) -> bool {
-        let ran_for = status
-            .and_then(|s| s.deployment_config_version)
-            .unwrap_or(0);
-        self.latest_version > ran_for && (self.complete || self.rollback)
+        self.latest_version > ran_for(status) && (self.complete || self.rollback)
     }
+}
+
+/// The version of the DeploymentConfig the shift at `status` ran for.
+fn ran_for(status: Option<&ShiftStatus>) -> i64 {
+    status
+        .and_then(|s| s.deployment_config_version)
+        .unwrap_or(0)
 }

@@ -211,20 +211,36 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     }
 }
 
-/// A refused Route serves nothing, so its step can be neither waited out nor checked: the shift
-/// holds at the step (its weights stay) until the Route is admitted, and the step starts over
-/// then, as after a resume.
+/// The shift holds at its step (its weights stay) while there is nothing to judge: a refused
+/// Route serves nothing, and while a newer rollout of the followed DeploymentConfig is in
+/// flight the pods are a mix of revisions (that rollout, once complete, starts the shift over
+/// from its first step: `start`). When the Route is admitted again the step starts over, as
+/// after a resume.
 fn hold(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
     let s = &mut d.status;
-    match (&inputs.refused, &s.held_since) {
-        (Some(why), None) => {
+    let halted = inputs
+        .followed
+        .filter(|f| f.in_flight(Some(s)))
+        .map(|f| {
+            let name = inputs.shift.deployment_config.as_deref().unwrap_or_default();
+            format!(
+                "deploymentconfig {name:?} is rolling out #{}: the shift starts over from step 1 when it completes",
+                f.latest_version
+            )
+        });
+    let refused = inputs
+        .refused
+        .as_ref()
+        .map(|why| format!("the route is not admitted: {why}"));
+    let held = halted
+        .as_ref()
+        .map(|why| (reason::HALTED, why))
+        .or(refused.as_ref().map(|why| (reason::HELD, why)));
+    match (held, &s.held_since) {
+        (Some((reason, why)), None) => {
             s.held_since = Some(Time(inputs.now));
-            s.message = format!(
-                "held at step {} ({}%): the route is not admitted: {why}",
-                s.step, s.weight
-            );
-            d.events
-                .push(Event::warning(reason::HELD, s.message.clone()));
+            s.message = format!("held at step {} ({}%): {why}", s.step, s.weight);
+            d.events.push(Event::warning(reason, s.message.clone()));
         }
         (None, Some(_)) => {
             s.held_since = None;

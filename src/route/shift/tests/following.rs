@@ -64,3 +64,47 @@ fn a_deployment_config_moves_a_shift_only_with_something_newer() {
         "a rollback under way"
     );
 }
+
+/// A rollout of the followed DeploymentConfig that starts while its shift runs halts the shift:
+/// no step and no check while the pods are a mix of revisions (Flagger's rule), said once in the
+/// status and an event; when that rollout completes, the shift starts over for it from its
+/// first step (Argo's rule for a change mid-update).
+#[test]
+fn a_rollout_started_mid_shift_halts_it_until_it_completes_then_the_shift_starts_over() {
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.now += SignedDuration::from_secs(5);
+    w.pass(pass);
+    assert_eq!(w.status().passed_checks, 1, "step 1's check passed");
+    w.followed = dc(3, false, false);
+    let asked = std::cell::Cell::new(0);
+    let counted = || {
+        asked.set(asked.get() + 1);
+        pass()
+    };
+    w.run(60, counted);
+    let s = w.status();
+    assert_eq!(asked.get(), 0, "no check while #3 rolls out");
+    assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 1, 20));
+    assert!(s.held_since.is_some());
+    assert_eq!(
+        s.message,
+        "held at step 1 (20%): deploymentconfig \"green\" is rolling out #3: the shift starts over from step 1 when it completes"
+    );
+    assert_eq!(w.serving(), weights_of(80, 20), "no step while halted");
+    let halted: Vec<_> = w
+        .events
+        .iter()
+        .filter(|e| e.reason == crate::api::shift::reason::HALTED)
+        .collect();
+    assert_eq!(halted.len(), 1, "said once");
+
+    w.followed = dc(3, true, false);
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 1, 20));
+    assert_eq!(s.deployment_config_version, Some(3));
+    assert_eq!((s.held_since, s.passed_checks), (None, 0), "step 1 anew");
+    assert!(s.checks.is_empty(), "the checks of #2 do not count for #3");
+    w.run(40, pass);
+    assert_eq!(w.status().phase, "Succeeded");
+}

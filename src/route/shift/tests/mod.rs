@@ -81,8 +81,8 @@ impl World {
     /// One pass at `now`, with the check result `answer` gives when one is due.
     fn pass(&mut self, answer: impl Fn() -> CheckResult) -> ShiftDecision {
         let status = self.route.status.as_ref().and_then(|s| s.shift.as_ref());
-        let check =
-            check_due(&self.shift, status, self.refused.is_some(), self.now).map(|_| answer());
+        let held = self.refused.is_some() || self.followed.is_some_and(|f| f.in_flight(status));
+        let check = check_due(&self.shift, status, held, self.now).map(|_| answer());
         let d = advance(&ShiftInputs {
             route: &self.route,
             shift: &self.shift,
