@@ -96,7 +96,7 @@ pub const GATEWAY_ANNOTATION: &str = "cutover.io/gateway";
 pub const TRAFFIC_SHIFT_ANNOTATION: &str = "cutover.io/traffic-shift";
 /// Requests on a Route's shift: `cutover.io/request-shift-<verb>: <token>`, each token once.
 pub const SHIFT_REQUEST_PREFIX: &str = "cutover.io/request-shift-";
-pub const SHIFT_REQUESTS: [&str; 4] = ["promote", "pause", "resume", "abort"];
+pub const SHIFT_REQUESTS: [&str; 5] = ["promote", "promote-full", "pause", "resume", "abort"];
 
 /// Label on the Gateway API routes the operator generates: the Route they realise.
 pub const ROUTE_LABEL: &str = "cutover.io/route";

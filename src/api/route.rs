@@ -223,7 +223,7 @@ pub struct ShiftStatus {
     /// The latest checks, newest last (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<ShiftCheck>,
-    /// The last request of each kind handled (promote, pause, resume, abort).
+    /// The last request of each kind handled (promote, promote-full, pause, resume, abort).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<super::RequestStatus>,
 }

@@ -134,8 +134,14 @@ enum ShiftCmd {
         #[arg(long)]
         timeout: Option<u64>,
     },
-    /// Send all traffic to the new backend now: the shift succeeds.
-    Promote { route: String },
+    /// Take the next step now (as Argo Rollouts' promote); with --full, send all traffic to the
+    /// new backend now: the shift succeeds.
+    Promote {
+        route: String,
+        /// All of it at once, not the next step.
+        #[arg(long)]
+        full: bool,
+    },
     /// Hold the shift at its step: no step and no check until resumed.
     Pause { route: String },
     /// Go on with a paused shift; the step's pause counts from now.
@@ -324,8 +330,9 @@ async fn run_route(c: &Client, ns: &str, route: RouteCmd) -> Result<String, CliE
             let timeout = timeout.map(Duration::from_secs);
             commands::shift_status(c, ns, &route, watch, timeout).await?
         }
-        RouteCmd::Shift(ShiftCmd::Promote { route }) => {
-            commands::shift_request(c, ns, &route, "promote").await?
+        RouteCmd::Shift(ShiftCmd::Promote { route, full }) => {
+            let verb = if full { "promote-full" } else { "promote" };
+            commands::shift_request(c, ns, &route, verb).await?
         }
         RouteCmd::Shift(ShiftCmd::Pause { route }) => {
             commands::shift_request(c, ns, &route, "pause").await?

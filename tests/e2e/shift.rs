@@ -448,8 +448,8 @@ async fn bluegreen(ns: &TestNamespace) {
 }
 
 /// The blue-green walkthrough, driven by DeploymentConfigs and the plugin: a completed rollout
-/// of the DeploymentConfig behind the new backend starts the shift; pause, resume, promote and
-/// abort come from `kubectl dc route shift`, each answered once.
+/// of the DeploymentConfig behind the new backend starts the shift; pause, resume, promote (a
+/// step), promote --full and abort come from `kubectl dc route shift`, each answered once.
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn a_rollout_starts_the_shift_and_the_plugin_steers_it() {
@@ -505,8 +505,17 @@ async fn a_rollout_starts_the_shift_and_the_plugin_steers_it() {
     let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "resume", route]).await;
     assert!(ok, "{err}");
     assert_eq!(out, "resumed at step 1 (10%)\n");
-    let (ok, _, err) = dc_plugin(&ns.name, &["route", "shift", "promote", route]).await;
+    // promote takes the next step now (the pause is five minutes); --full goes to the end.
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "promote", route]).await;
     assert!(ok, "{err}");
+    assert_eq!(out, "promoted to step 2 (50%)\n");
+    eventually("50% to blue", MINUTE, || async {
+        (http_weights().await == weights(50, 50)).then_some(())
+    })
+    .await;
+    let (ok, out, err) = dc_plugin(&ns.name, &["route", "shift", "promote", "--full", route]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "promoted to 100%\n");
     assert_eq!(
         shift_of(&ns, route).await.map(|s| s.phase),
         Some("Succeeded".into())

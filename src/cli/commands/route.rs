@@ -79,7 +79,7 @@ async fn write_weights(
     Ok(format::format_route(&updated))
 }
 
-/// `route shift promote|pause|resume|abort`: the request, through the Route's annotation (as a
+/// `route shift promote [--full]|pause|resume|abort`: the request, through the Route's annotation (as a
 /// GitOps repository would write it), and the operator's answer.
 pub async fn shift_request(
     client: &Client,

@@ -107,7 +107,8 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     d
 }
 
-/// Promote, pause, resume and abort, each token once (`cutover.io/shift-<verb>`).
+/// Promote (a step, or `promote-full`: all of it), pause, resume and abort, each token once
+/// (`cutover.io/request-shift-<verb>`).
 fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
     for verb in keys::SHIFT_REQUESTS {
         let key = format!("{}{verb}", keys::SHIFT_REQUEST_PREFIX);
@@ -117,7 +118,15 @@ fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp)
         let s = &mut d.status;
         let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
         let outcome: Result<String, String> = match verb {
-            "promote" if running => {
+            // Argo Rollouts' promote: the next step now (a paused shift goes on with it); past
+            // the last step, or with promote-full, all traffic to `to` at once.
+            "promote" if running && (s.step as usize) < shift.steps.len() => {
+                let next = s.step + 1;
+                s.phase = phase::PROGRESSING.into();
+                go_to_step(shift, d, next, now);
+                Ok(format!("promoted to step {next} ({}%)", d.status.weight))
+            }
+            "promote" | "promote-full" if running => {
                 succeed(shift, d, now, "promoted by request");
                 Ok("promoted to 100%".into())
             }

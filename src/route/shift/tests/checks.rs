@@ -97,7 +97,7 @@ fn no_check_runs_while_the_route_is_refused() {
     // Promoting a held shift ends the hold with it.
     w.refused = Some("NoMatchingListener: no listener".into());
     w.pass(pass);
-    w.request("promote", "p1");
+    w.request("promote-full", "p1");
     w.pass(pass);
     let s = w.status();
     assert_eq!((s.phase.as_str(), s.held_since), ("Succeeded", None));

@@ -48,10 +48,45 @@ fn requests_pause_resume_promote_and_abort_once_per_token() {
 }
 
 #[test]
-fn promote_sends_everything_at_once() {
+fn promote_full_sends_everything_at_once() {
     let mut w = World::new(PLAIN);
     w.run(3, pass);
-    w.request("promote", "go");
+    w.request("promote-full", "go");
+    w.pass(pass);
+    assert_eq!(w.status().phase, "Succeeded");
+    assert_eq!(w.serving(), weights_of(0, 100));
+}
+
+/// As Argo Rollouts' promote: the next step now, whatever is left of the pause; a paused shift
+/// goes on with it; at the last step, promote ends the shift.
+#[test]
+fn promote_takes_the_next_step_now() {
+    let mut w = World::new(PLAIN);
+    w.run(3, pass);
+    assert_eq!(w.at(), ("Progressing".to_string(), 1));
+    w.request("promote", "p1");
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 2, 50));
+    assert_eq!(w.serving(), weights_of(50, 50));
+    let answered = s.requests.iter().find(|r| r.kind == "promote").cloned();
+    assert_eq!(
+        answered.map(|r| (r.outcome, r.message)),
+        Some(("Accepted".into(), "promoted to step 2 (50%)".into()))
+    );
+    w.run(29, pass);
+    assert_eq!(w.status().step, 2, "step 2's pause counts from the promote");
+    w.request("pause", "p2");
+    w.pass(pass);
+    w.request("promote", "p3");
+    w.pass(pass);
+    let s = w.status();
+    assert_eq!(
+        (s.phase.as_str(), s.step),
+        ("Progressing", 3),
+        "a paused shift goes on"
+    );
+    w.request("promote", "p4");
     w.pass(pass);
     assert_eq!(w.status().phase, "Succeeded");
     assert_eq!(w.serving(), weights_of(0, 100));
