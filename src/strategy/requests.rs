@@ -19,9 +19,6 @@ use super::pass::{Moved, Pass};
 use super::revision::{Phase, Revision};
 use super::{Action, Event, Observed, RevisionUpdate};
 
-/// Where a traffic shift (`route::shift`) still looks for it; it is read from `api::requests`.
-pub use crate::api::requests::latest_is_rollback;
-
 /// The revision a rollback goes back to: `to` when given (it must exist and not be the latest),
 /// otherwise the newest Complete revision before the latest (not latest−1
 /// blindly, as OpenShift: docs/architecture.md).

@@ -55,7 +55,7 @@ pub fn format_route(route: &Route) -> String {
 /// `route shift status`: a line of progress, and once the shift has ended, how (`Err` when it
 /// failed or was aborted). No shift is an error too: there is nothing to wait for.
 pub fn shift_progress(route: &Route) -> (String, Option<Result<String, String>>) {
-    use crate::route::shift::phase;
+    use crate::api::shift::phase;
     let name = route.name_any();
     let Some(s) = route.status.as_ref().and_then(|s| s.shift.as_ref()) else {
         let declared = route

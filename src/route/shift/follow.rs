@@ -22,7 +22,7 @@ impl Followed {
         Followed {
             latest_version: status.map_or(0, |s| s.latest_version),
             complete: matches!(rollout_state(dc), RolloutState::Done(_)),
-            rollback: status.is_some_and(crate::strategy::requests::latest_is_rollback),
+            rollback: status.is_some_and(crate::api::requests::latest_is_rollback),
         }
     }
 

@@ -24,9 +24,6 @@ mod follow;
 mod machine;
 mod weights;
 
-/// The vocabulary is the API's (`api::shift`): the metrics and the plugin read it there.
-pub use crate::api::shift::{phase, reason, result};
-
 pub use check::{CheckResult, check_due};
 pub use declaration::{Analysis, Shift, SuccessCondition, declared};
 pub use follow::Followed;

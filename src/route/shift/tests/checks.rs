@@ -2,6 +2,7 @@
 //! Route holds it without checking.
 
 use super::*;
+use crate::api::shift::reason;
 
 #[test]
 fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {

@@ -2,6 +2,7 @@
 //! share the rest in proportion, and the state read back after a restart is where it stood.
 
 use super::*;
+use crate::api::shift::reason;
 
 #[test]
 fn weights_move_the_rest_in_proportion() {
