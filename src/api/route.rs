@@ -203,10 +203,15 @@ pub struct ShiftStatus {
     pub step_started_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_check_at: Option<Time>,
-    /// Since when the shift holds at its step because the Route is not admitted (nothing serves
-    /// it, so no step can be judged); the step starts over once it is.
+    /// Since when the shift holds at its step because nothing can be judged: the Route is not
+    /// admitted (the step starts over once it is), or a newer rollout of the followed
+    /// DeploymentConfig is in flight (the shift starts over once it completes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_since: Option<Time>,
+    /// Why a Paused shift is paused: Requested (`pause`: no checks until `resume`) or
+    /// InconclusiveCheck (checks go on; the next conclusive one, or `resume`, goes on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<String>,
     /// Checks of the current step that passed; failed and inconclusive checks of the shift.
     #[serde(default)]
     pub passed_checks: i32,

@@ -12,6 +12,15 @@ pub mod phase {
     pub const INVALID: &str = "Invalid";
 }
 
+/// Why a shift is Paused (`status.shift.pausedBy`).
+pub mod paused_by {
+    /// A `pause` request: nothing moves and no check runs until `resume`.
+    pub const REQUEST: &str = "Requested";
+    /// A check that gave no answer (Argo Rollouts pauses on an inconclusive analysis): the checks
+    /// go on, and the next conclusive one, or `resume`, goes on with the shift.
+    pub const INCONCLUSIVE: &str = "InconclusiveCheck";
+}
+
 /// The reasons of a shift's events.
 pub mod reason {
     pub const STEP: &str = "TrafficShiftStep";

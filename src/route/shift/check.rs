@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use crate::api::route::ShiftStatus;
-use crate::api::shift::phase;
+use crate::api::shift::{paused_by, phase};
 
 use super::declaration::{Analysis, Shift};
 
@@ -25,8 +25,16 @@ pub fn check_due<'s>(
     now: Timestamp,
 ) -> Option<&'s Analysis> {
     let analysis = shift.analysis.as_ref()?;
-    let s = status.filter(|s| s.declaration == shift.digest && s.phase == phase::PROGRESSING)?;
-    (!held && s.held_since.is_none() && next_check(analysis, s)? <= now).then_some(analysis)
+    let s = status.filter(|s| s.declaration == shift.digest && checking(s))?;
+    (!held && next_check(analysis, s)? <= now).then_some(analysis)
+}
+
+/// Whether the shift's checks run: while it progresses and is not held, and while an
+/// inconclusive check paused it (the next conclusive one goes on with it).
+pub(super) fn checking(s: &ShiftStatus) -> bool {
+    let inconclusive =
+        s.phase == phase::PAUSED && s.paused_by.as_deref() == Some(paused_by::INCONCLUSIVE);
+    s.held_since.is_none() && (s.phase == phase::PROGRESSING || inconclusive)
 }
 
 /// When the current step's next check is due: an interval after the step started, or after the

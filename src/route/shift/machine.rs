@@ -10,10 +10,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::api::keys;
 use crate::api::requests as api_requests;
 use crate::api::route::{Route, ShiftCheck, ShiftStatus};
-use crate::api::shift::{phase, reason, result};
+use crate::api::shift::{paused_by, phase, reason, result};
 use crate::strategy::Event;
 
-use super::check::{CheckResult, next_check};
+use super::check::{CheckResult, checking, next_check};
 use super::declaration::Shift;
 use super::follow::Followed;
 
@@ -95,7 +95,7 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     if d.status.phase == phase::PROGRESSING {
         hold(inputs, &mut d);
     }
-    if d.status.phase == phase::PROGRESSING && d.status.held_since.is_none() {
+    if checking(&d.status) {
         if let Some(check) = &inputs.check {
             record_check(inputs, check, &mut d);
         }
@@ -123,6 +123,7 @@ fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp)
             "promote" if running && (s.step as usize) < shift.steps.len() => {
                 let next = s.step + 1;
                 s.phase = phase::PROGRESSING.into();
+                s.paused_by = None;
                 go_to_step(shift, d, next, now);
                 Ok(format!("promoted to step {next} ({}%)", d.status.weight))
             }
@@ -130,13 +131,15 @@ fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp)
                 succeed(shift, d, now, "promoted by request");
                 Ok("promoted to 100%".into())
             }
-            "pause" if s.phase == phase::PROGRESSING => {
+            "pause" if s.phase == phase::PROGRESSING || inconclusive(s) => {
                 s.phase = phase::PAUSED.into();
+                s.paused_by = Some(paused_by::REQUEST.into());
                 s.message = format!("paused at step {} ({}%)", s.step, s.weight);
                 Ok(s.message.clone())
             }
             "resume" if s.phase == phase::PAUSED => {
                 s.phase = phase::PROGRESSING.into();
+                s.paused_by = None;
                 // The step's pause and checks count from now.
                 s.step_started_at = Some(Time(now));
                 s.last_check_at = None;
@@ -213,6 +216,7 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     }
     if begin {
         s.phase = phase::PROGRESSING.into();
+        s.paused_by = None;
         s.failed_checks = 0;
         s.inconclusive_checks = 0;
         s.checks.clear();
@@ -339,6 +343,9 @@ fn record_check(inputs: &ShiftInputs<'_>, check: &CheckResult, d: &mut ShiftDeci
     } else {
         Event::normal(reason::CHECK, said)
     });
+    if failure.is_none() {
+        pause_on_inconclusive(d, result == result::INCONCLUSIVE, &value);
+    }
     if let Some(why) = failure {
         let rollback = inputs.shift.rollback_on_failure;
         end(d, phase::FAILED, reason::FAILED, why);
@@ -350,6 +357,32 @@ fn record_check(inputs: &ShiftInputs<'_>, check: &CheckResult, d: &mut ShiftDeci
             ));
         }
     }
+}
+
+/// An inconclusive check pauses the shift (Argo Rollouts' rule), the checks going on; the next
+/// conclusive one takes it up again (a failed one counting toward the failure limit as ever).
+fn pause_on_inconclusive(d: &mut ShiftDecision, inconclusive: bool, why: &str) {
+    let s = &mut d.status;
+    if inconclusive && s.phase == phase::PROGRESSING {
+        s.phase = phase::PAUSED.into();
+        s.paused_by = Some(paused_by::INCONCLUSIVE.into());
+        s.message = format!(
+            "paused at step {} ({}%): the check was inconclusive ({why}); the next conclusive check, or resume, goes on",
+            s.step, s.weight
+        );
+    } else if !inconclusive && self::inconclusive(s) {
+        s.phase = phase::PROGRESSING.into();
+        s.paused_by = None;
+        s.message = format!(
+            "step {} goes on: the check was conclusive ({}% of traffic)",
+            s.step, s.weight
+        );
+    }
+}
+
+/// Paused by an inconclusive check.
+fn inconclusive(s: &ShiftStatus) -> bool {
+    s.phase == phase::PAUSED && s.paused_by.as_deref() == Some(paused_by::INCONCLUSIVE)
 }
 
 /// Moves to the next step once the pause is over and (with analysis) a check of this step
@@ -387,6 +420,7 @@ fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message
     let s = &mut d.status;
     s.phase = phase.into();
     s.held_since = None;
+    s.paused_by = None;
     if phase != self::phase::SUCCEEDED {
         s.weight = 0;
     }
@@ -400,12 +434,16 @@ fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message
 }
 
 /// When to look again: the next check, or the end of the step's pause (while held, the Route's
-/// admission changing wakes it).
+/// admission or the DeploymentConfig's rollout wakes it; while paused by request, the request).
 fn wake(shift: &Shift, s: &ShiftStatus, now: Timestamp) -> Option<Duration> {
-    if s.phase != phase::PROGRESSING || s.held_since.is_some() {
+    if !checking(s) {
         return None;
     }
-    let pause_end = s.step_started_at.as_ref().map(|t| t.0 + shift.pause);
+    let pause_end = s
+        .step_started_at
+        .as_ref()
+        .filter(|_| s.phase == phase::PROGRESSING)
+        .map(|t| t.0 + shift.pause);
     let check = shift.analysis.as_ref().and_then(|a| next_check(a, s));
     let at = [pause_end, check].into_iter().flatten().min()?;
     let wait = at.duration_since(now).max(SignedDuration::from_millis(100));

@@ -104,6 +104,8 @@ fn no_check_runs_while_the_route_is_refused() {
     assert_eq!((s.phase.as_str(), s.held_since), ("Succeeded", None));
 }
 
+/// An inconclusive check pauses the shift (Argo Rollouts' rule) while the checks go on: never a
+/// pass, no step; enough of them fail it (`inconclusiveLimit`).
 #[test]
 fn inconclusive_checks_never_pass_and_enough_of_them_fail_the_shift() {
     let mut w = started_by_a_rollout(ANALYSED);
@@ -112,11 +114,16 @@ fn inconclusive_checks_never_pass_and_enough_of_them_fail_the_shift() {
     });
     let s = w.status();
     assert_eq!(
-        (s.phase.as_str(), s.step),
-        ("Progressing", 1),
+        (s.phase.as_str(), s.step, s.paused_by.as_deref()),
+        ("Paused", 1, Some("InconclusiveCheck")),
         "never a pass"
     );
+    assert_eq!(
+        s.message,
+        "paused at step 1 (20%): the check was inconclusive (connection refused); the next conclusive check, or resume, goes on"
+    );
     assert_eq!(s.inconclusive_checks, 2);
+    assert_eq!(w.serving(), weights_of(80, 20), "the weights stay");
     w.run(5, || CheckResult::Inconclusive("connection refused".into()));
     let s = w.status();
     assert_eq!(s.phase, "Failed");
@@ -124,4 +131,49 @@ fn inconclusive_checks_never_pass_and_enough_of_them_fail_the_shift() {
         s.message,
         "3 checks were inconclusive (the last: connection refused)"
     );
+}
+
+/// Paused by an inconclusive check, the shift goes on at the next conclusive check, or when
+/// resumed; a `pause` request stops the checks too.
+#[test]
+fn a_conclusive_check_or_resume_ends_an_inconclusive_pause() {
+    let inconclusive = || CheckResult::Inconclusive("no data".into());
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.run(6, inconclusive);
+    assert_eq!(w.status().phase, "Paused");
+    w.run(6, pass);
+    let s = w.status();
+    assert_eq!(
+        (s.phase.as_str(), s.paused_by.as_deref()),
+        ("Progressing", None)
+    );
+    w.run(5, pass);
+    assert_eq!(
+        w.status().step,
+        2,
+        "the conclusive check passed step 1: the steps go on"
+    );
+
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.run(6, inconclusive);
+    w.request("resume", "r1");
+    w.pass(inconclusive);
+    assert_eq!(w.status().phase, "Progressing", "resumed");
+
+    let mut w = started_by_a_rollout(ANALYSED);
+    w.run(6, inconclusive);
+    w.request("pause", "p1");
+    w.pass(inconclusive);
+    let s = w.status();
+    assert_eq!(
+        (s.phase.as_str(), s.paused_by.as_deref()),
+        ("Paused", Some("Requested"))
+    );
+    let asked = std::cell::Cell::new(0);
+    w.run(30, || {
+        asked.set(asked.get() + 1);
+        pass()
+    });
+    assert_eq!(asked.get(), 0, "no check while paused by request");
+    assert_eq!(w.status().phase, "Paused");
 }
