@@ -82,7 +82,7 @@ pub fn route_object(
     kind: &str,
     parents: &[Parent],
     hostnames: &[String],
-    rule: Value,
+    rules: Vec<Value>,
 ) -> Value {
     let mut object = metadata(
         route,
@@ -93,7 +93,7 @@ pub fn route_object(
     object["spec"] = json!({
         "parentRefs": parents.iter().map(Parent::to_json).collect::<Vec<_>>(),
         "hostnames": hostnames,
-        "rules": [rule],
+        "rules": rules,
     });
     object
 }

@@ -183,6 +183,9 @@ fn ladder<'r>(
         options,
         attachment,
         resolved,
+        pin: inputs
+            .shift
+            .and_then(|d| Some((d.pinned.as_ref()?, d.status.to.as_str()))),
     })
 }
 

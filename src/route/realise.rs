@@ -12,6 +12,7 @@ use super::attach::Attachment;
 use super::backends::Resolved;
 use super::gateway::Gateway;
 use super::options::Options;
+use super::shift::HeaderPin;
 use super::{RouteKind, Termination, manifest, termination};
 
 /// An admitted Route and what the rungs found for it.
@@ -25,6 +26,8 @@ pub(super) struct Admitted<'a> {
     pub options: Options,
     pub attachment: Attachment,
     pub resolved: &'a Resolved,
+    /// A traffic shift's header pin, and the backend it pins to.
+    pub pin: Option<(&'a HeaderPin, &'a str)>,
 }
 
 impl Admitted<'_> {
@@ -45,7 +48,7 @@ impl Admitted<'_> {
             self.kind.kind(),
             &self.attachment.parents,
             &hostnames,
-            self.rule(),
+            self.rules(),
         );
         (objects, main)
     }
@@ -102,7 +105,33 @@ impl Admitted<'_> {
         objects
     }
 
-    /// The main route's rule: its path, backends, filters and timeout (a TLSRoute has only
+    /// The main route's rules: a shift's header pin first (requests with the header to `to`
+    /// alone; Gateway API's precedence prefers a rule with more header matches anyway), then
+    /// the Route's own.
+    fn rules(&self) -> Vec<Value> {
+        let main = self.rule();
+        let pinned = self
+            .pin
+            .filter(|_| self.kind != RouteKind::Tls)
+            .and_then(|(pin, to)| {
+                let to: Vec<Value> = (self.resolved.refs.iter())
+                    .filter(|r| r["name"] == to)
+                    .map(|r| {
+                        let mut r = r.clone();
+                        r["weight"] = json!(1);
+                        r
+                    })
+                    .collect();
+                let mut rule = main.clone();
+                rule["matches"][0]["headers"] =
+                    json!([{"type": "Exact", "name": pin.name, "value": pin.value}]);
+                rule["backendRefs"] = json!(to);
+                (!to.is_empty()).then_some(rule)
+            });
+        pinned.into_iter().chain([main]).collect()
+    }
+
+    /// The Route's own rule: its path, backends, filters and timeout (a TLSRoute has only
     /// backends).
     fn rule(&self) -> Value {
         let refs = &self.resolved.refs;

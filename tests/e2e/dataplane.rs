@@ -150,6 +150,15 @@ pub(crate) async fn mapping_proxy() -> u16 {
 /// `count` requests through Traefik on one keep-alive connection (curl); returns each
 /// response's body and status code, in order.
 pub(crate) async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
+    requests_with(port, count, &[]).await
+}
+
+/// [`requests`] with more request headers (`Name: value`).
+pub(crate) async fn requests_with(
+    port: u16,
+    count: usize,
+    headers: &[&str],
+) -> Vec<(String, String)> {
     let url = format!("http://127.0.0.1:{port}/");
     let mut args = vec![
         "-s".to_string(),
@@ -158,6 +167,10 @@ pub(crate) async fn requests(port: u16, count: usize) -> Vec<(String, String)> {
         "-H".into(),
         format!("Host: {HOST}"),
     ];
+    for h in headers {
+        args.push("-H".into());
+        args.push(h.to_string());
+    }
     args.push("-w".into());
     args.push("|%{http_code}\\n".into());
     args.extend(std::iter::repeat_n(url, count));

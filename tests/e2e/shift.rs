@@ -14,7 +14,9 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::common::*;
-use crate::dataplane::{Traefik, backend, failing_backend, mapping_proxy, requests, split_route};
+use crate::dataplane::{
+    Traefik, backend, failing_backend, mapping_proxy, requests, requests_with, split_route,
+};
 use crate::routes::{backend_weights, gateway};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -757,5 +759,44 @@ async fn a_rollout_started_mid_shift_halts_it_and_the_shift_starts_over_once_it_
         .sum();
     assert_eq!(step_one, 2, "step 1 for blue-2, and again for blue-3");
     let _ = kubectl(&["label", &node, &format!("{gate}-")]).await;
+    ns.cleanup().await;
+}
+
+/// A shift's header pin through Traefik: requests carrying the header reach the new backend
+/// from the start, while its weight is still 0 (the shift waits for a rollout), and the others
+/// never do.
+#[tokio::test]
+#[ignore = "needs the local cluster, Traefik and Prometheus: make test"]
+async fn the_pinned_header_reaches_the_new_backend_at_zero_percent() {
+    let ns = TestNamespace::new("shift-pin").await;
+    let _op = Operator::start(&ns.name);
+    let stage = Stage::start(&ns, false).await;
+    let web = stage.web;
+    declare(
+        &ns,
+        "split",
+        json!({"to": "svc-b", "steps": [50, 100], "deploymentConfig": "not-yet",
+               "header": {"name": "X-Canary", "value": "always"}}),
+    )
+    .await;
+    let pending = eventually("the shift pending", MINUTE, || async {
+        shift_of(&ns, "split")
+            .await
+            .filter(|s| s.phase == "Pending")
+    })
+    .await;
+    assert_eq!(pending.weight, 0);
+    eventually("the pin served", MINUTE, || async {
+        let r = requests_with(web, 20, &["X-Canary: always"]).await;
+        r.iter().all(|(body, _)| body == "b").then_some(())
+    })
+    .await;
+    let pinned = requests_with(web, 200, &["X-Canary: always"]).await;
+    assert_eq!(pinned.len(), 200, "every request answered");
+    assert!(pinned.iter().all(|(body, _)| body == "b"), "{pinned:?}");
+    let others = requests_with(web, 200, &["X-Canary: sometimes"]).await;
+    assert!(others.iter().all(|(body, _)| body == "a"), "{others:?}");
+    assert!(requests(web, 200).await.iter().all(|(body, _)| body == "a"));
+    stage.stop().await;
     ns.cleanup().await;
 }

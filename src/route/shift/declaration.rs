@@ -24,6 +24,18 @@ struct Declaration {
     on_failure: Option<String>,
     #[serde(default)]
     analysis: Option<AnalysisDeclaration>,
+    /// Omitted when absent, so declarations written before it keep their digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    header: Option<HeaderPin>,
+}
+
+/// A request header (exact name and value) that always reaches `to`: testers and synthetic
+/// checks see the new version from the start, before any user does.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderPin {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -80,6 +92,8 @@ pub struct Shift {
     /// Roll that DeploymentConfig back when the shift fails.
     pub rollback_on_failure: bool,
     pub analysis: Option<Analysis>,
+    /// Requests carrying this header reach `to` whatever the step.
+    pub header: Option<HeaderPin>,
     /// A digest of the declaration.
     pub digest: String,
 }
@@ -145,6 +159,9 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
     // declaration is the same shift.
     let digest = digest(&serde_json::to_string(&d).unwrap_or_default());
     let analysis = d.analysis.map(|a| analysis(route, &d.to, a)).transpose()?;
+    if let Some(h) = &d.header {
+        header_pin(h)?;
+    }
     Ok(Shift {
         digest,
         to: d.to,
@@ -153,7 +170,24 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
         deployment_config: d.deployment_config,
         rollback_on_failure,
         analysis,
+        header: d.header,
     })
+}
+
+/// A header the Gateway API can match: an HTTP token as its name (what HTTPRoute's
+/// `matches[].headers[].name` admits), and a value.
+fn header_pin(h: &HeaderPin) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if h.name.is_empty() || h.name.len() > 256 || !h.name.chars().all(token) {
+        return Err(format!(
+            "header.name: {:?} is not an HTTP header name",
+            h.name
+        ));
+    }
+    if h.value.is_empty() || h.value.len() > 4096 {
+        return Err("header.value: must be 1 to 4096 characters".into());
+    }
+    Ok(())
 }
 
 fn analysis(route: &Route, to: &str, a: AnalysisDeclaration) -> Result<Analysis, String> {

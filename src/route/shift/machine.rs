@@ -38,6 +38,9 @@ pub struct ShiftDecision {
     /// The shift ended this pass: Succeeded, Failed or Aborted (what the metrics count).
     pub finished: Option<&'static str>,
     pub requeue_after: Option<Duration>,
+    /// Requests with this header go to `status.to` whatever the weights (while the shift has
+    /// not failed or been aborted).
+    pub pinned: Option<super::HeaderPin>,
 }
 
 /// The pass of an invalid declaration: nothing moves, the Route serves its own weights. The
@@ -104,6 +107,10 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
         }
     }
     d.requeue_after = wake(shift, &d.status, now);
+    // From before the first step to the end: a failed or aborted shift's new version gets no
+    // traffic, testers' included.
+    let live = ![phase::FAILED, phase::ABORTED].contains(&d.status.phase.as_str());
+    d.pinned = shift.header.clone().filter(|_| live);
     d
 }
 

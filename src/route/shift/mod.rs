@@ -25,7 +25,7 @@ mod machine;
 mod weights;
 
 pub use check::{CheckResult, check_due};
-pub use declaration::{Analysis, Shift, SuccessCondition, declared};
+pub use declaration::{Analysis, HeaderPin, Shift, SuccessCondition, declared};
 pub use follow::Followed;
 pub use machine::{ShiftDecision, ShiftInputs, advance, invalid, refusal};
 pub use weights::{serving, weights};

@@ -309,3 +309,60 @@ fn an_unreadable_gateway_refuses_the_route_and_says_why() {
         "the operator may not read Gateway infra/public"
     );
 }
+
+/// A shift's header pin is a rule of its own on the HTTPRoute, first: requests with the header
+/// reach `to` alone, whatever its weight (here 0: the shift is pending).
+#[test]
+fn a_header_pin_is_a_rule_to_the_new_backend_alone() {
+    let (a, b) = (
+        service("a", json!([{"port": 80}])),
+        service("b", json!([{"port": 80}])),
+    );
+    let r = hosted(RouteSpec {
+        to: target("a", Some(100)),
+        alternate_backends: Some(vec![target("b", Some(0))]),
+        path: Some("/shop".into()),
+        ..Default::default()
+    });
+    let shift = ShiftDecision {
+        status: crate::api::route::ShiftStatus {
+            phase: "Pending".into(),
+            to: "b".into(),
+            ..Default::default()
+        },
+        pinned: Some(crate::route::shift::HeaderPin {
+            name: "X-Canary".into(),
+            value: "always".into(),
+        }),
+        ..Default::default()
+    };
+    let p = plan(&Inputs {
+        shift: Some(&shift),
+        ..inputs(&r, vec![&a, &b])
+    });
+    let rules = &p.main().expect("main route")["spec"]["rules"];
+    assert_eq!(
+        rules[0]["matches"],
+        json!([{"path": {"type": "PathPrefix", "value": "/shop"},
+                "headers": [{"type": "Exact", "name": "X-Canary", "value": "always"}]}])
+    );
+    let pinned: Vec<_> = rules[0]["backendRefs"]
+        .as_array()
+        .expect("refs")
+        .iter()
+        .map(|r| (r["name"].clone(), r["weight"].clone()))
+        .collect();
+    assert_eq!(pinned, [(json!("b"), json!(1))]);
+    assert_eq!(
+        rules[1]["matches"],
+        json!([{"path": {"type": "PathPrefix", "value": "/shop"}}])
+    );
+    assert_eq!(rules.as_array().map(Vec::len), Some(2));
+    let unpinned = plan(&inputs(&r, vec![&a, &b]));
+    let rules = &unpinned.main().expect("main route")["spec"]["rules"];
+    assert_eq!(
+        rules.as_array().map(Vec::len),
+        Some(1),
+        "no shift, one rule"
+    );
+}

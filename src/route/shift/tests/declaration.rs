@@ -107,3 +107,40 @@ fn a_reformatted_declaration_is_the_same_shift() {
         .expect("valid");
     assert_ne!(yaml.digest, other.digest);
 }
+
+/// A declaration without the newer fields keeps the digest an older operator recorded: an
+/// upgrade restarts no shift.
+#[test]
+fn declarations_keep_their_digest_across_versions() {
+    let plain = declared(&route(PLAIN)).expect("declared").expect("valid");
+    assert_eq!(plain.digest, "2dc0f6f6361ab2bc");
+}
+
+#[test]
+fn a_header_pin_is_an_http_header_name_and_a_value() {
+    let pinned = declared(&route(
+        "to: green\nheader: {name: X-Canary, value: always}\n",
+    ))
+    .expect("declared")
+    .expect("valid");
+    assert_eq!(
+        pinned.header,
+        Some(HeaderPin {
+            name: "X-Canary".into(),
+            value: "always".into()
+        })
+    );
+    let why = |text: &str| {
+        declared(&route(text))
+            .expect("declared")
+            .expect_err("invalid")
+    };
+    assert_eq!(
+        why("to: green\nheader: {name: 'X Canary', value: a}"),
+        "header.name: \"X Canary\" is not an HTTP header name"
+    );
+    assert_eq!(
+        why("to: green\nheader: {name: X-Canary, value: ''}"),
+        "header.value: must be 1 to 4096 characters"
+    );
+}

@@ -91,3 +91,29 @@ fn promote_takes_the_next_step_now() {
     assert_eq!(w.status().phase, "Succeeded");
     assert_eq!(w.serving(), weights_of(0, 100));
 }
+
+/// The header pin holds from before the first step (Pending) to the end, and goes with a shift
+/// that failed or was aborted: the new version it reached is not to be served.
+#[test]
+fn the_header_pin_lasts_from_pending_to_success_but_not_past_an_abort() {
+    let text = "to: green\nsteps: [10, 100]\npause: 5s\ndeploymentConfig: green\nheader: {name: X-Canary, value: always}\n";
+    let mut w = World::new(text);
+    w.followed = dc(1, true, false);
+    let d = w.pass(pass);
+    assert_eq!(d.status.phase, "Pending");
+    let pin = d.pinned.expect("pinned while pending");
+    assert_eq!(
+        (pin.name.as_str(), pin.value.as_str()),
+        ("X-Canary", "always")
+    );
+    w.followed = dc(2, true, false);
+    w.run(20, pass);
+    assert_eq!(w.status().phase, "Succeeded");
+    assert!(w.pass(pass).pinned.is_some(), "still after success");
+    w.followed = dc(3, true, false);
+    w.pass(pass);
+    w.request("abort", "a1");
+    let d = w.pass(pass);
+    assert_eq!(d.status.phase, "Aborted");
+    assert_eq!(d.pinned, None);
+}
