@@ -44,17 +44,43 @@ impl RequestKind {
 /// Complete revision before the latest).
 pub const ROLLBACK_TO_ANNOTATION: &str = "cutover.io/rollback-to-revision";
 
+/// With a rollback request, `"true"`: leave the ImageChange triggers automatic (a failed traffic
+/// shift's rollback: the next pushed image rolls out and is shifted to again) instead of turning
+/// them off as `oc rollback` does. Until a new image arrives, the triggers write nothing, so the
+/// image rolled back from is not rolled out again.
+pub const ROLLBACK_KEEPS_TRIGGERS_ANNOTATION: &str = "cutover.io/rollback-keeps-triggers";
+
 /// The annotations that say where a rollback request goes (`to`: 0 for the newest Complete
-/// revision before the latest) and whether it may go back past a migration. Always both, so a
-/// rollback never inherits what an earlier one left on the DeploymentConfig.
-pub fn rollback_parameters(to: i64, force_past_migration: bool) -> [(&'static str, String); 2] {
+/// revision before the latest), whether it may go back past a migration, and whether the image
+/// triggers stay on. Always all three, so a rollback never inherits what an earlier one left on
+/// the DeploymentConfig.
+pub fn rollback_parameters(
+    to: i64,
+    force_past_migration: bool,
+    keep_triggers: bool,
+) -> [(&'static str, String); 3] {
     [
         (ROLLBACK_TO_ANNOTATION, to.to_string()),
         (
             super::keys::FORCE_PAST_MIGRATION_ANNOTATION,
             force_past_migration.to_string(),
         ),
+        (
+            ROLLBACK_KEEPS_TRIGGERS_ANNOTATION,
+            keep_triggers.to_string(),
+        ),
     ]
+}
+
+/// Whether the latest revision of `dc` is a rollback that left its image triggers on: until a
+/// tag moves past the image it last triggered, the triggers write nothing.
+pub fn triggers_wait_for_a_new_image(dc: &crate::api::DeploymentConfig) -> bool {
+    use kube::ResourceExt;
+    dc.status.as_ref().is_some_and(latest_is_rollback)
+        && dc
+            .annotations()
+            .get(ROLLBACK_KEEPS_TRIGGERS_ANNOTATION)
+            .is_some_and(|v| v.trim() == "true")
 }
 
 /// How a rollback's revision is described (`status.details.message`, then the revision rolled

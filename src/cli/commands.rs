@@ -279,7 +279,7 @@ pub async fn undo(
         let revisions = revisions(client, &dc).await?;
         return format::format_template(view::undo_target(&dc, &revisions, to)?);
     }
-    let extra = crate::api::requests::rollback_parameters(to, force_past_migration);
+    let extra = crate::api::requests::rollback_parameters(to, force_past_migration, false);
     let message = send(client, ns, name, RequestKind::Rollback, &extra).await?;
     let dc = get_dc(client, ns, name).await?;
     Ok(format!(

@@ -93,17 +93,21 @@ pub enum Firing {
 pub fn deployment_config(
     dc: &DeploymentConfig,
     streams: &impl Streams,
-    firing: Firing,
+    firing_kind: Firing,
 ) -> TriggeredImages {
     let own = dc.namespace().unwrap_or_default();
     let mut out = TriggeredImages::default();
     let firing: Vec<_> = image_triggers(dc)
-        .filter(|(_, p)| p.automatic || firing == Firing::All)
+        .filter(|(_, p)| p.automatic || firing_kind == Firing::All)
         .collect();
     if firing.is_empty() {
         // Every reconcile asks: most DeploymentConfigs have no such trigger.
         return out;
     }
+    // After a rollback that left the triggers on, the image rolled back from must not come back:
+    // a trigger writes only once its tag moved past the image it last triggered.
+    let waiting =
+        firing_kind == Firing::Automatic && crate::api::requests::triggers_wait_for_a_new_image(dc);
     let containers = dc.spec.template.containers();
     for (index, params) in firing {
         let resolved = params
@@ -125,6 +129,8 @@ pub fn deployment_config(
         };
         if last != Some(image.as_str()) {
             out.last_triggered.push((index, image.clone()));
+        } else if waiting {
+            continue;
         }
         // Init containers first, as OpenShift's controller goes through them.
         let mut named: Vec<_> = containers

@@ -11,7 +11,8 @@ use crate::api::events;
 use crate::api::hooks::HookPoint;
 use crate::api::keys;
 use crate::api::requests::{
-    self, ACCEPTED, REFUSED, ROLLBACK_DETAILS, ROLLBACK_TO_ANNOTATION, RequestKind,
+    self, ACCEPTED, REFUSED, ROLLBACK_DETAILS, ROLLBACK_KEEPS_TRIGGERS_ANNOTATION,
+    ROLLBACK_TO_ANNOTATION, RequestKind,
 };
 use crate::api::{CAUSE_MANUAL, DeploymentCause};
 
@@ -246,13 +247,26 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         .template()
         .cloned()
         .ok_or_else(|| format!("revision {} records no template", target.version))?;
-    let triggers = obs.dc.spec.triggers.as_ref().map(|ts| {
-        let mut ts = ts.clone();
-        for t in ts.iter_mut().filter_map(|t| t.image_change_params.as_mut()) {
-            t.automatic = false;
-        }
-        serde_json::to_value(ts).unwrap_or(Value::Null)
-    });
+    // A failed traffic shift's rollback leaves the triggers as they are (they wait for a new
+    // image: `image::trigger`); a user's, as `oc rollback`, makes them manual.
+    let keep_triggers = obs
+        .dc
+        .annotations()
+        .get(ROLLBACK_KEEPS_TRIGGERS_ANNOTATION)
+        .is_some_and(|v| v.trim() == "true");
+    let triggers = obs
+        .dc
+        .spec
+        .triggers
+        .as_ref()
+        .filter(|_| !keep_triggers)
+        .map(|ts| {
+            let mut ts = ts.clone();
+            for t in ts.iter_mut().filter_map(|t| t.image_change_params.as_mut()) {
+                t.automatic = false;
+            }
+            serde_json::to_value(ts).unwrap_or(Value::Null)
+        });
     pass.actions
         .push(Action::RollBackConfig { template, triggers });
     pass.bump(
@@ -263,8 +277,13 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         Some(_) => " (forced past an irreversible hook)",
         None => "",
     };
+    let triggers_note = if keep_triggers {
+        " (image triggers left on: the next image rolls out)"
+    } else {
+        ""
+    };
     Ok(format!(
-        "rolled back to revision {}: rollout #{} started{forced_note}",
+        "rolled back to revision {}: rollout #{} started{forced_note}{triggers_note}",
         target.version, pass.status.latest_version
     ))
 }

@@ -219,3 +219,63 @@ fn rollout_latest_fires_manual_triggers_and_is_refused_while_a_tag_has_no_image(
             .map(|c| c.image.to_string());
     assert_eq!(image.as_deref(), Some("registry.test/app@sha256:aa"));
 }
+
+/// Whether the DeploymentConfig's ImageChange trigger is automatic.
+fn automatic(w: &World) -> bool {
+    let triggers = serde_json::to_value(&w.dc.spec.triggers).expect("triggers");
+    triggers[1]["imageChangeParams"]["automatic"] == json!(true)
+}
+
+/// A failed traffic shift's rollback (the request with `rollback-keeps-triggers: "true"`) leaves
+/// the ImageChange trigger on: the image rolled back from does not come back, and the next image
+/// pushed rolls out. A user's `rollout undo` still turns the triggers off, as `oc rollback`.
+#[test]
+fn a_rollback_that_keeps_the_triggers_waits_for_the_next_image() {
+    let mut w = World::new(triggered_dc(true));
+    let mut registry = Registry(vec!["registry.test/app@sha256:aa"]);
+    assert!(trigger_writes(&mut w, &registry));
+    assert!(w.run_until(30, |w| w.phase(1).as_deref() == Some("Complete"), |_| {}));
+    registry.0.insert(0, "registry.test/app@sha256:bb");
+    assert!(trigger_writes(&mut w, &registry));
+    assert!(w.run_until(30, |w| w.phase(2).as_deref() == Some("Complete"), |_| {}));
+
+    for (key, value) in cutover::api::requests::rollback_parameters(0, false, true) {
+        w.annotate(key, &value);
+    }
+    w.annotate("cutover.io/request-rollback", "traffic-shift-1");
+    assert!(w.run_until(30, |w| w.phase(3).as_deref() == Some("Complete"), |_| {}));
+    assert_eq!(
+        w.request("rollback").map(|r| r.2),
+        Some(
+            "rolled back to revision 1: rollout #3 started (image triggers left on: the next image rolls out)"
+                .into()
+        )
+    );
+    assert_eq!(w.dc.spec.template, template("registry.test/app@sha256:aa"));
+    assert!(automatic(&w), "the trigger stays on");
+    for _ in 0..3 {
+        assert!(
+            !trigger_writes(&mut w, &registry),
+            "the image rolled back from does not come back"
+        );
+        w.step();
+    }
+    assert_eq!(w.latest_version(), 3);
+
+    registry.0.insert(0, "registry.test/app@sha256:cc");
+    assert!(
+        trigger_writes(&mut w, &registry),
+        "the next image rolls out"
+    );
+    assert!(w.run_until(30, |w| w.phase(4).as_deref() == Some("Complete"), |_| {}));
+    assert_eq!(details(&w)["message"], "image change");
+    assert_eq!(w.dc.spec.template, template("registry.test/app@sha256:cc"));
+
+    // A user's undo: the triggers go manual, as OpenShift's rollback leaves them.
+    for (key, value) in cutover::api::requests::rollback_parameters(0, false, false) {
+        w.annotate(key, &value);
+    }
+    w.annotate("cutover.io/request-rollback", "u1");
+    assert!(w.run_until(30, |w| w.phase(5).as_deref() == Some("Complete"), |_| {}));
+    assert!(!automatic(&w), "oc rollback's rule");
+}

@@ -152,10 +152,11 @@ async fn request_rollback(ctx: &RouteContext, ns: &str, dc: &str, token: &str) -
     use crate::api::requests::{RequestKind, rollback_parameters};
     let api: Api<DeploymentConfig> = Api::namespaced(ctx.client.clone(), ns);
     // To the newest Complete revision before the latest, never forced past a migration,
-    // whatever an earlier `rollout undo` left on the DeploymentConfig.
+    // whatever an earlier `rollout undo` left on the DeploymentConfig; the image triggers stay
+    // on, so the next pushed image rolls out (and is shifted to again).
     let mut annotations = serde_json::Map::new();
     annotations.insert(RequestKind::Rollback.annotation(), token.into());
-    for (key, value) in rollback_parameters(0, false) {
+    for (key, value) in rollback_parameters(0, false, true) {
         annotations.insert(key.into(), value.into());
     }
     let patch = json!({"metadata": {"annotations": annotations}});

@@ -72,6 +72,16 @@ async fn a_failed_check_requests_the_rollback_before_the_status_says_failed() {
         rollback.body["metadata"]["annotations"]["cutover.io/request-rollback"],
         json!(format!("traffic-shift-{digest}-0"))
     );
+    let asked = &rollback.body["metadata"]["annotations"];
+    assert_eq!(
+        (
+            &asked["cutover.io/rollback-to-revision"],
+            &asked["cutover.io/force-past-migration"],
+            &asked["cutover.io/rollback-keeps-triggers"]
+        ),
+        (&json!("0"), &json!("false"), &json!("true")),
+        "the newest Complete revision, no migration forced, the image triggers left on"
+    );
     let shift = &seen[2].body["status"]["shift"];
     assert_eq!(shift["phase"], "Failed");
     assert_eq!(shift["checks"][0]["value"], "0.5");
