@@ -32,9 +32,12 @@ pub fn check_due<'s>(
 /// Whether the shift's checks run: while it progresses and is not held, and while an
 /// inconclusive check paused it (the next conclusive one goes on with it).
 pub(super) fn checking(s: &ShiftStatus) -> bool {
-    let inconclusive =
-        s.phase == phase::PAUSED && s.paused_by.as_deref() == Some(paused_by::INCONCLUSIVE);
-    s.held_since.is_none() && (s.phase == phase::PROGRESSING || inconclusive)
+    s.held_since.is_none() && (s.phase == phase::PROGRESSING || paused_by_inconclusive(s))
+}
+
+/// Paused by an inconclusive check (not by a request).
+pub(super) fn paused_by_inconclusive(s: &ShiftStatus) -> bool {
+    s.phase == phase::PAUSED && s.paused_by.as_deref() == Some(paused_by::INCONCLUSIVE)
 }
 
 /// When the current step's next check is due: an interval after the step started, or after the

@@ -15,7 +15,7 @@
 //! - `declaration`: the annotation parsed and checked (`declared`, `Shift`, `Analysis`).
 //! - `weights`: the weights a step serves (`weights`, `serving`).
 //! - `check`: when a check is due and what it found (`check_due`, `CheckResult`).
-//! - `machine`: the state machine (`advance` and its steps).
+//! - `machine`: the state machine (`advance` and its steps; `machine/requests`: the verbs).
 //! - `follow`: what a shift reads of the DeploymentConfig it follows (`Followed`).
 
 mod check;

@@ -7,15 +7,16 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::keys;
-use crate::api::requests as api_requests;
 use crate::api::route::{Route, ShiftCheck, ShiftStatus};
 use crate::api::shift::{paused_by, phase, reason, result};
 use crate::strategy::Event;
 
-use super::check::{CheckResult, checking, next_check};
+use super::check::{CheckResult, checking, next_check, paused_by_inconclusive};
 use super::declaration::Shift;
 use super::follow::Followed;
+
+mod requests;
+use requests::requests;
 
 pub struct ShiftInputs<'a> {
     pub route: &'a Route,
@@ -112,71 +113,6 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     let live = ![phase::FAILED, phase::ABORTED].contains(&d.status.phase.as_str());
     d.pinned = shift.header.clone().filter(|_| live);
     d
-}
-
-/// Promote (a step, or `promote-full`: all of it), pause, resume and abort, each token once
-/// (`cutover.io/request-shift-<verb>`).
-fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
-    for verb in keys::SHIFT_REQUESTS {
-        let key = format!("{}{verb}", keys::SHIFT_REQUEST_PREFIX);
-        let Some(token) = api_requests::unhandled(route, &d.status.requests, verb, &key) else {
-            continue;
-        };
-        let s = &mut d.status;
-        let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
-        let outcome: Result<String, String> = match verb {
-            // Argo Rollouts' promote: the next step now (a paused shift goes on with it); past
-            // the last step, or with promote-full, all traffic to `to` at once.
-            "promote" if running && (s.step as usize) < shift.steps.len() => {
-                let next = s.step + 1;
-                s.phase = phase::PROGRESSING.into();
-                s.paused_by = None;
-                go_to_step(shift, d, next, now);
-                Ok(format!("promoted to step {next} ({}%)", d.status.weight))
-            }
-            "promote" | "promote-full" if running => {
-                succeed(shift, d, now, "promoted by request");
-                Ok("promoted to 100%".into())
-            }
-            "pause" if s.phase == phase::PROGRESSING || inconclusive(s) => {
-                s.phase = phase::PAUSED.into();
-                s.paused_by = Some(paused_by::REQUEST.into());
-                s.message = format!("paused at step {} ({}%)", s.step, s.weight);
-                Ok(s.message.clone())
-            }
-            "resume" if s.phase == phase::PAUSED => {
-                s.phase = phase::PROGRESSING.into();
-                s.paused_by = None;
-                // The step's pause and checks count from now.
-                s.step_started_at = Some(Time(now));
-                s.last_check_at = None;
-                s.message = format!("resumed at step {} ({}%)", s.step, s.weight);
-                Ok(s.message.clone())
-            }
-            "abort" if running || s.phase == phase::PENDING => {
-                end(
-                    d,
-                    phase::ABORTED,
-                    reason::ABORTED,
-                    "aborted by request".into(),
-                );
-                Ok("aborted: the route serves its own weights".into())
-            }
-            _ => Err(format!(
-                "cannot {verb}: the shift is {}",
-                d.status.phase.to_lowercase()
-            )),
-        };
-        let (outcome, message) = match outcome {
-            Ok(m) => (api_requests::ACCEPTED, m),
-            Err(m) => {
-                d.events
-                    .push(Event::warning(reason::REQUEST_REFUSED, m.clone()));
-                (api_requests::REFUSED, m)
-            }
-        };
-        api_requests::record(&mut d.status.requests, verb, token, outcome, message);
-    }
 }
 
 /// A new shift starts at once, or, following a DeploymentConfig, when it completes a rollout
@@ -377,7 +313,7 @@ fn pause_on_inconclusive(d: &mut ShiftDecision, inconclusive: bool, why: &str) {
             "paused at step {} ({}%): the check was inconclusive ({why}); the next conclusive check, or resume, goes on",
             s.step, s.weight
         );
-    } else if !inconclusive && self::inconclusive(s) {
+    } else if !inconclusive && paused_by_inconclusive(s) {
         s.phase = phase::PROGRESSING.into();
         s.paused_by = None;
         s.message = format!(
@@ -385,11 +321,6 @@ fn pause_on_inconclusive(d: &mut ShiftDecision, inconclusive: bool, why: &str) {
             s.step, s.weight
         );
     }
-}
-
-/// Paused by an inconclusive check.
-fn inconclusive(s: &ShiftStatus) -> bool {
-    s.phase == phase::PAUSED && s.paused_by.as_deref() == Some(paused_by::INCONCLUSIVE)
 }
 
 /// Moves to the next step once the pause is over and (with analysis) a check of this step
