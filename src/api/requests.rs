@@ -75,12 +75,15 @@ pub fn rollback_parameters(
 /// Whether the latest revision of `dc` is a rollback that left its image triggers on: until a
 /// tag moves past the image it last triggered, the triggers write nothing.
 pub fn triggers_wait_for_a_new_image(dc: &crate::api::DeploymentConfig) -> bool {
+    dc.status.as_ref().is_some_and(latest_is_rollback) && rollback_keeps_triggers(dc)
+}
+
+/// Whether `dc`'s rollback request asks to leave the image triggers on.
+pub fn rollback_keeps_triggers(dc: &crate::api::DeploymentConfig) -> bool {
     use kube::ResourceExt;
-    dc.status.as_ref().is_some_and(latest_is_rollback)
-        && dc
-            .annotations()
-            .get(ROLLBACK_KEEPS_TRIGGERS_ANNOTATION)
-            .is_some_and(|v| v.trim() == "true")
+    dc.annotations()
+        .get(ROLLBACK_KEEPS_TRIGGERS_ANNOTATION)
+        .is_some_and(|v| v.trim() == "true")
 }
 
 /// How a rollback's revision is described (`status.details.message`, then the revision rolled

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::error::Result;
 use crate::metrics::Metrics;
+pub(super) use crate::reconcile::key_of;
 use crate::reconcile::{Retrying, cache, error_policy};
 
 use super::Scope;
@@ -199,9 +200,4 @@ where
         Err(e) => warn!(error = %e, "controller"),
         Ok(_) => {}
     }
-}
-
-/// The `(namespace, name)` of an object, as change channels carry it.
-pub(super) fn key_of<K: Resource>(object: &K) -> (String, String) {
-    (object.namespace().unwrap_or_default(), object.name_any())
 }

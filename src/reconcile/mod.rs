@@ -47,7 +47,7 @@ impl Backoff {
     /// The delay before retrying `object` after one more failure.
     pub fn next<K: Resource>(&self, object: &K) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = failures.entry(key(object)).or_insert(0);
+        let n = failures.entry(key_of(object)).or_insert(0);
         *n = n.saturating_add(1);
         let secs = 1u64 << (*n - 1).min(9);
         Duration::from_secs(secs.min(300))
@@ -56,11 +56,13 @@ impl Backoff {
     /// `object` reconciled: its next failure starts again at one second.
     pub fn reset<K: Resource>(&self, object: &K) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&key(object));
+        failures.remove(&key_of(object));
     }
 }
 
-fn key<K: Resource>(object: &K) -> (String, String) {
+/// The `(namespace, name)` of an object: how a controller's backoff and its change channels
+/// know it.
+pub fn key_of<K: Resource>(object: &K) -> (String, String) {
     (object.namespace().unwrap_or_default(), object.name_any())
 }
 
@@ -79,7 +81,7 @@ pub fn error_policy<K: Resource, C: Retrying>(
     error: &Error,
     ctx: Arc<C>,
 ) -> Requeue {
-    let (namespace, name) = key(object.as_ref());
+    let (namespace, name) = key_of(object.as_ref());
     let subject = ctx.subject();
     if error.is_transient() {
         let after = ctx.backoff().next(object.as_ref());

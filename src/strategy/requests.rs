@@ -11,8 +11,7 @@ use crate::api::events;
 use crate::api::hooks::HookPoint;
 use crate::api::keys;
 use crate::api::requests::{
-    self, ACCEPTED, REFUSED, ROLLBACK_DETAILS, ROLLBACK_KEEPS_TRIGGERS_ANNOTATION,
-    ROLLBACK_TO_ANNOTATION, RequestKind,
+    self, ACCEPTED, REFUSED, ROLLBACK_DETAILS, ROLLBACK_TO_ANNOTATION, RequestKind,
 };
 use crate::api::{CAUSE_MANUAL, DeploymentCause};
 
@@ -249,11 +248,7 @@ fn rollback(obs: &Observed, pass: &mut Pass) -> Result<String, String> {
         .ok_or_else(|| format!("revision {} records no template", target.version))?;
     // A failed traffic shift's rollback leaves the triggers as they are (they wait for a new
     // image: `image::trigger`); a user's, as `oc rollback`, makes them manual.
-    let keep_triggers = obs
-        .dc
-        .annotations()
-        .get(ROLLBACK_KEEPS_TRIGGERS_ANNOTATION)
-        .is_some_and(|v| v.trim() == "true");
+    let keep_triggers = requests::rollback_keeps_triggers(&obs.dc);
     let triggers = obs
         .dc
         .spec

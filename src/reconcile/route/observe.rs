@@ -171,8 +171,7 @@ pub(super) async fn traffic_shift(
         Some(Followed::of(&dc))
     });
     let refused = shift::refusal(route);
-    let held = refused.is_some() || followed.is_some_and(|f| f.in_flight(current));
-    let check = match shift::check_due(&shift, current, held, now) {
+    let check = match shift::check_due(&shift, current, refused.is_some(), followed, now) {
         Some(analysis) => Some(analysis::check(analysis).await),
         None => None,
     };

@@ -6,6 +6,7 @@ use crate::api::route::ShiftStatus;
 use crate::api::shift::{paused_by, phase};
 
 use super::declaration::{Analysis, Shift};
+use super::follow::Followed;
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,17 +16,19 @@ pub enum CheckResult {
     Inconclusive(String),
 }
 
-/// The query to run now, if a check is due. Never while the shift is `held`: the Route is
-/// refused (no traffic of it flows to be judged) or a newer rollout of the followed
-/// DeploymentConfig is in flight (the traffic would be judged against a mix of revisions).
+/// The query to run now, if a check is due. Never while the Route is `refused` (no traffic of
+/// it flows to be judged) or while a newer rollout of the `followed` DeploymentConfig is in
+/// flight (the traffic would be judged against a mix of revisions).
 pub fn check_due<'s>(
     shift: &'s Shift,
     status: Option<&ShiftStatus>,
-    held: bool,
+    refused: bool,
+    followed: Option<Followed>,
     now: Timestamp,
 ) -> Option<&'s Analysis> {
     let analysis = shift.analysis.as_ref()?;
     let s = status.filter(|s| s.declaration == shift.digest && checking(s))?;
+    let held = refused || followed.is_some_and(|f| f.in_flight(Some(s)));
     (!held && next_check(analysis, s)? <= now).then_some(analysis)
 }
 

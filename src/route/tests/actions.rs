@@ -152,17 +152,21 @@ fn failed_shift() -> ShiftDecision {
     }
 }
 
-#[test]
-fn a_shift_gives_its_weights_state_rollback_and_wakeup_to_the_plan() {
-    let (a, b) = (
-        service("a", json!([{"port": 80}])),
-        service("b", json!([{"port": 80}])),
-    );
+/// Services a and b, and a Route sending all to a, none to b (what a shift moves).
+fn a_to_b(path: Option<&str>) -> (Service, Service, Route) {
     let r = hosted(RouteSpec {
         to: target("a", Some(100)),
         alternate_backends: Some(vec![target("b", Some(0))]),
+        path: path.map(Into::into),
         ..Default::default()
     });
+    let port = json!([{"port": 80}]);
+    (service("a", port.clone()), service("b", port), r)
+}
+
+#[test]
+fn a_shift_gives_its_weights_state_rollback_and_wakeup_to_the_plan() {
+    let (a, b, r) = a_to_b(None);
     let shift = failed_shift();
     let cached = [owned("HTTPRoute", "shop", "uid-r")];
     let p = plan(&Inputs {
@@ -314,16 +318,7 @@ fn an_unreadable_gateway_refuses_the_route_and_says_why() {
 /// reach `to` alone, whatever its weight (here 0: the shift is pending).
 #[test]
 fn a_header_pin_is_a_rule_to_the_new_backend_alone() {
-    let (a, b) = (
-        service("a", json!([{"port": 80}])),
-        service("b", json!([{"port": 80}])),
-    );
-    let r = hosted(RouteSpec {
-        to: target("a", Some(100)),
-        alternate_backends: Some(vec![target("b", Some(0))]),
-        path: Some("/shop".into()),
-        ..Default::default()
-    });
+    let (a, b, r) = a_to_b(Some("/shop"));
     let shift = ShiftDecision {
         status: crate::api::route::ShiftStatus {
             phase: "Pending".into(),

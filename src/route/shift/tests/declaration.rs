@@ -57,13 +57,7 @@ fn a_changed_declaration_starts_anew() {
     let mut w = World::new(PLAIN);
     w.run(40, pass);
     assert_eq!(w.status().step, 2);
-    let text = "to: green\nsteps: [5, 100]\npause: 30s\n";
-    w.route
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
-    w.shift = declared(&w.route).expect("declared").expect("valid");
+    w.redeclare("to: green\nsteps: [5, 100]\npause: 30s\n");
     w.pass(pass);
     assert_eq!((w.status().step, w.status().weight), (1, 5));
 }
@@ -76,13 +70,7 @@ fn a_new_declaration_does_not_answer_old_requests_again() {
     w.request("abort", "t1");
     w.pass(pass);
     assert_eq!(w.status().phase, "Aborted");
-    let text = "to: green\nsteps: [5, 100]\npause: 30s\n";
-    w.route
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
-    w.shift = declared(&w.route).expect("declared").expect("valid");
+    w.redeclare("to: green\nsteps: [5, 100]\npause: 30s\n");
     w.pass(pass);
     assert_eq!(
         (w.status().phase.as_str(), w.status().weight),

@@ -81,8 +81,14 @@ impl World {
     /// One pass at `now`, with the check result `answer` gives when one is due.
     fn pass(&mut self, answer: impl Fn() -> CheckResult) -> ShiftDecision {
         let status = self.route.status.as_ref().and_then(|s| s.shift.as_ref());
-        let held = self.refused.is_some() || self.followed.is_some_and(|f| f.in_flight(status));
-        let check = check_due(&self.shift, status, held, self.now).map(|_| answer());
+        let check = check_due(
+            &self.shift,
+            status,
+            self.refused.is_some(),
+            self.followed,
+            self.now,
+        )
+        .map(|_| answer());
         let d = advance(&ShiftInputs {
             route: &self.route,
             shift: &self.shift,
@@ -132,6 +138,16 @@ impl World {
             .iter()
             .map(|b| (b.name.clone(), b.weight))
             .collect()
+    }
+
+    /// The annotation rewritten with a new declaration, as a GitOps repository would.
+    fn redeclare(&mut self, text: &str) {
+        self.route
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(keys::TRAFFIC_SHIFT_ANNOTATION.into(), text.into());
+        self.shift = declared(&self.route).expect("declared").expect("valid");
     }
 
     fn request(&mut self, verb: &str, token: &str) {
