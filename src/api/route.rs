@@ -1,6 +1,8 @@
 //! `Route` (route.openshift.io/v1), schema-compatible with OpenShift's: a host and path sent to
 //! up to four weighted Services. cutover realises each Route as a Gateway API route it owns.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
@@ -179,6 +181,27 @@ pub struct RouteStatus {
     /// an operator restart resumes from (cutover's; OpenShift's clients ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<ShiftStatus>,
+    /// The backend a traffic shift promoted: it receives all traffic instead of the spec's
+    /// weights until the next release shifts from it, or the spec's backends change (weights set
+    /// by hand, or the promoted backend named primary). An edit or removal of the shift's
+    /// declaration leaves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<Promotion>,
+}
+
+/// A traffic shift's lasting result: the backend it promoted.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    /// The backend that receives all traffic.
+    pub backend: String,
+    /// A digest of the spec's backends and weights when it was promoted: a change of them ends
+    /// the promotion (the spec's weights serve again).
+    pub spec_backends: String,
+    pub promoted_at: Time,
+    /// The release it promoted, e.g. `deploymentconfig "blue" #4`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub release: String,
 }
 
 /// Where a progressive traffic shift stands.
@@ -190,7 +213,7 @@ pub struct ShiftStatus {
     /// The backend traffic moves to.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub to: String,
-    /// A digest of the declaration this shift runs: a changed declaration starts anew.
+    /// A digest of the declaration this shift runs (an edit goes on with the same release).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub declaration: String,
     /// The step applied (1-based; 0 before the first), and the percent of traffic it sends to
@@ -219,8 +242,12 @@ pub struct ShiftStatus {
     pub failed_checks: i32,
     #[serde(default)]
     pub inconclusive_checks: i32,
-    /// The DeploymentConfig revision whose completion started this shift (or, once it ended,
-    /// the newest one that must not start another).
+    /// The newest revision of each followed DeploymentConfig the shift has seen: a completed
+    /// rollout newer than it is a release, and starts a shift to its backend.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deployment_config_versions: BTreeMap<String, i64>,
+    /// Deprecated: what an earlier cutover wrote for its one followed DeploymentConfig, read as
+    /// that DeploymentConfig's entry of `deploymentConfigVersions` and never written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_config_version: Option<i64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]

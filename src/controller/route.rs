@@ -212,9 +212,12 @@ fn following(
             && r.annotations()
                 .get(TRAFFIC_SHIFT_ANNOTATION)
                 .is_some_and(|text| text.contains(name))
-            && followed.moves(r.status.as_ref().and_then(|s| s.shift.as_ref()))
+            && followed.moves(shift::seen(
+                r.status.as_ref().and_then(|s| s.shift.as_ref()),
+                name,
+            ))
             && shift::declared(r)
                 .and_then(Result::ok)
-                .is_some_and(|s| s.deployment_config.as_deref() == Some(name))
+                .is_some_and(|s| s.deployment_configs().any(|n| n == name))
     })
 }

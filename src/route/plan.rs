@@ -99,10 +99,16 @@ impl Plan {
 
 /// Plans one Route.
 pub fn plan(inputs: &Inputs<'_>) -> Plan {
-    let route = shift::serving(inputs.route, inputs.shift.map(|d| &d.status));
+    let promotion = shift::promotion(inputs.route, inputs.shift);
+    let route = shift::serving(
+        inputs.route,
+        promotion.as_ref(),
+        inputs.shift.map(|d| &d.status),
+    );
     let resolved = backends::resolve(&route, &inputs.services, &inputs.without_endpoints);
     let host = host::effective_host(&route, inputs.domain);
     let mut status = status(inputs, &route, &resolved, host.as_ref().ok());
+    status.promotion = promotion;
     let previous = inputs.route.status.as_ref();
     let mut generated_host = None;
     let (objects, main) = match ladder(inputs, &route, &resolved, &host, &mut generated_host) {
@@ -298,5 +304,6 @@ fn status(
         services: Some(services),
         observed_generation: route.metadata.generation.unwrap_or(0),
         shift: inputs.shift.map(|d| d.status.clone()),
+        promotion: None,
     }
 }

@@ -12,8 +12,10 @@ use crate::api::route::Route;
 /// `route show`: each backend, its weight and its share of requests.
 pub fn format_route(route: &Route) -> String {
     // While a traffic shift moves the traffic, the weights it serves, not the spec's.
-    let shift = route.status.as_ref().and_then(|s| s.shift.as_ref());
-    let serving = crate::route::shift::serving(route, shift);
+    let status = route.status.as_ref();
+    let shift = status.and_then(|s| s.shift.as_ref());
+    let promotion = status.and_then(|s| s.promotion.as_ref());
+    let serving = crate::route::shift::serving(route, promotion, shift);
     let weights: Vec<(String, i32, bool)> = crate::route::backends(&serving)
         .iter()
         .map(|b| (b.name.clone(), b.effective_weight(), true))

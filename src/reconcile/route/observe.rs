@@ -164,15 +164,18 @@ pub(super) async fn traffic_shift(
         Err(why) => return Some(shift::invalid(&why, current)),
     };
     let ns = route.namespace().unwrap_or_default();
-    let followed = shift.deployment_config.as_ref().and_then(|name| {
-        let dc = ctx
-            .deployment_configs
-            .get(&ObjectRef::new(name).within(&ns))?;
-        Some(Followed::of(&dc))
-    });
+    let followed = shift
+        .deployment_configs()
+        .filter_map(|name| {
+            let dc = ctx
+                .deployment_configs
+                .get(&ObjectRef::new(name).within(&ns))?;
+            Some((name.to_string(), Followed::of(&dc)))
+        })
+        .collect();
     let refused = shift::refusal(route);
-    let check = match shift::check_due(&shift, current, refused.is_some(), followed, now) {
-        Some(analysis) => Some(analysis::check(analysis).await),
+    let check = match shift::check_due(&shift, current, refused.is_some(), &followed, now) {
+        Some(analysis) => Some(analysis::check(&analysis).await),
         None => None,
     };
     Some(shift::advance(&ShiftInputs {

@@ -1,12 +1,14 @@
 //! A shift's checks: when one is due, and what it found (the shell runs the query between).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 
 use crate::api::route::ShiftStatus;
 use crate::api::shift::{paused_by, phase};
 
 use super::declaration::{Analysis, Shift};
-use super::follow::Followed;
+use super::follow::{Followed, seen};
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,20 +18,27 @@ pub enum CheckResult {
     Inconclusive(String),
 }
 
-/// The query to run now, if a check is due. Never while the Route is `refused` (no traffic of
-/// it flows to be judged) or while a newer rollout of the `followed` DeploymentConfig is in
-/// flight (the traffic would be judged against a mix of revisions).
-pub fn check_due<'s>(
-    shift: &'s Shift,
+/// The check to run now (its query naming the release's backend), if one is due. Never while
+/// the Route is `refused` (no traffic of it flows to be judged) or while a newer rollout of the
+/// release's DeploymentConfig is in flight (the traffic would be judged against a mix of
+/// revisions).
+pub fn check_due(
+    shift: &Shift,
     status: Option<&ShiftStatus>,
     refused: bool,
-    followed: Option<Followed>,
+    followed: &BTreeMap<String, Followed>,
     now: Timestamp,
-) -> Option<&'s Analysis> {
+) -> Option<Analysis> {
     let analysis = shift.analysis.as_ref()?;
     let s = status.filter(|s| s.declaration == shift.digest && checking(s))?;
-    let held = refused || followed.is_some_and(|f| f.in_flight(Some(s)));
-    (!held && next_check(analysis, s)? <= now).then_some(analysis)
+    let in_flight = shift
+        .deployment_config_of(&s.to)
+        .and_then(|name| Some(followed.get(name)?.in_flight(seen(Some(s), name))));
+    let held = refused || in_flight == Some(true);
+    (!held && next_check(analysis, s)? <= now).then(|| Analysis {
+        query: analysis.query_for(&s.to),
+        ..analysis.clone()
+    })
 }
 
 /// Whether the shift's checks run: while it progresses and is not held, and while an

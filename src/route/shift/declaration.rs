@@ -9,11 +9,13 @@ use sha2::Digest;
 use crate::api::keys;
 use crate::api::route::Route;
 
-/// The declaration, as written in the annotation.
+/// The declaration, as written in the annotation: `to` (and optionally the `deploymentConfig`
+/// whose rollouts start the shift), or `releases`, one per backend a release may shift to.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Declaration {
-    to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
     #[serde(default = "default_steps")]
     steps: Vec<i32>,
     #[serde(default)]
@@ -27,6 +29,19 @@ struct Declaration {
     /// Omitted when absent, so declarations written before it keep their digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     header: Option<HeaderPin>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    releases: Vec<Release>,
+}
+
+/// A release: a completed rollout of `deploymentConfig` shifts traffic to `to`, from wherever
+/// the last release left it. Two of them (blue and green) run blue-green release after release
+/// without a change to the Route.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Release {
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_config: Option<String>,
 }
 
 /// A request header (exact name and value) that always reaches `to`: testers and synthetic
@@ -83,30 +98,57 @@ fn default_steps() -> Vec<i32> {
 /// A valid shift: what the state machine runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shift {
-    pub to: String,
+    /// Where traffic may move, and (with a DeploymentConfig) what starts it: one release for
+    /// `to`, the declared ones for `releases`.
+    pub releases: Vec<Release>,
     /// Ascending percentages, the last 100.
     pub steps: Vec<i32>,
     pub pause: SignedDuration,
-    /// Start whenever this DeploymentConfig completes a rollout.
-    pub deployment_config: Option<String>,
-    /// Roll that DeploymentConfig back when the shift fails.
+    /// Roll the release's DeploymentConfig back when the shift fails.
     pub rollback_on_failure: bool,
     pub analysis: Option<Analysis>,
-    /// Requests carrying this header reach `to` whatever the step.
+    /// Requests carrying this header reach the release's backend whatever the step.
     pub header: Option<HeaderPin>,
     /// A digest of the declaration.
     pub digest: String,
 }
 
+impl Shift {
+    /// The release that shifts traffic to `to`.
+    pub fn release_to(&self, to: &str) -> Option<&Release> {
+        self.releases.iter().find(|r| r.to == to)
+    }
+
+    /// The DeploymentConfigs whose rollouts start it.
+    pub fn deployment_configs(&self) -> impl Iterator<Item = &str> {
+        self.releases
+            .iter()
+            .filter_map(|r| r.deployment_config.as_deref())
+    }
+
+    /// The DeploymentConfig behind `to`, if one starts its shifts.
+    pub fn deployment_config_of(&self, to: &str) -> Option<&str> {
+        self.release_to(to)?.deployment_config.as_deref()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
     pub prometheus: String,
-    /// With `{{service}}`, `{{namespace}}` and `{{interval}}` in place.
+    /// With `{{namespace}}` and `{{interval}}` in place; `{{service}}` is the release's
+    /// backend (`query_for`).
     pub query: String,
     pub interval: SignedDuration,
     pub success: SuccessCondition,
     pub failure_limit: i32,
     pub inconclusive_limit: i32,
+}
+
+impl Analysis {
+    /// The query of a check of the shift to `to`.
+    pub fn query_for(&self, to: &str) -> String {
+        self.query.replace("{{service}}", to)
+    }
 }
 
 /// The Route's shift: `None` without the annotation, `Err` (why) for one that cannot run.
@@ -128,12 +170,15 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
         .iter()
         .map(|b| b.name.as_str())
         .collect();
-    if !backends.contains(&d.to.as_str()) {
-        return Err(format!(
-            "to: {:?} is not a backend of the route (backends: {})",
-            d.to,
-            backends.join(", ")
-        ));
+    let releases = releases(&d)?;
+    for r in &releases {
+        if !backends.contains(&r.to.as_str()) {
+            return Err(format!(
+                "to: {:?} is not a backend of the route (backends: {})",
+                r.to,
+                backends.join(", ")
+            ));
+        }
     }
     if backends.len() < 2 {
         return Err("a shift needs a second backend to move traffic from".into());
@@ -152,22 +197,21 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
         Some("rollback") => true,
         Some(other) => return Err(format!("onFailure: {other:?} must be none or rollback")),
     };
-    if rollback_on_failure && d.deployment_config.is_none() {
+    if rollback_on_failure && releases.iter().any(|r| r.deployment_config.is_none()) {
         return Err("onFailure: rollback needs deploymentConfig: the one to roll back".into());
     }
     // Of what it says, not how it is written: reformatted, commented or as JSON, the same
     // declaration is the same shift.
     let digest = digest(&serde_json::to_string(&d).unwrap_or_default());
-    let analysis = d.analysis.map(|a| analysis(route, &d.to, a)).transpose()?;
+    let analysis = d.analysis.map(|a| analysis(route, a)).transpose()?;
     if let Some(h) = &d.header {
         header_pin(h)?;
     }
     Ok(Shift {
         digest,
-        to: d.to,
+        releases,
         steps: d.steps,
         pause,
-        deployment_config: d.deployment_config,
         rollback_on_failure,
         analysis,
         header: d.header,
@@ -190,7 +234,34 @@ fn header_pin(h: &HeaderPin) -> Result<(), String> {
     Ok(())
 }
 
-fn analysis(route: &Route, to: &str, a: AnalysisDeclaration) -> Result<Analysis, String> {
+/// `to` with its `deploymentConfig`, or `releases`: each to a backend of its own, each with a
+/// DeploymentConfig (what else would tell one release from the next).
+fn releases(d: &Declaration) -> Result<Vec<Release>, String> {
+    match (&d.to, d.releases.as_slice()) {
+        (Some(to), []) => Ok(vec![Release {
+            to: to.clone(),
+            deployment_config: d.deployment_config.clone(),
+        }]),
+        (None, []) => Err("a shift needs to: the backend traffic moves to (or releases)".into()),
+        (None, releases) if d.deployment_config.is_none() => {
+            for (i, r) in releases.iter().enumerate() {
+                if r.deployment_config.is_none() {
+                    return Err(format!(
+                        "releases[{i}] needs deploymentConfig: the one whose rollouts shift traffic to {:?}",
+                        r.to
+                    ));
+                }
+                if releases[..i].iter().any(|o| o.to == r.to) {
+                    return Err(format!("releases: {:?} is named twice", r.to));
+                }
+            }
+            Ok(releases.to_vec())
+        }
+        _ => Err("releases replaces to and deploymentConfig: give one or the other".into()),
+    }
+}
+
+fn analysis(route: &Route, a: AnalysisDeclaration) -> Result<Analysis, String> {
     if !(a.prometheus.starts_with("http://") || a.prometheus.starts_with("https://")) {
         return Err(format!(
             "analysis.prometheus: {:?} must be an http:// or https:// URL",
@@ -203,7 +274,6 @@ fn analysis(route: &Route, to: &str, a: AnalysisDeclaration) -> Result<Analysis,
     let interval = duration("analysis.interval", a.interval.as_deref(), 30)?;
     let query = a
         .query
-        .replace("{{service}}", to)
         .replace("{{namespace}}", &route.namespace().unwrap_or_default())
         .replace("{{interval}}", &format!("{}s", interval.as_secs()));
     let limit = |name: &str, v: Option<i32>, default: i32| match v.unwrap_or(default) {
@@ -237,7 +307,7 @@ fn duration(
     Ok(d)
 }
 
-fn digest(text: &str) -> String {
+pub(super) fn digest(text: &str) -> String {
     let hash = sha2::Sha256::digest(text.as_bytes());
     hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

@@ -26,23 +26,27 @@ impl Followed {
         }
     }
 
-    /// Whether it is rolling out a revision newer than the one the shift at `status` ran for:
-    /// the pods a check would judge are a mix of revisions, so the shift halts until it
-    /// completes (Flagger's rule), then starts over for it.
-    pub fn in_flight(&self, status: Option<&ShiftStatus>) -> bool {
-        self.latest_version > ran_for(status) && !self.complete && !self.rollback
+    /// Whether it is rolling out a revision newer than `seen` (the one the shift ran for): the
+    /// pods a check would judge are a mix of revisions, so the shift halts until it completes
+    /// (Flagger's rule), then starts over for it.
+    pub fn in_flight(&self, seen: i64) -> bool {
+        self.latest_version > seen && !self.complete && !self.rollback
     }
 
-    /// Whether it may move a shift that stands at `status`: a completed rollout newer than the
-    /// one the shift ran for starts it again, a newer rollback ends it.
-    pub fn moves(&self, status: Option<&ShiftStatus>) -> bool {
-        self.latest_version > ran_for(status) && (self.complete || self.rollback)
+    /// Whether it may move a shift that has seen revision `seen`: a newer completed rollout
+    /// starts a shift, a newer rollback ends one.
+    pub fn moves(&self, seen: i64) -> bool {
+        self.latest_version > seen && (self.complete || self.rollback)
     }
 }
 
-/// The version of the DeploymentConfig the shift at `status` ran for.
-fn ran_for(status: Option<&ShiftStatus>) -> i64 {
+/// The newest revision of DeploymentConfig `name` the shift at `status` has seen.
+pub fn seen(status: Option<&ShiftStatus>, name: &str) -> i64 {
     status
-        .and_then(|s| s.deployment_config_version)
+        .and_then(|s| {
+            // An earlier cutover's one followed DeploymentConfig.
+            let legacy = s.deployment_config_version;
+            s.deployment_config_versions.get(name).copied().or(legacy)
+        })
         .unwrap_or(0)
 }

@@ -1,12 +1,15 @@
-//! The weights a shift serves: its percentage to `to`, the rest shared as the Route shares it.
+//! The weights a shift serves: its percentage to `to`, the rest shared as the stable weights
+//! share it.
 
 use std::collections::BTreeMap;
 
-use crate::api::route::{Route, ShiftStatus};
+use crate::api::route::{Promotion, Route, ShiftStatus};
 use crate::api::shift::phase;
 
+use super::promotion::stable;
+
 /// The weights a Route serves at `percent` of a shift to `to`: `to` gets `percent`, the other
-/// backends share the rest as their own weights share it (the largest remainders rounded up).
+/// backends share the rest as their weights in `route` share it (the largest remainders rounded up).
 pub fn weights(route: &Route, to: &str, percent: i32) -> Vec<(String, i32)> {
     let others: Vec<(String, i32)> = crate::route::backends(route)
         .iter()
@@ -44,19 +47,19 @@ pub fn weights(route: &Route, to: &str, percent: i32) -> Vec<(String, i32)> {
     out
 }
 
-/// A Route whose backends carry the weights the shift serves now (the Route itself when no
-/// shift moves its traffic): what the Route planner realises.
-pub fn serving(route: &Route, status: Option<&ShiftStatus>) -> Route {
-    let mut route = route.clone();
-    let Some(s) = status else {
+/// A Route whose backends carry the weights it serves now: while a shift runs, its step over
+/// the stable weights (the `promotion`'s, else the spec's); else the stable weights.
+pub fn serving(
+    route: &Route,
+    promotion: Option<&Promotion>,
+    status: Option<&ShiftStatus>,
+) -> Route {
+    let mut route = stable(route, promotion);
+    let Some(s) = status.filter(|s| s.phase == phase::PROGRESSING || s.phase == phase::PAUSED)
+    else {
         return route;
     };
-    let percent = match s.phase.as_str() {
-        phase::PROGRESSING | phase::PAUSED => s.weight,
-        phase::SUCCEEDED => 100,
-        _ => return route,
-    };
-    let weights: BTreeMap<String, i32> = weights(&route, &s.to, percent).into_iter().collect();
+    let weights: BTreeMap<String, i32> = weights(&route, &s.to, s.weight).into_iter().collect();
     let spec = &mut route.spec;
     for b in std::iter::once(&mut spec.to).chain(spec.alternate_backends.iter_mut().flatten()) {
         if let Some(w) = weights.get(&b.name) {

@@ -2,18 +2,19 @@
 //! first (promote, pause, resume, abort), then the start, the hold of a refused Route, the check,
 //! and the step.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::route::{Route, ShiftCheck, ShiftStatus};
+use crate::api::route::{Promotion, Route, ShiftCheck, ShiftStatus};
 use crate::api::shift::{paused_by, phase, reason, result};
 use crate::strategy::Event;
 
 use super::check::{CheckResult, checking, next_check, paused_by_inconclusive};
-use super::declaration::Shift;
-use super::follow::Followed;
+use super::declaration::{Release, Shift};
+use super::follow::{Followed, seen};
 
 mod requests;
 use requests::requests;
@@ -21,8 +22,8 @@ use requests::requests;
 pub struct ShiftInputs<'a> {
     pub route: &'a Route,
     pub shift: &'a Shift,
-    /// The DeploymentConfig of `shift.deployment_config` (`None`: not found).
-    pub followed: Option<Followed>,
+    /// The DeploymentConfigs of the shift's releases, by name (absent: not found).
+    pub followed: BTreeMap<String, Followed>,
     /// The check the shell ran this pass, because `check_due` said so.
     pub check: Option<CheckResult>,
     /// Why the Route is not admitted, as its status says (`None`: admitted or not yet known).
@@ -42,6 +43,8 @@ pub struct ShiftDecision {
     /// Requests with this header go to `status.to` whatever the weights (while the shift has
     /// not failed or been aborted).
     pub pinned: Option<super::HeaderPin>,
+    /// The shift succeeded this pass: its backend is promoted.
+    pub promoted: Option<Promotion>,
 }
 
 /// The pass of an invalid declaration: nothing moves, the Route serves its own weights. The
@@ -80,22 +83,17 @@ pub fn refusal(route: &Route) -> Option<String> {
 pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     let (route, shift, now) = (inputs.route, inputs.shift, inputs.now);
     let previous = route.status.as_ref().and_then(|s| s.shift.as_ref());
-    let current = previous.filter(|s| s.declaration == shift.digest).cloned();
+    let current = previous.filter(|s| goes_on(s, shift)).cloned();
+    let new = current.is_none();
     let mut d = ShiftDecision {
-        status: current.clone().unwrap_or_else(|| ShiftStatus {
-            phase: phase::PENDING.into(),
-            to: shift.to.clone(),
-            declaration: shift.digest.clone(),
-            // Following a DeploymentConfig: its next completed rollout starts the shift.
-            deployment_config_version: inputs.followed.map(|f| f.latest_version),
-            // A new declaration answers no request a former one answered.
-            requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
-            ..Default::default()
-        }),
+        status: match current {
+            Some(s) => redeclared(s, shift),
+            None => fresh(inputs, previous),
+        },
         ..Default::default()
     };
     requests(route, shift, &mut d, now);
-    start(inputs, &mut d, current.is_none());
+    start(inputs, &mut d, new);
     if d.status.phase == phase::PROGRESSING {
         hold(inputs, &mut d);
     }
@@ -111,60 +109,159 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     // From before the first step to the end: a failed or aborted shift's new version gets no
     // traffic, testers' included.
     let live = ![phase::FAILED, phase::ABORTED].contains(&d.status.phase.as_str());
-    d.pinned = shift.header.clone().filter(|_| live);
+    d.pinned = shift
+        .header
+        .clone()
+        .filter(|_| live && !d.status.to.is_empty());
+    if d.finished == Some(phase::SUCCEEDED) {
+        d.promoted = Some(super::promotion::promoted(route, shift, &d.status, now));
+    }
     d
 }
 
-/// A new shift starts at once, or, following a DeploymentConfig, when it completes a rollout
-/// newer than the one recorded (which also restarts a shift that ended or runs). A rollback of
-/// that DeploymentConfig starts none, and ends one that runs: its traffic would go to old code.
+/// Whether the shift at `s` goes on under `shift`: an edit of the declaration (a longer pause,
+/// another query, other steps) keeps the release where it stands and moves no traffic. A
+/// declaration without its backend starts anew, as does an edit after a shift failed, was
+/// aborted or was invalid (asking again).
+fn goes_on(s: &ShiftStatus, shift: &Shift) -> bool {
+    let ended = [phase::INVALID, phase::FAILED, phase::ABORTED].contains(&s.phase.as_str());
+    let release = s.to.is_empty() || shift.release_to(&s.to).is_some();
+    s.declaration == shift.digest || (!ended && release)
+}
+
+/// The state of a shift that goes on under an edited declaration: the weight served stays, the
+/// next step is the first of the new steps above it.
+fn redeclared(mut s: ShiftStatus, shift: &Shift) -> ShiftStatus {
+    // What an earlier cutover recorded of its one DeploymentConfig.
+    if let Some(version) = s.deployment_config_version.take()
+        && s.deployment_config_versions.is_empty()
+    {
+        for name in shift.deployment_configs() {
+            s.deployment_config_versions
+                .insert(name.to_string(), version);
+        }
+    }
+    if s.declaration == shift.digest {
+        return s;
+    }
+    s.declaration = shift.digest.clone();
+    if s.phase == phase::PROGRESSING || s.phase == phase::PAUSED {
+        s.step = shift.steps.iter().filter(|&&w| w <= s.weight).count() as i32;
+        s.message = format!(
+            "the declaration changed: {}% of traffic to {} stays; the next step is {}%",
+            s.weight,
+            s.to,
+            shift.steps.get(s.step as usize).copied().unwrap_or(100)
+        );
+    } else if s.phase == phase::SUCCEEDED {
+        s.step = shift.steps.len() as i32;
+    }
+    s
+}
+
+/// A new shift: Pending, every followed DeploymentConfig's revisions up to now seen (only the
+/// next completed rollout is a release).
+fn fresh(inputs: &ShiftInputs<'_>, previous: Option<&ShiftStatus>) -> ShiftStatus {
+    let shift = inputs.shift;
+    let only = match shift.releases.as_slice() {
+        [one] => one.to.clone(),
+        _ => String::new(),
+    };
+    ShiftStatus {
+        phase: phase::PENDING.into(),
+        to: only,
+        declaration: shift.digest.clone(),
+        deployment_config_versions: shift
+            .deployment_configs()
+            .filter_map(|name| Some((name.to_string(), inputs.followed.get(name)?.latest_version)))
+            .collect(),
+        // A new declaration answers no request a former one answered.
+        requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// A release starts a shift to its backend: a new declaration without a DeploymentConfig at
+/// once; with DeploymentConfigs, the completion of a rollout newer than the one each was last
+/// seen at (which also starts over a shift that ended or runs; of two at once, the one
+/// declared last). A rollback starts none, and ends the shift that runs to its backend: the
+/// traffic would go to old code.
 fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     let shift = inputs.shift;
     let s = &mut d.status;
-    let mut rolled_back = None;
-    let begin = match (&shift.deployment_config, inputs.followed) {
-        (None, _) => new,
-        (Some(name), None) => {
-            if s.phase == phase::PENDING {
-                s.message = format!("waiting for deploymentconfig {name:?}, which does not exist");
-            }
-            false
-        }
-        (Some(name), Some(f)) => {
-            let newer = f.latest_version > s.deployment_config_version.unwrap_or(0);
-            let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
-            if newer && f.rollback && running {
-                rolled_back = Some(format!(
-                    "deploymentconfig {name:?} is rolled back (#{}): the route serves its own weights",
-                    f.latest_version
-                ));
-            }
-            if newer && f.complete {
-                s.deployment_config_version = Some(f.latest_version);
-                !f.rollback
-            } else {
-                if s.phase == phase::PENDING {
-                    s.message = format!(
-                        "waiting for deploymentconfig {name:?} to complete a rollout (after #{})",
-                        s.deployment_config_version.unwrap_or(0)
-                    );
-                }
-                false
-            }
-        }
+    let running = s.phase == phase::PROGRESSING || s.phase == phase::PAUSED;
+    let mut begin = match shift.releases.as_slice() {
+        [
+            Release {
+                to,
+                deployment_config: None,
+            },
+        ] if new => Some(to.clone()),
+        _ => None,
     };
+    let mut rolled_back = None;
+    for release in &shift.releases {
+        let Some(name) = &release.deployment_config else {
+            continue;
+        };
+        let Some(f) = inputs.followed.get(name) else {
+            continue;
+        };
+        if f.latest_version <= seen(Some(s), name) {
+            continue;
+        }
+        if f.rollback && running && s.to == release.to {
+            rolled_back = Some(format!(
+                "deploymentconfig {name:?} is rolled back (#{}): the route serves its stable weights",
+                f.latest_version
+            ));
+        }
+        if f.complete {
+            s.deployment_config_versions
+                .insert(name.clone(), f.latest_version);
+            if !f.rollback {
+                begin = Some(release.to.clone());
+            }
+        }
+    }
     if let Some(message) = rolled_back {
         end(d, phase::ABORTED, reason::ABORTED, message);
         return;
     }
-    if begin {
-        s.phase = phase::PROGRESSING.into();
-        s.paused_by = None;
-        s.failed_checks = 0;
-        s.inconclusive_checks = 0;
-        s.checks.clear();
-        go_to_step(inputs.shift, d, 1, inputs.now);
+    let Some(to) = begin else {
+        if s.phase == phase::PENDING {
+            s.message = waiting(inputs, s);
+        }
+        return;
+    };
+    s.to = to;
+    s.phase = phase::PROGRESSING.into();
+    s.paused_by = None;
+    s.failed_checks = 0;
+    s.inconclusive_checks = 0;
+    s.checks.clear();
+    if super::promotion::serves_all(inputs.route, &s.to) {
+        let why = format!("nothing to shift: {} already receives all traffic", s.to);
+        succeed(shift, d, inputs.now, &why);
+    } else {
+        go_to_step(shift, d, 1, inputs.now);
     }
+}
+
+/// What a Pending shift waits for.
+fn waiting(inputs: &ShiftInputs<'_>, s: &ShiftStatus) -> String {
+    let each: Vec<String> = inputs
+        .shift
+        .deployment_configs()
+        .map(|name| match inputs.followed.get(name) {
+            None => format!("{name:?}, which does not exist"),
+            Some(_) => format!(
+                "{name:?} to complete a rollout (after #{})",
+                seen(Some(s), name)
+            ),
+        })
+        .collect();
+    format!("waiting for deploymentconfig {}", each.join(", or "))
 }
 
 /// The shift holds at its step (its weights stay) while there is nothing to judge: a refused
@@ -174,11 +271,11 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
 /// after a resume.
 fn hold(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
     let s = &mut d.status;
-    let halted = inputs
-        .followed
-        .filter(|f| f.in_flight(Some(s)))
-        .map(|f| {
-            let name = inputs.shift.deployment_config.as_deref().unwrap_or_default();
+    let behind = inputs.shift.deployment_config_of(&s.to);
+    let halted = behind
+        .and_then(|name| Some((name, inputs.followed.get(name)?)))
+        .filter(|(name, f)| f.in_flight(seen(Some(s), name)))
+        .map(|(name, f)| {
             format!(
                 "deploymentconfig {name:?} is rolling out #{}: the shift starts over from step 1 when it completes",
                 f.latest_version
@@ -207,7 +304,7 @@ fn hold(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
                 s.step,
                 inputs.shift.steps.len(),
                 s.weight,
-                inputs.shift.to
+                s.to
             );
         }
         _ => {}
@@ -226,7 +323,7 @@ fn go_to_step(shift: &Shift, d: &mut ShiftDecision, step: i32, now: Timestamp) {
     s.message = format!(
         "step {step} of {}: {weight}% of traffic to {}",
         shift.steps.len(),
-        shift.to
+        s.to
     );
     d.events
         .push(Event::normal(reason::STEP, s.message.clone()));
@@ -292,10 +389,11 @@ fn record_check(inputs: &ShiftInputs<'_>, check: &CheckResult, d: &mut ShiftDeci
     if let Some(why) = failure {
         let rollback = inputs.shift.rollback_on_failure;
         end(d, phase::FAILED, reason::FAILED, why);
-        if rollback && let Some(name) = &inputs.shift.deployment_config {
-            let version = inputs.followed.map_or(0, |f| f.latest_version);
+        let behind = inputs.shift.deployment_config_of(&d.status.to);
+        if rollback && let Some(name) = behind {
+            let version = inputs.followed.get(name).map_or(0, |f| f.latest_version);
             d.rollback = Some((
-                name.clone(),
+                name.to_string(),
                 format!("traffic-shift-{}-{version}", inputs.shift.digest),
             ));
         }
@@ -348,12 +446,12 @@ fn succeed(shift: &Shift, d: &mut ShiftDecision, now: Timestamp, why: &str) {
     s.step = shift.steps.len() as i32;
     s.weight = 100;
     s.step_started_at = Some(Time(now));
-    let message = format!("{why}: all traffic to {}", shift.to);
+    let message = format!("{why}: all traffic to {}", s.to);
     end(d, phase::SUCCEEDED, reason::SUCCEEDED, message);
 }
 
-/// Ends the shift: Succeeded keeps all traffic on `to`; Failed and Aborted give the Route its
-/// own weights back at once.
+/// Ends the shift: Succeeded promotes `to` (all traffic stays on it); Failed and Aborted give the
+/// Route its stable weights back at once (the spec's, or the last promotion's).
 fn end(d: &mut ShiftDecision, phase: &'static str, reason: &'static str, message: String) {
     let s = &mut d.status;
     s.phase = phase.into();

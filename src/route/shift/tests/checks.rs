@@ -8,7 +8,7 @@ use crate::api::shift::reason;
 fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     let mut w = started_by_a_rollout(ANALYSED);
     // No check before a whole interval of traffic at the step's weights.
-    assert!(check_due(&w.shift, Some(&w.status()), false, None, w.now).is_none());
+    assert!(check_due(&w.shift, Some(&w.status()), false, &BTreeMap::new(), w.now).is_none());
     w.now += SignedDuration::from_secs(5);
     w.pass(pass);
     assert_eq!(w.status().passed_checks, 1);

@@ -47,19 +47,46 @@ fn the_query_names_the_service_namespace_and_interval() {
     let w = World::new(ANALYSED);
     let a = w.shift.analysis.as_ref().expect("analysis");
     assert_eq!(
-        a.query,
+        a.query_for("green"),
         r#"sum(rate(requests{service="ns-green",code!~"5.."}[5s]))"#
     );
 }
 
+/// An edit moves no traffic (invariant 8): the weight served stays, the next step is the first
+/// of the new steps above it, and a longer pause counts from the step's start.
 #[test]
-fn a_changed_declaration_starts_anew() {
+fn an_edited_declaration_goes_on_where_it_stands() {
     let mut w = World::new(PLAIN);
     w.run(40, pass);
-    assert_eq!(w.status().step, 2);
-    w.redeclare("to: green\nsteps: [5, 100]\npause: 30s\n");
+    assert_eq!((w.status().step, w.status().weight), (2, 50));
+    w.redeclare("to: green\nsteps: [5, 80, 100]\npause: 60s\n");
     w.pass(pass);
-    assert_eq!((w.status().step, w.status().weight), (1, 5));
+    let s = w.status();
+    assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 1, 50));
+    assert_eq!(
+        s.message,
+        "the declaration changed: 50% of traffic to green stays; the next step is 80%"
+    );
+    assert_eq!(w.serving(), weights_of(50, 50));
+    w.run(45, pass);
+    assert_eq!(
+        w.status().weight,
+        50,
+        "the new pause: 60s from the step's start"
+    );
+    w.run(20, pass);
+    assert_eq!((w.status().step, w.status().weight), (2, 80));
+    w.run(130, pass);
+    assert_eq!(w.status().phase, "Succeeded");
+    w.redeclare("to: green\nsteps: [50, 100]\npause: 5s\n");
+    w.run(30, pass);
+    assert_eq!(
+        w.status().phase,
+        "Succeeded",
+        "a succeeded shift is not run again"
+    );
+    assert_eq!(w.serving(), weights_of(0, 100));
+    assert_eq!(w.finished, ["Succeeded"]);
 }
 
 /// A request answered under one declaration is not answered again under the next.

@@ -16,7 +16,7 @@ fn a_rollback_that_made_no_revision_does_not_swallow_the_next_shift() {
     w.followed = dc(3, true, false);
     w.pass(pass);
     assert_eq!(w.at(), ("Progressing".to_string(), 1));
-    assert_eq!(w.status().deployment_config_version, Some(3));
+    assert_eq!(w.status().deployment_config_versions["green"], 3);
 }
 
 /// `rollout undo` of the DeploymentConfig behind `to` while its shift runs: the traffic goes back
@@ -31,14 +31,14 @@ fn a_rollback_while_the_shift_runs_ends_it() {
     assert_eq!(s.phase, "Aborted");
     assert_eq!(
         s.message,
-        "deploymentconfig \"green\" is rolled back (#3): the route serves its own weights"
+        "deploymentconfig \"green\" is rolled back (#3): the route serves its stable weights"
     );
     assert_eq!(w.serving(), weights_of(100, 0));
     assert_eq!(w.finished, ["Aborted"]);
     w.followed = dc(3, true, true);
     w.run(3, pass);
     assert_eq!(w.status().phase, "Aborted");
-    assert_eq!(w.status().deployment_config_version, Some(3));
+    assert_eq!(w.status().deployment_config_versions["green"], 3);
     assert!(w.rollbacks.is_empty(), "nothing more to roll back");
 }
 
@@ -47,11 +47,12 @@ fn a_rollback_while_the_shift_runs_ends_it() {
 #[test]
 fn a_deployment_config_moves_a_shift_only_with_something_newer() {
     let ran_for = |v| ShiftStatus {
-        deployment_config_version: Some(v),
+        deployment_config_versions: [("green".to_string(), v)].into(),
         ..Default::default()
     };
-    let moves =
-        |f: Option<Followed>, s: Option<ShiftStatus>| f.expect("followed").moves(s.as_ref());
+    let moves = |f: Option<Followed>, s: Option<ShiftStatus>| {
+        f.expect("followed").moves(seen(s.as_ref(), "green"))
+    };
     assert!(moves(dc(2, true, false), Some(ran_for(1))));
     assert!(moves(dc(2, true, false), None));
     assert!(!moves(dc(2, true, false), Some(ran_for(2))));
@@ -62,6 +63,14 @@ fn a_deployment_config_moves_a_shift_only_with_something_newer() {
     assert!(
         moves(dc(3, false, true), Some(ran_for(2))),
         "a rollback under way"
+    );
+    let earlier = ShiftStatus {
+        deployment_config_version: Some(2),
+        ..Default::default()
+    };
+    assert!(
+        !moves(dc(2, true, false), Some(earlier)),
+        "what an earlier cutover recorded is read"
     );
 }
 
@@ -102,7 +111,7 @@ fn a_rollout_started_mid_shift_halts_it_until_it_completes_then_the_shift_starts
     w.pass(pass);
     let s = w.status();
     assert_eq!((s.phase.as_str(), s.step, s.weight), ("Progressing", 1, 20));
-    assert_eq!(s.deployment_config_version, Some(3));
+    assert_eq!(s.deployment_config_versions["green"], 3);
     assert_eq!((s.held_since, s.passed_checks), (None, 0), "step 1 anew");
     assert!(s.checks.is_empty(), "the checks of #2 do not count for #3");
     w.run(40, pass);

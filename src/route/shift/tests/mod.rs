@@ -2,6 +2,7 @@
 //! it follows and the checks' answers, pass after pass. The helpers are here; the cases are in
 //! one module per subject.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -15,6 +16,7 @@ use crate::strategy::Event;
 mod checks;
 mod declaration;
 mod following;
+mod releases;
 mod requests;
 mod steps;
 
@@ -53,7 +55,10 @@ fn t0() -> Timestamp {
 struct World {
     route: Route,
     shift: Shift,
+    /// The DeploymentConfig of the shift's first release.
     followed: Option<Followed>,
+    /// The other releases' DeploymentConfigs, by name.
+    others: BTreeMap<String, Followed>,
     /// Why the Route is refused, when it is.
     refused: Option<String>,
     now: Timestamp,
@@ -70,6 +75,7 @@ impl World {
             route,
             shift,
             followed: None,
+            others: BTreeMap::new(),
             refused: None,
             now: t0(),
             finished: vec![],
@@ -78,27 +84,39 @@ impl World {
         }
     }
 
-    /// One pass at `now`, with the check result `answer` gives when one is due.
+    /// Every DeploymentConfig of the shift's releases there is, by name.
+    fn deployment_configs(&self) -> BTreeMap<String, Followed> {
+        let first = self.shift.deployment_configs().next().map(str::to_string);
+        let mut all = self.others.clone();
+        all.extend(first.zip(self.followed));
+        all
+    }
+
+    /// One pass at `now`, with the check result `answer` gives when one is due; the Route's
+    /// status as the planner writes it.
     fn pass(&mut self, answer: impl Fn() -> CheckResult) -> ShiftDecision {
         let status = self.route.status.as_ref().and_then(|s| s.shift.as_ref());
+        let followed = self.deployment_configs();
         let check = check_due(
             &self.shift,
             status,
             self.refused.is_some(),
-            self.followed,
+            &followed,
             self.now,
         )
         .map(|_| answer());
         let d = advance(&ShiftInputs {
             route: &self.route,
             shift: &self.shift,
-            followed: self.followed,
+            followed,
             check,
             refused: self.refused.clone(),
             now: self.now,
         });
+        let promotion = promotion(&self.route, Some(&d));
         if let Some(s) = self.route.status.as_mut() {
             s.shift = Some(d.status.clone());
+            s.promotion = promotion;
         }
         self.finished.extend(d.finished);
         self.rollbacks.extend(d.rollback.clone());
@@ -130,9 +148,11 @@ impl World {
 
     /// The weights the Route planner would realise now.
     fn serving(&self) -> Vec<(String, Option<i32>)> {
+        let status = self.route.status.as_ref();
         let r = serving(
             &self.route,
-            self.route.status.as_ref().and_then(|s| s.shift.as_ref()),
+            status.and_then(|s| s.promotion.as_ref()),
+            status.and_then(|s| s.shift.as_ref()),
         );
         super::super::backends(&r)
             .iter()
@@ -196,6 +216,6 @@ fn started_by_a_rollout(text: &str) -> World {
     w.followed = dc(2, true, false);
     w.pass(pass);
     assert_eq!(w.at(), ("Progressing".to_string(), 1));
-    assert_eq!(w.status().deployment_config_version, Some(2));
+    assert_eq!(w.status().deployment_config_versions["green"], 2);
     w
 }

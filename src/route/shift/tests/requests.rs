@@ -110,8 +110,12 @@ fn the_header_pin_lasts_from_pending_to_success_but_not_past_an_abort() {
     w.run(20, pass);
     assert_eq!(w.status().phase, "Succeeded");
     assert!(w.pass(pass).pinned.is_some(), "still after success");
-    w.followed = dc(3, true, false);
+
+    let mut w = World::new(text);
+    w.followed = dc(1, true, false);
     w.pass(pass);
+    w.followed = dc(2, true, false);
+    assert!(w.pass(pass).pinned.is_some(), "at step 1");
     w.request("abort", "a1");
     let d = w.pass(pass);
     assert_eq!(d.status.phase, "Aborted");

@@ -1,0 +1,78 @@
+//! A shift's lasting result: the backend it promoted serves all traffic until the next release
+//! shifts from it, or until the spec's backends change (weights set by hand, or the promoted
+//! backend named primary). What a shift steps from, fails back to and is aborted back to.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::route::{Promotion, Route, ShiftStatus};
+
+use super::ShiftDecision;
+use super::declaration::{Shift, digest};
+use super::follow::seen;
+
+/// The promotion of the shift at `status`, which has just succeeded.
+pub(super) fn promoted(
+    route: &Route,
+    shift: &Shift,
+    status: &ShiftStatus,
+    now: Timestamp,
+) -> Promotion {
+    let release = match shift.deployment_config_of(&status.to) {
+        Some(name) => format!("deploymentconfig {name:?} #{}", seen(Some(status), name)),
+        None => format!("the shift to {}", status.to),
+    };
+    Promotion {
+        backend: status.to.clone(),
+        spec_backends: spec_backends(route),
+        promoted_at: Time(now),
+        release,
+    }
+}
+
+/// The promotion the Route serves after this pass: the one a shift made now, else the one
+/// standing.
+pub fn promotion(route: &Route, decision: Option<&ShiftDecision>) -> Option<Promotion> {
+    decision
+        .and_then(|d| d.promoted.clone())
+        .or_else(|| standing(route).cloned())
+}
+
+/// The recorded promotion, while the spec's backends are those it was made under.
+fn standing(route: &Route) -> Option<&Promotion> {
+    let p = route.status.as_ref()?.promotion.as_ref()?;
+    let present = crate::route::backends(route)
+        .iter()
+        .any(|b| b.name == p.backend);
+    (present && p.spec_backends == spec_backends(route)).then_some(p)
+}
+
+/// The Route with its stable weights: the promoted backend all of them, else the spec's.
+pub fn stable(route: &Route, promotion: Option<&Promotion>) -> Route {
+    let mut route = route.clone();
+    if let Some(p) = promotion {
+        let spec = &mut route.spec;
+        for b in std::iter::once(&mut spec.to).chain(spec.alternate_backends.iter_mut().flatten()) {
+            b.weight = Some(if b.name == p.backend { 100 } else { 0 });
+        }
+    }
+    route
+}
+
+/// Whether `to` already receives all traffic at the stable weights: a shift to it has nothing
+/// to move.
+pub(super) fn serves_all(route: &Route, to: &str) -> bool {
+    let stable = stable(route, standing(route));
+    crate::route::backends(&stable)
+        .iter()
+        .all(|b| (b.name == to) == (b.effective_weight() > 0))
+}
+
+/// A digest of the spec's backends and weights.
+fn spec_backends(route: &Route) -> String {
+    let backends: Vec<_> = crate::route::backends(route)
+        .iter()
+        .map(|b| (&b.kind, &b.name, b.weight))
+        .collect();
+    digest(&serde_json::to_string(&backends).unwrap_or_default())
+}
