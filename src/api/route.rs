@@ -242,6 +242,10 @@ pub struct ShiftStatus {
     pub failed_checks: i32,
     #[serde(default)]
     pub inconclusive_checks: i32,
+    /// Ready pods of the backends that served traffic when the shift started: a step to p% of
+    /// traffic waits until `to` has ceil(p% × podsBefore) ready pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods_before: Option<i32>,
     /// The newest revision of each followed DeploymentConfig the shift has seen: a completed
     /// rollout newer than it is a release, and starts a shift to its backend.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

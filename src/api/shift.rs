@@ -33,6 +33,8 @@ pub mod reason {
     pub const HELD: &str = "TrafficShiftHeld";
     /// A newer rollout of the followed DeploymentConfig is in flight: no step, no check.
     pub const HALTED: &str = "TrafficShiftHalted";
+    /// The next step waits for ready pods behind its backend.
+    pub const CAPACITY: &str = "TrafficShiftWaitingForCapacity";
 }
 
 /// The results of a check (`status.shift.checks[].result`).

@@ -88,8 +88,8 @@ pub(super) async fn run(
         .watches_stream(service_events.touched_objects(), move |svc: Service| {
             naming(&by_service, svc.namespace(), &svc.name_any())
         });
-    // An EndpointSlice wakes the Routes naming its Service (a backend gained or lost its last
-    // ready endpoint).
+    // An EndpointSlice wakes the Routes naming its Service (a backend gained or lost ready pods:
+    // admission and a shift waiting for capacity read them).
     let by_endpoints = routes.clone();
     controller = controller.watches_stream(
         endpoint_events.touched_objects(),

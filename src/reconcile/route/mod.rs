@@ -153,7 +153,7 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     let observed = observe::observe(&route, &ctx).await?;
     // A traffic shift decides the weights the Route serves (its own, when none runs).
     let now = Timestamp::now();
-    let shift = observe::traffic_shift(&route, &ctx, now).await;
+    let shift = observe::traffic_shift(&route, &observed, &ctx, now).await;
     let mut inputs = observed.inputs(&route, shift.as_ref(), &ctx, now);
     let (plan, applied) = apply::carry_out(&ctx, &inputs, route::plan(&inputs)).await?;
     // Admitted from what the Gateway reported on the applied route.

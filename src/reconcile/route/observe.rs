@@ -2,6 +2,7 @@
 //! (from the cache, else by GET), the objects of the kinds it may own, and its traffic shift's
 //! pass, whose due check runs here before the pure step takes its result.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -21,6 +22,8 @@ pub(super) struct Observed {
     services: Vec<Arc<Service>>,
     /// Those Services with no ready endpoint.
     without_endpoints: Vec<String>,
+    /// The ready pods behind each Service, by name.
+    ready: BTreeMap<String, i32>,
     gateway_ref: Option<GatewayRef>,
     gateway: Option<Gateway>,
     gateway_unreadable: Option<String>,
@@ -67,12 +70,19 @@ pub(super) async fn observe(route: &Route, ctx: &RouteContext) -> Result<Observe
         .into_iter()
         .filter(|s| s.namespace().as_deref() == Some(ns.as_str()) && wanted.contains(&s.name_any()))
         .collect();
-    let without_endpoints = without_endpoints(ctx, &ns, &services);
+    let ready = ready_pods(ctx, &ns, &services);
+    let without_endpoints = services
+        .iter()
+        .filter(|s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) != Some("ExternalName"))
+        .map(|s| s.name_any())
+        .filter(|name| ready.get(name).is_none_or(|n| *n == 0))
+        .collect();
     let gateway_ref = GatewayRef::of_route(route, ctx.default_gateway.as_ref());
     let (gateway, gateway_unreadable) = gateway(ctx, &ns, gateway_ref.as_ref()).await?;
     Ok(Observed {
         services,
         without_endpoints,
+        ready,
         gateway_ref,
         gateway,
         gateway_unreadable,
@@ -81,22 +91,30 @@ pub(super) async fn observe(route: &Route, ctx: &RouteContext) -> Result<Observe
     })
 }
 
-/// The Services with no ready endpoint (an ExternalName Service has none to have).
-fn without_endpoints(ctx: &RouteContext, ns: &str, services: &[Arc<Service>]) -> Vec<String> {
+/// The ready pods behind each Service: its EndpointSlices' endpoints not known to be unready,
+/// each pod once (a dual-stack Service has a slice per address family). An ExternalName
+/// Service has none to have.
+fn ready_pods(ctx: &RouteContext, ns: &str, services: &[Arc<Service>]) -> BTreeMap<String, i32> {
     let slices = ctx.endpoints.state();
     services
         .iter()
-        .filter(|s| {
-            s.spec.as_ref().and_then(|s| s.type_.as_deref()) != Some("ExternalName")
-                && !slices.iter().any(|e| {
+        .map(|s| {
+            let name = s.name_any();
+            let pods: BTreeSet<String> = slices
+                .iter()
+                .filter(|e| {
                     e.namespace().as_deref() == Some(ns)
-                        && e.labels().get(SERVICE_NAME_LABEL) == Some(&s.name_any())
-                        && e.endpoints
-                            .iter()
-                            .any(|p| p.conditions.as_ref().and_then(|c| c.ready) != Some(false))
+                        && e.labels().get(SERVICE_NAME_LABEL) == Some(&name)
                 })
+                .flat_map(|e| &e.endpoints)
+                .filter(|p| p.conditions.as_ref().and_then(|c| c.ready) != Some(false))
+                .map(|p| match &p.target_ref {
+                    Some(r) => r.name.clone().unwrap_or_default(),
+                    None => p.addresses.join(","),
+                })
+                .collect();
+            (name, pods.len() as i32)
         })
-        .map(|s| s.name_any())
         .collect()
 }
 
@@ -155,6 +173,7 @@ fn owned(ctx: &RouteContext, ns: &str) -> Vec<Owned> {
 /// that is due runs here, before the pure step takes its result.
 pub(super) async fn traffic_shift(
     route: &Route,
+    observed: &Observed,
     ctx: &RouteContext,
     now: Timestamp,
 ) -> Option<ShiftDecision> {
@@ -184,6 +203,7 @@ pub(super) async fn traffic_shift(
         followed,
         check,
         refused,
+        ready: observed.ready.clone(),
         now,
     }))
 }

@@ -41,10 +41,11 @@ pub fn check_due(
     })
 }
 
-/// Whether the shift's checks run: while it progresses and is not held, and while an
-/// inconclusive check paused it (the next conclusive one goes on with it).
+/// Whether the shift's checks run: from its first step while it progresses and is not held,
+/// and while an inconclusive check paused it (the next conclusive one goes on with it).
 pub(super) fn checking(s: &ShiftStatus) -> bool {
-    s.held_since.is_none() && (s.phase == phase::PROGRESSING || paused_by_inconclusive(s))
+    let running = s.phase == phase::PROGRESSING || paused_by_inconclusive(s);
+    s.step > 0 && s.held_since.is_none() && running
 }
 
 /// Paused by an inconclusive check (not by a request).

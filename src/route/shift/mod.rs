@@ -20,7 +20,9 @@
 //! - `machine`: the state machine (`advance` and its steps; `machine/requests`: the verbs).
 //! - `follow`: what a shift reads of the DeploymentConfigs it follows (`Followed`).
 //! - `promotion`: the backend a succeeded shift promoted, the stable side of the next release.
+//! - `capacity`: the ready pods a step's share needs before it is taken.
 
+pub(crate) mod capacity;
 mod check;
 mod declaration;
 mod follow;

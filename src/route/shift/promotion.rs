@@ -59,13 +59,20 @@ pub fn stable(route: &Route, promotion: Option<&Promotion>) -> Route {
     route
 }
 
-/// Whether `to` already receives all traffic at the stable weights: a shift to it has nothing
-/// to move.
-pub(super) fn serves_all(route: &Route, to: &str) -> bool {
+/// The backends that receive traffic at the stable weights.
+pub(super) fn stable_backends(route: &Route) -> Vec<String> {
     let stable = stable(route, standing(route));
     crate::route::backends(&stable)
         .iter()
-        .all(|b| (b.name == to) == (b.effective_weight() > 0))
+        .filter(|b| b.effective_weight() > 0)
+        .map(|b| b.name.clone())
+        .collect()
+}
+
+/// Whether `to` already receives all traffic at the stable weights: a shift to it has nothing
+/// to move.
+pub(super) fn serves_all(route: &Route, to: &str) -> bool {
+    stable_backends(route) == [to]
 }
 
 /// A digest of the spec's backends and weights.

@@ -12,6 +12,7 @@ use crate::api::route::{Promotion, Route, ShiftCheck, ShiftStatus};
 use crate::api::shift::{paused_by, phase, reason, result};
 use crate::strategy::Event;
 
+use super::capacity;
 use super::check::{CheckResult, checking, next_check, paused_by_inconclusive};
 use super::declaration::{Release, Shift};
 use super::follow::{Followed, seen};
@@ -28,6 +29,8 @@ pub struct ShiftInputs<'a> {
     pub check: Option<CheckResult>,
     /// Why the Route is not admitted, as its status says (`None`: admitted or not yet known).
     pub refused: Option<String>,
+    /// Ready pods behind each backend's Service, by backend name.
+    pub ready: BTreeMap<String, i32>,
     pub now: Timestamp,
 }
 
@@ -97,13 +100,13 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
     if d.status.phase == phase::PROGRESSING {
         hold(inputs, &mut d);
     }
-    if checking(&d.status) {
-        if let Some(check) = &inputs.check {
-            record_check(inputs, check, &mut d);
-        }
-        if d.status.phase == phase::PROGRESSING {
-            step(shift, &mut d, now);
-        }
+    if checking(&d.status)
+        && let Some(check) = &inputs.check
+    {
+        record_check(inputs, check, &mut d);
+    }
+    if d.status.phase == phase::PROGRESSING && d.status.held_since.is_none() {
+        step(inputs, &mut d);
     }
     d.requeue_after = wake(shift, &d.status, now);
     // From before the first step to the end: a failed or aborted shift's new version gets no
@@ -240,11 +243,18 @@ fn start(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, new: bool) {
     s.failed_checks = 0;
     s.inconclusive_checks = 0;
     s.checks.clear();
+    s.pods_before = Some(capacity::serving_before(inputs.route, &s.to, &inputs.ready));
     if super::promotion::serves_all(inputs.route, &s.to) {
         let why = format!("nothing to shift: {} already receives all traffic", s.to);
         succeed(shift, d, inputs.now, &why);
     } else {
-        go_to_step(shift, d, 1, inputs.now);
+        // Before the first step: no traffic yet, so nothing to wait or check for but capacity.
+        s.step = 0;
+        s.weight = 0;
+        s.step_started_at = Some(Time(inputs.now));
+        s.last_check_at = None;
+        s.held_since = None;
+        take_step(inputs, d, 1);
     }
 }
 
@@ -422,22 +432,42 @@ fn pause_on_inconclusive(d: &mut ShiftDecision, inconclusive: bool, why: &str) {
 }
 
 /// Moves to the next step once the pause is over and (with analysis) a check of this step
-/// passed; past the last step the shift has succeeded.
-fn step(shift: &Shift, d: &mut ShiftDecision, now: Timestamp) {
+/// passed (before the first step, at once); past the last step the shift has succeeded.
+fn step(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision) {
+    let (shift, now) = (inputs.shift, inputs.now);
     let s = &d.status;
     let Some(started) = s.step_started_at.as_ref().map(|t| t.0) else {
         return;
     };
     let paused_enough = started + shift.pause <= now;
     let checked = shift.analysis.is_none() || s.passed_checks > 0;
-    if !(paused_enough && checked) {
+    if s.step > 0 && !(paused_enough && checked) {
         return;
     }
     if s.step as usize >= shift.steps.len() {
         succeed(shift, d, now, "every step passed");
     } else {
         let next = s.step + 1;
-        go_to_step(shift, d, next, now);
+        take_step(inputs, d, next);
+    }
+}
+
+/// Takes step `step` of the schedule, once the backend has the ready pods its share needs;
+/// until then the shift stays where it stands and says what it waits for (once per change).
+fn take_step(inputs: &ShiftInputs<'_>, d: &mut ShiftDecision, step: i32) {
+    let percent = inputs
+        .shift
+        .steps
+        .get((step - 1) as usize)
+        .copied()
+        .unwrap_or(100);
+    match capacity::short(&d.status, step, percent, &inputs.ready) {
+        None => go_to_step(inputs.shift, d, step, inputs.now),
+        Some(why) if d.status.message != why => {
+            d.status.message = why.clone();
+            d.events.push(Event::normal(reason::CAPACITY, why));
+        }
+        Some(_) => {}
     }
 }
 
@@ -481,7 +511,12 @@ fn wake(shift: &Shift, s: &ShiftStatus, now: Timestamp) -> Option<Duration> {
         .filter(|_| s.phase == phase::PROGRESSING)
         .map(|t| t.0 + shift.pause);
     let check = shift.analysis.as_ref().and_then(|a| next_check(a, s));
-    let at = [pause_end, check].into_iter().flatten().min()?;
+    // What is due now was done this pass (or waits for pods, whose change wakes the Route).
+    let at = [pause_end, check]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at > now)
+        .min()?;
     let wait = at.duration_since(now).max(SignedDuration::from_millis(100));
     Duration::try_from(wait).ok()
 }

@@ -13,6 +13,7 @@ use crate::api::keys;
 use crate::api::route::{Route, RouteStatus, ShiftStatus};
 use crate::strategy::Event;
 
+mod capacity;
 mod checks;
 mod declaration;
 mod following;
@@ -61,6 +62,8 @@ struct World {
     others: BTreeMap<String, Followed>,
     /// Why the Route is refused, when it is.
     refused: Option<String>,
+    /// Ready pods behind each backend.
+    ready: BTreeMap<String, i32>,
     now: Timestamp,
     finished: Vec<&'static str>,
     rollbacks: Vec<(String, String)>,
@@ -77,6 +80,7 @@ impl World {
             followed: None,
             others: BTreeMap::new(),
             refused: None,
+            ready: BTreeMap::new(),
             now: t0(),
             finished: vec![],
             rollbacks: vec![],
@@ -111,6 +115,7 @@ impl World {
             followed,
             check,
             refused: self.refused.clone(),
+            ready: self.ready.clone(),
             now: self.now,
         });
         let promotion = promotion(&self.route, Some(&d));
