@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
-const HOST: &str = "split.example.test";
+pub(crate) const HOST: &str = "split.example.test";
 
 /// An HTTP/1.1 server that answers every request on every keep-alive connection with `body`.
 pub(crate) async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
@@ -275,6 +275,9 @@ impl Traefik {
             "--global.sendanonymoususage=false".into(),
             "--providers.kubernetesgateway=true".into(),
             format!("--providers.kubernetesgateway.namespaces={namespace}"),
+            // TraefikServices: the sticky sessions of weighted Routes.
+            "--providers.kubernetescrd=true".into(),
+            format!("--providers.kubernetescrd.namespaces={namespace}"),
         ];
         for (name, port) in entrypoints {
             args.push(format!("--entrypoints.{name}.address=127.0.0.1:{port}"));
