@@ -1,8 +1,8 @@
 //! The Route controller's wiring. A Route is woken by its own changes; by the objects it owns
 //! (Gateway API routes, ListenerSets, BackendTLSPolicies, certificate Secrets, CA ConfigMaps,
-//! TraefikServices);
-//! by a Service it names or that Service's EndpointSlices; by its parent Gateway; by another
-//! Route that may win or lose its host; and by the DeploymentConfig its traffic shift follows.
+//! TraefikServices); by a Service it names or that Service's EndpointSlices; by its parent
+//! Gateway; by another Route that may win or lose its host; and by the DeploymentConfig its
+//! traffic shift follows.
 
 use std::sync::Arc;
 

@@ -13,20 +13,15 @@ use crate::common::*;
 const MINUTE: Duration = Duration::from_secs(60);
 
 pub(crate) fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "gateway.networking.k8s.io",
-        "v1",
-        "HTTPRoute",
-    ));
-    Api::namespaced_with(ns.client.clone(), &ns.name, &ar)
+    objects(ns, "gateway.networking.k8s.io", "v1", "HTTPRoute")
 }
 
 pub(crate) fn traefik_services(ns: &TestNamespace) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "traefik.io",
-        "v1alpha1",
-        "TraefikService",
-    ));
+    objects(ns, "traefik.io", "v1alpha1", "TraefikService")
+}
+
+fn objects(ns: &TestNamespace, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     Api::namespaced_with(ns.client.clone(), &ns.name, &ar)
 }
 

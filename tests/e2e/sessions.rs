@@ -12,7 +12,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::common::*;
-use crate::dataplane::{HOST, Traefik, backend, mapping_proxy, split_route};
+use crate::dataplane::{Traefik, backend, curl_requests, mapping_proxy, split_route};
 use crate::routes::{backend_weights, http_routes, traefik_services};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -37,32 +37,14 @@ impl Client {
 
 /// `count` requests (one curl, one connection) keeping the cookies of `jar`; each body.
 async fn session(web: u16, jar: &Path, count: usize) -> Vec<String> {
-    let url = format!("http://127.0.0.1:{web}/");
     let jar = jar.to_string_lossy().to_string();
-    let mut args = vec![
-        "-s".to_string(),
-        "--max-time".into(),
-        "30".into(),
-        "-b".into(),
-        jar.clone(),
-        "-c".into(),
-        jar,
-        "-H".into(),
-        format!("Host: {HOST}"),
-        "-w".into(),
-        "|%{http_code}\\n".into(),
-    ];
-    args.extend(std::iter::repeat_n(url, count));
-    let out = tokio::process::Command::new("curl")
-        .args(&args)
-        .output()
+    let cookies = vec!["-b".to_string(), jar.clone(), "-c".into(), jar];
+    curl_requests(web, count, cookies)
         .await
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| match l.rsplit_once('|') {
-            Some((body, "200")) => body.to_string(),
-            _ => format!("failed: {l}"),
+        .into_iter()
+        .map(|(body, code)| match code.as_str() {
+            "200" => body,
+            _ => format!("failed: {code} {body}"),
         })
         .collect()
 }
@@ -163,7 +145,11 @@ async fn sessions_stay_on_the_new_version_through_a_traffic_shift() {
     let http_route = http_routes(&ns).get("split").await.expect("HTTPRoute");
     let refs = &http_route.data["spec"]["rules"][0]["backendRefs"];
     assert_eq!(
-        (&refs[0]["kind"], &refs[0]["name"], refs.as_array().map(Vec::len)),
+        (
+            &refs[0]["kind"],
+            &refs[0]["name"],
+            refs.as_array().map(Vec::len)
+        ),
         (&json!("TraefikService"), &json!("split-sticky"), Some(1)),
         "{refs}"
     );
