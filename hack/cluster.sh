@@ -216,7 +216,7 @@ EOF
   )
 }
 
-# --- module sources (kwok stages, Gateway API CRDs) ----------------------------------------------
+# --- module sources (kwok stages, Gateway API and Traefik CRDs) ---------------------------------
 
 module_dir() { # module_dir <module> <version>
   local dir
@@ -361,12 +361,18 @@ metadata:
     if grep -q '^kind: CustomResourceDefinition' "$f"; then crd_files+=(-f "$f"); fi
   done
 
+  # Traefik's CRDs (traefik.io): a weighted Route's sticky sessions go through a TraefikService
+  # on Traefik, the data plane of the Route e2e tests.
+  local traefik_crds
+  traefik_crds="$(module_dir github.com/traefik/traefik/v3 "$TRAEFIK_VERSION")/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+  crd_files+=(-f "$traefik_crds")
+
   kc apply --server-side --field-manager=cluster.sh -f - <<<"$nodes_yaml" >/dev/null
-  kc apply --server-side --field-manager=cluster.sh "${all_files[@]}" >/dev/null
+  kc apply --server-side --field-manager=cluster.sh "${all_files[@]}" -f "$traefik_crds" >/dev/null
   kc wait --for=condition=Ready --timeout=60s "${NODES[@]/#/node/}" >/dev/null || { tail_log kwok; die "the nodes did not become Ready"; }
   log "nodes Ready: ${NODES[*]}"
   kc wait --for=condition=Established --timeout=60s "${crd_files[@]}" >/dev/null
-  log "Gateway API $GATEWAY_API_VERSION CRDs Established"
+  log "Gateway API $GATEWAY_API_VERSION and Traefik $TRAEFIK_VERSION CRDs Established"
   wait_for 60 "ServiceAccount default/default" default_sa_exists
   up_ok=1
   trap - EXIT

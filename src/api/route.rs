@@ -187,6 +187,34 @@ pub struct RouteStatus {
     /// declaration leaves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<Promotion>,
+    /// Whether a client stays on the backend it first reached (a Route with weighted backends,
+    /// or a traffic shift, is sticky by default as on OpenShift's router), and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity: Option<SessionAffinity>,
+}
+
+/// How a weighted Route keeps each client on one backend: a cookie the data plane sets.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAffinity {
+    /// `TraefikService` (a weighted TraefikService with a sticky cookie, for Traefik),
+    /// `SessionPersistence` (the HTTPRoute rule's, where the Gateway API's experimental channel
+    /// is installed) or `None` (sessions are not sticky: `message` says why).
+    pub mechanism: String,
+    /// The cookie that carries the session: `router.openshift.io/cookie_name`, else one named
+    /// after the Route.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cookie: String,
+    /// Why sessions are not sticky, when they are not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// `status.sessionAffinity.mechanism` values.
+pub mod affinity {
+    pub const TRAEFIK_SERVICE: &str = "TraefikService";
+    pub const SESSION_PERSISTENCE: &str = "SessionPersistence";
+    pub const NONE: &str = "None";
 }
 
 /// A traffic shift's lasting result: the backend it promoted.

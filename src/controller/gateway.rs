@@ -9,18 +9,27 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
 use crate::reconcile::route::{self as route_reconcile, GatewayCache, OWNED_KINDS};
+use crate::route::manifest::TRAEFIK_GROUP;
 use crate::route::{Apis, ROUTE_LABEL};
 
 use super::Scope;
 use super::wiring::{api_with, key_of, reflected};
 
 /// Which Gateway API kinds the cluster serves at v1 (HTTPRoute; TLSRoute and ListenerSet are
-/// standard since Gateway API v1.5, BackendTLSPolicy since v1.4).
+/// standard since Gateway API v1.5, BackendTLSPolicy since v1.4), whether its HTTPRoute has
+/// `sessionPersistence`, and whether Traefik's TraefikService is served.
 pub(super) async fn served_apis(client: &Client) -> Apis {
     let Ok(group) = kube::discovery::oneshot::group(client, "gateway.networking.k8s.io").await
     else {
         return Apis::default();
     };
+    let traefik_services = kube::discovery::oneshot::group(client, TRAEFIK_GROUP)
+        .await
+        .is_ok_and(|g| {
+            g.versioned_resources("v1alpha1")
+                .iter()
+                .any(|(r, _)| r.kind == "TraefikService")
+        });
     let serves = |kind: &str| {
         group
             .versioned_resources("v1")
@@ -32,7 +41,38 @@ pub(super) async fn served_apis(client: &Client) -> Apis {
         tls_routes: serves("TLSRoute"),
         listener_sets: serves("ListenerSet"),
         backend_tls_policies: serves("BackendTLSPolicy"),
+        traefik_services,
+        session_persistence: session_persistence(client).await,
     }
+}
+
+/// Whether the installed HTTPRoute CRD's v1 schema has rules' `sessionPersistence` (the
+/// experimental channel's; the standard channel has none, and the API server would prune it).
+/// A CRD the operator may not read counts as without.
+async fn session_persistence(client: &Client) -> bool {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let Ok(Some(crd)) = api.get_opt("httproutes.gateway.networking.k8s.io").await else {
+        return false;
+    };
+    crd.spec
+        .versions
+        .iter()
+        .filter(|v| v.name == "v1")
+        .filter_map(|v| v.schema.as_ref()?.open_api_v3_schema.as_ref())
+        .filter_map(|s| {
+            s.properties
+                .as_ref()?
+                .get("spec")?
+                .properties
+                .as_ref()?
+                .get("rules")
+        })
+        .filter_map(|rules| rules.items.as_ref())
+        .any(|items| {
+            serde_json::to_value(items)
+                .is_ok_and(|v| v.pointer("/properties/sessionPersistence").is_some())
+        })
 }
 
 /// The Gateways in the operator's scope, cached, and `(namespace, name)` of each that comes, goes

@@ -1,7 +1,8 @@
 //! The Route controller's wiring. A Route is woken by its own changes; by the objects it owns
-//! (Gateway API routes, ListenerSets, BackendTLSPolicies, certificate Secrets, CA ConfigMaps);
-//! by a Service it names or that Service's EndpointSlices; by its parent Gateway; by another
-//! Route that may win or lose its host; and by the DeploymentConfig its traffic shift follows.
+//! (Gateway API routes, ListenerSets, BackendTLSPolicies, certificate Secrets, CA ConfigMaps,
+//! TraefikServices); by a Service it names or that Service's EndpointSlices; by its parent
+//! Gateway; by another Route that may win or lose its host; and by the DeploymentConfig its
+//! traffic shift follows.
 
 use std::sync::Arc;
 
@@ -71,6 +72,7 @@ pub(super) async fn run(
         deployment_configs: shared.deployment_configs.clone(),
         events: shared.events,
         written: Default::default(),
+        gateway_classes: Default::default(),
         client: client.clone(),
         services,
         endpoints,

@@ -98,6 +98,10 @@ pub struct Gateway {
     pub allowed_listeners: AllowedListeners,
     /// `status.addresses[].value`: the first becomes `routerCanonicalHostname`.
     pub addresses: Vec<String>,
+    /// `spec.gatewayClassName`.
+    pub class: Option<String>,
+    /// Its GatewayClass's `controllerName` (the implementation), as the shell found it.
+    pub controller: Option<String>,
 }
 
 impl Gateway {
@@ -142,6 +146,8 @@ impl Gateway {
             listeners,
             allowed_listeners,
             addresses,
+            class: str_of(&object["spec"]["gatewayClassName"]),
+            controller: None,
         }
     }
 

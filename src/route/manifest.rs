@@ -1,6 +1,7 @@
 //! The objects that realise a Route, each owned by it (garbage-collected with it) and labelled
 //! with its name: the HTTPRoute (a TLSRoute for passthrough), the HTTP→HTTPS redirect route, the
-//! Secret and ListenerSet of its own certificate, the BackendTLSPolicy and CA of re-encrypt.
+//! Secret and ListenerSet of its own certificate, the BackendTLSPolicy and CA of re-encrypt, the
+//! TraefikService of sticky sessions on Traefik.
 
 use base64::Engine;
 use kube::ResourceExt;
@@ -25,6 +26,9 @@ pub fn destination_ca_name(route: &str) -> String {
 }
 pub fn backend_tls_name(route: &str, service: &str) -> String {
     format!("{route}-{service}")
+}
+pub fn sticky_name(route: &str) -> String {
+    format!("{route}-sticky")
 }
 
 /// A parent of the Route's Gateway API route: a Gateway's listener, or a ListenerSet's.
@@ -194,4 +198,33 @@ pub fn backend_tls_policy(route: &Route, service: &str, with_ca: bool) -> Value 
         "validation": validation,
     });
     object
+}
+
+pub const TRAEFIK_GROUP: &str = "traefik.io";
+
+/// The TraefikService that splits a Route's traffic by the weights of `refs` (its rule's
+/// Service backendRefs) and keeps each client on one of them with cookie `cookie`. Traefik's
+/// cookie value names the Service, not the weights: a client stays where it is as weights move,
+/// until its Service gets weight 0.
+pub fn traefik_service(route: &Route, cookie: &str, refs: &[Value]) -> Value {
+    let mut object = metadata(
+        route,
+        &format!("{TRAEFIK_GROUP}/v1alpha1"),
+        "TraefikService",
+        &sticky_name(&route.name_any()),
+    );
+    let services: Vec<Value> = refs
+        .iter()
+        .map(|r| json!({"name": r["name"], "port": r["port"], "weight": r["weight"]}))
+        .collect();
+    object["spec"] = json!({"weighted": {
+        "sticky": {"cookie": {"name": cookie, "httpOnly": true}},
+        "services": services,
+    }});
+    object
+}
+
+/// The backendRef of a rule to the Route's TraefikService.
+pub fn traefik_service_ref(route: &Route) -> Value {
+    json!({"group": TRAEFIK_GROUP, "kind": "TraefikService", "name": sticky_name(&route.name_any())})
 }

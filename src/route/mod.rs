@@ -19,8 +19,8 @@
 //!   `realise`: the objects and conditions of an admitted Route; `admission`: Admitted from the
 //!   Gateway's answer; `actions`: the actions, owner checks and refusals.
 //! - `gateway` (listeners), `host` (generated hosts, claims), `options` (headers, annotations),
-//!   `manifest` (the objects' JSON), `backends` (weights, shares, Service ports), `shift`
-//!   (progressive traffic shifts).
+//!   `manifest` (the objects' JSON), `backends` (weights, shares, Service ports), `sessions`
+//!   (sticky sessions of weighted Routes), `shift` (progressive traffic shifts).
 
 mod actions;
 mod admission;
@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod options;
 mod plan;
 mod realise;
+pub mod sessions;
 pub mod shift;
 
 use crate::api::route::Route;
@@ -109,6 +110,10 @@ pub struct Apis {
     pub tls_routes: bool,
     pub listener_sets: bool,
     pub backend_tls_policies: bool,
+    /// Traefik's TraefikService (traefik.io/v1alpha1): a weighted Route's sticky cookie there.
+    pub traefik_services: bool,
+    /// Whether the HTTPRoute CRD has `sessionPersistence` (Gateway API's experimental channel).
+    pub session_persistence: bool,
 }
 
 impl Apis {
@@ -117,6 +122,8 @@ impl Apis {
         tls_routes: true,
         listener_sets: true,
         backend_tls_policies: true,
+        traefik_services: true,
+        session_persistence: true,
     };
 }
 

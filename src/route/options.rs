@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 
 use crate::api::route::Route;
 
+use super::sessions::{COOKIE_NAME_ANNOTATION, DISABLE_COOKIES_ANNOTATION};
+
 const HAPROXY: &str = "haproxy.router.openshift.io/";
 const ROUTER: &str = "router.openshift.io/";
 pub const TIMEOUT_ANNOTATION: &str = "haproxy.router.openshift.io/timeout";
 pub const HSTS_ANNOTATION: &str = "haproxy.router.openshift.io/hsts_header";
 pub const REWRITE_ANNOTATION: &str = "haproxy.router.openshift.io/rewrite-target";
 const BALANCE_ANNOTATION: &str = "haproxy.router.openshift.io/balance";
-const DISABLE_COOKIES_ANNOTATION: &str = "haproxy.router.openshift.io/disable_cookies";
 /// Annotations that limit who may reach the Route: without them the Route is not served.
 const ACCESS_CONTROLS: [&str; 3] = [
     "haproxy.router.openshift.io/ip_whitelist",
@@ -60,7 +61,8 @@ pub fn options(route: &Route, tls: bool) -> Options {
                 "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": value}}
             })),
             BALANCE_ANNOTATION if value == "roundrobin" => {}
-            DISABLE_COOKIES_ANNOTATION if value == "true" || value == "TRUE" => {}
+            // Sticky sessions (`sessions`): realised, or said in status.sessionAffinity.
+            DISABLE_COOKIES_ANNOTATION | COOKIE_NAME_ANNOTATION => {}
             k if ACCESS_CONTROLS.iter().any(|a| k.starts_with(a)) => out.refused.push(k.into()),
             k => out.ignored.push(k.into()),
         }
@@ -203,7 +205,6 @@ mod tests {
             o.ignored,
             [
                 "haproxy.router.openshift.io/balance",
-                "router.openshift.io/cookie_name",
                 "spec.httpHeaders.actions.request X-Host (dynamic value \"%[req.hdr(host)]\")"
             ]
         );

@@ -20,6 +20,7 @@ use super::gateway::{Gateway, GatewayRef};
 use super::host::{self, Host, HostError};
 use super::options::{self, Options};
 use super::realise::Admitted;
+use super::sessions;
 use super::shift::{self, ShiftDecision};
 use super::{Apis, GATEWAY_ANNOTATION, ROUTER_NAME, Refused, RouteKind, Termination, termination};
 
@@ -118,6 +119,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
                 ingress.conditions = conditions.clone();
             }
             keep_transition_times(&mut status, previous, inputs.now);
+            status.session_affinity = admitted.sessions.as_ref().map(|s| s.status());
             let (objects, main) = admitted.objects();
             (objects, Some(main))
         }
@@ -150,6 +152,7 @@ pub fn refused(inputs: &Inputs<'_>, mut plan: Plan, refusal: &Refusal) -> Plan {
     let (why, message) = refusal.condition();
     let previous = inputs.route.status.as_ref();
     admission::refuse(&mut plan.status, why, message, previous, inputs.now);
+    plan.status.session_affinity = None;
     let host = plan.generated_host().map(str::to_string);
     plan.actions = actions::actions(
         inputs.route,
@@ -192,6 +195,7 @@ fn ladder<'r>(
         pin: inputs
             .shift
             .and_then(|d| Some((d.pinned.as_ref()?, d.status.to.as_str()))),
+        sessions: sessions::sessions(inputs.route, gateway, inputs.apis),
     })
 }
 
@@ -305,5 +309,6 @@ fn status(
         observed_generation: route.metadata.generation.unwrap_or(0),
         shift: inputs.shift.map(|d| d.status.clone()),
         promotion: None,
+        session_affinity: None,
     }
 }

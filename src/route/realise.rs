@@ -12,6 +12,7 @@ use super::attach::Attachment;
 use super::backends::Resolved;
 use super::gateway::Gateway;
 use super::options::Options;
+use super::sessions::{Mechanism, Sessions};
 use super::shift::HeaderPin;
 use super::{RouteKind, Termination, manifest, termination};
 
@@ -28,6 +29,8 @@ pub(super) struct Admitted<'a> {
     pub resolved: &'a Resolved,
     /// A traffic shift's header pin, and the backend it pins to.
     pub pin: Option<(&'a HeaderPin, &'a str)>,
+    /// Sticky sessions, when the Route asks for them.
+    pub sessions: Option<Sessions>,
 }
 
 impl Admitted<'_> {
@@ -35,6 +38,13 @@ impl Admitted<'_> {
     pub fn objects(&self) -> (Vec<Value>, Value) {
         let mut objects = self.certificate();
         objects.extend(self.reencrypt());
+        if let Some(cookie) = self.sticky_service() {
+            objects.push(manifest::traefik_service(
+                self.route,
+                cookie,
+                &self.resolved.refs,
+            ));
+        }
         let hostnames = vec![self.key.clone()];
         if !self.attachment.redirect.is_empty() {
             objects.push(manifest::redirect_route(
@@ -131,13 +141,26 @@ impl Admitted<'_> {
         pinned.into_iter().chain([main]).collect()
     }
 
-    /// The Route's own rule: its path, backends, filters and timeout (a TLSRoute has only
+    /// The cookie of the Route's TraefikService, when its rule goes through one (it has
+    /// backends to split among).
+    fn sticky_service(&self) -> Option<&str> {
+        let sessions = self.sessions.as_ref()?;
+        (sessions.mechanism == Mechanism::TraefikService && !self.resolved.refs.is_empty())
+            .then_some(sessions.cookie.as_str())
+    }
+
+    /// The Route's own rule: its path, backends (through its TraefikService for sticky
+    /// sessions on Traefik), filters, timeout and session persistence (a TLSRoute has only
     /// backends).
     fn rule(&self) -> Value {
         let refs = &self.resolved.refs;
         if self.kind == RouteKind::Tls {
             return json!({"backendRefs": refs});
         }
+        let refs = match self.sticky_service() {
+            Some(_) => vec![manifest::traefik_service_ref(self.route)],
+            None => refs.clone(),
+        };
         let path = self
             .route
             .spec
@@ -151,6 +174,11 @@ impl Admitted<'_> {
         }
         if let Some(timeout) = &self.options.request_timeout {
             rule["timeouts"] = json!({"request": timeout});
+        }
+        if let Some(s) =
+            (self.sessions.as_ref()).filter(|s| s.mechanism == Mechanism::SessionPersistence)
+        {
+            rule["sessionPersistence"] = json!({"sessionName": s.cookie, "type": "Cookie"});
         }
         rule
     }
@@ -194,6 +222,7 @@ impl Admitted<'_> {
     fn ignored(&self) -> Vec<String> {
         let options = &self.options;
         let mut ignored = options.ignored.clone();
+        ignored.extend(self.sessions.iter().filter_map(|s| s.ignored.clone()));
         if self.kind == RouteKind::Tls
             && (!options.filters.is_empty() || options.request_timeout.is_some())
         {

@@ -159,6 +159,20 @@ pub(crate) async fn requests_with(
     count: usize,
     headers: &[&str],
 ) -> Vec<(String, String)> {
+    let mut args = Vec::new();
+    for h in headers {
+        args.push("-H".to_string());
+        args.push(h.to_string());
+    }
+    curl_requests(port, count, args).await
+}
+
+/// [`requests`] with more curl arguments (`-b jar`, ...).
+pub(crate) async fn curl_requests(
+    port: u16,
+    count: usize,
+    more: Vec<String>,
+) -> Vec<(String, String)> {
     let url = format!("http://127.0.0.1:{port}/");
     let mut args = vec![
         "-s".to_string(),
@@ -167,10 +181,7 @@ pub(crate) async fn requests_with(
         "-H".into(),
         format!("Host: {HOST}"),
     ];
-    for h in headers {
-        args.push("-H".into());
-        args.push(h.to_string());
-    }
+    args.extend(more);
     args.push("-w".into());
     args.push("|%{http_code}\\n".into());
     args.extend(std::iter::repeat_n(url, count));
@@ -275,6 +286,9 @@ impl Traefik {
             "--global.sendanonymoususage=false".into(),
             "--providers.kubernetesgateway=true".into(),
             format!("--providers.kubernetesgateway.namespaces={namespace}"),
+            // TraefikServices: the sticky sessions of weighted Routes.
+            "--providers.kubernetescrd=true".into(),
+            format!("--providers.kubernetescrd.namespaces={namespace}"),
         ];
         for (name, port) in entrypoints {
             args.push(format!("--entrypoints.{name}.address=127.0.0.1:{port}"));

@@ -20,5 +20,6 @@ mod plans;
 mod push;
 mod registry;
 mod routes;
+mod sessions;
 mod shift;
 mod strategies;

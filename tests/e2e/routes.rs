@@ -13,22 +13,39 @@ use crate::common::*;
 const MINUTE: Duration = Duration::from_secs(60);
 
 pub(crate) fn http_routes(ns: &TestNamespace) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "gateway.networking.k8s.io",
-        "v1",
-        "HTTPRoute",
-    ));
+    objects(ns, "gateway.networking.k8s.io", "v1", "HTTPRoute")
+}
+
+pub(crate) fn traefik_services(ns: &TestNamespace) -> Api<DynamicObject> {
+    objects(ns, "traefik.io", "v1alpha1", "TraefikService")
+}
+
+fn objects(ns: &TestNamespace, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     Api::namespaced_with(ns.client.clone(), &ns.name, &ar)
 }
 
+/// (name, weight, port) of each backend of the HTTPRoute's first rule: of its TraefikService
+/// when it goes through one (a sticky weighted Route on Traefik).
 pub(crate) async fn backend_weights(
     ns: &TestNamespace,
     name: &str,
 ) -> Option<Vec<(String, i64, i64)>> {
     let r = http_routes(ns).get_opt(name).await.ok()??;
-    let refs = r.data["spec"]["rules"][0]["backendRefs"]
+    let mut refs = r.data["spec"]["rules"][0]["backendRefs"]
         .as_array()?
         .clone();
+    if let [only] = refs.as_slice()
+        && only["kind"] == "TraefikService"
+    {
+        let service = traefik_services(ns)
+            .get_opt(only["name"].as_str()?)
+            .await
+            .ok()??;
+        refs = service.data["spec"]["weighted"]["services"]
+            .as_array()?
+            .clone();
+    }
     Some(
         refs.iter()
             .map(|b| {

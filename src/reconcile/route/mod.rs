@@ -38,13 +38,14 @@ use crate::route::{self, Apis, GatewayRef};
 
 /// The kinds a Route may own: (group, version, kind), each watched by the Route label and
 /// cached by metadata only (so no certificate key sits in the operator's memory).
-pub const OWNED_KINDS: [(&str, &str, &str); 6] = [
+pub const OWNED_KINDS: [(&str, &str, &str); 7] = [
     ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
     ("gateway.networking.k8s.io", "v1", "TLSRoute"),
     ("gateway.networking.k8s.io", "v1", "ListenerSet"),
     ("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"),
     ("", "v1", "Secret"),
     ("", "v1", "ConfigMap"),
+    ("traefik.io", "v1alpha1", "TraefikService"),
 ];
 
 pub fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
@@ -58,6 +59,7 @@ pub fn served(apis: Apis, kind: &str) -> bool {
         "TLSRoute" => apis.tls_routes,
         "ListenerSet" => apis.listener_sets,
         "BackendTLSPolicy" => apis.backend_tls_policies,
+        "TraefikService" => apis.traefik_services,
         _ => apis.routes,
     }
 }
@@ -89,6 +91,9 @@ pub struct RouteContext {
     /// Our last status write of each Route, read instead of an older cached Route (a traffic
     /// shift must never take a step twice on a stale status).
     pub written: super::freshness::Written<Route>,
+    /// The `controllerName` of each GatewayClass read (immutable in Gateway API, so read once;
+    /// `None`: it could not be read).
+    pub gateway_classes: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl RouteContext {
@@ -123,6 +128,41 @@ impl RouteContext {
                     .await
             }
         }
+    }
+
+    /// The implementation of GatewayClass `class`: its `controllerName`, read once. Only the
+    /// sticky-session mechanism depends on it, and only where TraefikService is served.
+    async fn gateway_controller(&self, class: &str) -> kube::Result<Option<String>> {
+        if !self.apis.traefik_services {
+            return Ok(None);
+        }
+        if let Some(known) = self.classes().get(class) {
+            return Ok(known.clone());
+        }
+        let ar = resource("gateway.networking.k8s.io", "v1", "GatewayClass");
+        let controller = match Api::<DynamicObject>::all_with(self.client.clone(), &ar)
+            .get_opt(class)
+            .await
+        {
+            Ok(Some(c)) => c.data["spec"]["controllerName"]
+                .as_str()
+                .map(str::to_string),
+            // Not there yet: read again next pass.
+            Ok(None) => return Ok(None),
+            // A namespace-scoped install may not read GatewayClasses: unknown for good.
+            Err(kube::Error::Api(s)) if s.code == 403 => None,
+            Err(e) => return Err(e),
+        };
+        self.classes().insert(class.to_string(), controller.clone());
+        Ok(controller)
+    }
+
+    fn classes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Option<String>>> {
+        self.gateway_classes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The API of an owned kind in `ns` (`None`: not a kind a Route owns).

@@ -129,14 +129,13 @@ async fn gateway(
     };
     let gw_ns = r.namespace.clone().unwrap_or_else(|| ns.to_string());
     match ctx.gateway(&gw_ns, &r.name).await {
-        Ok(Some(g)) => Ok((
-            Some(Gateway::from_json(
-                &gw_ns,
-                &r.name,
-                &serde_json::to_value(&g)?,
-            )),
-            None,
-        )),
+        Ok(Some(g)) => {
+            let mut gateway = Gateway::from_json(&gw_ns, &r.name, &serde_json::to_value(&g)?);
+            if let Some(class) = &gateway.class {
+                gateway.controller = ctx.gateway_controller(class).await?;
+            }
+            Ok((Some(gateway), None))
+        }
         Ok(None) => Ok((None, None)),
         // A namespace-scoped install may not read Gateways elsewhere: say so.
         Err(kube::Error::Api(s)) if s.code == 403 => Ok((

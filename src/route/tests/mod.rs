@@ -19,6 +19,7 @@ mod actions;
 mod admission;
 mod backends;
 mod hosts;
+mod sessions;
 mod tls;
 
 fn service(name: &str, ports: Value) -> Service {

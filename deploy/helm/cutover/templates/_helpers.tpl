@@ -97,6 +97,14 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["gateways"]
   verbs: ["get", "list", "watch"]
+# A Gateway's class says its implementation (which sticky-session mechanism it serves).
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gatewayclasses"]
+  verbs: ["get"]
+# Sticky sessions of weighted Routes on Traefik: a TraefikService <route>-sticky it owns.
+- apiGroups: ["traefik.io"]
+  resources: ["traefikservices"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
 # A Route's certificate (Secret <route>-tls) and destination CA (ConfigMap
 # <route>-destination-ca), watched by the cutover.io/route label. Config triggers (opt-in)
 # watch ConfigMaps and Secrets by metadata and read those a DeploymentConfig follows by name.

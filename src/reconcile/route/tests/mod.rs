@@ -173,6 +173,7 @@ fn context(client: Client, route: &Route, cluster: &Cluster) -> RouteContext {
         apis: Apis::ALL,
         metrics: Arc::new(crate::metrics::Metrics::new()),
         backoff: Default::default(),
+        gateway_classes: Default::default(),
         deployment_configs: filled(reflector::store().1, vec![]),
         events: events::Events::start(mock_api::gone(), reporter),
         written: Default::default(),
