@@ -17,7 +17,7 @@ use super::wiring::{api_with, key_of, reflected};
 
 /// Which Gateway API kinds the cluster serves at v1 (HTTPRoute; TLSRoute and ListenerSet are
 /// standard since Gateway API v1.5, BackendTLSPolicy since v1.4), whether its HTTPRoute has
-/// `sessionPersistence`, and whether Traefik's TraefikService is served.
+/// `sessionPersistence` and a mirror's `percent`, and whether Traefik's TraefikService is served.
 pub(super) async fn served_apis(client: &Client) -> Apis {
     let Ok(group) = kube::discovery::oneshot::group(client, "gateway.networking.k8s.io").await
     else {
@@ -30,6 +30,7 @@ pub(super) async fn served_apis(client: &Client) -> Apis {
                 .iter()
                 .any(|(r, _)| r.kind == "TraefikService")
         });
+    let rule = httproute_rule_schema(client).await;
     let serves = |kind: &str| {
         group
             .versioned_resources("v1")
@@ -42,37 +43,31 @@ pub(super) async fn served_apis(client: &Client) -> Apis {
         listener_sets: serves("ListenerSet"),
         backend_tls_policies: serves("BackendTLSPolicy"),
         traefik_services,
-        session_persistence: session_persistence(client).await,
+        session_persistence: rule.pointer("/properties/sessionPersistence").is_some(),
+        mirror_percent: rule
+            .pointer("/properties/filters/items/properties/requestMirror/properties/percent")
+            .is_some(),
     }
 }
 
-/// Whether the installed HTTPRoute CRD's v1 schema has rules' `sessionPersistence` (the
-/// experimental channel's; the standard channel has none, and the API server would prune it).
-/// A CRD the operator may not read counts as without.
-async fn session_persistence(client: &Client) -> bool {
+/// The schema of a rule of the installed HTTPRoute CRD's v1 (`Null`: not there, or the operator
+/// may not read it). The standard channel lacks some fields the experimental one has, and the
+/// API server prunes what its schema lacks: a field cutover writes must be in it.
+async fn httproute_rule_schema(client: &Client) -> serde_json::Value {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
     let Ok(Some(crd)) = api.get_opt("httproutes.gateway.networking.k8s.io").await else {
-        return false;
+        return serde_json::Value::Null;
     };
     crd.spec
         .versions
         .iter()
         .filter(|v| v.name == "v1")
         .filter_map(|v| v.schema.as_ref()?.open_api_v3_schema.as_ref())
-        .filter_map(|s| {
-            s.properties
-                .as_ref()?
-                .get("spec")?
-                .properties
-                .as_ref()?
-                .get("rules")
-        })
-        .filter_map(|rules| rules.items.as_ref())
-        .any(|items| {
-            serde_json::to_value(items)
-                .is_ok_and(|v| v.pointer("/properties/sessionPersistence").is_some())
-        })
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .map(|s| s["properties"]["spec"]["properties"]["rules"]["items"].clone())
+        .next()
+        .unwrap_or_default()
 }
 
 /// The Gateways in the operator's scope, cached, and `(namespace, name)` of each that comes, goes

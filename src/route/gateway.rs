@@ -102,6 +102,45 @@ pub struct Gateway {
     pub class: Option<String>,
     /// Its GatewayClass's `controllerName` (the implementation), as the shell found it.
     pub controller: Option<String>,
+    /// The features its GatewayClass says the implementation supports (`status.supportedFeatures`).
+    pub features: Vec<String>,
+}
+
+/// What a Route's realisation needs of a GatewayClass: the implementation and what it supports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayClass {
+    /// `spec.controllerName`.
+    pub controller: Option<String>,
+    /// `status.supportedFeatures[].name` (Gateway API v1.2 on; plain strings before).
+    pub features: Vec<String>,
+    /// Its implementation accepted it: what it says is settled.
+    pub accepted: bool,
+}
+
+impl GatewayClass {
+    /// Reads a `gateway.networking.k8s.io/v1` GatewayClass (as JSON).
+    pub fn from_json(object: &Value) -> GatewayClass {
+        let features = object["status"]["supportedFeatures"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| f["name"].as_str().or(f.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let accepted = object["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Accepted" && c["status"] == "True")
+        });
+        GatewayClass {
+            controller: object["spec"]["controllerName"]
+                .as_str()
+                .map(str::to_string),
+            features,
+            accepted,
+        }
+    }
 }
 
 impl Gateway {
@@ -148,6 +187,7 @@ impl Gateway {
             addresses,
             class: str_of(&object["spec"]["gatewayClassName"]),
             controller: None,
+            features: Vec::new(),
         }
     }
 
@@ -251,5 +291,26 @@ mod tests {
             "the wildcard HTTPS listener"
         );
         assert!(gw.listeners_for(Protocol::Https, "a.other.test").is_empty());
+    }
+
+    /// Gateway API v1.2 on lists features as objects, v1.1 as strings; a class its
+    /// implementation has not accepted is read again.
+    #[test]
+    fn a_gateway_class_says_its_implementation_and_features() {
+        let class = GatewayClass::from_json(&json!({
+            "spec": {"controllerName": "example.com/gateway"},
+            "status": {
+                "conditions": [{"type": "Accepted", "status": "True"}],
+                "supportedFeatures": [{"name": "HTTPRouteRequestMirror"}, "Gateway"]
+            }
+        }));
+        assert_eq!(class.controller.as_deref(), Some("example.com/gateway"));
+        assert_eq!(class.features, ["HTTPRouteRequestMirror", "Gateway"]);
+        assert!(class.accepted);
+        let waiting = GatewayClass::from_json(&json!({
+            "spec": {"controllerName": "example.com/gateway"},
+            "status": {"conditions": [{"type": "Accepted", "status": "Unknown"}]}
+        }));
+        assert!(!waiting.accepted && waiting.features.is_empty());
     }
 }

@@ -20,7 +20,8 @@
 //!   Gateway's answer; `actions`: the actions, owner checks and refusals.
 //! - `gateway` (listeners), `host` (generated hosts, claims), `options` (headers, annotations),
 //!   `manifest` (the objects' JSON), `backends` (weights, shares, Service ports), `sessions`
-//!   (sticky sessions of weighted Routes), `shift` (progressive traffic shifts).
+//!   (sticky sessions of weighted Routes), `shift` (progressive traffic shifts), `mirror` (a
+//!   shift's request mirroring).
 
 mod actions;
 mod admission;
@@ -29,6 +30,7 @@ mod backends;
 pub mod gateway;
 pub mod host;
 pub mod manifest;
+pub mod mirror;
 pub mod options;
 mod plan;
 mod realise;
@@ -114,6 +116,8 @@ pub struct Apis {
     pub traefik_services: bool,
     /// Whether the HTTPRoute CRD has `sessionPersistence` (Gateway API's experimental channel).
     pub session_persistence: bool,
+    /// Whether the HTTPRoute CRD has a RequestMirror filter's `percent`.
+    pub mirror_percent: bool,
 }
 
 impl Apis {
@@ -124,6 +128,7 @@ impl Apis {
         backend_tls_policies: true,
         traefik_services: true,
         session_persistence: true,
+        mirror_percent: true,
     };
 }
 

@@ -196,6 +196,10 @@ fn ladder<'r>(
             .shift
             .and_then(|d| Some((d.pinned.as_ref()?, d.status.to.as_str()))),
         sessions: sessions::sessions(inputs.route, gateway, inputs.apis),
+        mirror: inputs
+            .shift
+            .and_then(|d| Some((d.mirrored?, d.status.to.as_str()))),
+        apis: inputs.apis,
     })
 }
 

@@ -14,7 +14,7 @@ use super::gateway::Gateway;
 use super::options::Options;
 use super::sessions::{Mechanism, Sessions};
 use super::shift::HeaderPin;
-use super::{RouteKind, Termination, manifest, termination};
+use super::{Apis, RouteKind, Termination, manifest, mirror, termination};
 
 /// An admitted Route and what the rungs found for it.
 pub(super) struct Admitted<'a> {
@@ -31,6 +31,9 @@ pub(super) struct Admitted<'a> {
     pub pin: Option<(&'a HeaderPin, &'a str)>,
     /// Sticky sessions, when the Route asks for them.
     pub sessions: Option<Sessions>,
+    /// A traffic shift's mirror: the percentage of requests, and the backend they are copied to.
+    pub mirror: Option<(i32, &'a str)>,
+    pub apis: Apis,
 }
 
 impl Admitted<'_> {
@@ -117,9 +120,9 @@ impl Admitted<'_> {
 
     /// The main route's rules: a shift's header pin first (requests with the header to `to`
     /// alone; Gateway API's precedence prefers a rule with more header matches anyway), then
-    /// the Route's own.
+    /// the Route's own, with a shift's mirror.
     fn rules(&self) -> Vec<Value> {
-        let main = self.rule();
+        let mut main = self.rule();
         let pinned = self
             .pin
             .filter(|_| self.kind != RouteKind::Tls)
@@ -138,7 +141,23 @@ impl Admitted<'_> {
                 rule["backendRefs"] = json!(to);
                 (!to.is_empty()).then_some(rule)
             });
+        if let Some(Ok(mirror)) = self.mirror_filter() {
+            let filters = main["filters"].as_array().cloned().unwrap_or_default();
+            main["filters"] = json!(filters.into_iter().chain([mirror]).collect::<Vec<_>>());
+        }
         pinned.into_iter().chain([main]).collect()
+    }
+
+    /// The shift's mirror filter, or why it is not realised (`None`: no mirror, or its backend
+    /// is missing, which the Admitted condition says).
+    fn mirror_filter(&self) -> Option<Result<Value, String>> {
+        let (percent, to) = self.mirror?;
+        let backend = self.resolved.refs.iter().find(|r| r["name"] == to)?;
+        Some(
+            mirror::filter(self.kind, self.gateway, self.apis, percent, backend).map_err(|why| {
+                format!("traffic-shift mirror of {percent}% of requests to {to} ({why})")
+            }),
+        )
     }
 
     /// The cookie of the Route's TraefikService, when its rule goes through one (it has
@@ -223,6 +242,7 @@ impl Admitted<'_> {
         let options = &self.options;
         let mut ignored = options.ignored.clone();
         ignored.extend(self.sessions.iter().filter_map(|s| s.ignored.clone()));
+        ignored.extend(self.mirror_filter().and_then(Result::err));
         if self.kind == RouteKind::Tls
             && (!options.filters.is_empty() || options.request_timeout.is_some())
         {

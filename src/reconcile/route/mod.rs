@@ -33,6 +33,7 @@ use crate::api::route::{Route, RouteStatus};
 use crate::api::shift::phase;
 use crate::api::{DeploymentConfig, keys};
 use crate::error::Result;
+use crate::route::gateway::GatewayClass;
 use crate::route::shift::ShiftDecision;
 use crate::route::{self, Apis, GatewayRef};
 
@@ -91,9 +92,9 @@ pub struct RouteContext {
     /// Our last status write of each Route, read instead of an older cached Route (a traffic
     /// shift must never take a step twice on a stale status).
     pub written: super::freshness::Written<Route>,
-    /// The `controllerName` of each GatewayClass read (immutable in Gateway API, so read once;
-    /// `None`: it could not be read).
-    pub gateway_classes: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Each GatewayClass read once its implementation accepted it (its controller is immutable,
+    /// its supported features settled then).
+    pub gateway_classes: std::sync::Mutex<std::collections::HashMap<String, GatewayClass>>,
 }
 
 impl RouteContext {
@@ -130,36 +131,35 @@ impl RouteContext {
         }
     }
 
-    /// The implementation of GatewayClass `class`: its `controllerName`, read once. Only the
-    /// sticky-session mechanism depends on it, and only where TraefikService is served.
-    async fn gateway_controller(&self, class: &str) -> kube::Result<Option<String>> {
-        if !self.apis.traefik_services {
-            return Ok(None);
-        }
+    /// GatewayClass `class`: its implementation and supported features, read again until its
+    /// implementation has accepted it, then kept (`None`: not there yet).
+    async fn gateway_class(&self, class: &str) -> kube::Result<Option<GatewayClass>> {
         if let Some(known) = self.classes().get(class) {
-            return Ok(known.clone());
+            return Ok(Some(known.clone()));
         }
         let ar = resource("gateway.networking.k8s.io", "v1", "GatewayClass");
-        let controller = match Api::<DynamicObject>::all_with(self.client.clone(), &ar)
+        let read = match Api::<DynamicObject>::all_with(self.client.clone(), &ar)
             .get_opt(class)
             .await
         {
-            Ok(Some(c)) => c.data["spec"]["controllerName"]
-                .as_str()
-                .map(str::to_string),
-            // Not there yet: read again next pass.
+            Ok(Some(c)) => GatewayClass::from_json(&c.data),
             Ok(None) => return Ok(None),
             // A namespace-scoped install may not read GatewayClasses: unknown for good.
-            Err(kube::Error::Api(s)) if s.code == 403 => None,
+            Err(kube::Error::Api(s)) if s.code == 403 => GatewayClass {
+                accepted: true,
+                ..GatewayClass::default()
+            },
             Err(e) => return Err(e),
         };
-        self.classes().insert(class.to_string(), controller.clone());
-        Ok(controller)
+        if read.accepted {
+            self.classes().insert(class.to_string(), read.clone());
+        }
+        Ok(Some(read))
     }
 
     fn classes(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Option<String>>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, GatewayClass>> {
         self.gateway_classes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -131,8 +131,10 @@ async fn gateway(
     match ctx.gateway(&gw_ns, &r.name).await {
         Ok(Some(g)) => {
             let mut gateway = Gateway::from_json(&gw_ns, &r.name, &serde_json::to_value(&g)?);
-            if let Some(class) = &gateway.class {
-                gateway.controller = ctx.gateway_controller(class).await?;
+            if let Some(class) = &gateway.class
+                && let Some(class) = ctx.gateway_class(class).await?
+            {
+                (gateway.controller, gateway.features) = (class.controller, class.features);
             }
             Ok((Some(gateway), None))
         }

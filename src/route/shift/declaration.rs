@@ -29,8 +29,18 @@ struct Declaration {
     /// Omitted when absent, so declarations written before it keep their digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     header: Option<HeaderPin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mirror: Option<MirrorDeclaration>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     releases: Vec<Release>,
+}
+
+/// A copy of `percent`% of the requests goes to `to` too, its answers dropped: the new version
+/// sees real traffic before it serves any.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct MirrorDeclaration {
+    percent: i32,
 }
 
 /// A release: a completed rollout of `deploymentConfig` shifts traffic to `to`, from wherever
@@ -109,6 +119,8 @@ pub struct Shift {
     pub analysis: Option<Analysis>,
     /// Requests carrying this header reach the release's backend whatever the step.
     pub header: Option<HeaderPin>,
+    /// The percentage of requests mirrored to the release's backend while the shift runs.
+    pub mirror: Option<i32>,
     /// A digest of the declaration.
     pub digest: String,
 }
@@ -207,6 +219,12 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
     if let Some(h) = &d.header {
         header_pin(h)?;
     }
+    let mirror = d.mirror.as_ref().map(|m| m.percent);
+    if let Some(percent) = mirror.filter(|p| !(1..=100).contains(p)) {
+        return Err(format!(
+            "mirror.percent: {percent} must be a percentage from 1 to 100"
+        ));
+    }
     Ok(Shift {
         digest,
         releases,
@@ -215,6 +233,7 @@ fn parse(route: &Route, text: &str) -> Result<Shift, String> {
         rollback_on_failure,
         analysis,
         header: d.header,
+        mirror,
     })
 }
 

@@ -153,7 +153,7 @@ fn failed_shift() -> ShiftDecision {
 }
 
 /// Services a and b, and a Route sending all to a, none to b (what a shift moves).
-fn a_to_b(path: Option<&str>) -> (Service, Service, Route) {
+pub(super) fn a_to_b(path: Option<&str>) -> (Service, Service, Route) {
     let r = hosted(RouteSpec {
         to: target("a", Some(100)),
         alternate_backends: Some(vec![target("b", Some(0))]),

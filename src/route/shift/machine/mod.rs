@@ -46,6 +46,8 @@ pub struct ShiftDecision {
     /// Requests with this header go to `status.to` whatever the weights (while the shift has
     /// not failed or been aborted).
     pub pinned: Option<super::HeaderPin>,
+    /// The percentage of requests mirrored to `status.to` (until the shift ends).
+    pub mirrored: Option<i32>,
     /// The shift succeeded this pass: its backend is promoted.
     pub promoted: Option<Promotion>,
 }
@@ -116,6 +118,9 @@ pub fn advance(inputs: &ShiftInputs<'_>) -> ShiftDecision {
         .header
         .clone()
         .filter(|_| live && !d.status.to.is_empty());
+    // Once it serves all traffic, a copy would be a second answer from the same backend.
+    let running = live && d.status.phase != phase::SUCCEEDED;
+    d.mirrored = shift.mirror.filter(|_| running && !d.status.to.is_empty());
     if d.finished == Some(phase::SUCCEEDED) {
         d.promoted = Some(super::promotion::promoted(route, shift, &d.status, now));
     }

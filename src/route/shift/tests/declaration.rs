@@ -159,3 +159,24 @@ fn a_header_pin_is_an_http_header_name_and_a_value() {
         "header.value: must be 1 to 4096 characters"
     );
 }
+
+#[test]
+fn a_mirror_is_a_percentage() {
+    let mirrored = |text: &str| declared(&route(text)).expect("declared");
+    assert_eq!(
+        mirrored("to: green\nmirror: {percent: 20}\n").map(|s| s.mirror),
+        Ok(Some(20))
+    );
+    for bad in [0, 101] {
+        assert_eq!(
+            mirrored(&format!("to: green\nmirror: {{percent: {bad}}}\n")).map(|s| s.mirror),
+            Err(format!(
+                "mirror.percent: {bad} must be a percentage from 1 to 100"
+            ))
+        );
+    }
+    assert!(
+        mirrored("to: green\nmirror: {share: 20}\n")
+            .is_err_and(|why| why.contains("unknown field `share`"))
+    );
+}

@@ -121,3 +121,28 @@ fn the_header_pin_lasts_from_pending_to_success_but_not_past_an_abort() {
     assert_eq!(d.status.phase, "Aborted");
     assert_eq!(d.pinned, None);
 }
+
+/// A mirror copies requests to the new version from before the first step until the shift
+/// ends: not past its success (the new version serves them all then), a failure or an abort.
+#[test]
+fn the_mirror_lasts_until_the_shift_ends() {
+    let text =
+        "to: green\nsteps: [10, 100]\npause: 5s\ndeploymentConfig: green\nmirror: {percent: 20}\n";
+    let mut w = World::new(text);
+    w.followed = dc(1, true, false);
+    assert_eq!(w.pass(pass).mirrored, Some(20), "pending");
+    w.followed = dc(2, true, false);
+    assert_eq!(w.pass(pass).mirrored, Some(20), "at step 1");
+    w.run(20, pass);
+    assert_eq!(w.status().phase, "Succeeded");
+    assert_eq!(w.pass(pass).mirrored, None, "after success");
+
+    let mut w = World::new(text);
+    w.followed = dc(1, true, false);
+    w.pass(pass);
+    w.followed = dc(2, true, false);
+    w.pass(pass);
+    w.request("abort", "a1");
+    let d = w.pass(pass);
+    assert_eq!((d.status.phase.as_str(), d.mirrored), ("Aborted", None));
+}
