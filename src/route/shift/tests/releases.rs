@@ -97,14 +97,8 @@ fn a_change_of_the_spec_backends_ends_the_promotion() {
 fn releases_run_blue_green_release_after_release() {
     let mut w = World::new(BLUE_GREEN);
     w.followed = dc(1, true, false); // blue
-    w.others.insert(
-        "green".into(),
-        Followed {
-            latest_version: 1,
-            complete: true,
-            rollback: false,
-        },
-    );
+    w.others
+        .insert("green".into(), dc(1, true, false).expect("followed"));
     w.run(3, pass);
     assert_eq!(w.status().phase, "Pending");
     assert_eq!(
@@ -114,11 +108,7 @@ fn releases_run_blue_green_release_after_release() {
     assert_eq!(w.serving(), weights_of(100, 0));
 
     let release = |w: &mut World, to: &str, version: i64| {
-        let f = Followed {
-            latest_version: version,
-            complete: true,
-            rollback: false,
-        };
+        let f = dc(version, true, false).expect("followed");
         if to == "blue" {
             w.followed = Some(f);
         } else {
@@ -166,23 +156,11 @@ fn releases_run_blue_green_release_after_release() {
 fn a_failed_release_falls_back_to_the_promoted_side() {
     let mut w = World::new(BLUE_GREEN);
     w.followed = dc(1, true, false);
-    w.others.insert(
-        "green".into(),
-        Followed {
-            latest_version: 1,
-            complete: true,
-            rollback: false,
-        },
-    );
+    w.others
+        .insert("green".into(), dc(1, true, false).expect("followed"));
     w.pass(pass);
-    w.others.insert(
-        "green".into(),
-        Followed {
-            latest_version: 2,
-            complete: true,
-            rollback: false,
-        },
-    );
+    w.others
+        .insert("green".into(), dc(2, true, false).expect("followed"));
     w.run(60, pass);
     assert_eq!(w.serving(), weights_of(0, 100), "green promoted");
 
