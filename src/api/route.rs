@@ -183,8 +183,8 @@ pub struct RouteStatus {
     pub shift: Option<ShiftStatus>,
     /// The backend a traffic shift promoted: it receives all traffic instead of the spec's
     /// weights until the next release shifts from it, or the spec's backends change (weights set
-    /// by hand, or the promoted backend named primary). An edit or removal of the shift's
-    /// declaration leaves it.
+    /// by hand, or the promoted backend named primary; the record stays, no longer serving, until
+    /// the next promotion). An edit or removal of the shift's declaration leaves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<Promotion>,
     /// Whether a client stays on the backend it first reached (a Route with weighted backends,

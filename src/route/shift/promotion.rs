@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::route::{Promotion, Route, ShiftStatus};
+use crate::api::shift::phase;
 
 use super::ShiftDecision;
 use super::declaration::{Shift, digest};
@@ -30,30 +31,49 @@ pub(super) fn promoted(
     }
 }
 
-/// The promotion the Route serves after this pass: the one a shift made now, else the one
-/// standing.
+/// The promotion recorded after this pass: the one a shift made now, else the one on record
+/// (kept when it no longer stands, so that it is not adopted again).
 pub fn promotion(route: &Route, decision: Option<&ShiftDecision>) -> Option<Promotion> {
     decision
         .and_then(|d| d.promoted.clone())
-        .or_else(|| standing(route).cloned())
+        .or_else(|| recorded(route))
 }
 
-/// The recorded promotion, while the spec's backends are those it was made under.
-fn standing(route: &Route) -> Option<&Promotion> {
-    let p = route.status.as_ref()?.promotion.as_ref()?;
+/// The promotion on record: the status's, else that of a shift which succeeded under an
+/// operator that recorded none (it served `to` all traffic while the shift stood Succeeded: an
+/// upgrade must not move it).
+fn recorded(route: &Route) -> Option<Promotion> {
+    let status = route.status.as_ref()?;
+    if let Some(p) = &status.promotion {
+        return Some(p.clone());
+    }
+    let s = (status.shift.as_ref()).filter(|s| s.phase == phase::SUCCEEDED && !s.to.is_empty())?;
+    Some(Promotion {
+        backend: s.to.clone(),
+        spec_backends: spec_backends(route),
+        promoted_at: s.step_started_at.clone()?,
+        release: format!("the shift to {}, recorded by an earlier cutover", s.to),
+    })
+}
+
+/// Whether `p` stands: its backend is still one of the Route's, and the spec's backends are
+/// those it was made under.
+fn stands(route: &Route, p: &Promotion) -> bool {
     let present = crate::route::backends(route)
         .iter()
         .any(|b| b.name == p.backend);
-    (present && p.spec_backends == spec_backends(route)).then_some(p)
+    present && p.spec_backends == spec_backends(route)
 }
 
-/// The Route with its stable weights: the promoted backend all of them, else the spec's.
+/// The Route with its stable weights: a standing promotion's backend all of them, else the
+/// spec's.
 pub fn stable(route: &Route, promotion: Option<&Promotion>) -> Route {
     let mut route = route.clone();
-    if let Some(p) = promotion {
+    if let Some(p) = promotion.filter(|p| stands(&route, p)) {
+        let backend = p.backend.clone();
         let spec = &mut route.spec;
         for b in std::iter::once(&mut spec.to).chain(spec.alternate_backends.iter_mut().flatten()) {
-            b.weight = Some(if b.name == p.backend { 100 } else { 0 });
+            b.weight = Some(if b.name == backend { 100 } else { 0 });
         }
     }
     route
@@ -61,7 +81,7 @@ pub fn stable(route: &Route, promotion: Option<&Promotion>) -> Route {
 
 /// The backends that receive traffic at the stable weights.
 pub(super) fn stable_backends(route: &Route) -> Vec<String> {
-    let stable = stable(route, standing(route));
+    let stable = stable(route, recorded(route).as_ref());
     crate::route::backends(&stable)
         .iter()
         .filter(|b| b.effective_weight() > 0)

@@ -74,19 +74,49 @@ fn the_next_rollout_of_the_promoted_side_moves_no_traffic() {
 }
 
 /// Weights set by hand (`oc set route-backends`) or Git naming another primary change the
-/// spec's backends: the promotion ends and the spec's weights serve.
+/// spec's backends: the promotion ends and the spec's weights serve, for good (its record stays,
+/// so nothing adopts it again).
 #[test]
 fn a_change_of_the_spec_backends_ends_the_promotion() {
     let mut w = promoted_green();
+    let promoted = w.route.status.as_ref().and_then(|s| s.promotion.clone());
     w.route.spec.to.weight = Some(70);
     if let Some(alternates) = w.route.spec.alternate_backends.as_mut() {
         alternates[0].weight = Some(30);
     }
-    w.pass(pass);
+    w.run(3, pass);
     assert_eq!(
         w.route.status.as_ref().and_then(|s| s.promotion.clone()),
-        None
+        promoted
     );
+    assert_eq!(w.status().phase, "Succeeded");
+    assert_eq!(w.serving(), weights_of(70, 30));
+}
+
+/// A shift that succeeded under a cutover that recorded no promotion served `to` all traffic
+/// while it stood Succeeded: after the upgrade it still does, until the spec's backends change.
+#[test]
+fn a_shift_that_succeeded_before_promotions_keeps_its_traffic_across_the_upgrade() {
+    let mut w = promoted_green();
+    if let Some(status) = w.route.status.as_mut() {
+        status.promotion = None;
+    }
+    let d = w.pass(pass);
+    assert_eq!(d.status.phase, "Succeeded");
+    assert_eq!(w.serving(), weights_of(0, 100));
+    let adopted = w.route.status.as_ref().and_then(|s| s.promotion.clone());
+    assert_eq!(
+        adopted.map(|p| (p.backend, p.release)),
+        Some((
+            "green".into(),
+            "the shift to green, recorded by an earlier cutover".into()
+        ))
+    );
+    w.route.spec.to.weight = Some(70);
+    if let Some(alternates) = w.route.spec.alternate_backends.as_mut() {
+        alternates[0].weight = Some(30);
+    }
+    w.run(3, pass);
     assert_eq!(w.serving(), weights_of(70, 30));
 }
 
