@@ -788,3 +788,152 @@ endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
     let _ = kubectl(&["delete", "gatewayclass", &class]).await;
     ns.cleanup().await;
 }
+
+/// A shift's request mirror goes where the Gateway's implementation says it supports one:
+/// Traefik lists no mirroring among its GatewayClass's supported features (it answers a
+/// mirrored rule with 500s), so there the Route says the mirror is not realised and every
+/// request is still answered; a class that lists the feature gets the RequestMirror filter,
+/// which the installed HTTPRoute CRD keeps as written (percent included).
+#[tokio::test]
+#[ignore = "needs the local cluster and Traefik: make test"]
+async fn a_mirror_is_realised_only_where_the_gateway_class_lists_it() {
+    let ns = TestNamespace::new("mirror").await;
+    let _op = Operator::start(&ns.name);
+    let (port_a, port_b) = (
+        backend(Ipv4Addr::new(127, 0, 0, 2), "a").await,
+        backend(Ipv4Addr::new(127, 0, 0, 3), "b").await,
+    );
+    let (proxy, web) = (mapping_proxy().await, free_port());
+    let class = format!("cutover-{}", ns.name);
+    let (ok, out) = apply(
+        &ns.name,
+        &split_route(&ns.name, &class, web, (port_a, 100), (port_b, 0)),
+    )
+    .await;
+    assert!(ok, "{out}");
+    let traefik = Traefik::start(&ns.name, proxy, &[("web", web)]);
+    // Pending (its DeploymentConfig has not rolled out): the mirror runs from now on.
+    let shift = r#"{"to": "svc-b", "deploymentConfig": "not-yet", "mirror": {"percent": 20}}"#;
+    let (ok, _, err) = kubectl(&[
+        "annotate",
+        "route",
+        "split",
+        "-n",
+        &ns.name,
+        &format!("cutover.io/traffic-shift={shift}"),
+    ])
+    .await;
+    assert!(ok, "{err}");
+
+    let features = eventually("Traefik's supported features", MINUTE, || async {
+        let (_, out, _) = kubectl(&[
+            "get",
+            "gatewayclass",
+            &class,
+            "-o",
+            "jsonpath={.status.supportedFeatures[*].name}",
+        ])
+        .await;
+        (!out.trim().is_empty()).then_some(out)
+    })
+    .await;
+    assert!(
+        !features.contains("Mirror"),
+        "Traefik lists no mirroring: {features}"
+    );
+    let said = eventually("the mirror said not realised", MINUTE, || async {
+        let (_, out, _) = kubectl(&[
+            "get",
+            "route",
+            "split",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.status.ingress[0].conditions[?(@.type==\"UnsupportedConfiguration\")].message}",
+        ])
+        .await;
+        out.contains("mirror").then_some(out)
+    })
+    .await;
+    assert_eq!(
+        said,
+        "not realised on a Gateway API data plane: traffic-shift mirror of 20% of requests to svc-b (the Gateway's implementation (traefik.io/gateway-controller) does not list HTTPRouteRequestPercentageMirror in its GatewayClass's status.supportedFeatures)"
+    );
+    let route = crate::routes::http_routes(&ns)
+        .get("split")
+        .await
+        .expect("HTTPRoute");
+    assert!(
+        !route.data.to_string().contains("RequestMirror"),
+        "{}",
+        route.data["spec"]
+    );
+    // Traefik takes a new configuration up within 2 s; then every request is answered.
+    eventually("Traefik serving the shifted route", MINUTE, || async {
+        let r = requests(web, 20).await;
+        r.iter()
+            .all(|(body, code)| body == "a" && code == "200")
+            .then_some(())
+    })
+    .await;
+    let answers = requests(web, 200).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(body, code)| body == "a" && code == "200"),
+        "every request answered by a: {answers:?}"
+    );
+
+    // A class whose implementation lists the feature (its status written here, as one would).
+    let listing = format!("{class}-mirroring");
+    let objects = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: {listing}}}\nspec: {{controllerName: example.com/mirroring}}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: mirroring, namespace: {ns}}}\nspec:\n  gatewayClassName: {listing}\n  listeners: [{{name: web, protocol: HTTP, port: 80}}]\n",
+        ns = ns.name
+    );
+    let (ok, out) = apply(&ns.name, &objects).await;
+    assert!(ok, "{out}");
+    let status = serde_json::json!({"status": {
+        "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}],
+        "supportedFeatures": [{"name": "HTTPRouteRequestPercentageMirror"}]
+    }});
+    let (ok, _, err) = kubectl(&[
+        "patch",
+        "gatewayclass",
+        &listing,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let mirrored = format!(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: mirrored\n  annotations:\n    cutover.io/gateway: {ns}/mirroring\n    cutover.io/traffic-shift: '{shift}'\nspec:\n  host: mirrored.example.test\n  port: {{targetPort: http}}\n  to: {{kind: Service, name: svc-a, weight: 100}}\n  alternateBackends: [{{kind: Service, name: svc-b, weight: 0}}]\n",
+        ns = ns.name
+    );
+    let (ok, out) = apply(&ns.name, &mirrored).await;
+    assert!(ok, "{out}");
+    let filters = eventually("the mirror filter kept as written", MINUTE, || async {
+        let route = crate::routes::http_routes(&ns)
+            .get_opt("mirrored")
+            .await
+            .ok()??;
+        let rules = route.data["spec"]["rules"].as_array()?.clone();
+        rules
+            .last()
+            .map(|r| r["filters"].clone())
+            .filter(|f| !f.is_null())
+    })
+    .await;
+    assert_eq!(
+        filters,
+        serde_json::json!([{"type": "RequestMirror", "requestMirror": {
+            "backendRef": {"group": "", "kind": "Service", "name": "svc-b", "port": 80},
+            "percent": 20}}])
+    );
+
+    traefik.stop().await;
+    let _ = kubectl(&["delete", "gatewayclass", &class, &listing]).await;
+    ns.cleanup().await;
+}
