@@ -17,7 +17,7 @@ use crate::registry::Registry;
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// As `oc get is app -o yaml` prints one (nulls included), following `image`.
-fn image_stream(image: &str, scheduled: bool) -> String {
+pub(crate) fn image_stream(image: &str, scheduled: bool) -> String {
     format!(
         r#"apiVersion: image.openshift.io/v1
 kind: ImageStream
@@ -42,7 +42,9 @@ spec:
     )
 }
 
-const DC: &str = r#"apiVersion: apps.openshift.io/v1
+/// DeploymentConfig web: two pods whose container app runs what tag app:v1 resolves to (an
+/// automatic ImageChange trigger).
+pub(crate) const DC: &str = r#"apiVersion: apps.openshift.io/v1
 kind: DeploymentConfig
 metadata:
   name: web
@@ -134,7 +136,7 @@ async fn waiting_for_image(ns: &TestNamespace) -> String {
     .await
 }
 
-async fn create_pull_secret(ns: &TestNamespace, registry: &Registry) {
+pub(crate) async fn create_pull_secret(ns: &TestNamespace, registry: &Registry) {
     ns.api::<Secret>()
         .create(
             &PostParams::default(),
