@@ -146,7 +146,7 @@ enum ShiftCmd {
     Pause { route: String },
     /// Go on with a paused shift; the step's pause counts from now.
     Resume { route: String },
-    /// Give the Route its own weights back now.
+    /// Give the Route its stable weights back now (the last promotion's, else the spec's).
     Abort { route: String },
 }
 

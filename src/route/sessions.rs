@@ -9,7 +9,6 @@
 use kube::ResourceExt;
 use sha2::Digest;
 
-use crate::api::keys::TRAFFIC_SHIFT_ANNOTATION;
 use crate::api::route::{Route, SessionAffinity, affinity};
 
 use super::gateway::Gateway;
@@ -62,15 +61,12 @@ impl Sessions {
     }
 }
 
-/// Whether `route` (as declared) asks for sticky sessions: its traffic is split among two or
-/// more backends, or a traffic shift will split it. `None`: it does not.
+/// Whether `route` (as declared) asks for sticky sessions: it has two or more backends, whatever
+/// their weights now (weights set by hand or a traffic shift, which needs two, will split it).
+/// `None`: it does not. Not by the weights: on Traefik a rule that moved to the TraefikService
+/// when a split began would answer 404 until Traefik's other provider had read it.
 pub fn sessions(route: &Route, gateway: &Gateway, apis: Apis) -> Option<Sessions> {
-    let weighted = backends::backends(route)
-        .iter()
-        .filter(|b| b.effective_weight() > 0)
-        .count();
-    let shifted = route.annotations().contains_key(TRAFFIC_SHIFT_ANNOTATION);
-    if weighted < 2 && !shifted {
+    if backends::backends(route).len() < 2 {
         return None;
     }
     let (cookie, ignored) = cookie_name(route);

@@ -215,26 +215,22 @@ fn elsewhere_session_persistence_where_served_else_not_sticky_and_why() {
 }
 
 #[test]
-fn only_a_split_or_shifted_route_asks_for_sticky_sessions() {
+fn a_route_with_alternate_backends_or_a_shift_asks_for_sticky_sessions() {
     let single = hosted(RouteSpec {
         to: target("a", None),
-        alternate_backends: Some(vec![target("b", Some(0))]),
         ..Default::default()
     });
     let p = planned(&single, traefik(), Apis::ALL);
     assert_eq!(kinds(&p), ["HTTPRoute shop"]);
     assert_eq!(p.status.session_affinity, None);
 
-    // A traffic shift will split it: sticky from the start, old version at 100%.
-    let mut shifted = single.clone();
-    shifted.metadata.annotations = Some(
-        [(
-            "cutover.io/traffic-shift".to_string(),
-            r#"{"to": "b", "steps": [10, 100], "pause": "1m"}"#.to_string(),
-        )]
-        .into(),
-    );
-    let p = planned(&shifted, traefik(), Apis::ALL);
+    // Sticky before any split: the rule never moves to the TraefikService mid-release.
+    let standby = hosted(RouteSpec {
+        to: target("a", None),
+        alternate_backends: Some(vec![target("b", Some(0))]),
+        ..Default::default()
+    });
+    let p = planned(&standby, traefik(), Apis::ALL);
     assert_eq!(kinds(&p), ["TraefikService shop-sticky", "HTTPRoute shop"]);
     assert_eq!(
         object(&p, "TraefikService").expect("TraefikService")["spec"]["weighted"]["services"],

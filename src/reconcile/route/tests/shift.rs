@@ -60,7 +60,7 @@ async fn a_failed_check_requests_the_rollback_before_the_status_says_failed() {
     )
     .await;
     assert!(result.is_ok(), "{:?}", result.err());
-    // The failure gives the Route its own weights back at once.
+    // The failure gives the Route its stable weights back at once.
     let refs = &seen[0].body["spec"]["rules"][0]["backendRefs"];
     assert_eq!(
         (refs[0]["weight"].clone(), refs[1]["weight"].clone()),

@@ -52,7 +52,7 @@ pub struct ShiftDecision {
     pub promoted: Option<Promotion>,
 }
 
-/// The pass of an invalid declaration: nothing moves, the Route serves its own weights. The
+/// The pass of an invalid declaration: nothing moves, the Route serves its stable weights. The
 /// requests it had answered are kept, so none is answered twice; the warning is said once, when
 /// the declaration becomes invalid (or invalid otherwise).
 pub fn invalid(why: &str, previous: Option<&ShiftStatus>) -> ShiftDecision {

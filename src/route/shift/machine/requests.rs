@@ -60,7 +60,7 @@ pub(super) fn requests(route: &Route, shift: &Shift, d: &mut ShiftDecision, now:
                     reason::ABORTED,
                     "aborted by request".into(),
                 );
-                Ok("aborted: the route serves its own weights".into())
+                Ok("aborted: the route serves its stable weights".into())
             }
             _ => Err(format!(
                 "cannot {verb}: the shift is {}",

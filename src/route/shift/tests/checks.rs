@@ -15,7 +15,7 @@ fn checks_gate_each_step_and_a_failure_returns_the_traffic_at_once() {
     w.run(6, pass);
     assert_eq!((w.status().step, w.status().weight), (2, 100));
     assert_eq!(w.serving(), weights_of(0, 100));
-    // A failed check: the Route's own weights at once, and the rollback requested.
+    // A failed check: the stable weights at once, and the rollback requested.
     w.run(5, || CheckResult::Value(0.5));
     let s = w.status();
     assert_eq!(s.phase, "Failed");
