@@ -203,7 +203,8 @@ fn route_states() {
         }
         obj
     };
-    let ingress = |c: Value| json!({"observedGeneration": 1, "ingress": [{"host": "web.example.com", "routerName": "cutover", "conditions": [c]}]});
+    let ingress_with = |cs: &[Value]| json!({"observedGeneration": 1, "ingress": [{"host": "web.example.com", "routerName": "cutover", "conditions": cs}]});
+    let ingress = |c: Value| ingress_with(&[c]);
     let shifting = |phase: &str, message: &str| {
         let mut s = ingress(json!({"type": "Admitted", "status": "True"}));
         s["shift"] =
@@ -227,12 +228,13 @@ fn route_states() {
             "Admitted: web.example.com",
         ),
         (
-            "a backend Service is missing",
+            "a backend Service is missing (admitted, as on OpenShift's router)",
             route(
                 1,
-                Some(ingress(
-                    json!({"type": "Admitted", "status": "False", "reason": "BackendNotFound", "message": "Service \"web-green\" not found"}),
-                )),
+                Some(ingress_with(&[
+                    json!({"type": "Admitted", "status": "True"}),
+                    json!({"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "message": "Service \"web-green\" not found"}),
+                ])),
             ),
             "Degraded",
             "BackendNotFound: Service \"web-green\" not found",

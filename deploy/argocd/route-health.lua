@@ -1,7 +1,8 @@
 -- Argo CD health of a route.openshift.io/v1 Route run by cutover (Lua 5.1).
--- Healthy once admitted (its Gateway accepted the route and every backend Service was found);
+-- Healthy once admitted (its Gateway accepted the route) with every backend Service found;
 -- Progressing while the Gateway has not answered (Admitted Unknown);
--- Degraded when refused (for example a missing Service: that backend gets no traffic);
+-- Degraded when refused, or when a backend Service is missing (ResolvedRefs False: that
+-- backend gets no traffic, though the route is admitted, as on OpenShift's router);
 -- while a traffic shift runs, Progressing (Suspended when paused, Degraded when it failed).
 local hs = {}
 local status = obj.status
@@ -18,10 +19,13 @@ if status == nil or status.ingress == nil or #status.ingress == 0 then
 end
 for _, ingress in ipairs(status.ingress) do
   local admitted = nil
+  local resolved = nil
   if ingress.conditions ~= nil then
     for _, c in ipairs(ingress.conditions) do
       if c.type == "Admitted" then
         admitted = c
+      elseif c.type == "ResolvedRefs" then
+        resolved = c
       end
     end
   end
@@ -38,6 +42,11 @@ for _, ingress in ipairs(status.ingress) do
   if admitted.status == "False" then
     hs.status = "Degraded"
     hs.message = (admitted.reason or "NotAdmitted") .. ": " .. (admitted.message or "")
+    return hs
+  end
+  if resolved ~= nil and resolved.status == "False" then
+    hs.status = "Degraded"
+    hs.message = (resolved.reason or "BackendNotFound") .. ": " .. (resolved.message or "")
     return hs
   end
 end

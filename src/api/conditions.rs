@@ -38,6 +38,9 @@ pub mod route {
     /// The API server refused an object that realises the Route (its message follows).
     pub const ROUTE_APPLY_FAILED: &str = "RouteApplyFailed";
     pub const NO_PARENT_GATEWAY: &str = "NoParentGateway";
+    /// A condition of its own (Admitted stays the data plane's, as OpenShift's router admits a
+    /// Route whose Service is missing): False while a backend with weight has no Service port.
+    pub const RESOLVED_REFS: &str = "ResolvedRefs";
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
     pub const GATEWAY_API_NOT_INSTALLED: &str = "GatewayAPINotInstalled";
     pub const GATEWAY_NOT_FOUND: &str = "GatewayNotFound";

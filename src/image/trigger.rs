@@ -151,6 +151,34 @@ pub fn deployment_config(
     out
 }
 
+/// What OpenShift does to a DeploymentConfig it creates: every ImageChange trigger's
+/// `lastTriggeredImage` cleared, so one exported from a cluster (its image and
+/// `lastTriggeredImage` naming that cluster's registry) waits for its ImageStream here instead of
+/// rolling the exported image out. cutover has no create hook: the shell asks this of a
+/// DeploymentConfig it has never written a status for, before anything else.
+pub fn exported(dc: &DeploymentConfig) -> TriggeredImages {
+    let last_triggered = dc
+        .spec
+        .triggers
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.type_ == TRIGGER_IMAGE_CHANGE)
+        .filter_map(|(i, t)| Some((i, t.image_change_params.as_ref()?)))
+        .filter(|(_, p)| {
+            p.last_triggered_image
+                .as_deref()
+                .is_some_and(|l| !l.is_empty())
+        })
+        .map(|(i, _)| (i, String::new()))
+        .collect();
+    TriggeredImages {
+        containers: Vec::new(),
+        last_triggered,
+    }
+}
+
 /// The JSON patch that writes `images` into `dc`: each change guarded by a test of what it
 /// addresses (the container's name at that index, the trigger's tag), so a DeploymentConfig
 /// edited since it was read is refused rather than written wrongly.
@@ -188,6 +216,17 @@ pub fn json_patch(dc: &DeploymentConfig, images: &TriggeredImages) -> Vec<Value>
         };
         let path = format!("/spec/triggers/{index}/imageChangeParams");
         ops.push(json!({"op": "test", "path": format!("{path}/from/name"), "value": from}));
+        // Clearing an exported image: only the one read (never one written since).
+        if image.is_empty()
+            && let Some(last) = triggers
+                .get(*index)
+                .and_then(|t| t.image_change_params.as_ref())
+                .and_then(|p| p.last_triggered_image.as_deref())
+        {
+            ops.push(
+                json!({"op": "test", "path": format!("{path}/lastTriggeredImage"), "value": last}),
+            );
+        }
         ops.push(
             json!({"op": "add", "path": format!("{path}/lastTriggeredImage"), "value": image}),
         );
@@ -353,5 +392,41 @@ mod tests {
         );
         let got = deployment_config(&d, &Cache(vec![other]), Firing::Automatic);
         assert_eq!(got.last_triggered, [(0, "r/base@sha256:cc".to_string())]);
+    }
+
+    /// An exported DeploymentConfig's images are another cluster's: every trigger's
+    /// `lastTriggeredImage` is cleared (each write guarded by the value read), so it waits for
+    /// its stream here; the containers keep what they say until the trigger resolves.
+    #[test]
+    fn an_exported_deployment_config_forgets_the_images_it_was_exported_with() {
+        let exported_image = "image-registry.openshift-image-registry.svc:5000/ns/app@sha256:aa";
+        let d = dc(json!([
+            trigger(true, "app:v1", Some(exported_image)),
+            {"type": "ConfigChange"},
+            trigger(false, "app:v2", Some(exported_image)),
+            trigger(true, "app:v3", None),
+        ]));
+        let cleared = exported(&d);
+        assert_eq!(
+            cleared.last_triggered,
+            [(0, String::new()), (2, String::new())]
+        );
+        assert!(cleared.containers.is_empty());
+        let ops = json_patch(&d, &cleared);
+        assert_eq!(
+            ops[..3],
+            [
+                json!({"op": "test", "path": "/spec/triggers/0/imageChangeParams/from/name", "value": "app:v1"}),
+                json!({"op": "test", "path": "/spec/triggers/0/imageChangeParams/lastTriggeredImage", "value": exported_image}),
+                json!({"op": "add", "path": "/spec/triggers/0/imageChangeParams/lastTriggeredImage", "value": ""}),
+            ]
+        );
+        assert_eq!(ops.len(), 6);
+        let mut patched = serde_json::to_value(&d).expect("json");
+        let patch: json_patch::Patch = serde_json::from_value(json!(ops)).expect("patch");
+        json_patch::patch(&mut patched, &patch).expect("applies");
+        let d: DeploymentConfig = serde_json::from_value(patched).expect("dc");
+        assert!(exported(&d).is_empty(), "cleared once");
+        assert_eq!(unresolved(&d).len(), 3, "it waits for its streams");
     }
 }

@@ -1,6 +1,8 @@
 //! A Route's backends: who gets what share of the traffic, and which Service port serves it.
 
-use k8s_openapi::api::core::v1::Service;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -44,8 +46,11 @@ pub(super) struct Resolved {
     pub refs: Vec<Value>,
     /// Each backend's (name, weight, serving), whose shares the status reports.
     pub weights: Vec<(String, i32, bool)>,
-    /// Why backends with a weight get no traffic (said in Admitted).
+    /// Why backends with a weight get no traffic (said in ResolvedRefs).
     pub problems: Vec<String>,
+    /// The name of the Service port each backend is reached on, when it has one: the section of
+    /// the Service a re-encrypt BackendTLSPolicy applies to.
+    pub port_names: BTreeMap<String, String>,
 }
 
 /// Resolves each backend to a Service port. A missing Service with weight 0 is no problem: it
@@ -62,10 +67,15 @@ pub(super) fn resolve(
         refs: Vec::new(),
         weights: Vec::new(),
         problems: Vec::new(),
+        port_names: BTreeMap::new(),
     };
     for b in backends(route) {
         let service = services.iter().find(|s| s.name_any() == b.name);
-        let port = service.and_then(|s| service_port(s, target));
+        let service_port = service.and_then(|s| target_port(s, target));
+        if let Some(name) = service_port.and_then(|p| p.name.clone()) {
+            resolved.port_names.insert(b.name.clone(), name);
+        }
+        let port = service_port.map(|p| p.port);
         let serving = port.is_some() && !without_endpoints.contains(&b.name.as_str());
         match (service, port) {
             (_, Some(port)) => resolved.refs.push(json!({
@@ -90,15 +100,17 @@ pub(super) fn resolve(
 
 /// The Service port for the Route's `port.targetPort`: a port whose targetPort or port matches
 /// a number, or whose name (or named targetPort) matches a name; without one, the first port.
-pub(super) fn service_port(service: &Service, target: Option<&IntOrString>) -> Option<i32> {
+pub(super) fn target_port<'s>(
+    service: &'s Service,
+    target: Option<&IntOrString>,
+) -> Option<&'s ServicePort> {
     let ports = service.spec.as_ref()?.ports.as_ref()?;
     match target {
-        None => ports.first().map(|p| p.port),
+        None => ports.first(),
         Some(IntOrString::Int(n)) => ports
             .iter()
             .find(|p| p.target_port.as_ref() == Some(&IntOrString::Int(*n)))
-            .or_else(|| ports.iter().find(|p| p.port == *n))
-            .map(|p| p.port),
+            .or_else(|| ports.iter().find(|p| p.port == *n)),
         Some(IntOrString::String(name)) => ports
             .iter()
             .find(|p| p.name.as_deref() == Some(name.as_str()))
@@ -106,7 +118,6 @@ pub(super) fn service_port(service: &Service, target: Option<&IntOrString>) -> O
                 ports
                     .iter()
                     .find(|p| p.target_port.as_ref() == Some(&IntOrString::String(name.clone())))
-            })
-            .map(|p| p.port),
+            }),
     }
 }

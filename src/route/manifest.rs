@@ -178,7 +178,12 @@ pub fn destination_ca(route: &Route, pem: &str) -> Value {
 /// The BackendTLSPolicy making the data plane speak TLS to `service`, verifying
 /// `<service>.<namespace>.svc` (as OpenShift's router does for re-encrypt) against the Route's
 /// destination CA, or the system's trust store without one.
-pub fn backend_tls_policy(route: &Route, service: &str, with_ca: bool) -> Value {
+pub fn backend_tls_policy(
+    route: &Route,
+    service: &str,
+    port_name: Option<&str>,
+    with_ca: bool,
+) -> Value {
     let ns = route.namespace().unwrap_or_default();
     let mut object = metadata(
         route,
@@ -193,10 +198,12 @@ pub fn backend_tls_policy(route: &Route, service: &str, with_ca: bool) -> Value 
     } else {
         validation["wellKnownCACertificates"] = json!("System");
     }
-    object["spec"] = json!({
-        "targetRefs": [{"group": "", "kind": "Service", "name": service}],
-        "validation": validation,
-    });
+    // The port the Route targets, not every port of the Service (an unnamed port is its only one).
+    let mut target = json!({"group": "", "kind": "Service", "name": service});
+    if let Some(section) = port_name {
+        target["sectionName"] = json!(section);
+    }
+    object["spec"] = json!({"targetRefs": [target], "validation": validation});
     object
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::api::conditions::route as reason;
 use crate::api::route::{Route, RouteIngressCondition};
 
-use super::admission::{admission, condition};
+use super::admission::admission;
 use super::attach::Attachment;
 use super::backends::Resolved;
 use super::gateway::Gateway;
@@ -112,6 +112,7 @@ impl Admitted<'_> {
             objects.push(manifest::backend_tls_policy(
                 self.route,
                 service,
+                self.resolved.port_names.get(service).map(String::as_str),
                 ca.is_some(),
             ));
         }
@@ -202,25 +203,27 @@ impl Admitted<'_> {
         rule
     }
 
-    /// Admitted (a missing backend, else what the Gateway reported on `applied`), and what is
-    /// not realised.
+    /// Admitted (what the Gateway reported on `applied`), backends not found, and what is not
+    /// realised. As OpenShift's router, a missing Service does not refuse the Route: its share
+    /// goes to the backends there, and with none left the route answers 503.
     pub fn conditions(&self, applied: Option<&Value>) -> Vec<RouteIngressCondition> {
-        let problems = &self.resolved.problems;
-        let admitted = if !problems.is_empty() {
-            condition(
-                "False",
-                reason::BACKEND_NOT_FOUND,
-                format!("{}; those backends receive no traffic", problems.join("; ")),
-            )
-        } else {
-            admission(
-                &self.attachment.parents,
-                applied,
-                &self.route.namespace().unwrap_or_default(),
-                self.attachment.note.clone(),
-            )
-        };
+        let admitted = admission(
+            &self.attachment.parents,
+            applied,
+            &self.route.namespace().unwrap_or_default(),
+            self.attachment.note.clone(),
+        );
         let mut conditions = vec![admitted];
+        let problems = &self.resolved.problems;
+        if !problems.is_empty() {
+            conditions.push(RouteIngressCondition {
+                type_: reason::RESOLVED_REFS.into(),
+                status: "False".into(),
+                reason: reason::BACKEND_NOT_FOUND.into(),
+                message: format!("{}; those backends receive no traffic", problems.join("; ")),
+                last_transition_time: None,
+            });
+        }
         let ignored = self.ignored();
         if !ignored.is_empty() {
             conditions.push(RouteIngressCondition {

@@ -223,7 +223,8 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
     assert_eq!(weights[0].0, "ab-example-b");
     let status = route_status(&ns, "ab-example").await.expect("status");
     assert_eq!(status["ingress"][0]["conditions"][0]["reason"], "Pending");
-    // Given weight again, the missing Service is reported (not Admitted); B still serves.
+    // Given weight again, the missing Service is reported on a condition of its own; the Route
+    // stays admitted as on OpenShift's router (the Gateway's word), and B still serves.
     let (ok, _, err) = dc_plugin(
         &ns.name,
         &[
@@ -238,10 +239,20 @@ async fn a_b_moves_from_ninety_ten_to_all_b_and_a_missing_service_is_reported() 
     assert!(ok, "{err}");
     let status = eventually("BackendNotFound", MINUTE, || async {
         let s = route_status(&ns, "ab-example").await?;
-        (s["ingress"][0]["conditions"][0]["reason"] == "BackendNotFound").then_some(s)
+        (s["ingress"][0]["conditions"][1]["reason"] == "BackendNotFound").then_some(s)
     })
     .await;
-    assert_eq!(status["ingress"][0]["conditions"][0]["status"], "False");
+    let conditions = &status["ingress"][0]["conditions"];
+    assert_eq!(
+        (&conditions[1]["type"], &conditions[1]["status"]),
+        (&json!("ResolvedRefs"), &json!("False"))
+    );
+    assert_eq!(
+        conditions[1]["message"],
+        "service \"ab-example-a\" not found; those backends receive no traffic"
+    );
+    assert_eq!(conditions[0]["type"], "Admitted");
+    assert_ne!(conditions[0]["status"], "False", "not refused for it");
     assert_eq!(
         backend_weights(&ns, "ab-example").await.expect("route"),
         [("ab-example-b".to_string(), 50, 8080)]

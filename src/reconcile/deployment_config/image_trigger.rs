@@ -29,7 +29,16 @@ pub async fn write(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
     } else {
         trigger::Firing::Automatic
     };
-    let images = trigger::deployment_config(dc, &ctx.image_streams, firing);
+    // Never given a status: created since cutover last looked, as OpenShift would clear it.
+    let exported = match dc.status {
+        None => trigger::exported(dc),
+        Some(_) => trigger::TriggeredImages::default(),
+    };
+    let images = if exported.is_empty() {
+        trigger::deployment_config(dc, &ctx.image_streams, firing)
+    } else {
+        exported
+    };
     if images.is_empty() {
         return Ok(false);
     }

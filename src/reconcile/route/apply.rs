@@ -137,7 +137,13 @@ async fn write_host(
 ) -> Result<()> {
     let api: Api<Route> =
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
-    let patch = json!({"metadata": {"resourceVersion": resource_version}, "spec": {"host": host}});
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": resource_version,
+            "annotations": {keys::HOST_GENERATED_ANNOTATION: "true"}
+        },
+        "spec": {"host": host}
+    });
     let params = PatchParams {
         field_manager: Some(keys::ROUTE_HOST_FIELD_MANAGER.into()),
         ..Default::default()

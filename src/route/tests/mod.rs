@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use super::backends::service_port;
+use super::backends::target_port;
 use super::*;
 use crate::api::conditions::route as reason;
 use crate::api::route::{

@@ -218,3 +218,33 @@ fn passthrough_becomes_a_tls_route_on_the_passthrough_listener() {
         json!(["shop.example.com"])
     );
 }
+
+/// Re-encrypt's TLS is for the port the Route targets: a Service that also serves plain HTTP on
+/// another port keeps it plain (the policy names the port as its section).
+#[test]
+fn reencrypt_applies_to_the_targeted_port_alone() {
+    let a = service(
+        "a",
+        json!([{"name": "http", "port": 8080}, {"name": "https", "port": 8443}]),
+    );
+    let r = hosted(RouteSpec {
+        to: target("a", None),
+        port: Some(RoutePort {
+            target_port: IntOrString::String("https".into()),
+        }),
+        tls: Some(TlsConfig {
+            termination: "reencrypt".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let p = plan(&inputs(&r, vec![&a]));
+    assert_eq!(
+        p.objects()[0]["spec"]["targetRefs"],
+        json!([{"group": "", "kind": "Service", "name": "a", "sectionName": "https"}])
+    );
+    assert_eq!(
+        p.objects()[1]["spec"]["rules"][0]["backendRefs"][0]["port"],
+        8443
+    );
+}

@@ -235,7 +235,9 @@ async fn a_generated_host_is_written_guarded_by_the_resource_version_read() {
     );
     assert_eq!(
         host.body,
-        json!({"metadata": {"resourceVersion": "41"}, "spec": {"host": "shop-ns.example.com"}})
+        json!({"metadata": {"resourceVersion": "41",
+                            "annotations": {"openshift.io/host.generated": "true"}},
+               "spec": {"host": "shop-ns.example.com"}})
     );
 }
 
