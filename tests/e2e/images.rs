@@ -702,3 +702,64 @@ async fn the_plugin_imports_tags_and_describes_streams_as_oc_does() {
     );
     ns.cleanup().await;
 }
+
+/// A DeploymentConfig exported from an OpenShift cluster names that cluster's registry in its
+/// container and in its trigger's `lastTriggeredImage`. As OpenShift does on create, cutover
+/// forgets the latter: the DeploymentConfig waits for its ImageStream (its container keeps the
+/// exported name meanwhile) instead of rolling the exported image out, and its first revision
+/// runs what the stream's tag resolves to: one revision, no ImagePullBackOff before it.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn an_exported_deployment_config_waits_for_its_stream() {
+    let ns = TestNamespace::new("images-exported").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let _operator = Operator::start(&ns.name);
+    let elsewhere = format!(
+        "image-registry.openshift-image-registry.svc:5000/shop/app@sha256:{}",
+        "4e".repeat(32)
+    );
+    let exported = DC
+        .replace(r#"image: " ""#, &format!("image: {elsewhere}"))
+        .replace(
+            "          name: app:v1\n",
+            &format!("          name: app:v1\n        lastTriggeredImage: {elsewhere}\n"),
+        );
+    let (ok, out) = apply(&ns.name, &exported).await;
+    assert!(ok, "{out}");
+
+    assert!(
+        waiting_for_image(&ns)
+            .await
+            .contains("ImageStreamTag app:v1")
+    );
+    let waiting = dc(&ns).await;
+    let params = waiting.spec.triggers.as_deref().unwrap_or_default()[1]
+        .image_change_params
+        .clone()
+        .expect("params");
+    assert_eq!(
+        params.last_triggered_image.as_deref().unwrap_or_default(),
+        "",
+        "the exported image forgotten"
+    );
+    assert_eq!(image_of(&ns).await.as_deref(), Some(elsewhere.as_str()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(dc(&ns).await.status.expect("status").latest_version, 0);
+
+    let pushed = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
+    apply_stream(&ns, &registry, false).await;
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    assert_eq!(image_of(&ns).await.as_deref(), Some(pushed.as_str()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        dc(&ns).await.status.expect("status").latest_version,
+        1,
+        "one revision, with the stream's image"
+    );
+    ns.cleanup().await;
+}
