@@ -25,6 +25,11 @@ fn helm(args: &[&str]) -> String {
 
 /// The objects `helm template` renders with these `--set` values, Helm's own labels removed.
 fn render(set: &[&str]) -> Vec<Value> {
+    render_with(set, &[])
+}
+
+/// The same, with more arguments for `helm template`.
+fn render_with(set: &[&str], more: &[&str]) -> Vec<Value> {
     let chart = chart();
     let mut args = vec![
         "template",
@@ -36,11 +41,15 @@ fn render(set: &[&str]) -> Vec<Value> {
     for s in set {
         args.extend(["--set", s]);
     }
+    args.extend(more);
     let text = helm(&args);
     let mut docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rendered YAML");
     docs.retain(|d| !d.is_null());
     for d in &mut docs {
-        if let Some(labels) = d["metadata"]["labels"].as_object_mut() {
+        if let Some(labels) = d
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
             for helm_label in [
                 "helm.sh/chart",
                 "app.kubernetes.io/managed-by",
@@ -106,6 +115,36 @@ fn default_values_render_exactly_the_plain_manifests() {
     for (r, m) in rendered.iter().zip(&manifests) {
         assert_eq!(r, m, "{} differs between the chart and deploy/", key(m));
     }
+}
+
+/// Where the cluster serves MutatingAdmissionPolicy v1, the chart adds exactly the image lookup
+/// policies of deploy/30-image-lookup.yaml; `imageLookup=false` leaves them out.
+#[test]
+#[ignore = "needs helm: make test"]
+fn the_image_lookup_policies_render_where_the_cluster_serves_them() {
+    let served = [
+        "--api-versions",
+        "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy",
+    ];
+    let lookup = |docs: Vec<Value>| -> Vec<Value> {
+        let mut docs: Vec<Value> = docs
+            .into_iter()
+            .filter(|d| {
+                d["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("MutatingAdmissionPolicy"))
+            })
+            .collect();
+        docs.sort_by_key(key);
+        docs
+    };
+    let mut plain_policies = plain("30-image-lookup.yaml");
+    plain_policies.retain(|d| !d.is_null());
+    plain_policies.sort_by_key(key);
+    assert_eq!(plain_policies.len(), 6);
+    assert_eq!(lookup(render_with(&[], &served)), plain_policies);
+    assert!(lookup(render_with(&["imageLookup=false"], &served)).is_empty());
+    assert!(lookup(render(&[])).is_empty(), "not served: not rendered");
 }
 
 #[test]

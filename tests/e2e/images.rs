@@ -763,3 +763,104 @@ async fn an_exported_deployment_config_waits_for_its_stream() {
     );
     ns.cleanup().await;
 }
+
+/// `lookupPolicy.local`: in a namespace whose ImageStream `app` looks up locally, `image: app:v1`
+/// becomes what the stream's tag serves, by the API server itself (deploy/30-image-lookup.yaml):
+/// in a Deployment's pod template as it is written, and in the pods of a DeploymentConfig, whose
+/// template keeps the short name. Other names, and a stream that does not look up locally, are
+/// left alone.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn short_names_resolve_through_a_stream_that_looks_up_locally() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    let ns = TestNamespace::new("images-lookup").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let _operator = Operator::start(&ns.name);
+    let pushed = format!(
+        "{}@{}",
+        registry.image("team/app"),
+        registry.push("team/app:v1", "one").await
+    );
+    let local =
+        image_stream(&registry.image("team/app:v1"), false).replace("local: false", "local: true");
+    let (ok, out) = apply(&ns.name, &local).await;
+    assert!(ok, "{out}");
+    let remote = image_stream(&registry.image("team/app:v1"), false)
+        .replace("name: app\n", "name: remote\n");
+    let (ok, out) = apply(&ns.name, &remote).await;
+    assert!(ok, "{out}");
+    eventually("both streams imported", MINUTE, || async {
+        let streams = ns.api::<ImageStream>();
+        for name in ["app", "remote"] {
+            let s = streams.get(name).await.ok()?;
+            s.status_tag("v1")?.items.first()?;
+        }
+        Some(())
+    })
+    .await;
+
+    let workloads = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plain}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: plain}}
+  template:
+    metadata: {labels: {app: plain}}
+    spec:
+      containers:
+        - {name: app, image: "app:v1"}
+        - {name: other, image: "remote:v1"}
+        - {name: sidecar, image: "busybox:1"}
+---
+apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - {name: app, image: "app:v1"}
+"#;
+    let (ok, out) = apply(&ns.name, workloads).await;
+    assert!(ok, "{out}");
+    let deployment = ns
+        .api::<Deployment>()
+        .get("plain")
+        .await
+        .expect("Deployment");
+    let images: Vec<String> = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|s| s.containers.into_iter().filter_map(|c| c.image).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        images,
+        [pushed.clone(), "remote:v1".into(), "busybox:1".into()]
+    );
+
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    assert_eq!(
+        image_of(&ns).await.as_deref(),
+        Some("app:v1"),
+        "the template as written"
+    );
+    let pods = ns
+        .api::<Pod>()
+        .list(&kube::api::ListParams::default().labels("deploymentconfig=web"))
+        .await
+        .expect("pods");
+    let images: Vec<Option<String>> = pods
+        .items
+        .into_iter()
+        .filter_map(|p| p.spec)
+        .map(|s| s.containers.into_iter().next().and_then(|c| c.image))
+        .collect();
+    assert_eq!(images, [Some(pushed)]);
+    ns.cleanup().await;
+}
