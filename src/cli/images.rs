@@ -75,6 +75,26 @@ pub fn parse_destination(dest: &str, namespace: &str) -> Result<(String, String,
     }
 }
 
+/// `--alias` as `oc tag` allows it: no import flags with it, and only within one stream of the
+/// current namespace (an alias across streams would follow a tag the destination cannot track).
+pub fn check_alias(
+    source: &Source,
+    namespace: &str,
+    destinations: &[(String, String, String)],
+    import_flags: bool,
+) -> Result<(), String> {
+    if import_flags {
+        return Err("cannot set a Docker image tag as an alias and also set import flags".into());
+    }
+    let cross = destinations
+        .iter()
+        .any(|(ns, stream, _)| ns != namespace || *stream != source.stream);
+    if cross {
+        return Err("cannot set alias across different Image Streams".into());
+    }
+    Ok(())
+}
+
 /// The `from` a destination tag gets, and how the message names it. Without `alias`, a tag
 /// copies what its source points at now (`stream@digest`), as `oc tag` does; with it, the
 /// destination follows the source tag. `source_stream` is the source's stream, when it names one.
@@ -379,5 +399,33 @@ mod tests {
             Some(Err("tag v1 failed: gone (NotFound)".into()))
         );
         assert_eq!(import_outcome(&s, "v1", 4), None, "still running");
+    }
+
+    #[test]
+    fn an_alias_stays_within_its_stream_as_oc_tag_says() {
+        let source = parse_source("app:v1").expect("source");
+        let dest = |d: &str| parse_destination(d, "shop").expect("destination");
+        assert_eq!(
+            check_alias(&source, "shop", &[dest("app:stable")], false),
+            Ok(())
+        );
+        let across = "cannot set alias across different Image Streams".to_string();
+        assert_eq!(
+            check_alias(
+                &source,
+                "shop",
+                &[dest("app:stable"), dest("web:v1")],
+                false
+            ),
+            Err(across.clone())
+        );
+        assert_eq!(
+            check_alias(&source, "shop", &[dest("other/app:v1")], false),
+            Err(across)
+        );
+        assert_eq!(
+            check_alias(&source, "shop", &[dest("app:stable")], true),
+            Err("cannot set a Docker image tag as an alias and also set import flags".into())
+        );
     }
 }

@@ -64,6 +64,15 @@ pub async fn tag(
     options: TagOptions,
 ) -> Result<String, CliError> {
     let source = images::parse_source(source).map_err(CliError::User)?;
+    let destinations = destinations
+        .iter()
+        .map(|d| images::parse_destination(d, ns))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::User)?;
+    if options.alias {
+        let import_flags = options.scheduled || options.insecure;
+        images::check_alias(&source, ns, &destinations, import_flags).map_err(CliError::User)?;
+    }
     let source_stream = if source.stream.is_empty() || options.alias {
         None
     } else {
@@ -73,8 +82,7 @@ pub async fn tag(
     let (from, shown) =
         images::tag_from(&source, options.alias, source_stream.as_ref()).map_err(CliError::User)?;
     let mut out = String::new();
-    for dest in destinations {
-        let (dest_ns, stream, tag) = images::parse_destination(dest, ns).map_err(CliError::User)?;
+    for (dest_ns, stream, tag) in destinations {
         write_tag(client, &dest_ns, &stream, &tag, &from, options).await?;
         let named = format!("{stream}:{tag}");
         out.push_str(&images::tag_message(
