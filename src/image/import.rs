@@ -320,12 +320,19 @@ fn add_event(status: &mut ImageStreamStatus, tag: &str, event: TagEvent) -> bool
         }
     };
     let list = &mut status.tags[index];
+    // As OpenShift collapses them: the same reference or the same image as the newest item is
+    // that item brought up to date, not a second one (the same digest under a new repository
+    // name is one image).
     let changed = match list.items.first_mut() {
         Some(newest)
             if newest.docker_image_reference == event.docker_image_reference
-                && newest.image == event.image =>
+                || newest.image == event.image && !event.image.is_empty() =>
         {
-            let moved = newest.generation != event.generation;
+            let moved = newest.docker_image_reference != event.docker_image_reference
+                || newest.image != event.image
+                || newest.generation != event.generation;
+            newest.docker_image_reference = event.docker_image_reference;
+            newest.image = event.image;
             newest.generation = event.generation;
             moved
         }

@@ -303,3 +303,39 @@ fn a_failure_replaces_the_condition_and_keeps_the_history() {
     );
     assert!(plan(&again, never, now(), INTERVAL).imports.len() == 1);
 }
+
+/// The same digest imported under another repository name (a tag re-pointed at a mirror) is the
+/// newest item brought up to date, not a second history item, as OpenShift collapses them.
+#[test]
+fn the_same_image_under_a_new_reference_is_one_history_item() {
+    let s = stream(
+        4,
+        json!([docker("v1", "mirror.test/app:v1", false)]),
+        json!({"dockerImageRepository": "", "tags": [imported("v1", &format!("r.test/app@{}", digest(0xaa)), 1)]}),
+    );
+    let import = Import {
+        tag: "v1".into(),
+        from: "mirror.test/app:v1".into(),
+        insecure: false,
+    };
+    let status = record(
+        &s,
+        &[(
+            import,
+            Outcome::Imported {
+                digest: digest(0xaa),
+            },
+        )],
+        &NO_STREAMS,
+        now(),
+    );
+    let v1 = &status.tags[0];
+    assert_eq!(v1.items.len(), 1);
+    assert_eq!(
+        (
+            v1.items[0].docker_image_reference.clone(),
+            v1.items[0].generation
+        ),
+        (format!("mirror.test/app@{}", digest(0xaa)), 4)
+    );
+}
