@@ -10,8 +10,10 @@ export KUBECONFIG="${KUBECONFIG:-$root/.cluster/kubeconfig}"
 "$kubectl" apply --server-side --force-conflicts -f "$root/crds/" >/dev/null
 "$kubectl" apply --server-side --force-conflicts -f "$root/deploy/00-namespace.yaml" -f "$root/deploy/10-rbac.yaml" >/dev/null
 "$kubectl" wait --for=condition=Established --timeout=60s -f "$root/crds/" >/dev/null
-# ImageStreams' lookupPolicy.local (MutatingAdmissionPolicy: the local cluster serves it).
-"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/30-image-lookup.yaml" >/dev/null
+# ImageStreams' lookupPolicy.local and server-owned tag generations (MutatingAdmissionPolicies:
+# the local cluster serves them).
+"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/30-image-lookup.yaml" \
+  -f "$root/deploy/31-tag-generations.yaml" >/dev/null
 
 token=$("$kubectl" -n cutover-system create token cutover --duration=48h)
 server=$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')

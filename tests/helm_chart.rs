@@ -117,8 +117,8 @@ fn default_values_render_exactly_the_plain_manifests() {
     }
 }
 
-/// Where the cluster serves MutatingAdmissionPolicy v1, the chart adds exactly the image lookup
-/// policies of deploy/30-image-lookup.yaml; `imageLookup=false` leaves them out.
+/// Where the cluster serves MutatingAdmissionPolicy v1, the chart adds exactly the policies of
+/// deploy/30-image-lookup.yaml and deploy/31-tag-generations.yaml; the values leave them out.
 #[test]
 #[ignore = "needs helm: make test"]
 fn the_image_lookup_policies_render_where_the_cluster_serves_them() {
@@ -138,12 +138,19 @@ fn the_image_lookup_policies_render_where_the_cluster_serves_them() {
         docs.sort_by_key(key);
         docs
     };
-    let mut plain_policies = plain("30-image-lookup.yaml");
-    plain_policies.retain(|d| !d.is_null());
+    let mut plain_policies: Vec<Value> = plain("30-image-lookup.yaml")
+        .into_iter()
+        .chain(plain("31-tag-generations.yaml"))
+        .filter(|d| !d.is_null())
+        .collect();
     plain_policies.sort_by_key(key);
-    assert_eq!(plain_policies.len(), 6);
+    assert_eq!(plain_policies.len(), 8);
     assert_eq!(lookup(render_with(&[], &served)), plain_policies);
-    assert!(lookup(render_with(&["imageLookup=false"], &served)).is_empty());
+    let without = lookup(render_with(
+        &["imageLookup=false", "tagGenerations=false"],
+        &served,
+    ));
+    assert!(without.is_empty());
     assert!(lookup(render(&[])).is_empty(), "not served: not rendered");
 }
 

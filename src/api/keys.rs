@@ -112,6 +112,10 @@ pub const IMAGE_TRIGGER_FIELD_MANAGER: &str = "cutover-image-trigger";
 pub const TAG_IMAGES_FIELD_MANAGER: &str = "cutover-tag-images";
 /// The field manager of a generated `spec.host` on a Route (GitOps tools can leave it alone).
 pub const ROUTE_HOST_FIELD_MANAGER: &str = "cutover-route-host";
+/// Set on every ImageStream by the `cutover-tag-generations` MutatingAdmissionPolicy
+/// (`deploy/31-tag-generations.yaml`): its spec tags' generations are the server's, as on
+/// OpenShift, so each tag is imported by its own.
+pub const TAG_GENERATIONS_ANNOTATION: &str = "cutover.io/tag-generations";
 /// OpenShift's mark of a Route whose `spec.host` was generated (migration tools drop such a
 /// host so that the next cluster generates its own).
 pub const HOST_GENERATED_ANNOTATION: &str = "openshift.io/host.generated";

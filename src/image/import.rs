@@ -2,8 +2,9 @@
 //! status that records what came back (`record`), as OpenShift's import controller and its
 //! ImageStreamImport endpoint do. The registry calls are the shell's (`reconcile::image_import`).
 //!
-//! A tag is imported when it is new or the stream's spec changed since its last import (the
-//! stream's `metadata.generation` is newer than the one recorded on the tag's newest item or its
+//! A tag is imported when it is new or changed since its last import (its generation, the
+//! server's where `deploy/31-tag-generations.yaml` is installed, else the stream's
+//! `metadata.generation`, is newer than the one recorded on the tag's newest item or its
 //! ImportSuccess condition), every `interval` when `importPolicy.scheduled`, and after a failure
 //! with backoff. Only that last part and the schedule live in memory (`TagClock`): OpenShift's
 //! scheduler keeps its schedule in memory too, and a restart only moves the next import.
@@ -79,10 +80,37 @@ pub fn importable(stream: &ImageStream) -> impl Iterator<Item = &TagReference> {
     })
 }
 
-/// The generation a tag's import must be recorded at to count as current.
+/// The generation a tag's import must be recorded at to count as current: the tag's own where
+/// the server owns tag generations (it moves only when the tag changes, as on OpenShift), else
+/// the stream's (any spec change imports every tag again: a generation as written, exported
+/// from another cluster say, cannot be trusted to move).
 pub fn wanted_generation(stream: &ImageStream, tag: &TagReference) -> i64 {
     let stream_generation = stream.metadata.generation.unwrap_or(1);
-    tag.generation.unwrap_or(0).max(stream_generation)
+    let own = tag.generation.filter(|g| *g > 0);
+    match own {
+        Some(own) if server_owned_generations(stream) => own,
+        own => own.unwrap_or(0).max(stream_generation),
+    }
+}
+
+/// The generation that asks for a tag's re-import: 0, as `oc import-image` writes it, where the
+/// server owns tag generations (it makes it the stream's next); else one past the stream's, a
+/// spec change either way.
+pub fn reimport_generation(stream: &ImageStream) -> i64 {
+    if server_owned_generations(stream) {
+        0
+    } else {
+        stream.metadata.generation.unwrap_or(0) + 1
+    }
+}
+
+/// Whether the API server set the stream's tag generations (`TAG_GENERATIONS_ANNOTATION`).
+fn server_owned_generations(stream: &ImageStream) -> bool {
+    use kube::ResourceExt;
+    stream
+        .annotations()
+        .get(crate::api::keys::TAG_GENERATIONS_ANNOTATION)
+        .is_some_and(|v| v == "server")
 }
 
 /// The newest generation an import of `tag` was recorded at, succeeded or failed.

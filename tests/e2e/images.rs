@@ -864,3 +864,100 @@ spec:
     assert_eq!(images, [Some(pushed)]);
     ns.cleanup().await;
 }
+
+/// Tag generations are the server's, as on OpenShift (deploy/31-tag-generations.yaml): an
+/// exported stream's generations are replaced when it is created, adding a tag imports that tag
+/// alone (a tag whose registry tag moved meanwhile keeps its image, and the DeploymentConfig
+/// following it does not roll out), `import-image` asks for a re-import with generation 0 and
+/// returns the new digest, and re-pointing a tag imports it.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn each_tag_is_imported_by_its_own_generation() {
+    let ns = TestNamespace::new("images-generations").await;
+    let registry = Registry::start(&ns.name).await;
+    create_pull_secret(&ns, &registry).await;
+    let _operator = Operator::start(&ns.name);
+    let repo = registry.image("team/app");
+    let one = registry.push("team/app:v1", "one").await;
+    let two = registry.push("team/app:v2", "two").await;
+    let exported = image_stream(&registry.image("team/app:v1"), false)
+        .replace("generation: null", "generation: 7");
+    let (ok, out) = apply(&ns.name, &exported).await;
+    assert!(ok, "{out}");
+    let (ok, out) = apply(&ns.name, DC).await;
+    assert!(ok, "{out}");
+    wait_phase(&ns, "web-1", "Complete", MINUTE).await;
+    let streams = ns.api::<ImageStream>();
+    let stream = streams.get("app").await.expect("stream");
+    let spec_generation = |s: &ImageStream, tag: &str| {
+        s.spec
+            .tags
+            .iter()
+            .flatten()
+            .find(|t| t.name == tag)
+            .and_then(|t| t.generation)
+    };
+    assert_eq!(
+        spec_generation(&stream, "v1"),
+        Some(1),
+        "the export's 7 replaced"
+    );
+    assert_eq!(tag_v1(&ns).await.0, [format!("{repo}@{one}")]);
+
+    // The registry's v1 moves; adding tag v2 imports v2 alone.
+    let three = registry.push("team/app:v1", "three").await;
+    let (ok, _, err) =
+        dc_plugin(&ns.name, &["tag", &registry.image("team/app:v2"), "app:v2"]).await;
+    assert!(ok, "{err}");
+    eventually("v2 imported", MINUTE, || async {
+        let s = streams.get("app").await.ok()?;
+        (s.status_tag("v2")?.items.first()?.image == two).then_some(())
+    })
+    .await;
+    let stream = streams.get("app").await.expect("stream");
+    assert_eq!(
+        (
+            spec_generation(&stream, "v1"),
+            spec_generation(&stream, "v2")
+        ),
+        (Some(1), stream.metadata.generation)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        tag_v1(&ns).await.0,
+        [format!("{repo}@{one}")],
+        "v1 not imported again"
+    );
+    assert_eq!(dc(&ns).await.status.expect("status").latest_version, 1);
+
+    // import-image asks for v1 again and answers with what it imported.
+    let (ok, out, err) = dc_plugin(&ns.name, &["import-image", "app:v1"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("  * {repo}@{three}\n")), "{out}");
+    assert_eq!(
+        tag_v1(&ns).await.0,
+        [format!("{repo}@{three}"), format!("{repo}@{one}")]
+    );
+    wait_phase(&ns, "web-2", "Complete", MINUTE).await;
+
+    // Re-pointed at the registry's v2: imported at once.
+    let patch = json!([{"op": "replace", "path": "/spec/tags/0/from/name", "value": registry.image("team/app:v2")}]);
+    let (ok, _, err) = kubectl(&[
+        "patch",
+        "is",
+        "app",
+        "-n",
+        &ns.name,
+        "--type=json",
+        "-p",
+        &patch.to_string(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    eventually("v1 re-pointed and imported", MINUTE, || async {
+        let (images, _) = tag_v1(&ns).await;
+        (images.first() == Some(&format!("{repo}@{two}"))).then_some(())
+    })
+    .await;
+    ns.cleanup().await;
+}

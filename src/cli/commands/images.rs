@@ -121,14 +121,11 @@ pub async fn import_image(
             };
             write_tag(client, ns, name, tag, &from, options).await?
         }
-        // The tag's generation moved past the stream's: the spec changed, so the operator
-        // imports the tag again (OpenShift's way to ask for a re-import).
+        // A new generation of the tag asks for its re-import.
         ImportPlan::Again { index, .. } => {
             let generation = stream
                 .as_ref()
-                .and_then(|s| s.metadata.generation)
-                .unwrap_or(0)
-                + 1;
+                .map_or(0, crate::image::import::reimport_generation);
             let path = format!("/spec/tags/{index}");
             let patch: json_patch::Patch = serde_json::from_value(json!([
                 {"op": "test", "path": format!("{path}/name"), "value": tag},

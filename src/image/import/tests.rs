@@ -339,3 +339,60 @@ fn the_same_image_under_a_new_reference_is_one_history_item() {
         (format!("mirror.test/app@{}", digest(0xaa)), 4)
     );
 }
+
+/// Where the server owns tag generations (the annotation its admission policy sets), each tag
+/// is imported by its own: a tag added at generation 5 is imported alone, the others stay as
+/// imported; without it the same stream imports every tag again. A re-import is asked for with
+/// generation 0 there, one past the stream's elsewhere.
+#[test]
+fn tags_are_imported_by_their_own_generation_where_the_server_owns_them() {
+    let tags = json!([
+        {"name": "v1", "from": {"kind": "DockerImage", "name": "r.test/app:v1"}, "generation": 2},
+        {"name": "v2", "from": {"kind": "DockerImage", "name": "r.test/app:v2"}, "generation": 5}]);
+    let status =
+        json!({"dockerImageRepository": "", "tags": [imported("v1", "r.test/app@sha256:aa", 2)]});
+    let mut s = stream(5, tags, status);
+    let imported_tags = |s: &ImageStream| -> Vec<String> {
+        plan(s, never, now(), INTERVAL)
+            .imports
+            .into_iter()
+            .map(|i| i.tag)
+            .collect()
+    };
+    assert_eq!(
+        imported_tags(&s),
+        ["v1", "v2"],
+        "generations as written: all"
+    );
+    assert_eq!(reimport_generation(&s), 6);
+    s.metadata.annotations = Some(
+        [(
+            crate::api::keys::TAG_GENERATIONS_ANNOTATION.to_string(),
+            "server".to_string(),
+        )]
+        .into(),
+    );
+    assert_eq!(imported_tags(&s), ["v2"], "the server's: the new tag alone");
+    assert_eq!(reimport_generation(&s), 0);
+    let status = record(
+        &s,
+        &[(
+            Import {
+                tag: "v2".into(),
+                from: "r.test/app:v2".into(),
+                insecure: false,
+            },
+            Outcome::Imported {
+                digest: digest(0xbb),
+            },
+        )],
+        &NO_STREAMS,
+        now(),
+    );
+    let generations: Vec<(String, i64)> = status
+        .tags
+        .iter()
+        .map(|t| (t.tag.clone(), t.items[0].generation))
+        .collect();
+    assert_eq!(generations, [("v1".to_string(), 2), ("v2".into(), 5)]);
+}
