@@ -58,9 +58,10 @@ pub struct EffectiveStrategy {
 /// the annotation `cutover.io/pod-replacement-policy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PodReplacement {
-    /// As soon as its ReplicaSet lets the pod it replaces go, as OpenShift's deployer and the
-    /// Deployment controller do (the default): maxSurge bounds the replicas the revisions ask
-    /// for, and rollouts wait neither for old pods to be deleted nor for them to stop.
+    /// Once the pod it replaces is terminating, as its ReplicaSet's status shows (OpenShift's
+    /// deployer waits for that status too; the default): maxSurge bounds the replicas the
+    /// revisions ask for and the pods not terminating, and rollouts do not wait for old pods to
+    /// stop.
     #[default]
     TerminationStarted,
     /// Once the pod it replaces is gone: every pod that exists, terminating ones included, counts

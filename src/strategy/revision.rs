@@ -141,11 +141,6 @@ impl Revision {
     }
 
     /// Available pods that count toward the availability bound (never more than wanted).
-    /// Read from the cluster (it has a creation time), not the revision a pass is about to create.
-    pub fn exists(&self) -> bool {
-        self.created.is_some()
-    }
-
     pub fn counted_available(&self) -> i32 {
         self.available.min(self.spec_replicas).max(0)
     }

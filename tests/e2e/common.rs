@@ -370,11 +370,13 @@ pub async fn patch_spec(ns: &TestNamespace, name: &str, spec: serde_json::Value)
 }
 
 /// What a watch on the pods of a DeploymentConfig saw over a whole rollout: the most pods that
-/// existed at once (terminating ones included), the fewest that were Ready, and whether a pod of
+/// existed at once (terminating ones included), the most that were not terminating (what
+/// maxSurge bounds under the default policy), the fewest that were Ready, and whether a pod of
 /// revision `new` ever existed while one of an older revision did.
 #[derive(Debug, Default, Clone)]
 pub struct PodWatch {
     pub max_pods: usize,
+    pub max_running: usize,
     pub min_ready: usize,
     pub overlap: bool,
     pub events: usize,
@@ -386,6 +388,7 @@ pub struct PodWatch {
     /// The pods when `max_pods` and when `min_ready` were seen, and every change with the time
     /// it was seen, for a failure to explain itself.
     pub at_max_pods: String,
+    pub at_max_running: String,
     pub at_min_ready: String,
     pub timeline: Vec<String>,
 }
@@ -491,6 +494,13 @@ impl PodWatcher {
                             seen.max_pods = pods.len();
                             seen.at_max_pods = describe_pods(pods.iter().map(|p| p.as_ref()));
                         }
+                        // The watch sees the pods' writes in the order the API server made them,
+                        // so this is the most there were at any instant.
+                        let running = pods.iter().filter(|p| is_running(p)).count();
+                        if running > seen.max_running {
+                            seen.max_running = running;
+                            seen.at_max_running = describe_pods(pods.iter().map(|p| p.as_ref()));
+                        }
                         if ready < seen.min_ready {
                             seen.min_ready = ready;
                             seen.at_min_ready = describe_pods(pods.iter().map(|p| p.as_ref()));
@@ -511,6 +521,13 @@ impl PodWatcher {
         let _ = self.stop.send(());
         self.handle.await.expect("pod watch task")
     }
+}
+
+/// A pod that is not terminating and not finished: what counts toward maxSurge under the
+/// default pod replacement policy (and what a ReplicaSet's status.replicas counts).
+pub fn is_running(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
 }
 
 pub fn is_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {

@@ -398,8 +398,8 @@ async fn the_seed_script_reaches_half_way_then_completes() {
             .position(|l| *l == line)
             .unwrap_or_else(|| panic!("{line:?} not in {lines:#?}"))
     };
-    // The scale-down makes room for the scale-up of the same pass: 4 replicas, 1 surge, 1
-    // unavailable: web-1 to 3 and web-2 to 2 at once.
+    // 4 replicas, 1 surge, 1 unavailable: web-2 to 1 and web-1 to 3, then web-2 to 2 once
+    // web-1's status shows the pod it let go.
     assert!(at("--> Scaling older deployment web-1 down to 3") < at("--> Scaling web-2 up to 2"));
     assert!(at("--> Scaling web-2 up to 2") < at("--> Reached 50% (currently 50%)"));
     assert!(at("--> Reached 50% (currently 50%)") < at("Halfway there"));

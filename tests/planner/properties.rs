@@ -258,7 +258,14 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
             // Pods already asked for count as there from the start: a rollback of an earlier
             // rollout (the active revision up, the others down at once, as OpenShift does) may
             // still be bringing them while this rollout's pre hook runs.
-            pods: w.committed_pods(s.termination_complete),
+            // (And those of the second it started in: not yet this rollout's doing.)
+            pods: w
+                .committed_pods(s.termination_complete)
+                .max(if s.termination_complete {
+                    w.peak_pods
+                } else {
+                    w.peak_running
+                }),
             spec: w.spec_total(),
             // Pods already on their way out (their ReplicaSet wants fewer, as after a rollback
             // to nothing when no revision ever completed) are not this rollout's to protect.
@@ -292,12 +299,13 @@ fn check(w: &World, s: &Scenario, start: &mut Option<RolloutStart>, last_latest:
     } else if st.pods > 0 || old_pods > 0 {
         let fp = fenceposts(desired, &s.surge, &s.unavailable, 0).expect("valid");
         // The surge bound holds for every pod under TerminationComplete, for the pods not
-        // terminating by default (TerminationStarted), and for the replicas asked for always.
+        // terminating by default (TerminationStarted), and for the replicas asked for always;
+        // for the pods at every instant of the second, whichever controller acted first.
         let cap = fp.max_total.max(st.pods);
         let counted = if s.termination_complete {
-            w.total_pods()
+            w.peak_pods
         } else {
-            w.running_pods()
+            w.peak_running
         };
         assert!(counted <= cap, "surge bound: {counted} pods > {cap}");
         assert!(

@@ -2,7 +2,9 @@
 //! with the invariants of docs/architecture.md checked after every step.
 
 use crate::sim::{Readiness, World, dc, template};
-use cutover::api::{DeploymentConfigSpec, DeploymentStrategy, RollingDeploymentStrategyParams};
+use cutover::api::{
+    DeploymentConfigSpec, DeploymentStrategy, IntOrPercent, RollingDeploymentStrategyParams,
+};
 use cutover::strategy::Action;
 
 fn spec(replicas: i32) -> DeploymentConfigSpec {
@@ -69,8 +71,9 @@ fn rolling_update_keeps_surge_and_availability_bounds() {
     w.edit(|s| s.template = template("app:2"));
     let (mut max_pods, mut min_available) = (0, i32::MAX);
     let done = w.run_until(120, complete(2), |w| {
-        // By default terminating pods do not count toward maxSurge (as for a Deployment).
-        max_pods = max_pods.max(w.running_pods());
+        // By default terminating pods do not count toward maxSurge; those not terminating do, at
+        // every instant, whichever ReplicaSet's controller acts first.
+        max_pods = max_pods.max(w.peak_running);
         min_available = min_available.min(w.available_pods());
     });
     assert!(done, "revision 2 completes");
@@ -107,36 +110,91 @@ fn a_new_revision_is_created_at_its_first_step() {
     assert_eq!(w.phase(2).as_deref(), Some("Running"));
 }
 
-/// The replicas a pass scales an old revision down by are room for the new one in the same
-/// pass (written after the scale-down), not a round trip later.
+/// A scale-down gives room to the new revision only once the old revision's status shows the
+/// pods it let go (issue 29): until its ReplicaSet controller has marked them terminating, they
+/// may still run next to the new pods. The scale-up of the same pass uses only what the status
+/// already gave back.
 #[test]
-fn a_scale_down_makes_room_for_the_scale_up_of_the_same_pass() {
+fn a_scale_up_waits_for_the_old_revisions_status_to_show_the_scale_down() {
     let mut w = World::new(dc(spec(10)));
     assert!(w.run_until(60, complete(1), |_| {}));
     w.edit(|s| s.template = template("app:2"));
+    // Created at 3 (surge 3), web-1 down to 8 (2 unavailable).
     w.reconcile();
     // The cluster alone, until the new pods are available (and the controller has said so).
     for _ in 0..5 {
         w.tick_only();
     }
     assert_eq!(w.available_pods(), 11);
+    let scales = |d: &cutover::strategy::Decision| -> Vec<(String, i32)> {
+        d.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Update(u) => Some((u.name.clone(), u.scale?.to)),
+                _ => None,
+            })
+            .collect()
+    };
+    // 11 available, 8 needed: 3 old go. web-1's status shows the 2 it let go before, so web-2
+    // grows by those (8 + 3 + 2 = 13), not by the 3 this pass lets go.
     let d = w.reconcile();
-    let scales: Vec<(String, i32)> = d
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Update(u) => Some((u.name.clone(), u.scale?.to)),
-            _ => None,
-        })
-        .collect();
-    // 3 new pods available, 8 old: 11 available, 8 needed, so 3 old go and 13 - 5 is room.
-    assert_eq!(scales, [("web-1".into(), 5), ("web-2".into(), 8)]);
+    assert_eq!(scales(&d), [("web-1".into(), 5), ("web-2".into(), 5)]);
+    assert!(scales(&w.reconcile()).is_empty(), "web-1 still reports 8");
+    // Its controller marks 3 pods deleted and says so: now they are room.
+    w.tick_only();
+    assert_eq!(scales(&w.reconcile()), [("web-2".into(), 8)]);
+}
+
+/// Issue 29: with `maxSurge: 0`, never more pods that are not terminating than replicas, at any
+/// instant: the new revision's pods may be created before the old one's controller marks the
+/// pods it let go as deleted, so they are not room until its status says so. Also with a slow
+/// ReplicaSet controller and slow terminations.
+#[test]
+fn max_surge_zero_never_runs_more_pods_than_replicas() {
+    for (lag, termination) in [(0, 1), (1, 1), (0, 5), (2, 3)] {
+        let mut w = World::new(dc(DeploymentConfigSpec {
+            strategy: DeploymentStrategy {
+                rolling_params: Some(RollingDeploymentStrategyParams {
+                    max_surge: Some(IntOrPercent::Int(0)),
+                    max_unavailable: Some(IntOrPercent::percent(10)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..spec(4)
+        }));
+        w.replica_set_lag = lag;
+        w.termination_seconds = termination;
+        assert!(w.run_until(60, complete(1), |_| {}));
+        w.edit(|s| s.template = template("app:2"));
+        let (mut most, mut fewest_available) = (0, i32::MAX);
+        let mut at_most = String::new();
+        let done = w.run_until(120, complete(2), |w| {
+            if w.peak_running > most {
+                most = w.peak_running;
+                at_most = format!("{:?}", (w.now, w.spec_of(1), w.spec_of(2)));
+            }
+            fewest_available = fewest_available.min(w.available_pods());
+        });
+        assert!(
+            done,
+            "lag {lag}, termination {termination}: revision 2 completes"
+        );
+        assert!(
+            most <= 4,
+            "lag {lag}, termination {termination}: {most} pods not terminating at {at_most}"
+        );
+        assert!(
+            fewest_available >= 3,
+            "lag {lag}, termination {termination}: {fewest_available} available"
+        );
+    }
 }
 
 /// With pods that take 10 s to stop and a ReplicaSet controller 1 s behind: by default
-/// (`TerminationStarted`) maxSurge bounds the replicas asked for, as the Deployment controller
-/// does; `TerminationComplete` counts every pod that exists, terminating or not yet deleted, so
-/// the bound holds for the pods themselves, and takes longer.
+/// (`TerminationStarted`) maxSurge bounds the replicas asked for and the pods not terminating;
+/// `TerminationComplete` counts every pod that exists, terminating or not yet deleted, so the
+/// bound holds for all the pods, and takes longer.
 #[test]
 fn the_pod_replacement_policy_decides_what_counts_toward_surge() {
     let rollout = |policy: Option<&str>| {
@@ -155,9 +213,10 @@ fn the_pod_replacement_policy_decides_what_counts_toward_surge() {
         assert!(w.run_until(60, complete(1), |_| {}));
         w.edit(|s| s.template = template("app:2"));
         let started = w.now;
-        let (mut max_pods, mut max_spec, mut min_available) = (0, 0, i32::MAX);
+        let (mut max_pods, mut max_running, mut max_spec, mut min_available) = (0, 0, 0, i32::MAX);
         let done = w.run_until(300, complete(2), |w| {
-            max_pods = max_pods.max(w.total_pods());
+            max_pods = max_pods.max(w.peak_pods);
+            max_running = max_running.max(w.peak_running);
             max_spec = max_spec.max(w.spec_total());
             min_available = min_available.min(w.available_pods());
         });
@@ -167,15 +226,19 @@ fn the_pod_replacement_policy_decides_what_counts_toward_surge() {
             "{policy:?}: saw {min_available} available"
         );
         let took = (w.now - started).get_seconds();
-        (max_pods, max_spec, took)
+        (max_pods, max_running, max_spec, took)
     };
-    let (pods, spec, complete_took) = rollout(Some("TerminationComplete"));
+    let (pods, _, spec, complete_took) = rollout(Some("TerminationComplete"));
     assert!(pods <= 13, "every pod within the bound: saw {pods}");
     assert!(spec <= 13);
 
-    let (pods, spec, started_took) = rollout(None);
+    let (pods, running, spec, started_took) = rollout(None);
     assert_eq!(rollout(Some("TerminationStarted")).0, pods, "the default");
     assert!(spec <= 13, "replicas within the bound: saw {spec}");
+    assert!(
+        running <= 13,
+        "pods not terminating within the bound: saw {running}"
+    );
     assert!(pods > 13, "terminating pods are not waited for: saw {pods}");
     assert!(
         started_took < complete_took,

@@ -61,7 +61,12 @@ impl Run {
         if rolling_out && self.ended.is_none() {
             let seen = Extremes {
                 fewest_available: world.available_pods_wanted(),
-                most_pods: world.running_pods().max(world.spec_total()),
+                // The pods not terminating at any instant of the second, whichever ReplicaSet's
+                // controller acted first.
+                most_pods: world
+                    .running_pods()
+                    .max(world.peak_running)
+                    .max(world.spec_total()),
             };
             self.extremes = Some(self.extremes.map_or(seen, |e| Extremes {
                 fewest_available: e.fewest_available.min(seen.fewest_available),

@@ -164,10 +164,16 @@ pub enum Readiness {
 
 impl World {
     /// The ReplicaSet controller and the pods: one second of the world.
+    ///
+    /// Within the second, each ReplicaSet's controller acts on its own and pods finish
+    /// terminating on their own, in no order anything may count on: the peaks kept are those of
+    /// the worst order, every pod created before any is marked deleted or goes.
     pub(super) fn tick_cluster(&mut self) {
         let now = self.now;
         let termination = SignedDuration::from_secs(self.termination_seconds);
         let lag = SignedDuration::from_secs(self.replica_set_lag);
+        let mut created = 0;
+        let (pods_before, running_before) = (self.total_pods(), self.running_pods());
         for rs in &mut self.rss {
             rs.pods.retain(|p| p.gone_at.is_none_or(|t| t > now));
             if now < rs.changed_at + lag {
@@ -196,6 +202,7 @@ impl World {
                         ready_at,
                         gone_at: None,
                     });
+                    created += 1;
                 }
             } else if live > rs.spec {
                 // Like the ReplicaSet controller: not-ready pods go first, then those ready for
@@ -218,5 +225,7 @@ impl World {
             }
             rs.observed_generation = rs.generation;
         }
+        self.peak_pods = pods_before + created;
+        self.peak_running = running_before + created;
     }
 }

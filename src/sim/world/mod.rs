@@ -67,6 +67,10 @@ pub struct World {
     pub ready_after: i64,
     /// The operator's `--deployer-image`.
     pub deployer_image: String,
+    /// The most pods (terminating included) and the most pods not terminating at any instant of
+    /// the last second the cluster moved (`tick_cluster`).
+    pub peak_pods: i32,
+    pub peak_running: i32,
 }
 
 pub fn template(image: &str) -> PodTemplate {
@@ -109,6 +113,8 @@ impl World {
             hook_seconds: 2,
             ready_after: 2,
             deployer_image: "registry.example/cutover:test".into(),
+            peak_pods: 0,
+            peak_running: 0,
         }
     }
 

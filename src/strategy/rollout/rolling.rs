@@ -4,10 +4,12 @@
 //! on the ReplicaSets and pods brings the next pass. Unlike OpenShift's deployer (which trusted
 //! the old revision's spec count), the availability of every revision's pods counts toward
 //! `maxUnavailable`, so that bound holds as a guarantee (docs/architecture.md). `maxSurge` bounds
-//! the replicas the revisions ask for, as OpenShift and the Deployment controller do; the
-//! annotation `cutover.io/pod-replacement-policy: TerminationComplete` counts existing pods
-//! (terminating ones included) too, for quotas that count terminating pods, at the price of
-//! waiting for old pods to stop.
+//! the replicas the revisions ask for and their pods that are not terminating: as OpenShift's
+//! deployer waits for an old controller's status to show a scale-down before it scales up, the
+//! replicas an old revision lets go are room only once its status says so. The annotation
+//! `cutover.io/pod-replacement-policy: TerminationComplete` counts existing pods (terminating
+//! ones included) too, for quotas that count terminating pods, at the price of waiting for old
+//! pods to stop.
 //!
 //! `cutover deploy --until` stops at `0%` before any scaling, and at `N%` once N% of the new
 //! pods are available; the scale-up never goes beyond that point in such a run.
@@ -102,19 +104,16 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         Err(e) => return Step::Fail(e.to_string()),
     };
 
-    // Scale up within the surge bound. This needs only the ReplicaSets' specs and the pods, so
-    // it does not wait for their controller to report: like the Deployment controller, the new
-    // revision grows as soon as old replicas are let go.
+    // Scale up within the surge bound, before this pass scales anything down: what a scale-down
+    // lets go is room only once the old revision's status shows it (`surge_count`), since until
+    // its controller marks the pods deleted they may run next to new ones. So the room is what
+    // the old revisions' status already gave back, never the spec this pass writes.
     let old_spec = r.old_spec();
-    let grown = |r: &Rollout<'_>, to_spec: i32| {
-        let room = fp.max_total - r.surge_count();
-        if to_spec < target && room > 0 {
-            target.min(to_spec + room)
-        } else {
-            to_spec
-        }
-    };
-    let mut to_spec = grown(r, r.to.spec_replicas);
+    let mut to_spec = r.to.spec_replicas;
+    let room = fp.max_total - r.surge_count();
+    if to_spec < target && room > 0 && r.old_counts_known() {
+        to_spec = target.min(to_spec + room);
+    }
     r.scale_to(to_spec);
 
     // Scale down within the availability bound: unavailable old pods may go as long as the
@@ -138,15 +137,6 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
         r.scale_down_old((available - fp.min_available).max(0));
     }
 
-    // What the scale-down let go is room at once, not a round trip later: the shell writes this
-    // pass's scale-downs before its scale-up, and not the scale-up if they fail, so the bound
-    // holds at every write (the Deployment controller takes the same step in its next sync). Not
-    // for a revision this pass creates: its creation goes first, and a refused creation must
-    // leave the old revisions as they were.
-    if r.to.exists() {
-        to_spec = grown(r, to_spec);
-        r.scale_to(to_spec);
-    }
     if r.progressed() {
         return Step::Wait(r.update_period_requeue());
     }
@@ -162,6 +152,12 @@ pub(super) fn step(r: &mut Rollout<'_>) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::keys;
+    use crate::api::{DeploymentStrategy, RollingDeploymentStrategyParams};
+    use crate::strategy::{Action, Revision};
+    use jiff::Timestamp;
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use serde_json::json;
 
     fn fp(desired: i32, surge: &str, unavailable: &str, old: i32) -> (i32, i32, i32) {
         let parse = |s: &str| match s.parse::<i32>() {
@@ -195,5 +191,84 @@ mod tests {
     fn integers_are_taken_as_is() {
         assert_eq!(fp(10, "2", "3", 10), (2, 3, 7));
         assert_eq!(fp(2, "5", "5", 2), (5, 5, 0));
+    }
+
+    /// Revision `version` of `web` as its ReplicaSet reads: asking for `spec` replicas (at
+    /// `generation`), its controller's status (`replicas`, all available, of `observed`).
+    fn revision(
+        version: i64,
+        spec: i32,
+        replicas: i32,
+        generation: i64,
+        observed: i64,
+    ) -> Revision {
+        let rs: ReplicaSet = serde_json::from_value(json!({
+            "metadata": {
+                "name": format!("web-{version}"),
+                "generation": generation,
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+                "annotations": {
+                    keys::LATEST_VERSION_ANNOTATION: version.to_string(),
+                    keys::DESIRED_REPLICAS_ANNOTATION: "4",
+                    keys::PHASE_ANNOTATION: if version == 1 { "Complete" } else { "Running" },
+                },
+            },
+            "spec": {"replicas": spec},
+            "status": {
+                "replicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "observedGeneration": observed,
+            },
+        }))
+        .expect("a ReplicaSet");
+        Revision::from_replica_set(&rs, replicas).expect("a revision")
+    }
+
+    /// One Rolling pass (4 replicas, maxSurge 0, maxUnavailable 10%: issue 29's) from web-1 to
+    /// web-2; the replicas it scales each to.
+    fn pass(old: &Revision, new: &Revision) -> Vec<(String, i32)> {
+        let strategy = DeploymentStrategy {
+            rolling_params: Some(RollingDeploymentStrategyParams {
+                max_surge: Some(IntOrPercent::Int(0)),
+                max_unavailable: Some(IntOrPercent::percent(10)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .effective()
+        .expect("valid");
+        let now: Timestamp = "2026-01-01T00:01:00Z".parse().expect("a time");
+        let mut r = Rollout::new(new, vec![old], &strategy, "ns", now);
+        step(&mut r);
+        r.into_actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Update(u) => Some((u.name, u.scale?.to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Issue 29: the pass that scales the old revision down does not scale the new one up into
+    /// the room it makes: the old pod may run until its controller marks it deleted.
+    #[test]
+    fn a_scale_down_is_no_room_in_its_own_pass() {
+        let scales = pass(&revision(1, 4, 4, 1, 1), &revision(2, 0, 0, 1, 1));
+        assert_eq!(scales, [("web-1".to_string(), 3)]);
+    }
+
+    /// Nor in the passes after it, while the old revision's status still counts the pod (its
+    /// controller reports the pods it had before it deleted one), or its controller has not seen
+    /// the scale-down yet (its status may be of a larger spec).
+    #[test]
+    fn a_scale_down_is_room_once_the_status_shows_it() {
+        let new = revision(2, 0, 0, 1, 1);
+        assert_eq!(pass(&revision(1, 3, 4, 2, 2), &new), []);
+        assert_eq!(pass(&revision(1, 3, 3, 2, 1), &new), []);
+        assert_eq!(
+            pass(&revision(1, 3, 3, 2, 2), &new),
+            [("web-2".to_string(), 1)]
+        );
     }
 }

@@ -182,15 +182,19 @@ impl<'a> Rollout<'a> {
         self.old.iter().map(|o| o.pods).sum()
     }
 
-    /// What counts toward maxSurge, per revision: by default (`TerminationStarted`) the replicas
-    /// it asks for, as the Deployment controller does — a pod stops counting once its ReplicaSet
-    /// lets it go; under `TerminationComplete` the pods it has if more (pods on their way out,
-    /// terminating or not yet deleted).
-    /// Counted with the replicas this pass has planned so far.
+    /// What counts toward maxSurge, per revision, with the replicas this pass has planned so far:
+    /// by default (`TerminationStarted`) its pods that are not terminating, that is the replicas
+    /// it asks for or, if more, the pods its controller last reported (`status.replicas`). A pod
+    /// its ReplicaSet lets go runs on until that controller marks it deleted, and each
+    /// ReplicaSet's controller acts on its own, so a new pod could start first (issue 29). Under
+    /// `TerminationComplete` also the pods it has (terminating or not yet deleted).
     pub fn surge_count(&self) -> i32 {
-        let counted = |replicas: i32, r: &Revision| match self.strategy.pod_replacement {
-            PodReplacement::TerminationComplete => replicas.max(r.pods),
-            PodReplacement::TerminationStarted => replicas,
+        let counted = |replicas: i32, r: &Revision| {
+            let running = replicas.max(r.replicas);
+            match self.strategy.pod_replacement {
+                PodReplacement::TerminationComplete => running.max(r.pods),
+                PodReplacement::TerminationStarted => running,
+            }
         };
         let to = counted(self.to_replicas.unwrap_or(self.to.spec_replicas), self.to);
         to + self
@@ -198,6 +202,13 @@ impl<'a> Rollout<'a> {
             .iter()
             .map(|o| counted(self.planned(o), o))
             .sum::<i32>()
+    }
+
+    /// Whether what the old revisions report bounds their pods: each one's controller has seen
+    /// its latest spec. Before that its status may be of a larger spec, with pods it has not yet
+    /// let go.
+    pub fn old_counts_known(&self) -> bool {
+        self.old.iter().all(|o| o.settled)
     }
 
     /// Whether an older revision completed (OpenShift's `from`).
