@@ -306,6 +306,11 @@ fn followed_event(
         .split_once(separator)
         .unwrap_or((own_name, &from.name));
     let own = namespace == own_namespace && source_stream == own_name;
+    // Another stream's image is copied when the tag changes, not as that stream moves (as on
+    // OpenShift, which tracks only tags of the same stream).
+    if !own && observed_generation(stream, &tag.name) >= wanted_generation(stream, tag) {
+        return None;
+    }
     let other;
     let histories: &[NamedTagEventList] = if own {
         &status.tags

@@ -396,3 +396,37 @@ fn tags_are_imported_by_their_own_generation_where_the_server_owns_them() {
         .collect();
     assert_eq!(generations, [("v1".to_string(), 2), ("v2".into(), 5)]);
 }
+
+/// A tag that follows another stream's tag copies its image when the tag changes, not each time
+/// that stream moves (OpenShift tracks only tags of the same stream).
+#[test]
+fn another_streams_image_is_copied_when_the_tag_changes_only() {
+    let base = |digest_byte: u8| {
+        crate::image::tests::stream(
+            "base",
+            "v1",
+            &[&format!("r.test/base@{}", digest(digest_byte))],
+        )
+    };
+    let following = |generation: i64, copied: u8| {
+        stream(
+            generation,
+            json!([{"name": "base", "from": {"kind": "ImageStreamTag", "name": "base:v1"}}]),
+            json!({"dockerImageRepository": "", "tags": [imported("base", &format!("r.test/base@{}", digest(copied)), 3)]}),
+        )
+    };
+    let copied = |s: &ImageStream, others: &crate::image::tests::Cache| {
+        record(s, &[], others, now()).tags[0].items[0].image.clone()
+    };
+    let moved = crate::image::tests::Cache(vec![base(0xbb)]);
+    assert_eq!(
+        copied(&following(3, 0xaa), &moved),
+        digest(0xaa),
+        "the source moved: kept"
+    );
+    assert_eq!(
+        copied(&following(4, 0xaa), &moved),
+        digest(0xbb),
+        "the spec changed: copied"
+    );
+}
