@@ -54,6 +54,9 @@ pub mod route {
     pub const NO_MATCHING_LISTENER: &str = "NoMatchingListener";
     pub const BACKEND_TLS_NOT_SUPPORTED: &str = "BackendTLSPolicyNotServed";
     pub const TLS_ROUTE_NOT_SERVED: &str = "TLSRouteNotServed";
+    /// OpenShift's router's: the Route's own certificate, key or CA certificates do not pass
+    /// its extended validation (its message, the data redacted).
+    pub const EXTENDED_VALIDATION_FAILED: &str = "ExtendedValidationFailed";
     /// An access-control annotation (ip_allowlist, ...) the data plane cannot enforce.
     pub const UNSUPPORTED_ACCESS_CONTROL: &str = "UnsupportedAccessControl";
     /// Admitted Unknown: the Gateway has not answered for the current generation yet.

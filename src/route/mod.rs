@@ -2,9 +2,10 @@
 //!
 //! `plan` climbs the rungs, in order: the Gateway API must be served, the parent Gateway named
 //! and found, the host known (named, or generated from `--route-domain`) and claimed (the oldest
-//! Route of a host holds it), the access controls realisable, and a listener there for the
-//! Route's termination; any rung that fails refuses the Route with OpenShift's reason and leaves
-//! nothing serving it. Past them: an HTTPRoute (a TLSRoute for passthrough) on exactly the
+//! Route of a host holds it), the Route's own TLS material valid (OpenShift's router's extended
+//! validation), the access controls realisable, and a listener there for the Route's
+//! termination; any rung that fails refuses the Route with OpenShift's reason and leaves nothing
+//! serving it. Past them: an HTTPRoute (a TLSRoute for passthrough) on exactly the
 //! listeners the termination allows, the redirect route, the certificate's Secret and
 //! ListenerSet, re-encrypt's BackendTLSPolicies. Admitted then reports what the Gateway made of
 //! the route.
@@ -21,7 +22,8 @@
 //! - `gateway` (listeners), `host` (generated hosts, claims), `options` (headers, annotations),
 //!   `manifest` (the objects' JSON), `backends` (weights, shares, Service ports), `sessions`
 //!   (sticky sessions of weighted Routes), `shift` (progressive traffic shifts), `mirror` (a
-//!   shift's request mirroring).
+//!   shift's request mirroring), `validation` (certificates, keys and CAs, as the router checks
+//!   them).
 
 mod actions;
 mod admission;
@@ -36,6 +38,7 @@ mod plan;
 mod realise;
 pub mod sessions;
 pub mod shift;
+mod validation;
 
 use crate::api::route::Route;
 

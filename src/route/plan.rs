@@ -22,6 +22,7 @@ use super::options::{self, Options};
 use super::realise::Admitted;
 use super::sessions;
 use super::shift::{self, ShiftDecision};
+use super::validation;
 use super::{Apis, GATEWAY_ANNOTATION, ROUTER_NAME, Refused, RouteKind, Termination, termination};
 
 /// How long a Route waits, at most, without an event (a safety net: what changes wakes it).
@@ -181,6 +182,9 @@ fn ladder<'r>(
         *generated_host = Some(host.name.clone());
     }
     let key = claimed(inputs, route, host)?;
+    // After the claim, as the router validates after its host index: a Route refused here
+    // still holds its host, as one refused for its access controls does.
+    let key_pair = validation::validate(route, inputs.now)?;
     let options = access_controls(route)?;
     let attachment = attach(route, gateway, &host.name, inputs.apis)?;
     Ok(Admitted {
@@ -189,6 +193,7 @@ fn ladder<'r>(
         gateway,
         host: &host.name,
         key,
+        key_pair,
         options,
         attachment,
         resolved,

@@ -14,6 +14,7 @@ use super::gateway::Gateway;
 use super::options::Options;
 use super::sessions::{Mechanism, Sessions};
 use super::shift::HeaderPin;
+use super::validation::KeyPair;
 use super::{Apis, RouteKind, Termination, manifest, mirror, termination};
 
 /// An admitted Route and what the rungs found for it.
@@ -24,6 +25,8 @@ pub(super) struct Admitted<'a> {
     /// The host served, and the key the Route claims (its hostnames).
     pub host: &'a str,
     pub key: String,
+    /// The Route's own certificate and key as validated (`None` without one of its own).
+    pub key_pair: Option<KeyPair>,
     pub options: Options,
     pub attachment: Attachment,
     pub resolved: &'a Resolved,
@@ -67,19 +70,20 @@ impl Admitted<'_> {
     }
 
     /// The Route's own certificate: its Secret (unless it names an external one) and the
-    /// ListenerSet serving it.
+    /// ListenerSet serving it. The Secret holds the certificate and key as the router serves
+    /// them: the certificate blocks alone, the key wherever it was given.
     fn certificate(&self) -> Vec<Value> {
         let (Some(secret), Some(tls)) = (&self.attachment.listener_set, &self.route.spec.tls)
         else {
             return Vec::new();
         };
         let mut objects = Vec::new();
-        if let (Some(certificate), None) = (&tls.certificate, &tls.external_certificate) {
+        if let (Some(pair), None) = (&self.key_pair, &tls.external_certificate) {
             objects.push(manifest::certificate_secret(
                 self.route,
-                certificate,
+                &pair.certificate,
                 tls.ca_certificate.as_deref(),
-                tls.key.as_deref().unwrap_or_default(),
+                &pair.key,
             ));
         }
         objects.push(manifest::listener_set(

@@ -64,9 +64,10 @@ fn names_not_cached_as_the_routes_own_are_checked_first_and_the_main_route_is_ap
         tls: tls("edge", Some("Redirect")),
         ..Default::default()
     };
+    let (_, certificate, key) = signed();
     if let Some(t) = spec.tls.as_mut() {
-        t.certificate = Some("CERT".into());
-        t.key = Some("KEY".into());
+        t.certificate = Some(certificate);
+        t.key = Some(key);
     }
     let r = hosted(spec);
     // Its ListenerSet is cached as its own; a Secret of that name is someone else's.

@@ -22,6 +22,7 @@ mod hosts;
 mod mirror;
 mod sessions;
 mod tls;
+mod validation;
 
 fn service(name: &str, ports: Value) -> Service {
     serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"ports": ports}}))
@@ -56,6 +57,26 @@ fn tls(termination: &str, insecure: Option<&str>) -> Option<TlsConfig> {
         insecure_edge_termination_policy: insecure.map(Into::into),
         ..Default::default()
     })
+}
+
+/// A certificate authority, and a certificate for `shop.example.com` it signs with its key, in
+/// PEM: (CA, certificate, key). The planner checks them as OpenShift's router does.
+fn signed() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Shop CA");
+    let ca = params.self_signed(&ca_key).expect("CA").pem();
+    let issuer = rcgen::Issuer::new(params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = rcgen::CertificateParams::new(vec!["shop.example.com".to_string()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("sign")
+        .pem();
+    (ca, certificate, key.serialize_pem())
 }
 
 /// infra/public: HTTP on 80, HTTPS on 443 for *.example.com, TLS passthrough on 8443.

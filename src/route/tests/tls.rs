@@ -64,17 +64,14 @@ fn a_tls_route_without_an_https_listener_for_its_host_is_refused_not_downgraded(
 #[test]
 fn a_routes_own_certificate_is_served_through_a_listener_set_when_the_gateway_allows() {
     let a = service("a", json!([{"port": 80}]));
+    let (ca, certificate, key) = signed();
     let r = hosted(RouteSpec {
         to: target("a", None),
         tls: Some(TlsConfig {
             termination: "edge".into(),
-            certificate: Some(
-                "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n".into(),
-            ),
-            key: Some("KEY".into()),
-            ca_certificate: Some(
-                "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----".into(),
-            ),
+            certificate: Some(certificate.clone()),
+            key: Some(key.clone()),
+            ca_certificate: Some(ca.trim_end().into()),
             ..Default::default()
         }),
         ..Default::default()
@@ -96,8 +93,12 @@ fn a_routes_own_certificate_is_served_through_a_listener_set_when_the_gateway_al
     .expect("base64");
     assert_eq!(
         String::from_utf8_lossy(&chain),
-        "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+        format!("{certificate}{ca}"),
         "the certificate, then its CA chain"
+    );
+    assert_eq!(
+        secret["data"]["tls.key"],
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &key)
     );
     let set = p.objects()[1];
     assert_eq!(
@@ -150,6 +151,7 @@ fn a_routes_own_certificate_is_served_through_a_listener_set_when_the_gateway_al
 
 #[test]
 fn reencrypt_verifies_each_backend_against_the_destination_ca_or_the_system_trust() {
+    let (ca, _, _) = signed();
     let a = service("a", json!([{"port": 8443}]));
     let b = service("b", json!([{"port": 8443}]));
     let mut r = hosted(RouteSpec {
@@ -157,7 +159,7 @@ fn reencrypt_verifies_each_backend_against_the_destination_ca_or_the_system_trus
         alternate_backends: Some(vec![target("b", Some(50))]),
         tls: Some(TlsConfig {
             termination: "reencrypt".into(),
-            destination_ca_certificate: Some("PEM".into()),
+            destination_ca_certificate: Some(ca.clone()),
             ..Default::default()
         }),
         ..Default::default()
@@ -172,7 +174,7 @@ fn reencrypt_verifies_each_backend_against_the_destination_ca_or_the_system_trus
             "HTTPRoute shop"
         ]
     );
-    assert_eq!(p.objects()[0]["data"], json!({"ca.crt": "PEM"}));
+    assert_eq!(p.objects()[0]["data"], json!({"ca.crt": ca}));
     assert_eq!(
         p.objects()[1]["spec"],
         json!({"targetRefs": [{"group": "", "kind": "Service", "name": "a"}],

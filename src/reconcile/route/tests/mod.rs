@@ -45,9 +45,14 @@ fn plain() -> Route {
     route(json!({"host": "shop.example.com", "to": {"kind": "Service", "name": "a"}}))
 }
 
-/// An edge Route with its own certificate (served through its ListenerSet).
+/// An edge Route with its own (self-signed) certificate, served through its ListenerSet.
 fn with_certificate(insecure: Option<&str>) -> Route {
-    let mut tls = json!({"termination": "edge", "certificate": "CERT", "key": "KEY"});
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = rcgen::CertificateParams::new(vec!["shop.example.com".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let mut tls = json!({"termination": "edge", "certificate": certificate.pem(), "key": key.serialize_pem()});
     if let Some(policy) = insecure {
         tls["insecureEdgeTerminationPolicy"] = json!(policy);
     }
