@@ -539,3 +539,63 @@ async fn a_gateway_outside_the_operators_scope_is_read_and_parents_the_route() {
     ns.cleanup().await;
     shared.cleanup().await;
 }
+
+/// Extended validation, as OpenShift's router: an edge Route whose key does not match its
+/// certificate is refused with the router's words, nothing is served for it (no HTTPRoute, no
+/// Secret); with the matching key it is realised.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_route_with_a_key_that_does_not_match_its_certificate_is_refused() {
+    let ns = TestNamespace::new("route-extval").await;
+    let _op = Operator::start(&ns.name);
+    let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public}\nspec:\n  gatewayClassName: none\n  listeners:\n  - {name: web, protocol: HTTP, port: 80}\n  - {name: websecure, protocol: HTTPS, port: 443, tls: {certificateRefs: [{name: wildcard}]}}\n";
+    let (ok, out) = apply(&ns.name, gw).await;
+    assert!(ok, "{out}");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let other = rcgen::KeyPair::generate().expect("another key");
+    let cert = rcgen::CertificateParams::new(vec!["shop.apps.test".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let indent = |s: &str| {
+        s.lines()
+            .map(|l| format!("      {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let route = |key: &rcgen::KeyPair| {
+        format!(
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: shop}}\nspec:\n  host: shop.apps.test\n  to: {{name: web}}\n  tls:\n    termination: edge\n    certificate: |\n{}\n    key: |\n{}\n",
+            indent(&cert.pem()),
+            indent(&key.serialize_pem())
+        )
+    };
+    let (ok, out) = apply(&ns.name, &route(&other)).await;
+    assert!(ok, "{out}");
+    let status = eventually("ExtendedValidationFailed", MINUTE, || async {
+        let s = route_status(&ns, "shop").await?;
+        (s["ingress"][0]["conditions"][0]["reason"] == "ExtendedValidationFailed").then_some(s)
+    })
+    .await;
+    let admitted = &status["ingress"][0]["conditions"][0];
+    assert_eq!(admitted["status"], "False");
+    assert_eq!(
+        admitted["message"],
+        "spec.tls.key: Invalid value: \"redacted key data\": tls: private key does not match public key"
+    );
+    assert!(
+        http_routes(&ns)
+            .get_opt("shop")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    let (ok, out) = apply(&ns.name, &route(&key)).await;
+    assert!(ok, "{out}");
+    eventually("realised with the matching key", MINUTE, || async {
+        http_routes(&ns).get_opt("shop").await.ok()?
+    })
+    .await;
+    ns.cleanup().await;
+}
