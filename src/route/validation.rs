@@ -29,6 +29,7 @@
 //! What passes is served as the router serves it: the certificate blocks alone, and the key the
 //! certificate goes with (from whichever field held it).
 
+mod der;
 mod keys;
 mod pem;
 mod x509;

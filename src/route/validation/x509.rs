@@ -7,7 +7,7 @@ use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 use x509_parser::signature_algorithm::SignatureAlgorithm;
 use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
-use super::keys::{INTEGER, sequence, strip_zeros};
+use super::der::{INTEGER, sequence, strip_zeros};
 use super::pem::Block;
 
 /// A parsed certificate and its DER.
