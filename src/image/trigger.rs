@@ -61,7 +61,8 @@ pub fn followed_streams(dc: &DeploymentConfig) -> Vec<(String, String)> {
         .collect()
 }
 
-fn image_triggers(
+/// Every ImageChange trigger's parameters, with its index in `spec.triggers`.
+fn image_change_params(
     dc: &DeploymentConfig,
 ) -> impl Iterator<Item = (usize, &crate::api::DeploymentTriggerImageChangeParams)> {
     dc.spec
@@ -72,12 +73,18 @@ fn image_triggers(
         .enumerate()
         .filter(|(_, t)| t.type_ == TRIGGER_IMAGE_CHANGE)
         .filter_map(|(i, t)| Some((i, t.image_change_params.as_ref()?)))
-        .filter(|(_, p)| {
-            p.from
-                .kind
-                .as_deref()
-                .is_none_or(|k| k.is_empty() || k == "ImageStreamTag")
-        })
+}
+
+/// Those that follow an ImageStreamTag (the only kind OpenShift's trigger controller resolves).
+fn image_triggers(
+    dc: &DeploymentConfig,
+) -> impl Iterator<Item = (usize, &crate::api::DeploymentTriggerImageChangeParams)> {
+    image_change_params(dc).filter(|(_, p)| {
+        p.from
+            .kind
+            .as_deref()
+            .is_none_or(|k| k.is_empty() || k == "ImageStreamTag")
+    })
 }
 
 /// Which ImageChange triggers write.
@@ -157,15 +164,7 @@ pub fn deployment_config(
 /// rolling the exported image out. cutover has no create hook: the shell asks this of a
 /// DeploymentConfig it has never written a status for, before anything else.
 pub fn exported(dc: &DeploymentConfig) -> TriggeredImages {
-    let last_triggered = dc
-        .spec
-        .triggers
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.type_ == TRIGGER_IMAGE_CHANGE)
-        .filter_map(|(i, t)| Some((i, t.image_change_params.as_ref()?)))
+    let last_triggered = image_change_params(dc)
         .filter(|(_, p)| {
             p.last_triggered_image
                 .as_deref()
