@@ -276,8 +276,8 @@ fn check_certificates(
 ) -> Result<(), String> {
     let certs = parse_certificates(blocks)?;
     signature_algorithms(&certs)?;
-    if let Some(roots) = roots {
-        verify(&certs[0], roots, now).map_err(|e| format!("error verifying certificate: {e}"))?;
+    if let (Some(roots), Some(first)) = (roots, certs.first()) {
+        verify(first, roots, now).map_err(|e| format!("error verifying certificate: {e}"))?;
     }
     Ok(())
 }
