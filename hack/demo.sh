@@ -92,28 +92,18 @@ YAML
 # with the imported one before anything rolls out.
 "$kubectl" apply --server-side --force-conflicts -n "$ns" -f "$root/examples/frontend.yaml"
 
-bar() { # bar <done> <total>
-  local done=$1 total=$2 width=30 filled
-  filled=$(( total > 0 ? done * width / total : width ))
-  printf '[%s%s]' "$(printf '%*s' "$filled" '' | tr ' ' '#')" "$(printf '%*s' $((width - filled)) '' | tr ' ' '-')"
-}
-
-# Waits until dc/frontend's revision <N> is available, drawing its progress.
+# Waits until dc/frontend has revision <N>, then follows its rollout with the plugin's own
+# `rollout status` (as `oc rollout status` draws it) until it is done.
 watch_rollout() {
-  local want_rev=$1 deadline=$(( $(date +%s) + 180 ))
-  while :; do
-    read -r rev want avail reason < <("$kubectl" get dc frontend -n "$ns" -o \
-      'jsonpath={.status.latestVersion} {.spec.replicas} {.status.availableReplicas} {.status.conditions[?(@.type=="Progressing")].reason}{"\n"}' 2>/dev/null || echo "0 0 0 -")
-    line="revision ${rev:-0}: $(bar "${avail:-0}" "${want:-0}") ${avail:-0}/${want:-0} pods available  ${reason:-}"
-    if [ -t 1 ]; then printf '\r%s\033[K' "$line"; else echo "$line"; fi
-    if [ "${rev:-0}" -ge "$want_rev" ] && [ "${reason:-}" = NewReplicationControllerAvailable ]; then break; fi
+  local want_rev=$1 deadline=$(( $(date +%s) + 180 )) rev
+  until rev="$("$kubectl" get dc frontend -n "$ns" -o 'jsonpath={.status.latestVersion}' 2>/dev/null)" \
+    && [ "${rev:-0}" -ge "$want_rev" ]; do
     if [ "$(date +%s)" -gt "$deadline" ]; then
-      echo; echo "dc/frontend did not roll out in time; see .cluster/logs/operator.log" >&2; exit 1
+      echo "dc/frontend has no revision $want_rev yet; see .cluster/logs/operator.log" >&2; exit 1
     fi
     sleep 0.5
   done
-  [ -t 1 ] && echo
-  return 0
+  PATH="$root/target/debug:$PATH" "$kubectl" dc -n "$ns" rollout status frontend --timeout 180
 }
 
 echo "waiting for dc/frontend to roll out (the first rollout waits for the import)..."
