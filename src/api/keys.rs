@@ -98,6 +98,14 @@ pub const TRAFFIC_SHIFT_ANNOTATION: &str = "cutover.io/traffic-shift";
 pub const SHIFT_REQUEST_PREFIX: &str = "cutover.io/request-shift-";
 pub const SHIFT_REQUESTS: [&str; 5] = ["promote", "promote-full", "pause", "resume", "abort"];
 
+/// Gateway annotation: `"true"` lets cutover add a listener of a Route's own per host, serving
+/// that Route's certificate, where the Gateway takes no ListenerSets (Traefik 3.6).
+pub const MANAGE_LISTENERS_ANNOTATION: &str = "cutover.io/manage-listeners";
+/// Prefix of the listeners cutover adds to such a Gateway: `cutover.<namespace>.<route>`.
+pub const ROUTE_LISTENER_PREFIX: &str = "cutover.";
+/// Finalizer of a Route with such a listener: the listener goes before the Route does.
+pub const ROUTE_LISTENER_FINALIZER: &str = "route.cutover.io/gateway-listener";
+
 /// Label on the Gateway API routes the operator generates: the Route they realise.
 pub const ROUTE_LABEL: &str = "cutover.io/route";
 
@@ -112,6 +120,9 @@ pub const IMAGE_TRIGGER_FIELD_MANAGER: &str = "cutover-image-trigger";
 pub const TAG_IMAGES_FIELD_MANAGER: &str = "cutover-tag-images";
 /// The field manager of a generated `spec.host` on a Route (GitOps tools can leave it alone).
 pub const ROUTE_HOST_FIELD_MANAGER: &str = "cutover-route-host";
+/// The field manager of a Route's listener on its Gateway: `cutover-listener-<route uid>`, one per
+/// Route, so that each owns its own list entry of `spec.listeners`.
+pub const ROUTE_LISTENER_FIELD_MANAGER: &str = "cutover-listener-";
 /// Set on every ImageStream by the `cutover-tag-generations` MutatingAdmissionPolicy
 /// (`deploy/31-tag-generations.yaml`): its spec tags' generations are the server's, as on
 /// OpenShift, so each tag is imported by its own.

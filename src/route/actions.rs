@@ -7,6 +7,9 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use crate::api::conditions::route as reason;
+use crate::api::keys::ROUTE_LISTENER_FINALIZER;
+
+use super::manifest::route_listener_name;
 
 use super::shift::ShiftDecision;
 use crate::api::route::Route;
@@ -36,6 +39,24 @@ pub enum RouteAction {
     Apply { object: Value, main: bool },
     /// Delete an object the Route owns and no longer needs (one already gone is fine).
     Delete { kind: String, name: String },
+    /// Add the Route's finalizer (`ROUTE_LISTENER_FINALIZER`), before its listener is added: the
+    /// listener is taken off the Gateway before the Route goes.
+    AddFinalizer,
+    /// Server-side apply of the Route's own listener onto Gateway `namespace/gateway`, forced,
+    /// under the Route's own field manager (so only that list entry is its).
+    ApplyListener {
+        namespace: String,
+        gateway: String,
+        apply: Value,
+    },
+    /// Take the Route's listener `name` off Gateway `namespace/gateway` (gone already is fine).
+    RemoveListener {
+        namespace: String,
+        gateway: String,
+        name: String,
+    },
+    /// Remove the Route's finalizer, once no Gateway holds a listener of its.
+    RemoveFinalizer,
     /// Write a generated host into `spec.host`, guarded by the resourceVersion read.
     WriteHost {
         host: String,
@@ -47,6 +68,24 @@ pub enum RouteAction {
         deployment_config: String,
         token: String,
     },
+}
+
+/// What realises an admitted Route: the objects its main route refers to (in order), its own
+/// listener on the Gateway, and the main route (nothing, for a Route that is refused).
+#[derive(Debug, Default)]
+pub(super) struct Wanted {
+    pub objects: Vec<Value>,
+    pub listener: Option<GatewayListener>,
+    pub main: Option<Value>,
+}
+
+/// A Route's own listener, on the Gateway `namespace/gateway`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct GatewayListener {
+    pub namespace: String,
+    pub gateway: String,
+    /// What the Route's field manager applies (`manifest::gateway_listener_apply`).
+    pub apply: Value,
 }
 
 /// What stopped the shell carrying a plan out.
@@ -112,19 +151,26 @@ impl Refusal {
     }
 }
 
-/// The actions that realise `objects` (then `main`, which refers to them): the owner checks of
-/// names not known as the Route's, the applies, the deletions of what the Route owns and no
-/// longer needs, the generated host, a failed shift's rollback request.
+/// The actions that realise what is `wanted`: the owner checks of names not known as the
+/// Route's, the applies (its finalizer before its own Gateway listener, that listener before the
+/// main route), the deletions of what the Route owns and no longer needs, its listeners taken off
+/// the Gateways that should no longer hold them (`held`: those that do) and then its finalizer,
+/// the generated host, a failed shift's rollback request.
 pub(super) fn actions(
     route: &Route,
     owned: &[Owned],
+    held: &[(String, String)],
     shift: Option<&ShiftDecision>,
-    objects: Vec<Value>,
-    main: Option<Value>,
+    wanted: Wanted,
     generated_host: Option<String>,
 ) -> Vec<RouteAction> {
     let uid = route.metadata.uid.clone().unwrap_or_default();
     let ours: Vec<&Owned> = owned.iter().filter(|o| o.owners.contains(&uid)).collect();
+    let Wanted {
+        objects,
+        listener,
+        main,
+    } = wanted;
     let planned: Vec<(Value, bool)> = objects
         .into_iter()
         .map(|o| (o, false))
@@ -150,12 +196,38 @@ pub(super) fn actions(
             name: o.name.clone(),
         })
         .collect();
-    actions.extend(
-        planned
-            .into_iter()
-            .map(|(object, main)| RouteAction::Apply { object, main }),
-    );
+    let finalized = route
+        .finalizers()
+        .iter()
+        .any(|f| f == ROUTE_LISTENER_FINALIZER);
+    let kept_on = listener
+        .as_ref()
+        .map(|l| (l.namespace.clone(), l.gateway.clone()));
+    for (object, main) in planned {
+        if main && let Some(l) = &listener {
+            if !finalized {
+                actions.push(RouteAction::AddFinalizer);
+            }
+            actions.push(RouteAction::ApplyListener {
+                namespace: l.namespace.clone(),
+                gateway: l.gateway.clone(),
+                apply: l.apply.clone(),
+            });
+        }
+        actions.push(RouteAction::Apply { object, main });
+    }
     actions.extend(stale);
+    let name = route_listener_name(&route.namespace().unwrap_or_default(), &route.name_any());
+    actions.extend(held.iter().filter(|g| Some(*g) != kept_on.as_ref()).map(
+        |(namespace, gateway)| RouteAction::RemoveListener {
+            namespace: namespace.clone(),
+            gateway: gateway.clone(),
+            name: name.clone(),
+        },
+    ));
+    if finalized && listener.is_none() {
+        actions.push(RouteAction::RemoveFinalizer);
+    }
     if let Some(host) = generated_host {
         actions.push(RouteAction::WriteHost {
             host,

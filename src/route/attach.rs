@@ -1,10 +1,11 @@
 //! Where a Route attaches: the listeners its termination may use (never a plain HTTP listener
 //! for TLS, unless `insecureEdgeTerminationPolicy: Allow`), the redirect route's, and its own
-//! certificate's ListenerSet — or why there are none.
+//! certificate's ListenerSet or Gateway listener — or why there are none.
 
 use kube::ResourceExt;
 
 use crate::api::conditions::route as reason;
+use crate::api::keys::MANAGE_LISTENERS_ANNOTATION;
 use crate::api::route::Route;
 
 use super::Refused;
@@ -17,8 +18,11 @@ use super::{Apis, Insecure, Termination, termination};
 pub(super) struct Attachment {
     pub parents: Vec<Parent>,
     pub redirect: Vec<Parent>,
-    /// The Route's certificate served through its own ListenerSet.
+    /// The Route's certificate (its Secret) served through its own ListenerSet.
     pub listener_set: Option<String>,
+    /// The Route's certificate (its Secret) served on a listener of its own that cutover adds to
+    /// the Gateway.
+    pub gateway_listener: Option<String>,
     /// Said in the Admitted message (whose certificate is served).
     pub note: Option<String>,
 }
@@ -95,7 +99,8 @@ fn passthrough(gateway: &Gateway, host: &str, apis: Apis) -> Result<Attachment, 
 }
 
 /// Edge and re-encrypt: the Route's own certificate on its ListenerSet where the Gateway accepts
-/// one from its namespace, else the Gateway's HTTPS listeners (and their certificate).
+/// one from its namespace, else on a listener of its own where the Gateway lets cutover add them,
+/// else the Gateway's HTTPS listeners (and their certificate).
 fn terminated(
     route: &Route,
     gateway: &Gateway,
@@ -122,7 +127,27 @@ fn terminated(
                     name: route.name_any(),
                     section: manifest::LISTENER_SET_SECTION.into(),
                 }],
+                note: Some(format!(
+                    "served with the route's own certificate (Secret {secret}) on ListenerSet {ns}/{} of {gw}",
+                    route.name_any()
+                )),
                 listener_set: Some(secret),
+                ..Attachment::default()
+            }
+        }
+        Some(secret) if gateway.manages_listeners => {
+            let listener = manifest::route_listener_name(&ns, &route.name_any());
+            Attachment {
+                note: Some(format!(
+                    "served with the route's own certificate (Secret {secret}) on {gw} listener {listener}"
+                )),
+                parents: vec![Parent {
+                    kind: "Gateway",
+                    namespace: gateway.namespace.clone(),
+                    name: gateway.name.clone(),
+                    section: listener,
+                }],
+                gateway_listener: Some(secret),
                 ..Attachment::default()
             }
         }
@@ -138,7 +163,7 @@ fn terminated(
             let names: Vec<&str> = https.iter().map(|l| l.name.as_str()).collect();
             let note = match own {
                 Some(_) => format!(
-                    "served with the certificate of {gw} listener {}: the Gateway does not accept ListenerSets from namespace {ns}, so the route's own certificate is not used",
+                    "served with the certificate of {gw} listener {}: the Gateway takes no ListenerSet from namespace {ns} and is not annotated {MANAGE_LISTENERS_ANNOTATION}: \"true\", so the route's own certificate is not used",
                     names.join(", ")
                 ),
                 None => format!(

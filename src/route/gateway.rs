@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use crate::api::keys::{MANAGE_LISTENERS_ANNOTATION, ROUTE_LISTENER_PREFIX};
+
 /// A parent Gateway: `cutover.io/gateway` or the operator's default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRef {
@@ -104,6 +106,9 @@ pub struct Gateway {
     pub controller: Option<String>,
     /// The features its GatewayClass says the implementation supports (`status.supportedFeatures`).
     pub features: Vec<String>,
+    /// `cutover.io/manage-listeners: "true"`: cutover may add a listener per Route with a
+    /// certificate of its own.
+    pub manages_listeners: bool,
 }
 
 /// What a Route's realisation needs of a GatewayClass: the implementation and what it supports.
@@ -188,6 +193,8 @@ impl Gateway {
             class: str_of(&object["spec"]["gatewayClassName"]),
             controller: None,
             features: Vec::new(),
+            manages_listeners: object["metadata"]["annotations"][MANAGE_LISTENERS_ANNOTATION]
+                == "true",
         }
     }
 
@@ -200,12 +207,19 @@ impl Gateway {
         }
     }
 
-    /// The listeners of `protocol` that serve `host`.
+    /// The listeners of `protocol` that serve `host`: the Gateway's own, never one cutover added
+    /// for a Route's certificate.
     pub fn listeners_for(&self, protocol: Protocol, host: &str) -> Vec<&Listener> {
         self.listeners
             .iter()
+            .filter(|l| !l.name.starts_with(ROUTE_LISTENER_PREFIX))
             .filter(|l| l.protocol == protocol && covers(l.hostname.as_deref(), host))
             .collect()
+    }
+
+    /// Whether it has a listener named `name`.
+    pub fn has_listener(&self, name: &str) -> bool {
+        self.listeners.iter().any(|l| l.name == name)
     }
 
     /// The port HTTPS is served on: the first HTTPS listener's, else 443.

@@ -1,7 +1,9 @@
 //! The objects that realise a Route, each owned by it (garbage-collected with it) and labelled
 //! with its name: the HTTPRoute (a TLSRoute for passthrough), the HTTP→HTTPS redirect route, the
 //! Secret and ListenerSet of its own certificate, the BackendTLSPolicy and CA of re-encrypt, the
-//! TraefikService of sticky sessions on Traefik.
+//! TraefikService of sticky sessions on Traefik, the ReferenceGrant letting a Gateway elsewhere
+//! read its certificate. And one that is not an object: the listener of its own that cutover
+//! adds to a Gateway that lets it (`cutover.io/manage-listeners`).
 
 use base64::Engine;
 use kube::ResourceExt;
@@ -11,6 +13,7 @@ use crate::api::route::Route;
 
 use super::ROUTE_LABEL;
 use super::gateway::Gateway;
+use crate::api::keys::ROUTE_LISTENER_PREFIX;
 
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
@@ -156,6 +159,66 @@ pub fn listener_set(route: &Route, gateway: &Gateway, host: &str, secret: &str) 
             "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": secret}]},
             "allowedRoutes": {"namespaces": {"from": "Same"}}
         }]
+    });
+    object
+}
+
+/// The name of a Route's listener on a Gateway that lets cutover add them: the Route's namespace
+/// and name (a SectionName may hold dots; a namespace holds none, so it reads back), hashed only
+/// past the 253 characters a SectionName may have.
+pub fn route_listener_name(namespace: &str, route: &str) -> String {
+    use sha2::Digest;
+    let name = format!("{ROUTE_LISTENER_PREFIX}{namespace}.{route}");
+    if name.len() <= 253 {
+        return name;
+    }
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", name[..236].trim_end_matches(['.', '-']))
+}
+
+/// A Route's own HTTPS listener on its parent Gateway: `host` only, serving the certificate in
+/// Secret `secret` of the Route's namespace, taking HTTPRoutes from that namespace alone.
+pub fn route_listener(route: &Route, gateway: &Gateway, host: &str, secret: &str) -> Value {
+    let ns = route.namespace().unwrap_or_default();
+    json!({
+        "name": route_listener_name(&ns, &route.name_any()),
+        "hostname": host,
+        "port": gateway.https_port(),
+        "protocol": "HTTPS",
+        "tls": {"mode": "Terminate", "certificateRefs": [
+            {"group": "", "kind": "Secret", "namespace": ns, "name": secret}
+        ]},
+        "allowedRoutes": {
+            "namespaces": {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
+            "kinds": [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}]
+        }
+    })
+}
+
+/// What a Route's field manager applies to its Gateway: its listener alone (`spec.listeners` is
+/// a map keyed by name, so the Gateway's own listeners are left as they are).
+pub fn gateway_listener_apply(gateway: &Gateway, listener: &Value) -> Value {
+    json!({
+        "apiVersion": format!("{GATEWAY_GROUP}/v1"),
+        "kind": "Gateway",
+        "metadata": {"name": gateway.name, "namespace": gateway.namespace},
+        "spec": {"listeners": [listener]}
+    })
+}
+
+/// The ReferenceGrant that lets Gateway `gateway` (of another namespace) read the Route's
+/// certificate Secret `secret`.
+pub fn reference_grant(route: &Route, gateway: &Gateway, secret: &str) -> Value {
+    let mut object = metadata(
+        route,
+        &format!("{GATEWAY_GROUP}/v1beta1"),
+        "ReferenceGrant",
+        &certificate_name(&route.name_any()),
+    );
+    object["spec"] = json!({
+        "from": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gateway.namespace}],
+        "to": [{"group": "", "kind": "Secret", "name": secret}]
     });
     object
 }

@@ -7,7 +7,8 @@
 //! termination; any rung that fails refuses the Route with OpenShift's reason and leaves nothing
 //! serving it. Past them: an HTTPRoute (a TLSRoute for passthrough) on exactly the
 //! listeners the termination allows, the redirect route, the certificate's Secret and
-//! ListenerSet, re-encrypt's BackendTLSPolicies. Admitted then reports what the Gateway made of
+//! ListenerSet (or its own listener on a Gateway that lets cutover add them), re-encrypt's
+//! BackendTLSPolicies. Admitted then reports what the Gateway made of
 //! the route.
 //!
 //! The plan is a list of actions (`RouteAction`) for the shell to carry out in order: check
@@ -46,7 +47,7 @@ pub use actions::{Owned, Refusal, RouteAction};
 pub use backends::{backends, shares};
 pub use gateway::{Gateway, GatewayRef};
 pub use manifest::Parent;
-pub use plan::{Inputs, Plan, plan, refused};
+pub use plan::{Inputs, Plan, departing, plan, refused};
 
 /// Why a rung of the Route's ladder refuses it: (reason, message).
 type Refused = (&'static str, String);

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::api::conditions::route as reason;
 use crate::api::route::{Route, RouteIngress, RouteStatus};
 
-use super::actions::{self, Owned, Refusal, RouteAction};
+use super::actions::{self, Owned, Refusal, RouteAction, Wanted};
 use super::admission::{self, keep_transition_times};
 use super::attach::attach;
 use super::backends::{self, Resolved, shares};
@@ -50,6 +50,9 @@ pub struct Inputs<'a> {
     /// The objects of the kinds a Route may own in its namespace, as cached: the Route's own
     /// that the plan no longer needs are deleted; a planned name not among its own is checked.
     pub owned: &'a [Owned],
+    /// The Gateways `(namespace, name)` that hold a listener of this Route's (cutover's name for
+    /// it): each that should not is told to drop it.
+    pub listeners_held: Vec<(String, String)>,
     /// The Route's traffic shift this pass (`shift::advance`): the weights it serves, the state
     /// the status records, a rollback it requests.
     pub shift: Option<&'a ShiftDecision>,
@@ -113,7 +116,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     status.promotion = promotion;
     let previous = inputs.route.status.as_ref();
     let mut generated_host = None;
-    let (objects, main) = match ladder(inputs, &route, &resolved, &host, &mut generated_host) {
+    let wanted = match ladder(inputs, &route, &resolved, &host, &mut generated_host) {
         Ok(admitted) => {
             let conditions = admitted.conditions(inputs.applied);
             for ingress in &mut status.ingress {
@@ -121,12 +124,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
             }
             keep_transition_times(&mut status, previous, inputs.now);
             status.session_affinity = admitted.sessions.as_ref().map(|s| s.status());
-            let (objects, main) = admitted.objects();
-            (objects, Some(main))
+            admitted.objects()
         }
         Err((why, message)) => {
             admission::refuse(&mut status, why, message, previous, inputs.now);
-            (Vec::new(), None)
+            Wanted::default()
         }
     };
     Plan {
@@ -134,9 +136,9 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         actions: actions::actions(
             inputs.route,
             inputs.owned,
+            &inputs.listeners_held,
             inputs.shift,
-            objects,
-            main,
+            wanted,
             generated_host,
         ),
         status,
@@ -158,12 +160,18 @@ pub fn refused(inputs: &Inputs<'_>, mut plan: Plan, refusal: &Refusal) -> Plan {
     plan.actions = actions::actions(
         inputs.route,
         inputs.owned,
+        &inputs.listeners_held,
         inputs.shift,
-        Vec::new(),
-        None,
+        Wanted::default(),
         host,
     );
     plan
+}
+
+/// A Route being deleted: its listeners taken off the Gateways, then its finalizer (what it owns
+/// goes with it by garbage collection).
+pub fn departing(route: &Route, listeners_held: &[(String, String)]) -> Vec<RouteAction> {
+    actions::actions(route, &[], listeners_held, None, Wanted::default(), None)
 }
 
 /// The rungs, in order: the first that fails refuses the Route. The host rung records a

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::api::conditions::route as reason;
 use crate::api::route::{Route, RouteIngressCondition};
 
+use super::actions::{GatewayListener, Wanted};
 use super::admission::admission;
 use super::attach::Attachment;
 use super::backends::Resolved;
@@ -40,8 +41,9 @@ pub(super) struct Admitted<'a> {
 }
 
 impl Admitted<'_> {
-    /// The objects that realise the Route: those the main route needs, then the main route.
-    pub fn objects(&self) -> (Vec<Value>, Value) {
+    /// What realises the Route: the objects the main route needs, its own Gateway listener,
+    /// then the main route.
+    pub fn objects(&self) -> Wanted {
         let mut objects = self.certificate();
         objects.extend(self.reencrypt());
         if let Some(cookie) = self.sticky_service() {
@@ -66,15 +68,23 @@ impl Admitted<'_> {
             &hostnames,
             self.rules(),
         );
-        (objects, main)
+        Wanted {
+            objects,
+            listener: self.gateway_listener(),
+            main: Some(main),
+        }
     }
 
-    /// The Route's own certificate: its Secret (unless it names an external one) and the
-    /// ListenerSet serving it. The Secret holds the certificate and key as the router serves
-    /// them: the certificate blocks alone, the key wherever it was given.
+    /// The Route's own certificate: its Secret (unless it names an external one), and the
+    /// ListenerSet serving it or, for a Gateway listener of its own in another namespace, the
+    /// ReferenceGrant that lets the Gateway read it. The Secret holds the certificate and key as
+    /// the router serves them: the certificate blocks alone, the key wherever it was given.
     fn certificate(&self) -> Vec<Value> {
-        let (Some(secret), Some(tls)) = (&self.attachment.listener_set, &self.route.spec.tls)
-        else {
+        let attachment = &self.attachment;
+        let (Some(secret), Some(tls)) = (
+            (attachment.listener_set.as_ref()).or(attachment.gateway_listener.as_ref()),
+            &self.route.spec.tls,
+        ) else {
             return Vec::new();
         };
         let mut objects = Vec::new();
@@ -86,13 +96,28 @@ impl Admitted<'_> {
                 &pair.key,
             ));
         }
-        objects.push(manifest::listener_set(
-            self.route,
-            self.gateway,
-            self.host,
-            secret,
-        ));
+        if attachment.listener_set.is_some() {
+            objects.push(manifest::listener_set(
+                self.route,
+                self.gateway,
+                self.host,
+                secret,
+            ));
+        } else if self.route.namespace().as_deref() != Some(self.gateway.namespace.as_str()) {
+            objects.push(manifest::reference_grant(self.route, self.gateway, secret));
+        }
         objects
+    }
+
+    /// The Route's own listener on its Gateway, as its field manager applies it.
+    fn gateway_listener(&self) -> Option<GatewayListener> {
+        let secret = self.attachment.gateway_listener.as_ref()?;
+        let listener = manifest::route_listener(self.route, self.gateway, self.host, secret);
+        Some(GatewayListener {
+            namespace: self.gateway.namespace.clone(),
+            gateway: self.gateway.name.clone(),
+            apply: manifest::gateway_listener_apply(self.gateway, &listener),
+        })
     }
 
     /// Re-encrypt: the destination CA and a BackendTLSPolicy per backend.

@@ -428,13 +428,13 @@ async fn traffic_splits_ninety_ten_and_a_blue_green_switch_loses_no_request() {
 }
 
 /// A certificate authority of the test's own, and certificates it signs.
-struct TestCa {
-    pem: String,
+pub(crate) struct TestCa {
+    pub(crate) pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
 impl TestCa {
-    fn new(name: &str) -> TestCa {
+    pub(crate) fn new(name: &str) -> TestCa {
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -449,7 +449,7 @@ impl TestCa {
     }
 
     /// A serving certificate for `names`: (certificate PEM, key PEM).
-    fn serving(&self, names: &[&str]) -> (String, String) {
+    pub(crate) fn serving(&self, names: &[&str]) -> (String, String) {
         let key = rcgen::KeyPair::generate().expect("key");
         let params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -460,7 +460,7 @@ impl TestCa {
 }
 
 /// One request with curl, `host` resolved to 127.0.0.1: (status code, headers, body).
-async fn fetch(
+pub(crate) async fn fetch(
     url: &str,
     host: &str,
     port: u16,
@@ -495,7 +495,7 @@ async fn fetch(
 }
 
 /// A Route's Admitted condition.
-async fn admitted(ns: &str, route: &str) -> Option<serde_json::Value> {
+pub(crate) async fn admitted(ns: &str, route: &str) -> Option<serde_json::Value> {
     let (_, out, _) = kubectl(&[
         "get",
         "route",
@@ -509,7 +509,7 @@ async fn admitted(ns: &str, route: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&out).ok()
 }
 
-fn indent(pem: &str) -> String {
+pub(crate) fn indent(pem: &str) -> String {
     pem.lines()
         .map(|l| format!("      {l}"))
         .collect::<Vec<_>>()

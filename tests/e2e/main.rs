@@ -4,6 +4,7 @@
 
 #[path = "../support/argocd.rs"]
 mod argocd;
+mod certificates;
 mod common;
 mod config_triggers;
 mod custom;

@@ -3,7 +3,7 @@
 //! the plan becomes, and that is carried out instead.
 
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::api::route::Route;
@@ -60,6 +60,22 @@ pub(super) async fn execute(
                 Err(refusal) => return Ok(Executed::Refused(refusal)),
             },
             RouteAction::Delete { kind, name } => delete(ctx, &ns, kind, name).await?,
+            RouteAction::AddFinalizer => finalizer(ctx, route, true).await?,
+            RouteAction::RemoveFinalizer => finalizer(ctx, route, false).await?,
+            RouteAction::ApplyListener {
+                namespace,
+                gateway,
+                apply,
+            } => {
+                if let Err(refusal) = apply_listener(ctx, route, namespace, gateway, apply).await? {
+                    return Ok(Executed::Refused(refusal));
+                }
+            }
+            RouteAction::RemoveListener {
+                namespace,
+                gateway,
+                name,
+            } => remove_listener(ctx, namespace, gateway, name).await?,
             RouteAction::WriteHost {
                 host,
                 resource_version,
@@ -123,6 +139,96 @@ async fn delete(ctx: &RouteContext, ns: &str, kind: &str, name: &str) -> Result<
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn gateways(ctx: &RouteContext, ns: &str) -> Api<DynamicObject> {
+    let ar = super::resource("gateway.networking.k8s.io", "v1", "Gateway");
+    Api::namespaced_with(ctx.client.clone(), ns, &ar)
+}
+
+/// Applies the Route's own listener onto its Gateway under the Route's own field manager, so
+/// that the list entry is the Route's alone and every other listener stays as it is.
+async fn apply_listener(
+    ctx: &RouteContext,
+    route: &Route,
+    ns: &str,
+    gateway: &str,
+    object: &Value,
+) -> Result<std::result::Result<(), Refusal>> {
+    let manager = format!(
+        "{}{}",
+        keys::ROUTE_LISTENER_FIELD_MANAGER,
+        route.metadata.uid.as_deref().unwrap_or_default()
+    );
+    let params = PatchParams::apply(&manager).force();
+    match gateways(ctx, ns)
+        .patch(gateway, &params, &Patch::Apply(object))
+        .await
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(kube::Error::Api(s)) => match Refusal::rejected("Gateway", gateway, s.code, &s.message)
+        {
+            Some(refusal) => Ok(Err(refusal)),
+            None => Err(kube::Error::Api(s).into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Takes listener `name` off Gateway `ns/gateway`: a JSON patch that tests the entry's name at
+/// the index read, so a Gateway changed meanwhile refuses it (409-like 422) and the pass is
+/// retried. A Gateway or listener already gone is fine.
+async fn remove_listener(ctx: &RouteContext, ns: &str, gateway: &str, name: &str) -> Result<()> {
+    let api = gateways(ctx, ns);
+    let Some(current) = api.get_opt(gateway).await? else {
+        return Ok(());
+    };
+    let listeners = current.data["spec"]["listeners"].as_array();
+    let Some(index) = listeners.and_then(|ls| ls.iter().position(|l| l["name"] == name)) else {
+        return Ok(());
+    };
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": format!("/spec/listeners/{index}/name"), "value": name},
+        {"op": "remove", "path": format!("/spec/listeners/{index}")}
+    ]))?;
+    let params = PatchParams {
+        field_manager: Some(keys::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.patch(gateway, &params, &Patch::Json::<()>(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds (`true`) or removes the Route's listener finalizer, guarded by the resourceVersion read.
+async fn finalizer(ctx: &RouteContext, route: &Route, add: bool) -> Result<()> {
+    let mut finalizers: Vec<String> = route
+        .finalizers()
+        .iter()
+        .filter(|f| *f != keys::ROUTE_LISTENER_FINALIZER)
+        .cloned()
+        .collect();
+    if add {
+        finalizers.push(keys::ROUTE_LISTENER_FINALIZER.into());
+    }
+    let api: Api<Route> =
+        Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
+    let patch = json!({"metadata": {"resourceVersion": route.resource_version(), "finalizers": finalizers}});
+    match api
+        .patch(
+            &route.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Gone already: nothing holds it.
+        Err(kube::Error::Api(s)) if s.code == 404 && !add => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,7 +1,8 @@
 //! One reconcile of a Route: observe (its Services and their endpoints, the parent Gateway, the
 //! objects it owns, a traffic shift's check), plan (`route::plan`, pure), carry the plan's
 //! actions out in order (`apply`), plan once more with the applied main route so that Admitted
-//! is what the Gateway reported, and write the status once.
+//! is what the Gateway reported, and write the status once. A Route being deleted only has its
+//! listeners taken off the Gateways (`route::departing`) and its finalizer removed.
 //!
 //! - `observe`: what a pass reads, and the traffic shift's pass (a due check runs there).
 //! - `apply`: the actions carried out; a refusal met there goes back to the planner.
@@ -39,11 +40,12 @@ use crate::route::{self, Apis, GatewayRef};
 
 /// The kinds a Route may own: (group, version, kind), each watched by the Route label and
 /// cached by metadata only (so no certificate key sits in the operator's memory).
-pub const OWNED_KINDS: [(&str, &str, &str); 7] = [
+pub const OWNED_KINDS: [(&str, &str, &str); 8] = [
     ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
     ("gateway.networking.k8s.io", "v1", "TLSRoute"),
     ("gateway.networking.k8s.io", "v1", "ListenerSet"),
     ("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"),
+    ("gateway.networking.k8s.io", "v1beta1", "ReferenceGrant"),
     ("", "v1", "Secret"),
     ("", "v1", "ConfigMap"),
     ("traefik.io", "v1alpha1", "TraefikService"),
@@ -191,6 +193,11 @@ pub async fn reconcile(route: Arc<Route>, ctx: Arc<RouteContext>) -> Result<Requ
     }
     let route = ctx.written.newest(route);
     let observed = observe::observe(&route, &ctx).await?;
+    if route.metadata.deletion_timestamp.is_some() {
+        let actions = route::departing(&route, observed.listeners_held());
+        apply::execute(&ctx, &route, &actions).await?;
+        return Ok(Requeue::await_change());
+    }
     // A traffic shift decides the weights the Route serves (its own, when none runs).
     let now = Timestamp::now();
     let shift = observe::traffic_shift(&route, &observed, &ctx, now).await;

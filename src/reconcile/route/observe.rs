@@ -29,6 +29,7 @@ pub(super) struct Observed {
     gateway_unreadable: Option<String>,
     routes: Vec<Arc<Route>>,
     owned: Vec<Owned>,
+    listeners_held: Vec<(String, String)>,
 }
 
 impl Observed {
@@ -51,6 +52,7 @@ impl Observed {
             domain: ctx.domain.as_deref(),
             apis: ctx.apis,
             owned: &self.owned,
+            listeners_held: self.listeners_held.clone(),
             shift,
             applied: None,
             now,
@@ -79,6 +81,7 @@ pub(super) async fn observe(route: &Route, ctx: &RouteContext) -> Result<Observe
         .collect();
     let gateway_ref = GatewayRef::of_route(route, ctx.default_gateway.as_ref());
     let (gateway, gateway_unreadable) = gateway(ctx, &ns, gateway_ref.as_ref()).await?;
+    let listeners_held = listeners_held(ctx, route, gateway.as_ref());
     Ok(Observed {
         services,
         without_endpoints,
@@ -88,7 +91,39 @@ pub(super) async fn observe(route: &Route, ctx: &RouteContext) -> Result<Observe
         gateway_unreadable,
         routes: ctx.routes.state(),
         owned: owned(ctx, &ns),
+        listeners_held,
     })
+}
+
+impl Observed {
+    /// The Gateways that hold a listener of the Route's.
+    pub fn listeners_held(&self) -> &[(String, String)] {
+        &self.listeners_held
+    }
+}
+
+/// The Gateways `(namespace, name)` holding a listener named for `route`: those cached, and its
+/// parent as read.
+fn listeners_held(
+    ctx: &RouteContext,
+    route: &Route,
+    parent: Option<&Gateway>,
+) -> Vec<(String, String)> {
+    let name = route::manifest::route_listener_name(
+        &route.namespace().unwrap_or_default(),
+        &route.name_any(),
+    );
+    let mut held = BTreeSet::new();
+    for g in ctx.gateways.iter().flat_map(|c| c.store.state()) {
+        let listed = g.data["spec"]["listeners"].as_array();
+        if listed.is_some_and(|ls| ls.iter().any(|l| l["name"] == name.as_str())) {
+            held.insert((g.namespace().unwrap_or_default(), g.name_any()));
+        }
+    }
+    if let Some(g) = parent.filter(|g| g.has_listener(&name)) {
+        held.insert((g.namespace.clone(), g.name.clone()));
+    }
+    held.into_iter().collect()
 }
 
 /// The ready pods behind each Service: its EndpointSlices' endpoints not known to be unready,

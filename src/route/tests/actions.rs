@@ -10,34 +10,6 @@ use super::*;
 use crate::api::route::ShiftStatus;
 use crate::route::shift::ShiftDecision;
 
-/// Each action in words: `check`, `apply` (`main`), `delete`, `host`, `rollback`.
-fn said(p: &Plan) -> Vec<String> {
-    p.actions
-        .iter()
-        .map(|a| match a {
-            RouteAction::CheckOwner { kind, name, uid } => format!("check {kind} {name} for {uid}"),
-            RouteAction::Apply { object, main } => format!(
-                "apply {} {}{}",
-                object["kind"].as_str().unwrap_or(""),
-                object["metadata"]["name"].as_str().unwrap_or(""),
-                if *main { " (main)" } else { "" }
-            ),
-            RouteAction::Delete { kind, name } => format!("delete {kind} {name}"),
-            RouteAction::WriteHost {
-                host,
-                resource_version,
-            } => format!(
-                "host {host} at {}",
-                resource_version.as_deref().unwrap_or("-")
-            ),
-            RouteAction::RequestRollback {
-                deployment_config,
-                token,
-            } => format!("rollback {deployment_config} with {token}"),
-        })
-        .collect()
-}
-
 fn owned(kind: &str, name: &str, owner: &str) -> Owned {
     Owned {
         kind: kind.into(),

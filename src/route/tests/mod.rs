@@ -110,6 +110,7 @@ fn inputs<'a>(r: &'a Route, services: Vec<&'a Service>) -> Inputs<'a> {
         apis: Apis::ALL,
         gateway_unreadable: None,
         owned: &[],
+        listeners_held: vec![],
         shift: None,
         applied: None,
         now: Timestamp::UNIX_EPOCH,
@@ -132,6 +133,45 @@ fn sections(object: &Value) -> Vec<String> {
                 p["kind"].as_str().unwrap_or(""),
                 p["sectionName"].as_str().unwrap_or("")
             )
+        })
+        .collect()
+}
+
+/// Each action in words: `check`, `apply` (`main`), `delete`, the finalizer and listener, `host`,
+/// `rollback`.
+fn said(p: &Plan) -> Vec<String> {
+    p.actions
+        .iter()
+        .map(|a| match a {
+            RouteAction::CheckOwner { kind, name, uid } => format!("check {kind} {name} for {uid}"),
+            RouteAction::Apply { object, main } => format!(
+                "apply {} {}{}",
+                object["kind"].as_str().unwrap_or(""),
+                object["metadata"]["name"].as_str().unwrap_or(""),
+                if *main { " (main)" } else { "" }
+            ),
+            RouteAction::Delete { kind, name } => format!("delete {kind} {name}"),
+            RouteAction::AddFinalizer => "finalizer".into(),
+            RouteAction::RemoveFinalizer => "no finalizer".into(),
+            RouteAction::ApplyListener {
+                namespace, gateway, ..
+            } => format!("listener on {namespace}/{gateway}"),
+            RouteAction::RemoveListener {
+                namespace,
+                gateway,
+                name,
+            } => format!("remove listener {name} from {namespace}/{gateway}"),
+            RouteAction::WriteHost {
+                host,
+                resource_version,
+            } => format!(
+                "host {host} at {}",
+                resource_version.as_deref().unwrap_or("-")
+            ),
+            RouteAction::RequestRollback {
+                deployment_config,
+                token,
+            } => format!("rollback {deployment_config} with {token}"),
         })
         .collect()
 }

@@ -89,14 +89,16 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   resources: ["routes/status"]
   verbs: ["get", "patch", "update"]
 # Realised as Gateway API objects it owns (labelled cutover.io/route): routes, ListenerSets
-# for Routes' own certificates, BackendTLSPolicies for re-encrypt; parent Gateways in scope are
-# watched (their changes wake the Routes they parent), those elsewhere read with get.
+# for Routes' own certificates (and ReferenceGrants letting a Gateway elsewhere read them),
+# BackendTLSPolicies for re-encrypt; parent Gateways in scope are watched (their changes wake
+# the Routes they parent), those elsewhere read with get. patch: a Gateway annotated
+# cutover.io/manage-listeners: "true" gets a listener per Route with its own certificate.
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes", "tlsroutes", "listenersets", "backendtlspolicies"]
+  resources: ["httproutes", "tlsroutes", "listenersets", "backendtlspolicies", "referencegrants"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["gateways"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 # A Gateway's class says its implementation (which sticky-session mechanism it serves).
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["gatewayclasses"]

@@ -209,6 +209,7 @@ async fn a_generated_host_is_written_guarded_by_the_resource_version_read() {
         Cluster {
             owned: vec![("HTTPRoute", "shop", "uid-shop")],
             domain: Some("example.com"),
+            ..Cluster::default()
         },
         vec![
             (path("PATCH", HTTPROUTES, "shop"), 200, accepted("web")),
@@ -277,5 +278,140 @@ async fn names_are_checked_before_anything_is_applied_and_the_main_route_is_appl
     assert_eq!(
         seen[7].body["spec"]["parentRefs"][0]["kind"], "ListenerSet",
         "the main route attaches to the ListenerSet applied before it"
+    );
+}
+
+const GATEWAYS: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/infra/gateways";
+const GRANTS: &str = "/apis/gateway.networking.k8s.io/v1beta1/namespaces/ns/referencegrants";
+
+/// `infra/public` taking no ListenerSet but letting cutover add listeners, with `extra` ones.
+fn managed_gateway(extra: &[Value]) -> Value {
+    let mut listeners = vec![
+        json!({"name": "web", "protocol": "HTTP", "port": 80}),
+        json!({"name": "websecure", "protocol": "HTTPS", "port": 443, "hostname": "*.example.com"}),
+    ];
+    listeners.extend(extra.iter().cloned());
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "public", "namespace": "infra", "resourceVersion": "7",
+                     "annotations": {"cutover.io/manage-listeners": "true"}},
+        "spec": {"listeners": listeners}
+    })
+}
+
+/// The finalizer is written (guarded by the resourceVersion read) before the listener is applied
+/// under the Route's own field manager, and the main route after both.
+#[tokio::test]
+async fn a_routes_listener_is_applied_under_its_own_field_manager_after_its_finalizer() {
+    let (result, seen) = run(
+        with_certificate(None),
+        Cluster {
+            gateway: Some(managed_gateway(&[])),
+            ..Cluster::default()
+        },
+        vec![
+            (path("GET", SECRETS, "shop-tls"), 404, not_found()),
+            (path("GET", GRANTS, "shop-tls"), 404, not_found()),
+            (path("GET", HTTPROUTES, "shop"), 404, not_found()),
+            (
+                path("PATCH", SECRETS, "shop-tls"),
+                200,
+                object("Secret", "shop-tls", "shop", "uid-shop"),
+            ),
+            (
+                path("PATCH", GRANTS, "shop-tls"),
+                200,
+                object("ReferenceGrant", "shop-tls", "shop", "uid-shop"),
+            ),
+            (
+                Box::leak(format!("PATCH {ROUTE}").into_boxed_str()),
+                200,
+                serde_json::to_value(plain()).expect("route"),
+            ),
+            (path("PATCH", GATEWAYS, "public"), 200, managed_gateway(&[])),
+            (
+                path("PATCH", HTTPROUTES, "shop"),
+                200,
+                accepted("cutover.ns.shop"),
+            ),
+            status_write(),
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{:?}", result.err());
+    let finalizer = &seen[5];
+    assert_eq!(finalizer.content_type, "application/merge-patch+json");
+    assert_eq!(
+        finalizer.body["metadata"],
+        json!({"resourceVersion": "41", "finalizers": ["route.cutover.io/gateway-listener"]})
+    );
+    let listener = &seen[6];
+    assert_eq!(listener.content_type, "application/apply-patch+yaml");
+    assert!(
+        listener
+            .query
+            .contains("fieldManager=cutover-listener-uid-shop")
+            && listener.query.contains("force=true"),
+        "{}",
+        listener.query
+    );
+    assert_eq!(
+        listener.body["spec"]["listeners"][0]["name"],
+        "cutover.ns.shop"
+    );
+    assert_eq!(
+        seen[7].body["spec"]["parentRefs"][0]["sectionName"],
+        "cutover.ns.shop"
+    );
+}
+
+/// A Route being deleted: its listener taken off by a JSON patch that tests the entry's name at
+/// the index read, then its finalizer; no status write.
+#[tokio::test]
+async fn a_deleted_route_takes_its_listener_off_then_lets_go() {
+    let mut route = with_certificate(None);
+    route.metadata.finalizers = Some(vec![
+        "example.com/keep".into(),
+        "route.cutover.io/gateway-listener".into(),
+    ]);
+    route.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::UNIX_EPOCH,
+    ));
+    let mine = json!({"name": "cutover.ns.shop", "protocol": "HTTPS", "port": 443, "hostname": "shop.example.com"});
+    let (result, seen) = run(
+        route,
+        Cluster {
+            gateway: Some(managed_gateway(std::slice::from_ref(&mine))),
+            ..Cluster::default()
+        },
+        vec![
+            (
+                path("GET", GATEWAYS, "public"),
+                200,
+                managed_gateway(&[mine]),
+            ),
+            (path("PATCH", GATEWAYS, "public"), 200, managed_gateway(&[])),
+            (
+                Box::leak(format!("PATCH {ROUTE}").into_boxed_str()),
+                200,
+                serde_json::to_value(plain()).expect("route"),
+            ),
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{:?}", result.err());
+    let removal = &seen[1];
+    assert_eq!(removal.content_type, "application/json-patch+json");
+    assert_eq!(
+        removal.body,
+        json!([
+            {"op": "test", "path": "/spec/listeners/2/name", "value": "cutover.ns.shop"},
+            {"op": "remove", "path": "/spec/listeners/2"}
+        ])
+    );
+    assert_eq!(
+        seen[2].body["metadata"]["finalizers"],
+        json!(["example.com/keep"]),
+        "only cutover's finalizer goes"
     );
 }

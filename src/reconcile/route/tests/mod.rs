@@ -124,6 +124,8 @@ struct Cluster {
     owned: Vec<(&'static str, &'static str, &'static str)>,
     /// `--route-domain`.
     domain: Option<&'static str>,
+    /// The Gateway `infra/public` instead of `gateway()`.
+    gateway: Option<Value>,
 }
 
 fn context(client: Client, route: &Route, cluster: &Cluster) -> RouteContext {
@@ -157,7 +159,10 @@ fn context(client: Client, route: &Route, cluster: &Cluster) -> RouteContext {
         .collect();
     let gateways = filled(
         Writer::new(resource("gateway.networking.k8s.io", "v1", "Gateway")),
-        vec![gateway()],
+        vec![match &cluster.gateway {
+            Some(g) => serde_json::from_value(g.clone()).expect("gateway"),
+            None => gateway(),
+        }],
     );
     let reporter = Reporter {
         controller: "cutover".into(),
