@@ -509,6 +509,48 @@ pub(crate) async fn admitted(ns: &str, route: &str) -> Option<serde_json::Value>
     serde_json::from_str(&out).ok()
 }
 
+/// GatewayClass `class` for Traefik and Gateway `public` (with `metadata` lines, YAML at two
+/// spaces), with an HTTP listener on `web` and an HTTPS one on `websecure` for `*.apps.test`
+/// serving `certificate` (Secret `gateway-cert`).
+pub(crate) fn tls_gateway(
+    class: &str,
+    web: u16,
+    websecure: u16,
+    certificate: &str,
+    key: &str,
+    metadata: &str,
+) -> String {
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    format!(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: {class}}}
+spec: {{controllerName: traefik.io/gateway-controller}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: gateway-cert}}
+type: kubernetes.io/tls
+data: {{tls.crt: {crt}, tls.key: {key}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: public
+{metadata}spec:
+  gatewayClassName: {class}
+  listeners:
+  - {{name: web, protocol: HTTP, port: {web}}}
+  - name: websecure
+    protocol: HTTPS
+    port: {websecure}
+    hostname: "*.apps.test"
+    tls: {{mode: Terminate, certificateRefs: [{{name: gateway-cert}}]}}"#,
+        crt = b64(certificate),
+        key = b64(key),
+    )
+}
+
 pub(crate) fn indent(pem: &str) -> String {
     pem.lines()
         .map(|l| format!("      {l}"))
@@ -546,7 +588,6 @@ async fn tls_routes_are_served_as_openshifts_router_serves_them() {
     let proxy = mapping_proxy().await;
     let (web, websecure) = (free_port(), free_port());
     let class = format!("cutover-{}", ns.name);
-    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
     let route = |name: &str, spec: &str| {
         format!(
             "---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n{spec}\n"
@@ -571,29 +612,7 @@ async fn tls_routes_are_served_as_openshifts_router_serves_them() {
     };
     let objects = [
         format!(
-            r#"apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: {class}}}
-spec: {{controllerName: traefik.io/gateway-controller}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: gateway-cert}}
-type: kubernetes.io/tls
-data: {{tls.crt: {crt}, tls.key: {key}}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: public}}
-spec:
-  gatewayClassName: {class}
-  listeners:
-  - {{name: web, protocol: HTTP, port: {web}}}
-  - name: websecure
-    protocol: HTTPS
-    port: {websecure}
-    hostname: "*.apps.test"
-    tls: {{mode: Terminate, certificateRefs: [{{name: gateway-cert}}]}}
+            r#"{gateway}
 ---
 apiVersion: v1
 kind: Service
@@ -631,8 +650,7 @@ addressType: IPv4
 ports: [{{name: https, port: {secure}, protocol: TCP}}]
 endpoints: [{{addresses: ["192.0.2.3"], conditions: {{ready: true}}}}]
 "#,
-            crt = b64(&gateway_cert),
-            key = b64(&gateway_key),
+            gateway = tls_gateway(&class, web, websecure, &gateway_cert, &gateway_key, ""),
         ),
         edge("none", "None"),
         edge("redirect", "Redirect"),

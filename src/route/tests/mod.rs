@@ -19,6 +19,7 @@ mod actions;
 mod admission;
 mod backends;
 mod hosts;
+mod listeners;
 mod mirror;
 mod sessions;
 mod tls;

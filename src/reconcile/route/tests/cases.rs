@@ -41,6 +41,15 @@ fn already_gone(collection: &str, name: &str) -> Exchange {
     (path("DELETE", collection, name), 404, not_found())
 }
 
+/// A write of the Route itself (its finalizers), answered with the Route.
+fn route_write() -> Exchange {
+    (
+        Box::leak(format!("PATCH {ROUTE}").into_boxed_str()),
+        200,
+        serde_json::to_value(plain()).expect("route"),
+    )
+}
+
 fn status_write() -> (&'static str, u16, Value) {
     (
         path("PATCH", ROUTE, "status"),
@@ -323,11 +332,7 @@ async fn a_routes_listener_is_applied_under_its_own_field_manager_after_its_fina
                 200,
                 object("ReferenceGrant", "shop-tls", "shop", "uid-shop"),
             ),
-            (
-                Box::leak(format!("PATCH {ROUTE}").into_boxed_str()),
-                200,
-                serde_json::to_value(plain()).expect("route"),
-            ),
+            route_write(),
             (path("PATCH", GATEWAYS, "public"), 200, managed_gateway(&[])),
             (
                 path("PATCH", HTTPROUTES, "shop"),
@@ -391,11 +396,7 @@ async fn a_deleted_route_takes_its_listener_off_then_lets_go() {
                 managed_gateway(&[mine]),
             ),
             (path("PATCH", GATEWAYS, "public"), 200, managed_gateway(&[])),
-            (
-                Box::leak(format!("PATCH {ROUTE}").into_boxed_str()),
-                200,
-                serde_json::to_value(plain()).expect("route"),
-            ),
+            route_write(),
         ],
     )
     .await;
