@@ -29,6 +29,7 @@
 //! What passes is served as the router serves it: the certificate blocks alone, and the key the
 //! certificate goes with (from whichever field held it).
 
+mod chain;
 mod der;
 mod keys;
 mod pem;
@@ -40,9 +41,10 @@ use crate::api::conditions::route::EXTENDED_VALIDATION_FAILED;
 use crate::api::route::Route;
 
 use super::{Refused, Termination, termination};
+use chain::verify;
 use keys::{PrivateKey, key_label, pkcs1, pkcs8, sec1};
 use pem::{Block, pem, pem_blocks};
-use x509::{Certificate, Public, parse_certificate, parse_certificates, public_key_block, verify};
+use x509::{Certificate, Public, parse_certificate, parse_certificates, public_key_block};
 
 /// What the router writes in place of each field's data.
 const CERTIFICATE_DATA: &str = "redacted certificate data";
