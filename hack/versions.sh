@@ -12,3 +12,11 @@ TRAEFIK_VERSION=v3.6.12      # Gateway API data plane for the Route e2e tests (n
 PROMETHEUS_VERSION=v0.316.0   # Prometheus 3.16.0 (its Go module numbers 3.X.Y as v0.3XX.Y), a real scraper and PromQL engine
 HELM_VERSION=v3.22.0          # renders deploy/helm/cutover in the chart test
 REGISTRY_VERSION=v3.1.2      # CNCF distribution registry for the image e2e tests and demo
+CONTAINERD_VERSION=v2.4.2    # the real node's CRI runtime (containerd 2.x from its Go module)
+CRI_TOOLS_VERSION=v1.37.0    # crictl: removes the real node's pods when the cluster stops
+
+# The real node (hack/build-node.sh): kubelet of K8S_VERSION, containerd, a pause binary; runc and
+# the CNI plugins are Debian's packages, linked in. Keyed like the control plane.
+NODE_KEY="k8s-${K8S_VERSION}_containerd-${CONTAINERD_VERSION}_crictl-${CRI_TOOLS_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
+NODE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/node/$NODE_KEY"
+NODE_BIN="$NODE_ROOT/bin"
