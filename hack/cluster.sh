@@ -14,6 +14,10 @@
 #                                                               1-2 s later, never Ready
 #   node node-not-ready.stage.kwok.x-k8s.io                     node condition Ready=False
 # and on annotations <label>/delay, /jitter-delay, /reason, /message, /exit-code, /container-name.
+#
+# Beside the kwok nodes, a real node (hack/cluster-real-node.sh): kubelet and containerd running
+# real containers for the pods that ask for it; where it cannot start, `up` says why in one line,
+# records it in .cluster/real-node.unavailable and goes on with the kwok nodes alone.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "$0")")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -41,6 +45,8 @@ NODES=(kwok-node-0 kwok-node-1)
 # deployment-controller is kube-controller-manager running only the Deployment controller (the
 # main one runs every other controller): `make bench` reads its CPU and memory on their own.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager deployment-controller kube-scheduler kwok)
+# The real node's processes, in start order (hack/cluster-real-node.sh); stopped before the others.
+NODE_COMPONENTS=(node-registry containerd kubelet)
 
 kubectl_bin="$CP_BIN/kubectl"
 kc() { "$kubectl_bin" --kubeconfig="$kubeconfig" "$@"; }
@@ -68,11 +74,13 @@ live_pid() {
   echo "$pid"
 }
 
-# start <name> <args...>: runs $CP_BIN/<name> detached (own session, stdin closed), records its PID.
+# start <name> <args...>: runs $CP_BIN/<name> ($NODE_BIN/<name> for the real node's) detached
+# (own session, stdin closed), records its PID.
 start() {
-  local name=$1 pid i
+  local name=$1 pid i dir=$CP_BIN
   shift
-  setsid "$CP_BIN/$name" "$@" </dev/null >>"$logs/$name.log" 2>&1 9<&- &
+  case " ${NODE_COMPONENTS[*]} " in *" $name "*) dir=$NODE_BIN ;; esac
+  setsid "$dir/$name" "$@" </dev/null >>"$logs/$name.log" 2>&1 9<&- &
   pid=$!
   echo "$pid" >"$(pidfile "$name")"
   # setsid execs the binary in the same process (it is no group leader here); wait for the exec
@@ -92,26 +100,32 @@ tail_log() {
   echo "---" >&2
 }
 
-# stop_all: SIGTERM each recorded live PID (kwok first, etcd last), wait up to 15 s for it to
-# exit, then SIGKILL that same PID. Nothing is ever looked up by name.
+# stop_all: the real node first (its pods, containerd, kubelet, its registry; then what they
+# left: mounts, the bridge, cgroups), then SIGTERM each recorded live PID (kwok first, etcd last).
+# Nothing is ever looked up by name.
 stop_all() {
-  local i name pid n
-  for (( i=${#COMPONENTS[@]}-1; i>=0; i-- )); do
-    name=${COMPONENTS[$i]}
-    pid=$(live_pid "$name") || { rm -f "$(pidfile "$name")"; continue; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for (( n=0; n<150; n++ )); do
-      live_pid "$name" >/dev/null || break
-      sleep 0.1
-    done
-    if live_pid "$name" >/dev/null; then
-      echo "cluster: $name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      for (( n=0; n<50; n++ )); do live_pid "$name" >/dev/null || break; sleep 0.1; done
-    fi
-    echo "stopped $name (pid $pid)"
-    rm -f "$(pidfile "$name")"
+  local i
+  real_node_down
+  for (( i=${#COMPONENTS[@]}-1; i>=0; i-- )); do stop_component "${COMPONENTS[$i]}"; done
+}
+
+# stop_component <name>: SIGTERM its recorded live PID, wait up to 15 s for it to exit, then
+# SIGKILL that same PID.
+stop_component() {
+  local name=$1 pid n
+  pid=$(live_pid "$name") || { rm -f "$(pidfile "$name")"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for (( n=0; n<150; n++ )); do
+    live_pid "$name" >/dev/null || break
+    sleep 0.1
   done
+  if live_pid "$name" >/dev/null; then
+    echo "cluster: $name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for (( n=0; n<50; n++ )); do live_pid "$name" >/dev/null || break; sleep 0.1; done
+  fi
+  echo "stopped $name (pid $pid)"
+  rm -f "$(pidfile "$name")"
 }
 
 # --- probes ------------------------------------------------------------------------------------
@@ -127,6 +141,10 @@ default_sa_exists() { api /api/v1/namespaces/default/serviceaccounts/default >/d
 all_alive() {
   local c
   for c in "${COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
+  # A real node that was started must still run too.
+  if [ -f "$state/real-node" ]; then
+    for c in "${NODE_COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
+  fi
 }
 running() { all_alive && apiserver_ready; }
 
@@ -156,7 +174,7 @@ make_pki() {
     cd "$pki"
     umask 077
     # Four RSA keys in parallel: CA, apiserver serving, admin client, ServiceAccount signing.
-    for k in ca apiserver admin sa; do openssl genrsa -out "$k.key" 2048 2>/dev/null & done
+    for k in ca apiserver admin sa apiserver-kubelet-client; do openssl genrsa -out "$k.key" 2048 2>/dev/null & done
     wait
     cat >ca.ext <<EOF
 basicConstraints=critical,CA:TRUE
@@ -187,6 +205,12 @@ EOF
     openssl req -new -key admin.key -subj "/O=system:masters/CN=cutover-admin" -out admin.csr
     openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 \
       -extfile admin.ext -out admin.crt 2>/dev/null
+    # kube-apiserver's client certificate for kubelets (logs, exec): the real node's kubelet
+    # authorizes it by a SubjectAccessReview, which system:masters passes.
+    openssl req -new -key apiserver-kubelet-client.key \
+      -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" -out apiserver-kubelet-client.csr
+    openssl x509 -req -in apiserver-kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -days 365 -extfile admin.ext -out apiserver-kubelet-client.crt 2>/dev/null
     rm -f ./*.csr ./*.ext ca.srl
   )
 }
@@ -263,6 +287,11 @@ advertise_args() {
   fi
   echo "--advertise-address=${ip:-192.0.2.1}"
 }
+
+# --- the real node ------------------------------------------------------------------------------
+
+# shellcheck source=hack/cluster-real-node.sh
+. "$here/cluster-real-node.sh"
 
 # --- subcommands -------------------------------------------------------------------------------
 
@@ -374,6 +403,7 @@ metadata:
   kc wait --for=condition=Established --timeout=60s "${crd_files[@]}" >/dev/null
   log "Gateway API $GATEWAY_API_VERSION and Traefik $TRAEFIK_VERSION CRDs Established"
   wait_for 60 "ServiceAccount default/default" default_sa_exists
+  real_node_start
   up_ok=1
   trap - EXIT
   log "cluster up in $(elapsed)s (Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
@@ -390,7 +420,10 @@ start_apiserver() {
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" $adv \
     --cert-dir="$state/apiserver" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
-    --client-ca-file="$pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
+    --client-ca-file="$pki/ca.crt" --authorization-mode=Node,RBAC --allow-privileged=true \
+    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$pki/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false ${CUTOVER_APISERVER_ARGS:-}
@@ -469,8 +502,9 @@ down() {
 }
 
 status() {
-  local c pid any=0 all=1
-  for c in "${COMPONENTS[@]}"; do
+  local c pid any=0 all=1 comps=("${COMPONENTS[@]}")
+  [ -f "$state/real-node" ] && comps+=("${NODE_COMPONENTS[@]}")
+  for c in "${comps[@]}"; do
     if pid=$(live_pid "$c"); then
       printf '  %-24s running (pid %s)\n' "$c" "$pid"; any=1
     else
@@ -479,6 +513,7 @@ status() {
   done
   if [ "$all" = 1 ] && [ -f "$pki/admin.crt" ] && apiserver_ready; then
     echo "cluster running: https://127.0.0.1:$APISERVER_PORT (export KUBECONFIG=$kubeconfig)"
+    if [ -f "$state/real-node.unavailable" ]; then echo "no real node: $(cat "$state/real-node.unavailable")"; fi
     return 0
   fi
   if [ "$any" = 1 ]; then

@@ -3,6 +3,8 @@
 # local cluster's CA (.cluster/pki, so the operator trusts it with --registry-ca), an htpasswd
 # file for USER (password on stdin), and config.yml for `registry serve DIR/config.yml` on
 # 127.0.0.1:PORT with storage under DIR/storage. The caller runs (and ends) the registry.
+# USER "-" serves without authentication (the real node's registry, which containerd pulls the
+# pause image from; it listens on 127.0.0.1 only) and reads no password.
 #   hack/registry-config.sh DIR PORT USER < password
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,8 +30,15 @@ EXT
   openssl x509 -req -in tls.csr -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
     -CAserial "$dir/ca.srl" -days 30 -extfile tls.ext -out tls.crt 2>/dev/null
   rm -f tls.csr tls.ext ca.srl
-  "$bin/htpasswd" "$user" >htpasswd
+  if [ "$user" != - ]; then "$bin/htpasswd" "$user" >htpasswd; fi
 )
+auth=""
+if [ "$user" != - ]; then
+  auth="auth:
+  htpasswd:
+    realm: cutover-local-registry
+    path: $dir/htpasswd"
+fi
 cat >"$dir/config.yml" <<YML
 version: 0.1
 log:
@@ -46,9 +55,6 @@ http:
   tls:
     certificate: $dir/tls.crt
     key: $dir/tls.key
-auth:
-  htpasswd:
-    realm: cutover-local-registry
-    path: $dir/htpasswd
+$auth
 YML
 echo "$bin/registry"

@@ -590,3 +590,59 @@ pub fn free_port() -> u16 {
         .expect("addr")
         .port()
 }
+
+/// The local cluster's real node (hack/cluster-real-node.sh), as `hack/cluster.sh up` recorded it
+/// in .cluster/real-node.
+pub struct RealNode {
+    /// The node's name.
+    pub node: String,
+    /// Its registry, `127.0.0.1:PORT` (TLS from the cluster CA, no authentication), holding
+    /// `cutover/pause:1`, `cutover/busybox:1.35` and `cutover/testapp:v1` and `:v2`.
+    pub registry: String,
+    /// The pods' addresses, `10.88.N.0/24`: the only addresses besides 127.0.0.1 a test may
+    /// send to (they are on the node's own bridge).
+    pub pod_cidr: String,
+}
+
+impl RealNode {
+    /// What a pod needs to land on the real node (tolerations and nodeSelector, as YAML under a
+    /// pod spec indented by `indent` spaces).
+    pub fn placement(&self, indent: usize) -> String {
+        let pad = " ".repeat(indent);
+        format!(
+            "{pad}nodeSelector: {{cutover.io/real-node: \"true\"}}\n\
+             {pad}tolerations: [{{key: cutover.io/real-node, operator: Exists, effect: NoSchedule}}]\n"
+        )
+    }
+
+    /// Whether `ip` is one of the node's pod addresses.
+    pub fn owns(&self, ip: &str) -> bool {
+        let Some(prefix) = self.pod_cidr.strip_suffix("0/24") else {
+            return false;
+        };
+        ip.strip_prefix(prefix)
+            .and_then(|host| host.parse::<u8>().ok())
+            .is_some()
+    }
+}
+
+/// The real node, or why there is none: the reason `hack/cluster.sh up` wrote to
+/// .cluster/real-node.unavailable. A test skips with that reason printed.
+pub fn real_node() -> Result<RealNode, String> {
+    if let Ok(reason) = std::fs::read_to_string(cluster_file("real-node.unavailable")) {
+        return Err(reason.trim().to_string());
+    }
+    let text = std::fs::read_to_string(cluster_file("real-node"))
+        .map_err(|e| format!(".cluster/real-node: {e} (a cluster started before the real node existed? make cluster-down && make cluster)"))?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+            .ok_or_else(|| format!(".cluster/real-node has no {key}"))
+    };
+    Ok(RealNode {
+        node: field("node")?,
+        registry: field("registry")?,
+        pod_cidr: field("pod_cidr")?,
+    })
+}

@@ -17,6 +17,7 @@ mod hooks;
 mod images;
 mod operations;
 mod plans;
+mod real_node;
 #[path = "../support/push.rs"]
 mod push;
 mod registry;

@@ -1,0 +1,149 @@
+//! The real node (hack/cluster-real-node.sh): a pod that asks for it runs as a real process in a
+//! real container, from an image the project built and pushed to the node's registry; a real
+//! readiness probe decides when it is Ready, `kubectl logs` reads its output through the
+//! kubelet, and it answers HTTP from the host on its pod address. Skipped, with the reason
+//! printed, where `make cluster` could not start a real node.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::*;
+
+fn pod_yaml(node: &RealNode, name: &str, env: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+{placement}  terminationGracePeriodSeconds: 5
+  containers:
+  - name: app
+    image: {registry}/cutover/testapp:v1
+    env: [{env}]
+    ports: [{{containerPort: 8080}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: 8080}}
+      periodSeconds: 1
+      failureThreshold: 1
+"#,
+        placement = node.placement(2),
+        registry = node.registry,
+    )
+}
+
+/// GET / from `ip`:8080 over plain HTTP/1.0; the response (status line, headers, body).
+async fn http_get(ip: &str) -> Option<String> {
+    let mut tcp = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect((ip, 8080)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tcp.write_all(b"GET / HTTP/1.0\r\nHost: testapp\r\n\r\n")
+        .await
+        .ok()?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(3), tcp.read_to_string(&mut response))
+        .await
+        .ok()?
+        .ok()?;
+    Some(response)
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster (make cluster)"]
+async fn a_pod_runs_for_real_on_the_real_node() {
+    let node = match real_node() {
+        Ok(node) => node,
+        Err(reason) => {
+            eprintln!("skipped: no real node in the local cluster: {reason}");
+            return;
+        }
+    };
+    let ns = TestNamespace::new("real-node").await;
+    let (ok, out) = apply(&ns.name, &pod_yaml(&node, "app", "")).await;
+    assert!(ok, "{out}");
+    // Its twin whose readiness endpoint never answers: Running, never Ready.
+    let (ok, out) = apply(
+        &ns.name,
+        &pod_yaml(&node, "unready", "{name: FAIL_READINESS, value: \"true\"}"),
+    )
+    .await;
+    assert!(ok, "{out}");
+
+    let pods = ns.api::<Pod>();
+    // The first pull of the image and of the pause image included.
+    let pod = eventually("pod app Ready", Duration::from_secs(120), || async {
+        pods.get("app").await.ok().filter(is_ready)
+    })
+    .await;
+    let spec = pod.spec.as_ref().expect("spec");
+    assert_eq!(spec.node_name.as_deref(), Some(node.node.as_str()));
+    let status = pod.status.as_ref().expect("status");
+    let container = &status.container_statuses.as_ref().expect("container statuses")[0];
+    let id = container.container_id.as_deref().unwrap_or_default();
+    assert!(id.starts_with("containerd://"), "container id {id:?}");
+    assert!(
+        container.image_id.contains("@sha256:"),
+        "image id {:?}",
+        container.image_id
+    );
+    let ip = status.pod_ip.clone().expect("pod IP");
+    assert!(
+        node.owns(&ip),
+        "pod IP {ip} is not on the node's bridge ({})",
+        node.pod_cidr
+    );
+
+    // The real probe: the twin runs, and the kubelet keeps it unready.
+    let unready = eventually("pod unready Running", Duration::from_secs(60), || async {
+        pods.get("unready").await.ok().filter(is_running)
+    })
+    .await;
+    let unready_ip = unready
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let unready = pods.get("unready").await.expect("get unready");
+    assert!(
+        !is_ready(&unready),
+        "a pod whose readiness endpoint answers 404 became Ready"
+    );
+    let events = events_of(&ns, "Pod", "Unhealthy").await;
+    assert!(
+        events.iter().any(|e| {
+            e.note.as_deref().unwrap_or_default().contains("Readiness probe failed")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("unready")
+        }),
+        "no 'Readiness probe failed' event for pod unready: {events:?}"
+    );
+
+    // kubectl logs: kube-apiserver reads the container's log from the kubelet.
+    let (ok, logs, err) = kubectl(&["logs", "-n", &ns.name, "app"]).await;
+    assert!(ok, "kubectl logs: {err}");
+    assert!(
+        logs.contains("testapp v1: serving on :8080"),
+        "kubectl logs app: {logs:?}"
+    );
+
+    // HTTP from the host straight to the pod's address on the bridge.
+    let response = eventually("an HTTP answer from the pod", Duration::from_secs(20), || {
+        http_get(&ip)
+    })
+    .await;
+    assert!(response.starts_with("HTTP/1."), "{response:?}");
+    assert!(response.contains(" 200 "), "{response:?}");
+    assert!(response.ends_with("\r\n\r\nv1\n"), "{response:?}");
+    if node.owns(&unready_ip) {
+        let response = http_get(&unready_ip).await.unwrap_or_default();
+        assert!(response.ends_with("v1\n"), "the unready twin serves /: {response:?}");
+    }
+
+    ns.cleanup().await;
+}
