@@ -99,9 +99,9 @@ cgroup_hierarchies() {
     local d
     for d in /sys/fs/cgroup/*/; do
       d=${d%/}
-      # Only hierarchies with a controller or a name (not the cgroup2 mount of a hybrid setup,
-      # which the kubelet on cgroup v1 does not use).
-      [ "$(stat -fc %T "$d" 2>/dev/null)" = cgroupfs ] && echo "$d"
+      # The v1 hierarchies and, on a hybrid machine, the cgroup2 mount beside them: runc makes
+      # each container's cgroup there too.
+      case "$(stat -fc %T "$d" 2>/dev/null)" in cgroupfs|cgroup2fs) echo "$d" ;; esac
     done
   fi
 }
@@ -246,6 +246,9 @@ disabled_plugins = [
     config_path = "$node_dir/certs.d"
 
 [plugins.'io.containerd.cri.v1.runtime']
+  # No pod below containerd's own oom_score_adj: lowering it needs CAP_SYS_RESOURCE, which a
+  # sandboxed root may lack (runc then fails: "can't get final child's PID from pipe: EOF").
+  restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   cdi_spec_dirs = []
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
