@@ -336,6 +336,13 @@ real_node_up() {
   ip link set "$NODE_BRIDGE" up
 
   write_containerd_config
+  # A few paths the kubelet, containerd and libcni fix: made here when missing, and removed
+  # at down (when empty: a second cluster's real node shares them).
+  local d
+  : >"$node_dir/host-dirs-created"
+  for d in /run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers; do
+    [ -e "$d" ] || echo "$d" >>"$node_dir/host-dirs-created"
+  done
   PATH="$NODE_BIN:$PATH" start containerd --config "$node_dir/containerd.toml"
   node_wait 30 "containerd's CRI" crictl info
   node_wait 30 "the node registry" port_in_use "$NODE_REGISTRY_PORT"
@@ -412,5 +419,12 @@ real_node_down() {
   fi
   # The kubelet links every container's log into /var/log/containers (a fixed path).
   if [ -d /var/log/containers ]; then find /var/log/containers -maxdepth 1 -lname "$node_dir/*" -delete; fi
+  if [ -f "$node_dir/host-dirs-created" ]; then
+    while read -r f; do
+      # The device-plugin socket is the kubelet's (its path is fixed; no device plugin is used).
+      if [ "$f" = /var/lib/kubelet ]; then rm -f /var/lib/kubelet/device-plugins/kubelet.sock; fi
+      if [ -d "$f" ]; then find "$f" -depth -type d -empty -delete; fi
+    done <"$node_dir/host-dirs-created"
+  fi
   rm -f "$state/real-node"
 }

@@ -17,9 +17,9 @@ mod hooks;
 mod images;
 mod operations;
 mod plans;
-mod real_node;
 #[path = "../support/push.rs"]
 mod push;
+mod real_node;
 mod registry;
 mod routes;
 mod sessions;

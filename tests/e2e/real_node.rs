@@ -84,7 +84,10 @@ async fn a_pod_runs_for_real_on_the_real_node() {
     let spec = pod.spec.as_ref().expect("spec");
     assert_eq!(spec.node_name.as_deref(), Some(node.node.as_str()));
     let status = pod.status.as_ref().expect("status");
-    let container = &status.container_statuses.as_ref().expect("container statuses")[0];
+    let container = &status
+        .container_statuses
+        .as_ref()
+        .expect("container statuses")[0];
     let id = container.container_id.as_deref().unwrap_or_default();
     assert!(id.starts_with("containerd://"), "container id {id:?}");
     assert!(
@@ -118,7 +121,10 @@ async fn a_pod_runs_for_real_on_the_real_node() {
     let events = events_of(&ns, "Pod", "Unhealthy").await;
     assert!(
         events.iter().any(|e| {
-            e.note.as_deref().unwrap_or_default().contains("Readiness probe failed")
+            e.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("Readiness probe failed")
                 && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("unready")
         }),
         "no 'Readiness probe failed' event for pod unready: {events:?}"
@@ -133,16 +139,21 @@ async fn a_pod_runs_for_real_on_the_real_node() {
     );
 
     // HTTP from the host straight to the pod's address on the bridge.
-    let response = eventually("an HTTP answer from the pod", Duration::from_secs(20), || {
-        http_get(&ip)
-    })
+    let response = eventually(
+        "an HTTP answer from the pod",
+        Duration::from_secs(20),
+        || http_get(&ip),
+    )
     .await;
     assert!(response.starts_with("HTTP/1."), "{response:?}");
     assert!(response.contains(" 200 "), "{response:?}");
     assert!(response.ends_with("\r\n\r\nv1\n"), "{response:?}");
     if node.owns(&unready_ip) {
         let response = http_get(&unready_ip).await.unwrap_or_default();
-        assert!(response.ends_with("v1\n"), "the unready twin serves /: {response:?}");
+        assert!(
+            response.ends_with("v1\n"),
+            "the unready twin serves /: {response:?}"
+        );
     }
 
     ns.cleanup().await;
