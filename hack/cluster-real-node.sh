@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # off, state, logs, pki, ... are hack/cluster.sh's
 # The local cluster's real node; sourced by hack/cluster.sh (its variables and helpers), not run.
 #
 # Beside the kwok nodes, one node where pods run as real processes: containerd (state under
@@ -80,8 +81,9 @@ real_node_preflight() {
     done
   else
     for c in cpu cpuacct cpuset memory pids devices freezer; do
-      [ -d "/sys/fs/cgroup/$c" ] && grep -qw "$c" /proc/self/cgroup \
-        || node_unavailable "no cgroup v1 $c controller mounted at /sys/fs/cgroup/$c"
+      if ! { [ -d "/sys/fs/cgroup/$c" ] && grep -qw "$c" /proc/self/cgroup; }; then
+        node_unavailable "no cgroup v1 $c controller mounted at /sys/fs/cgroup/$c"
+      fi
     done
   fi
   for p in $KUBELET_PORT $KUBELET_HEALTHZ_PORT $NODE_REGISTRY_PORT; do
