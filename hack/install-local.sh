@@ -12,6 +12,16 @@ export KUBECONFIG="${KUBECONFIG:-$root/.cluster/kubeconfig}"
 "$kubectl" wait --for=condition=Established --timeout=60s -f "$root/crds/" >/dev/null
 # ImageStreams' lookupPolicy.local and server-owned tag generations (MutatingAdmissionPolicies:
 # the local cluster serves them).
+# Established is not yet listable: right after the API server starts (or a CRD changes) its
+# watch cache answers 429 "storage is (re)initializing" for a while, longer on a busy machine.
+# Wait until every custom resource lists, so the operators the tests start sync at once.
+deadline=$((SECONDS + 120))
+for r in $("$kubectl" get crd -o jsonpath='{range .items[*]}{.spec.names.plural}.{.spec.group}{" "}{end}'); do
+  until "$kubectl" get "$r" -A --chunk-size=1 --request-timeout=10s -o name >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "install-local: $r does not list yet" >&2; exit 1; }
+    sleep 0.5
+  done
+done
 "$kubectl" apply --server-side --force-conflicts -f "$root/deploy/30-image-lookup.yaml" \
   -f "$root/deploy/31-tag-generations.yaml" >/dev/null
 

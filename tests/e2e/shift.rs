@@ -994,7 +994,8 @@ async fn a_rollout_started_mid_shift_halts_it_and_the_shift_starts_over_once_it_
     );
     assert_eq!(phase(&ns, "blue-3").await.as_deref(), Some("Running"));
 
-    let (ok, nodes, err) = kubectl(&["get", "nodes", "-o", "name"]).await;
+    // A kwok node: the real node is tainted, so the gate must open where the pod may go.
+    let (ok, nodes, err) = kubectl(&["get", "nodes", "-l", "type=kwok", "-o", "name"]).await;
     assert!(ok, "{err}");
     let node = nodes.lines().next().expect("a node").to_string();
     let (ok, _, err) = kubectl(&["label", &node, &format!("{gate}=open")]).await;
