@@ -2,7 +2,7 @@
 //! node's images (hack/node-images.sh) are assembled with it, without a Docker daemon.
 //!
 //! `cargo run --example node-image -- REFERENCE [--layer DIR]... [--entrypoint ARG]...
-//! [--cmd ARG]... [--env NAME=VALUE]... [--workdir DIR]`
+//! [--cmd ARG]... [--env NAME=VALUE]... [--workdir DIR] [--user UID:GID]`
 //!
 //! Each layer is an uncompressed tar of DIR's contents in name order: owner root, a fixed mtime,
 //! the permission bits kept, symbolic links as links. REGISTRY_CA (a PEM file) is trusted; with
@@ -29,6 +29,7 @@ struct Spec {
     cmd: Vec<String>,
     env: Vec<String>,
     workdir: Option<String>,
+    user: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Spec, String> {
@@ -46,13 +47,14 @@ fn parse(args: &[String]) -> Result<Spec, String> {
             "--cmd" => spec.cmd.push(value("--cmd")?),
             "--env" => spec.env.push(value("--env")?),
             "--workdir" => spec.workdir = Some(value("--workdir")?),
+            "--user" => spec.user = Some(value("--user")?),
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other if spec.reference.is_empty() => spec.reference = other.to_string(),
             other => return Err(format!("unexpected argument {other}")),
         }
     }
     if spec.reference.is_empty() || spec.layers.is_empty() {
-        return Err("usage: node-image REFERENCE --layer DIR... [--entrypoint ARG]... [--cmd ARG]... [--env NAME=VALUE]... [--workdir DIR]".into());
+        return Err("usage: node-image REFERENCE --layer DIR... [--entrypoint ARG]... [--cmd ARG]... [--env NAME=VALUE]... [--workdir DIR] [--user UID:GID]".into());
     }
     Ok(spec)
 }
@@ -145,6 +147,9 @@ async fn build_and_push(spec: &Spec) -> Result<String, String> {
     }
     if let Some(workdir) = &spec.workdir {
         config["WorkingDir"] = serde_json::json!(workdir);
+    }
+    if let Some(user) = &spec.user {
+        config["User"] = serde_json::json!(user);
     }
     let image = serde_json::json!({
         "architecture": "amd64", "os": "linux", "config": config,

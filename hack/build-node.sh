@@ -17,26 +17,29 @@ here="$(cd "$(dirname "$0")" && pwd)"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
 
-stamp="$NODE_BIN/.complete"
-if [ -f "$stamp" ]; then echo "$NODE_BIN"; exit 0; fi
-command -v go >/dev/null || { echo "build-node: Go >= 1.26 is required (https://go.dev/dl)" >&2; exit 1; }
-mkdir -p "$NODE_BIN"
-work="$NODE_ROOT/src"
-mkdir -p "$work"
 start=$(date +%s)
 log() { printf '[node %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
 
-# --- Debian packages: runc, the CNI plugins, busybox-static. Installed when missing (CI's fresh
-# machine runs as root); linked into the bin dir so that one directory holds the whole node.
+# --- Debian packages: runc, the CNI plugins, busybox-static, iptables (the pods' path to the API
+# server). Installed when missing, even with the build cached (a cache restored onto a fresh
+# machine); linked into the bin dir so that one directory holds the whole node.
 want=()
 command -v runc >/dev/null || [ -x /usr/sbin/runc ] || want+=(runc)
 [ -x /usr/lib/cni/bridge ] || want+=(containernetworking-plugins)
 [ -x /bin/busybox ] || want+=(busybox-static)
+command -v iptables >/dev/null || want+=(iptables)
 if [ ${#want[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   log "apt-get install ${want[*]}"
   { apt-get install -y -qq --no-install-recommends "${want[@]}" || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${want[@]}"; }; } >&2 \
     || log "apt-get could not install ${want[*]}; building what is missing"
 fi
+
+stamp="$NODE_BIN/.complete"
+if [ -f "$stamp" ] && [ -x "$NODE_BIN/runc" ] && [ -x "$NODE_BIN/cni/bridge" ]; then echo "$NODE_BIN"; exit 0; fi
+command -v go >/dev/null || { echo "build-node: Go >= 1.26 is required (https://go.dev/dl)" >&2; exit 1; }
+mkdir -p "$NODE_BIN"
+work="$NODE_ROOT/src"
+mkdir -p "$work"
 
 runc_path=$(command -v runc || true)
 [ -n "$runc_path" ] || { [ -x /usr/sbin/runc ] && runc_path=/usr/sbin/runc; }

@@ -14,7 +14,12 @@
 # no read-only port), the registry, containerd's streaming server (a random port). Pods get
 # addresses on a bridge of their own (NODE_POD_CIDR, the bridge holding the first address): the
 # host reaches them directly; they have no default route, no masquerade, and nothing forwards
-# their packets anywhere else. On success `up` writes .cluster/real-node (what the tests need);
+# their packets anywhere else. Their one route off the bridge is to the API server, as
+# in-cluster clients find it (the `kubernetes` Service, 10.96.0.1:443): a route for the Service
+# range via the bridge, and one DNAT rule of this cluster's own (chain NODE_NAT_CHAIN, for
+# packets from the bridge only) to 127.0.0.1:APISERVER_PORT, with route_localnet on the bridge
+# so the kernel accepts a loopback destination from it. That is all a kube-proxy would do here;
+# no socket listens anywhere but 127.0.0.1. On success `up` writes .cluster/real-node (what the tests need);
 # where the node cannot start it writes the reason to .cluster/real-node.unavailable.
 
 NODE_NAME=cutover-node
@@ -24,6 +29,8 @@ NODE_REGISTRY_PORT=$((20265 + off))
 NODE_NET="10.88.$(( off % 256 ))"        # disjoint from SERVICE_CIDR and kwok's POD_CIDR
 NODE_POD_CIDR="$NODE_NET.0/24"
 NODE_BRIDGE="cutover$off"                # one bridge per cluster, so two clusters can run
+NODE_NAT_CHAIN="CUTOVER-NODE-$off"
+KUBERNETES_SERVICE_IP="${SERVICE_CIDR%.0/*}.1" # 10.96.0.1: the kubernetes Service (its certificate names it)
 REAL_NODE_KEY=cutover.io/real-node
 node_dir="$state/node"
 containerd_sock="$state/containerd.sock"
@@ -75,6 +82,7 @@ real_node_preflight() {
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems \
     || node_unavailable "no overlayfs in this kernel (containerd's snapshotter)"
   command -v ip >/dev/null || node_unavailable "no ip command (iproute2) for the pods' bridge"
+  command -v iptables >/dev/null || node_unavailable "no iptables for the pods' path to the API server"
   if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
     for c in cpu memory pids; do
       grep -qw "$c" /sys/fs/cgroup/cgroup.controllers 2>/dev/null || node_unavailable "cgroup v2 without the $c controller"
@@ -211,6 +219,7 @@ EOF
       "ipam": {
         "type": "host-local",
         "ranges": [[{"subnet": "$NODE_POD_CIDR", "rangeStart": "$NODE_NET.10", "rangeEnd": "$NODE_NET.250"}]],
+        "routes": [{"dst": "$SERVICE_CIDR", "gw": "$NODE_NET.1"}],
         "dataDir": "$node_dir/cni/ipam"
       }
     }
@@ -336,6 +345,7 @@ real_node_up() {
   ip link add "$NODE_BRIDGE" type bridge || node_unavailable "cannot create bridge $NODE_BRIDGE (ip link add)"
   ip addr add "$NODE_NET.1/24" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
+  api_path_up
 
   write_containerd_config
   # A few paths the kubelet, containerd and libcni fix: made here when missing, and removed
@@ -378,6 +388,25 @@ EOF
 
 port_in_use() { ! port_free "$1"; }
 
+# api_path_up / api_path_down: the pods' way to the API server (see the top of this file).
+api_path_up() {
+  sysctl -qw "net.ipv4.conf.$NODE_BRIDGE.route_localnet=1" \
+    || node_unavailable "cannot set route_localnet on $NODE_BRIDGE (the pods' path to the API server)"
+  iptables -t nat -N "$NODE_NAT_CHAIN" 2>/dev/null || iptables -t nat -F "$NODE_NAT_CHAIN" \
+    || node_unavailable "iptables: cannot make the nat chain $NODE_NAT_CHAIN (no NAT in this kernel?)"
+  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$KUBERNETES_SERVICE_IP/32" -p tcp --dport 443 \
+    -j DNAT --to-destination "127.0.0.1:$APISERVER_PORT"
+  iptables -t nat -C PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null \
+    || iptables -t nat -A PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN"
+}
+
+api_path_down() {
+  command -v iptables >/dev/null || return 0
+  while iptables -t nat -D PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null; do :; done
+  iptables -t nat -F "$NODE_NAT_CHAIN" 2>/dev/null || true
+  iptables -t nat -X "$NODE_NAT_CHAIN" 2>/dev/null || true
+}
+
 # real_node_down: the node's pods (through the CRI: their network is torn down and their
 # addresses released), the kubelet, containerd, the registry; then what is left of them: shims
 # of this containerd, processes in the pods' cgroups, mounts under .cluster/node, the bridge,
@@ -412,6 +441,7 @@ real_node_down() {
   awk -v d="$node_dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r f; do
     umount "$f" 2>/dev/null || umount -l "$f" 2>/dev/null || echo "cluster: cannot unmount $f" >&2
   done
+  api_path_down
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then ip link del "$NODE_BRIDGE"; fi
   if [ -f "$node_dir/cgroups-created" ]; then
     sort -r "$node_dir/cgroups-created" | while read -r cg; do

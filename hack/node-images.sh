@@ -45,7 +45,7 @@ version="${APP_VERSION:-$(cat /app/version)}"
 port="${PORT:-8080}"
 www=/tmp/www
 mkdir -p "$www"
-echo "$version" >"$www/index.html"
+printf %s "$version" >"$www/index.html"
 if [ -n "${EXIT_CODE:-}" ]; then
   echo "testapp $version: exiting with $EXIT_CODE${EXIT_MESSAGE:+: $EXIT_MESSAGE}" >&2
   if [ -n "${EXIT_MESSAGE:-}" ]; then echo "$EXIT_MESSAGE" >/dev/termination-log; fi

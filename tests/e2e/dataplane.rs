@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
-const HOST: &str = "split.example.test";
+pub(crate) const HOST: &str = "split.example.test";
 
 /// An HTTP/1.1 server that answers every request on every keep-alive connection with `body`.
 pub(crate) async fn backend(ip: Ipv4Addr, body: &'static str) -> u16 {
@@ -261,13 +261,18 @@ pub(crate) struct Traefik {
 
 impl Traefik {
     pub(crate) fn start(namespace: &str, proxy: u16, entrypoints: &[(&str, u16)]) -> Traefik {
-        Self::start_with(namespace, proxy, entrypoints, None)
+        Self::start_with(namespace, Some(proxy), entrypoints, None)
+    }
+
+    /// Reaching backends directly: the real node's pods, on its bridge.
+    pub(crate) fn start_direct(namespace: &str, entrypoints: &[(&str, u16)]) -> Traefik {
+        Self::start_with(namespace, None, entrypoints, None)
     }
 
     /// With its Prometheus metrics (requests per service and status code) on `metrics`.
     pub(crate) fn start_with(
         namespace: &str,
-        proxy: u16,
+        proxy: Option<u16>,
         entrypoints: &[(&str, u16)],
         metrics: Option<u16>,
     ) -> Traefik {
@@ -301,14 +306,21 @@ impl Traefik {
                 format!("--entrypoints.metrics.address=127.0.0.1:{port}"),
             ]);
         }
-        let child = tokio::process::Command::new(&traefik)
+        let mut command = tokio::process::Command::new(&traefik);
+        command
             .args(&args)
             .env("KUBECONFIG", root().join(".cluster").join("kubeconfig"))
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY");
+        if let Some(proxy) = proxy {
             // Backends over HTTP and HTTPS go through the mapping proxy; the API server on
             // 127.0.0.1 is never proxied.
-            .env("HTTP_PROXY", format!("socks5://127.0.0.1:{proxy}"))
-            .env("HTTPS_PROXY", format!("socks5://127.0.0.1:{proxy}"))
-            .env_remove("NO_PROXY")
+            command
+                .env("HTTP_PROXY", format!("socks5://127.0.0.1:{proxy}"))
+                .env("HTTPS_PROXY", format!("socks5://127.0.0.1:{proxy}"))
+                .env_remove("NO_PROXY");
+        }
+        let child = command
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .kill_on_drop(true)

@@ -130,7 +130,7 @@ impl Stage {
         )
         .await;
         assert!(ok, "{out}");
-        let traefik = Traefik::start_with(&ns.name, proxy, &[("web", web)], Some(metrics));
+        let traefik = Traefik::start_with(&ns.name, Some(proxy), &[("web", web)], Some(metrics));
         let prometheus = Prometheus::start(&ns.name, metrics).await;
         eventually("traffic through Traefik", MINUTE, || async {
             let r = requests(web, 1).await;

@@ -27,7 +27,8 @@ pub struct JobContext<'a> {
 /// The hook's Job: the container named `containerName` of the revision's template
 /// (image, pull policy, working dir, resources, security context), the hook's command, env =
 /// the container's env overlaid by the hook's plus the deployment variables, only the listed
-/// volumes and their mounts, and the pod-level pull secrets, node selector and security context.
+/// volumes and their mounts, and the pod-level pull secrets, node selector, tolerations and
+/// security context.
 pub fn job_manifest(
     point: HookPoint,
     hook: &LifecycleHook,
@@ -140,7 +141,9 @@ fn container(
 }
 
 /// The hook pod's spec: its one container, the listed volumes, and the template's pull secrets,
-/// node selector and security context.
+/// node selector, tolerations and security context. OpenShift's hook pod takes the node selector
+/// alone, so on tainted nodes it stays Pending (the bug openshift/origin#17445 fixed for the
+/// deployer pod); the tolerations go with it here, so a hook lands where the app's pods can.
 fn pod_spec_of(
     pod_spec: &Value,
     container: Map<String, Value>,
@@ -163,7 +166,12 @@ fn pod_spec_of(
     if !volumes.is_empty() {
         spec.insert("volumes".into(), Value::Array(volumes));
     }
-    for key in ["imagePullSecrets", "nodeSelector", "securityContext"] {
+    for key in [
+        "imagePullSecrets",
+        "nodeSelector",
+        "tolerations",
+        "securityContext",
+    ] {
         if let Some(v) = pod_spec.get(key) {
             spec.insert(key.into(), v.clone());
         }

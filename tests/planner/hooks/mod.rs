@@ -228,6 +228,8 @@ fn the_hook_job_is_built_from_the_named_container() {
         "metadata": {"labels": {"app": "web"}},
         "spec": {
             "nodeSelector": {"disk": "ssd"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"podAntiAffinity": {}},
             "imagePullSecrets": [{"name": "pull"}],
             "volumes": [{"name": "data", "emptyDir": {}}, {"name": "other", "emptyDir": {}}],
             "containers": [{
@@ -303,6 +305,12 @@ fn the_hook_job_is_built_from_the_named_container() {
         serde_json::json!([{"name": "data", "mountPath": "/data"}])
     );
     assert_eq!(pod["nodeSelector"], serde_json::json!({"disk": "ssd"}));
+    assert_eq!(
+        pod["tolerations"],
+        serde_json::json!([{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]),
+        "the hook tolerates the taints the app's pods tolerate"
+    );
+    assert!(pod.get("affinity").is_none(), "the app's affinity stays its own");
     assert_eq!(
         pod["imagePullSecrets"],
         serde_json::json!([{"name": "pull"}])

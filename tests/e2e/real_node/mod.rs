@@ -3,13 +3,134 @@
 //! readiness probe decides when it is Ready, `kubectl logs` reads its output through the
 //! kubelet, and it answers HTTP from the host on its pod address. Skipped, with the reason
 //! printed, where `make cluster` could not start a real node.
+//!
+//! `hooks` runs lifecycle hooks as real processes, `rollouts` lets real readiness probes and real
+//! graceful termination decide a rollout.
 
+mod hooks;
+mod rollouts;
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::*;
+
+/// The real node, or `None` after printing why the test is skipped.
+fn node_or_skip() -> Option<RealNode> {
+    match real_node() {
+        Ok(node) => Some(node),
+        Err(reason) => {
+            eprintln!("skipped: no real node in the local cluster: {reason}");
+            None
+        }
+    }
+}
+
+/// A DeploymentConfig `name` of the test app on the real node: `replicas` pods of
+/// `testapp:<version>`, Ready through the app's readiness endpoint, with `strategy` (YAML under
+/// `strategy:`) and `container` (more YAML of the container `app`, indented by 8). With `shared`,
+/// that host directory is the volume `shared`, mounted at /shared.
+fn app_dc(
+    node: &RealNode,
+    name: &str,
+    replicas: i32,
+    version: &str,
+    strategy: &str,
+    container: &str,
+    shared: Option<&HostDir>,
+) -> String {
+    let (volumes, mounts) = match shared {
+        Some(dir) => (
+            format!(
+                "      volumes: [{{name: shared, hostPath: {{path: {}, type: Directory}}}}]\n",
+                dir.0.display()
+            ),
+            "          volumeMounts: [{name: shared, mountPath: /shared}]\n".to_string(),
+        ),
+        None => Default::default(),
+    };
+    format!(
+        r#"apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    app: {name}
+  strategy:
+{strategy}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+{placement}      terminationGracePeriodSeconds: 10
+{volumes}      containers:
+        - name: app
+          image: {registry}/cutover/testapp:{version}
+          ports: [{{containerPort: 8080}}]
+{mounts}          readinessProbe:
+            httpGet: {{path: /ready, port: 8080}}
+            periodSeconds: 1
+            failureThreshold: 1
+{container}"#,
+        placement = node.placement(6),
+        registry = node.registry,
+    )
+}
+
+/// A directory on the host the real node's pods share as a hostPath volume (the node is this
+/// machine); removed when dropped.
+struct HostDir(PathBuf);
+
+impl HostDir {
+    fn new(ns: &TestNamespace) -> HostDir {
+        let dir = std::env::temp_dir().join(format!("cutover-{}", ns.name));
+        std::fs::create_dir_all(&dir).expect("host dir");
+        HostDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The one pod of Job `job` (hook and deployer Jobs run one pod unless retried by the kubelet).
+async fn pod_of_job(ns: &TestNamespace, job: &str) -> Option<Pod> {
+    ns.api::<Pod>()
+        .list(&kube::api::ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .ok()?
+        .items
+        .into_iter()
+        .next()
+}
+
+/// The state its (one) container ended in: (exit code, termination message).
+fn terminated(pod: &Pod) -> Option<(i32, String)> {
+    let status = pod.status.as_ref()?.container_statuses.as_ref()?.first()?;
+    let ended = status.state.as_ref()?.terminated.as_ref()?;
+    Some((ended.exit_code, ended.message.clone().unwrap_or_default()))
+}
+
+/// The pods of a DeploymentConfig's revision `rs`.
+async fn pods_of(ns: &TestNamespace, rs: &str) -> Vec<Pod> {
+    ns.api::<Pod>()
+        .list(&kube::api::ListParams::default().labels(&format!("{}={rs}", cutover::api::keys::POD_REVISION_LABEL)))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+}
 
 fn pod_yaml(node: &RealNode, name: &str, env: &str) -> String {
     format!(
@@ -34,8 +155,8 @@ spec:
     )
 }
 
-/// GET / from `ip`:8080 over plain HTTP/1.0; the response (status line, headers, body).
-async fn http_get(ip: &str) -> Option<String> {
+/// GET `path` from `ip`:8080 over plain HTTP/1.0; the response (status line, headers, body).
+async fn http_get(ip: &str, path: &str) -> Option<String> {
     let mut tcp = tokio::time::timeout(
         Duration::from_secs(3),
         tokio::net::TcpStream::connect((ip, 8080)),
@@ -43,7 +164,7 @@ async fn http_get(ip: &str) -> Option<String> {
     .await
     .ok()?
     .ok()?;
-    tcp.write_all(b"GET / HTTP/1.0\r\nHost: testapp\r\n\r\n")
+    tcp.write_all(format!("GET {path} HTTP/1.0\r\nHost: testapp\r\n\r\n").as_bytes())
         .await
         .ok()?;
     let mut response = String::new();
@@ -57,13 +178,7 @@ async fn http_get(ip: &str) -> Option<String> {
 #[tokio::test]
 #[ignore = "needs the local cluster (make cluster)"]
 async fn a_pod_runs_for_real_on_the_real_node() {
-    let node = match real_node() {
-        Ok(node) => node,
-        Err(reason) => {
-            eprintln!("skipped: no real node in the local cluster: {reason}");
-            return;
-        }
-    };
+    let Some(node) = node_or_skip() else { return };
     let ns = TestNamespace::new("real-node").await;
     let (ok, out) = apply(&ns.name, &pod_yaml(&node, "app", "")).await;
     assert!(ok, "{out}");
@@ -142,16 +257,16 @@ async fn a_pod_runs_for_real_on_the_real_node() {
     let response = eventually(
         "an HTTP answer from the pod",
         Duration::from_secs(20),
-        || http_get(&ip),
+        || http_get(&ip, "/"),
     )
     .await;
     assert!(response.starts_with("HTTP/1."), "{response:?}");
     assert!(response.contains(" 200 "), "{response:?}");
-    assert!(response.ends_with("\r\n\r\nv1\n"), "{response:?}");
+    assert!(response.ends_with("\r\n\r\nv1"), "{response:?}");
     if node.owns(&unready_ip) {
-        let response = http_get(&unready_ip).await.unwrap_or_default();
+        let response = http_get(&unready_ip, "/").await.unwrap_or_default();
         assert!(
-            response.ends_with("v1\n"),
+            response.ends_with("v1"),
             "the unready twin serves /: {response:?}"
         );
     }
