@@ -51,9 +51,11 @@ install-local: cluster
 # Traefik carries real traffic through Routes in the data-plane tests (built once, cached).
 # The fault tests (leader killed, API server restarted) run last and alone.
 # The image tests run registries of their own (the CNCF distribution registry, built once, cached).
+# The operator's image is built from this build for the real node (hack/operator-image.sh).
 # Prometheus (built once, cached) gates the traffic-shift tests' steps on Traefik's metrics.
 e2e: install-local build demo-down
 	hack/build-registry.sh >/dev/null
+	hack/operator-image.sh >/dev/null
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" CUTOVER_PROMETHEUS="$$(hack/build-prometheus.sh)" \
 	  $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
 	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator's image, built from this checkout's binaries without a Docker daemon and pushed to
 # the real node's registry; deploy/Dockerfile's layout: busybox (a shell for deployer scripts),
-# /usr/local/bin/{cutover,kubectl-dc}, openshift-deploy -> cutover, user 65532, `cutover run`.
+# /usr/local/bin/{cutover,kubectl-dc}, openshift-deploy -> cutover, the CA bundle, user 65532,
+# `cutover run`.
 # The binaries are the glibc ones cargo built here, so the glibc they load goes in beside them
 # (the Dockerfile links statically against musl instead; the behaviour is the same program's).
 # Writes the pushed image's digest reference to .cluster/operator-image and prints it.
@@ -26,6 +27,11 @@ mkdir -p "$layer/usr/local/bin"
 # Without their debug info: 57 MB instead of 470 MB.
 for b in cutover kubectl-dc; do strip -o "$layer/usr/local/bin/$b" "$bin/$b"; done
 ln -s cutover "$layer/usr/local/bin/openshift-deploy"
+# The CA bundle registries are verified with (image imports from public registries).
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  mkdir -p "$layer/etc/ssl/certs"
+  cp /etc/ssl/certs/ca-certificates.crt "$layer/etc/ssl/certs/"
+fi
 # The shared libraries the binaries load, at the paths their loader looks for them.
 for lib in $(ldd "$bin/cutover" "$bin/kubectl-dc" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u); do
   mkdir -p "$layer$(dirname "$lib")"

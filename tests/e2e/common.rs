@@ -602,6 +602,9 @@ pub struct RealNode {
     /// The pods' addresses, `10.88.N.0/24`: the only addresses besides 127.0.0.1 a test may
     /// send to (they are on the node's own bridge).
     pub pod_cidr: String,
+    /// The operator's image built from this checkout (hack/operator-image.sh, which `make e2e`
+    /// runs after the build), as `REGISTRY/cutover/cutover@sha256:...`.
+    pub operator_image: Result<String, String>,
 }
 
 impl RealNode {
@@ -644,5 +647,8 @@ pub fn real_node() -> Result<RealNode, String> {
         node: field("node")?,
         registry: field("registry")?,
         pod_cidr: field("pod_cidr")?,
+        operator_image: std::fs::read_to_string(cluster_file("operator-image"))
+            .map(|image| image.trim().to_string())
+            .map_err(|e| format!(".cluster/operator-image: {e} (hack/operator-image.sh makes it)")),
     })
 }

@@ -26,6 +26,10 @@ const RATE_LIMITED_WAIT: SignedDuration = SignedDuration::from_secs(60);
 /// credentials, or the same namespace's after its pull Secret changed.
 pub struct Registries {
     extra_roots: Vec<oci_client::client::Certificate>,
+    /// Whether the system's CA certificates load. An image without a CA bundle (a scratch or
+    /// busybox base) has none: then only the extra CA is trusted, and without one every TLS
+    /// import fails with a reason rather than the operator not starting.
+    system_roots: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -40,19 +44,46 @@ impl Registries {
     /// `image.config.openshift.io` `additionalTrustedCA`). Fails on certificates that do not
     /// load, at start rather than at the first import.
     pub fn new(extra_ca: &[u8]) -> Result<Self, String> {
-        let registries = Registries {
+        let mut registries = Registries {
             extra_roots: pem_certificates(extra_ca),
+            system_roots: true,
         };
-        registries.client(Transport::Verified)?;
+        let Err(system) = registries.client(Transport::Verified) else {
+            return Ok(registries);
+        };
+        registries.system_roots = false;
+        match registries.client(Transport::Verified) {
+            Ok(_) => tracing::warn!(
+                error = %system,
+                "the system's CA certificates do not load: registries are verified with --registry-ca only"
+            ),
+            Err(_) if registries.extra_roots.is_empty() => tracing::warn!(
+                error = %system,
+                "no CA certificates: image imports over TLS fail until the image has a CA bundle or --registry-ca gives one"
+            ),
+            Err(extra) => return Err(extra),
+        }
         Ok(registries)
     }
 
     fn client(&self, transport: Transport) -> Result<oci_client::Client, String> {
+        if !self.system_roots
+            && self.extra_roots.is_empty()
+            && matches!(transport, Transport::Verified)
+        {
+            return Err("no CA certificates to verify the registry with: none in the operator image's system store, and no --registry-ca".into());
+        }
+        let (extra, only) = if self.system_roots {
+            (self.extra_roots.clone(), Vec::new())
+        } else {
+            (Vec::new(), self.extra_roots.clone())
+        };
         let config = ClientConfig {
             read_timeout: Some(REGISTRY_TIMEOUT),
             connect_timeout: Some(Duration::from_secs(10)),
             user_agent: concat!("cutover/", env!("CARGO_PKG_VERSION")),
-            extra_root_certificates: self.extra_roots.clone(),
+            extra_root_certificates: extra,
+            tls_certs_only: only,
             accept_invalid_certificates: matches!(transport, Transport::Unverified),
             protocol: match transport {
                 Transport::Plain => ClientProtocol::Http,

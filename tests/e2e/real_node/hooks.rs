@@ -54,15 +54,7 @@ async fn a_pre_hook_writes_what_the_mid_hook_and_the_app_read() {
     // The app serves the file the pre hook wrote at /schema.
     let container = r#"          command: ["/bin/sh", "-c", "mkdir -p /tmp/www && cp /shared/schema /tmp/www/schema && exec /app/serve"]
 "#;
-    let dc = app_dc(
-        &node,
-        "shop",
-        1,
-        "v1",
-        &strategy,
-        container,
-        Some(&shared),
-    );
+    let dc = app_dc(&node, "shop", 1, "v1", &strategy, container, Some(&shared));
     let (ok, out) = apply(&ns.name, &dc).await;
     assert!(ok, "{out}");
     wait_phase(&ns, "shop-1", "Complete", ROLLOUT).await;
@@ -98,7 +90,17 @@ async fn a_pre_hook_writes_what_the_mid_hook_and_the_app_read() {
     let started = app[0]
         .status
         .as_ref()
-        .and_then(|s| s.container_statuses.as_ref()?.first()?.state.as_ref()?.running.as_ref()?.started_at.clone())
+        .and_then(|s| {
+            s.container_statuses
+                .as_ref()?
+                .first()?
+                .state
+                .as_ref()?
+                .running
+                .as_ref()?
+                .started_at
+                .clone()
+        })
         .expect("the app's start time");
     assert!(
         mid_done.0 <= started.0,
@@ -212,17 +214,22 @@ async fn a_retry_hook_that_fails_twice_is_restarted_until_it_passes() {
         .await
         .expect("jobs")
         .items;
-    let names: Vec<_> = jobs.iter().filter_map(|j| j.metadata.name.clone()).collect();
+    let names: Vec<_> = jobs
+        .iter()
+        .filter_map(|j| j.metadata.name.clone())
+        .collect();
     assert_eq!(names, ["retry-1-hook-pre"], "one Job, retried in place");
     assert_eq!(
         std::fs::read_to_string(shared.path().join("attempts")).expect("attempts"),
         "3\n"
     );
     let pod = pod_of_job(&ns, "retry-1-hook-pre").await.expect("hook pod");
-    let restarts = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref()?.first().map(|c| c.restart_count));
+    let restarts = pod.status.as_ref().and_then(|s| {
+        s.container_statuses
+            .as_ref()?
+            .first()
+            .map(|c| c.restart_count)
+    });
     assert_eq!(restarts, Some(2), "the kubelet restarted the hook twice");
     let (ok, logs, err) = dc_plugin(&ns.name, &["logs", "retry"]).await;
     assert!(ok, "kubectl dc logs: {err}");

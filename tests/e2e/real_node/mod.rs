@@ -5,9 +5,11 @@
 //! printed, where `make cluster` could not start a real node.
 //!
 //! `hooks` runs lifecycle hooks as real processes, `rollouts` lets real readiness probes and real
-//! graceful termination decide a rollout.
+//! graceful termination decide a rollout, `operator` runs the operator's own image: a deployer
+//! script and the operator itself, in-cluster.
 
 mod hooks;
+mod operator;
 mod rollouts;
 
 use std::path::{Path, PathBuf};
@@ -126,7 +128,10 @@ fn terminated(pod: &Pod) -> Option<(i32, String)> {
 /// The pods of a DeploymentConfig's revision `rs`.
 async fn pods_of(ns: &TestNamespace, rs: &str) -> Vec<Pod> {
     ns.api::<Pod>()
-        .list(&kube::api::ListParams::default().labels(&format!("{}={rs}", cutover::api::keys::POD_REVISION_LABEL)))
+        .list(
+            &kube::api::ListParams::default()
+                .labels(&format!("{}={rs}", cutover::api::keys::POD_REVISION_LABEL)),
+        )
         .await
         .map(|l| l.items)
         .unwrap_or_default()

@@ -29,7 +29,11 @@ async fn a_revision_that_never_becomes_ready_fails_at_its_timeout_and_the_last_s
 
     // v2 answers its readiness probe with 404 forever.
     let unready = "          env: [{name: FAIL_READINESS, value: \"true\"}]\n";
-    let (ok, out) = apply(&ns.name, &app_dc(&node, "web", 2, "v2", ROLLING, unready, None)).await;
+    let (ok, out) = apply(
+        &ns.name,
+        &app_dc(&node, "web", 2, "v2", ROLLING, unready, None),
+    )
+    .await;
     assert!(ok, "{out}");
     let watch = PodWatcher::start(&ns, "web", "web-2").await;
     wait_phase(&ns, "web-2", "Failed", ROLLOUT).await;
@@ -51,9 +55,11 @@ async fn a_revision_that_never_becomes_ready_fails_at_its_timeout_and_the_last_s
     // What decided it was the kubelet's probe.
     let events = events_of(&ns, "Pod", "Unhealthy").await;
     assert!(
-        events
-            .iter()
-            .any(|e| e.note.as_deref().unwrap_or_default().contains("Readiness probe failed")),
+        events.iter().any(|e| e
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Readiness probe failed")),
         "no failed readiness probe: {events:?}"
     );
     let dc = ns.dcs().get("web").await.expect("dc");
@@ -107,7 +113,11 @@ async fn a_rolling_rollout_through_traefik_loses_no_request() {
     // serving for the seconds Traefik needs to notice.
     let graceful = "          lifecycle: {preStop: {exec: {command: [sleep, \"3\"]}}}\n";
     let rolling = "    type: Rolling\n    rollingParams: {maxSurge: 1, maxUnavailable: 0}\n";
-    let (ok, out) = apply(&ns.name, &app_dc(&node, "shop", 3, "v1", rolling, graceful, None)).await;
+    let (ok, out) = apply(
+        &ns.name,
+        &app_dc(&node, "shop", 3, "v1", rolling, graceful, None),
+    )
+    .await;
     assert!(ok, "{out}");
     wait_phase(&ns, "shop-1", "Complete", ROLLOUT).await;
     let web = free_port();
@@ -133,7 +143,11 @@ async fn a_rolling_rollout_through_traefik_loses_no_request() {
             all
         })
     };
-    let (ok, out) = apply(&ns.name, &app_dc(&node, "shop", 3, "v2", rolling, graceful, None)).await;
+    let (ok, out) = apply(
+        &ns.name,
+        &app_dc(&node, "shop", 3, "v2", rolling, graceful, None),
+    )
+    .await;
     assert!(ok, "{out}");
     wait_phase(&ns, "shop-2", "Complete", ROLLOUT).await;
     // Until the last old pod has ended.

@@ -310,7 +310,10 @@ fn the_hook_job_is_built_from_the_named_container() {
         serde_json::json!([{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]),
         "the hook tolerates the taints the app's pods tolerate"
     );
-    assert!(pod.get("affinity").is_none(), "the app's affinity stays its own");
+    assert!(
+        pod.get("affinity").is_none(),
+        "the app's affinity stays its own"
+    );
     assert_eq!(
         pod["imagePullSecrets"],
         serde_json::json!([{"name": "pull"}])
