@@ -132,23 +132,21 @@ fn operator_deployment(image: &str, namespace: &str, lease: &str) -> Value {
     deployment
 }
 
-/// The operator's Deployment in cutover-system, deleted when the test ends, even by a panic
-/// (kubectl, synchronously: drop cannot await).
-struct Installed(String);
+/// The operator's Deployment and its Lease in cutover-system, deleted when the test ends, even
+/// by a panic (kubectl, synchronously: drop cannot await).
+struct Installed {
+    deployment: String,
+    lease: String,
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        let _ = std::process::Command::new(root().join("hack").join("kubectl"))
-            .args([
-                "-n",
-                "cutover-system",
-                "delete",
-                "deployment",
-                &self.0,
-                "--wait=false",
-            ])
-            .env("KUBECONFIG", cluster_file("kubeconfig"))
-            .output();
+        for (kind, name) in [("deployment", &self.deployment), ("lease", &self.lease)] {
+            let _ = std::process::Command::new(root().join("hack").join("kubectl"))
+                .args(["-n", "cutover-system", "delete", kind, name, "--wait=false"])
+                .env("KUBECONFIG", cluster_file("kubeconfig"))
+                .output();
+        }
     }
 }
 
@@ -177,7 +175,10 @@ async fn the_operator_runs_from_its_image_as_deploy_describes_it_and_hands_over(
         .to_string();
     let (ok, out) = apply("cutover-system", &deployment.to_string()).await;
     assert!(ok, "{out}");
-    let installed = Installed(name.clone());
+    let installed = Installed {
+        deployment: name.clone(),
+        lease: lease.clone(),
+    };
     let deployments = Api::<Deployment>::namespaced(ns.client.clone(), "cutover-system");
     let operator_pods = Api::<Pod>::namespaced(ns.client.clone(), "cutover-system");
     let selector = "app.kubernetes.io/name=cutover";
@@ -231,18 +232,24 @@ async fn the_operator_runs_from_its_image_as_deploy_describes_it_and_hands_over(
         .and_then(|c| c.image);
     assert_eq!(deployer_image.as_deref(), Some(image.as_str()));
 
-    // The leader goes (as a drain would take it): the standby leads and rolls out.
+    // The leader goes (as a drain would take it) and releases the Lease on SIGTERM: another
+    // replica leads — the standby, or the leader's replacement when it starts first — and rolls
+    // out.
     operator_pods
         .delete(&leader, &DeleteParams::default())
         .await
         .expect("delete the leader");
-    let next = eventually("the standby leads", Duration::from_secs(60), || async {
-        lease_holder(&lease)
-            .await
-            .filter(|h| h != &leader && names.contains(h))
+    let deleted = std::time::Instant::now();
+    let next = eventually("another replica leads", Duration::from_secs(60), || async {
+        let holder = lease_holder(&lease).await.filter(|h| h != &leader)?;
+        let pod = operator_pods.get_opt(&holder).await.ok()??;
+        pod.metadata.deletion_timestamp.is_none().then_some(holder)
     })
     .await;
-    eprintln!("leader {leader} deleted; {next} leads");
+    eprintln!(
+        "leader {leader} deleted; {next} leads after {:.1}s",
+        deleted.elapsed().as_secs_f64()
+    );
     let (ok, out) = apply(&ns.name, &app_dc(&node, "api", 2, "v2", rolling, "", None)).await;
     assert!(ok, "{out}");
     wait_phase(&ns, "api-2", "Complete", ROLLOUT).await;
@@ -250,6 +257,5 @@ async fn the_operator_runs_from_its_image_as_deploy_describes_it_and_hands_over(
     assert_eq!(dc.status.as_ref().map(|s| s.latest_version), Some(2));
 
     drop(installed);
-    // The namespace's cleanup deletes the Lease too.
     ns.cleanup().await;
 }
