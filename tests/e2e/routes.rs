@@ -129,15 +129,13 @@ async fn blue_green_switches_all_traffic_to_blue() {
         dc_plugin(&ns.name, &["route", "switch", "bluegreen-example", "blue"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("blue") && out.contains("100.0%"), "{out}");
-    let weights = eventually("the switch in the HTTPRoute", MINUTE, || async {
-        let w = backend_weights(&ns, "bluegreen-example").await?;
-        (w[0].1 == 0).then_some(w)
+    // Blue's share waits for its pods to be ready (both weights are 0 until then, as a Route to
+    // a Service without endpoints serves nothing).
+    let want: Vec<(String, i64, i64)> = vec![("green".into(), 0, 8080), ("blue".into(), 100, 8080)];
+    eventually("the switch in the HTTPRoute", MINUTE, || async {
+        (backend_weights(&ns, "bluegreen-example").await? == want).then_some(())
     })
     .await;
-    assert_eq!(
-        weights,
-        [("green".into(), 0, 8080), ("blue".into(), 100, 8080)]
-    );
     let status = eventually("the shares in status", MINUTE, || async {
         let s = route_status(&ns, "bluegreen-example").await?;
         (s["services"] == "green(0.0%),blue(100.0%)").then_some(s)
