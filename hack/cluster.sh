@@ -415,12 +415,16 @@ start_apiserver() {
   local adv
   adv=$(advertise_args)
   # Extra flags for profiling, e.g. an audit log of who makes which requests (BENCHMARKS.md).
+  # PodNodeSelector and PodTolerationRestriction place a namespace's pods as an OpenShift
+  # project's node selector does (annotations on the namespace; none, no effect): the demo's
+  # namespace runs on the real node with OpenShift's example unchanged.
   # shellcheck disable=SC2086 # $adv is empty or one flag; CUTOVER_APISERVER_ARGS is split on purpose
   start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" $adv \
     --cert-dir="$state/apiserver" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" --authorization-mode=Node,RBAC --allow-privileged=true \
+    --enable-admission-plugins=PodNodeSelector,PodTolerationRestriction \
     --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$pki/ca.crt" \

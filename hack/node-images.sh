@@ -3,10 +3,7 @@
 # directory into one OCI layer) and pushed to the node's registry:
 #   REGISTRY/cutover/pause:1          the pod sandbox (hack/build-node.sh's pause binary)
 #   REGISTRY/cutover/busybox:1.35     Debian's busybox-static with its applets: a shell for hooks
-#   REGISTRY/cutover/testapp:v1, :v2  busybox + /app/serve: answers HTTP with its version
-# The test app's environment: PORT (8080), APP_VERSION (the image's), FAIL_READINESS=true (GET
-# /ready answers 404 forever), EXIT_CODE=N (exits N at once, EXIT_MESSAGE on stderr and in the
-# termination log). It exits 0 on SIGTERM after PRESTOP_SLEEP seconds (0).
+#   REGISTRY/cutover/testapp:v1, :v2  busybox + hack/testapp/serve: answers HTTP with its version
 #   hack/node-images.sh REGISTRY NODE_BIN WORKDIR   (REGISTRY: 127.0.0.1:PORT, TLS from .cluster/pki)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -38,27 +35,7 @@ for v in v1 v2; do
   a="$work/testapp-$v"
   mkdir -p "$a/app"
   echo "$v" >"$a/app/version"
-  cat >"$a/app/serve" <<'SH'
-#!/bin/sh
-# The test application (hack/node-images.sh): answers GET / with its version.
-version="${APP_VERSION:-$(cat /app/version)}"
-port="${PORT:-8080}"
-www=/tmp/www
-mkdir -p "$www"
-printf %s "$version" >"$www/index.html"
-if [ -n "${EXIT_CODE:-}" ]; then
-  echo "testapp $version: exiting with $EXIT_CODE${EXIT_MESSAGE:+: $EXIT_MESSAGE}" >&2
-  if [ -n "${EXIT_MESSAGE:-}" ]; then echo "$EXIT_MESSAGE" >/dev/termination-log; fi
-  exit "$EXIT_CODE"
-fi
-if [ "${FAIL_READINESS:-}" != true ]; then echo ready >"$www/ready"; fi
-httpd -f -v -p "$port" -h "$www" &
-pid=$!
-# As PID 1 the shell gets SIGTERM only through a trap; it ends the server and exits 0.
-trap 'echo "testapp $version: SIGTERM"; sleep "${PRESTOP_SLEEP:-0}"; kill "$pid"; exit 0' TERM INT
-echo "testapp $version: serving on :$port"
-wait "$pid"
-SH
+  cp "$here/testapp/serve" "$a/app/serve"
   chmod 755 "$a/app/serve"
 done
 
