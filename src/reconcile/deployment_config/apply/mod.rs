@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::api::DeploymentConfig;
 use crate::api::keys;
 use crate::error::{Error, Result};
-use crate::strategy::{Action, Event, RevisionUpdate};
+use crate::strategy::{Action, Event, RevisionUpdate, Scale};
 
 mod deployer;
 mod owners;
@@ -32,11 +32,40 @@ pub struct CreateRefused {
 }
 
 /// Applies `actions` for `dc`. Stops at the first error; everything already applied is safe to
-/// apply again on the retry.
+/// apply again on the retry. The revisions it scaled are told in one event, as far as it got:
+/// one event per pass rather than one per ReplicaSet, each an Event object the API server
+/// stores and every event watcher receives.
 pub async fn execute(
     dc: &DeploymentConfig,
     actions: &[Action],
     ctx: &Context,
+) -> Result<Option<CreateRefused>> {
+    let mut scaled = Vec::new();
+    let result = execute_actions(dc, actions, ctx, &mut scaled).await;
+    if let Some(message) = scaled_message(&scaled) {
+        publish(
+            dc,
+            ctx,
+            &Event::normal(crate::api::events::RC_SCALED, message),
+        );
+    }
+    result
+}
+
+/// OpenShift's message for one scaled revision; the others of the pass follow it.
+fn scaled_message(scaled: &[(&str, Scale)]) -> Option<String> {
+    let said: Vec<String> = scaled
+        .iter()
+        .map(|(name, s)| format!("{name:?} from {} to {}", s.from, s.to))
+        .collect();
+    (!said.is_empty()).then(|| format!("Scaled replication controller {}", said.join(", ")))
+}
+
+async fn execute_actions<'a>(
+    dc: &DeploymentConfig,
+    actions: &'a [Action],
+    ctx: &Context,
+    scaled: &mut Vec<(&'a str, Scale)>,
 ) -> Result<Option<CreateRefused>> {
     let ns = dc.namespace().unwrap_or_default();
     let replica_sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
@@ -47,7 +76,7 @@ pub async fn execute(
         // on its own) go out at once: one round trip per pass rather than one per revision.
         let updates = concurrent_updates(rest);
         if !updates.is_empty() {
-            update_revisions(dc, ctx, &replica_sets, &updates).await?;
+            update_revisions(ctx, &replica_sets, &updates, scaled).await?;
             rest = &rest[updates.len()..];
             continue;
         }
@@ -196,12 +225,12 @@ fn concurrent_updates(actions: &[Action]) -> Vec<&RevisionUpdate> {
 }
 
 /// Writes `updates` at once. Every write that succeeded is recorded (so the next pass waits for
-/// it to reach the cache) before the first failure is returned.
-async fn update_revisions(
-    dc: &DeploymentConfig,
+/// it to reach the cache), and each scale in `scaled`, before the first failure is returned.
+async fn update_revisions<'a>(
     ctx: &Context,
     api: &Api<ReplicaSet>,
-    updates: &[&RevisionUpdate],
+    updates: &[&'a RevisionUpdate],
+    scaled: &mut Vec<(&'a str, Scale)>,
 ) -> Result<()> {
     let results = futures::future::join_all(updates.iter().map(|u| update_revision(api, u))).await;
     let mut first_error = None;
@@ -210,15 +239,7 @@ async fn update_revisions(
             Ok(rs) => {
                 ctx.freshness.wrote(&rs);
                 if let Some(scale) = update.scale {
-                    let message = format!(
-                        "Scaled replication controller {:?} from {} to {}",
-                        update.name, scale.from, scale.to
-                    );
-                    publish(
-                        dc,
-                        ctx,
-                        &Event::normal(crate::api::events::RC_SCALED, message),
-                    );
+                    scaled.push((update.name.as_str(), scale));
                 }
             }
             Err(e) => {

@@ -373,3 +373,18 @@ async fn a_scale_up_waits_for_the_scale_down_before_it() {
     assert_eq!(seen.len(), 1, "the scale-up is not sent");
     assert_eq!(seen[0].body["spec"]["replicas"], 5);
 }
+
+/// A pass's scales are told in one event: OpenShift's message for the first, the others after.
+#[test]
+fn a_pass_tells_its_scales_in_one_message() {
+    let (down, up) = (Scale { from: 8, to: 5 }, Scale { from: 3, to: 8 });
+    assert_eq!(super::scaled_message(&[]), None);
+    assert_eq!(
+        super::scaled_message(&[("web-1", down)]).as_deref(),
+        Some(r#"Scaled replication controller "web-1" from 8 to 5"#)
+    );
+    assert_eq!(
+        super::scaled_message(&[("web-1", down), ("web-2", up)]).as_deref(),
+        Some(r#"Scaled replication controller "web-1" from 8 to 5, "web-2" from 3 to 8"#)
+    );
+}
