@@ -33,6 +33,7 @@ mod chain;
 mod der;
 mod keys;
 mod pem;
+mod public_key;
 mod x509;
 
 use jiff::Timestamp;
@@ -44,7 +45,8 @@ use super::{Refused, Termination, termination};
 use chain::verify;
 use keys::{PrivateKey, key_label, pkcs1, pkcs8, sec1};
 use pem::{Block, pem, pem_blocks};
-use x509::{Certificate, Public, parse_certificate, parse_certificates, public_key_block};
+use public_key::{Public, public_key_block};
+use x509::{Certificate, parse_certificate, parse_certificates};
 
 /// What the router writes in place of each field's data.
 const CERTIFICATE_DATA: &str = "redacted certificate data";

@@ -3,7 +3,8 @@
 
 use jiff::Timestamp;
 
-use super::x509::{Algorithm, Certificate};
+use super::public_key::Algorithm;
+use super::x509::Certificate;
 
 /// Go's `Certificate.Verify` as the router calls it (the CA certificates both the roots and the
 /// intermediates, no host name, `serverAuth`), less the `Expired` errors the router ignores.

@@ -4,7 +4,7 @@
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
 use super::der::{BIT_STRING, Der, INTEGER, OCTET_STRING, OID, SEQUENCE, sequence, strip_zeros};
-use super::x509::Curve;
+use super::public_key::Curve;
 
 /// A private key, as far as matching it to a certificate goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
