@@ -17,10 +17,15 @@ use super::*;
 
 const ROLLOUT: Duration = Duration::from_secs(180);
 
-/// The operator's image, or `None` after printing why the test is skipped.
-fn operator_image_or_skip(node: &RealNode) -> Option<String> {
+/// The real node and the operator's image on it, or `None` after printing why the test is
+/// skipped.
+fn node_and_image_or_skip() -> Option<(RealNode, String)> {
+    let node = node_or_skip()?;
     match &node.operator_image {
-        Ok(image) => Some(image.clone()),
+        Ok(image) => {
+            let image = image.clone();
+            Some((node, image))
+        }
         Err(reason) => {
             eprintln!("skipped: no operator image: {reason}");
             None
@@ -49,8 +54,7 @@ async fn ran_for_real(ns: &TestNamespace, node: &RealNode, job: &str) {
 #[tokio::test]
 #[ignore = "needs the local cluster (make test)"]
 async fn a_deployer_script_runs_openshift_deploy_in_the_operator_image() {
-    let Some(node) = node_or_skip() else { return };
-    let Some(image) = operator_image_or_skip(&node) else {
+    let Some((node, image)) = node_and_image_or_skip() else {
         return;
     };
     let ns = TestNamespace::new("real-deployer").await;
@@ -162,8 +166,7 @@ async fn lease_holder(lease: &str) -> Option<String> {
 #[tokio::test]
 #[ignore = "needs the local cluster (make test)"]
 async fn the_operator_runs_from_its_image_as_deploy_describes_it_and_hands_over() {
-    let Some(node) = node_or_skip() else { return };
-    let Some(image) = operator_image_or_skip(&node) else {
+    let Some((node, image)) = node_and_image_or_skip() else {
         return;
     };
     let ns = TestNamespace::new("real-operator").await;
