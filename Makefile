@@ -7,7 +7,8 @@ CARGO ?= cargo
 KUBECTL := hack/kubectl
 export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
 
-.PHONY: help build crds lint unit cluster cluster-down install-local e2e test demo demo-down install bench bench-fleet
+.PHONY: help build crds lint unit cluster cluster-down install-local e2e test tools-for-test test-steps \
+	demo tools-for-demo demo-steps demo-down install bench bench-fleet
 
 help:
 	@echo "make demo          start the local cluster, a registry and the operator; roll out examples/frontend.yaml, push an image, roll it out"
@@ -51,19 +52,42 @@ install-local: cluster
 # Traefik carries real traffic through Routes in the data-plane tests (built once, cached).
 # The fault tests (leader killed, API server restarted) run last and alone.
 # The image tests run registries of their own (the CNCF distribution registry, built once, cached).
-# The operator's image is built from this build for the real node (hack/operator-image.sh).
+# The operator's image is built for the real node (hack/operator-image.sh) from the binaries the
+# tests themselves use (built with the tests' features, so not built a second time).
 # Prometheus (built once, cached) gates the traffic-shift tests' steps on Traefik's metrics.
-e2e: install-local build demo-down
+e2e: install-local
+	@hack/demo.sh stop
 	hack/build-registry.sh >/dev/null
+	$(CARGO) test --test e2e --no-run
 	hack/operator-image.sh >/dev/null
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" CUTOVER_PROMETHEUS="$$(hack/build-prometheus.sh)" \
 	  $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
 	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1
 	$(CARGO) test --bench scale -- --smoke
 
-test: lint unit e2e
+# Cold, most of the time goes to Go builds (the control plane, the node, Traefik...). They run
+# as a second job (hack/build-tools.sh) beside the steps, which wait for a tool where they use it.
+test:
+	@$(MAKE) --no-print-directory -j2 tools-for-test test-steps
 
-demo: install-local build
+tools-for-test:
+	@hack/build-tools.sh control-plane node registry helm traefik prometheus
+
+test-steps:
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+# The demo needs neither Prometheus nor Helm.
+demo:
+	@$(MAKE) --no-print-directory -j2 tools-for-demo demo-steps
+
+tools-for-demo:
+	@hack/build-tools.sh control-plane node registry traefik
+
+demo-steps:
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory install-local
 	hack/demo.sh
 
 demo-down:

@@ -8,6 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
+build_lock control-plane
 
 stamp="$CP_BIN/.complete"
 if [ -f "$stamp" ]; then

@@ -7,6 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
+build_lock helm
 
 bin="$CP_BIN/helm-$HELM_VERSION"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi

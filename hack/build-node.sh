@@ -16,6 +16,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
+build_lock node
 
 start=$(date +%s)
 log() { printf '[node %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }

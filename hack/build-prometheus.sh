@@ -8,6 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
+build_lock prometheus
 
 bin="$CP_BIN/prometheus-$PROMETHEUS_VERSION"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi

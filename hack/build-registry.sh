@@ -9,6 +9,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 unset GOFLAGS
+build_lock registry
 
 out="$CP_BIN/registry-$REGISTRY_VERSION"
 if [ -x "$out/registry" ] && [ -x "$out/htpasswd" ]; then echo "$out"; exit 0; fi

@@ -20,3 +20,13 @@ CRI_TOOLS_VERSION=v1.37.0    # crictl: removes the real node's pods when the clu
 NODE_KEY="k8s-${K8S_VERSION}_containerd-${CONTAINERD_VERSION}_crictl-${CRI_TOOLS_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
 NODE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/node/$NODE_KEY"
 NODE_BIN="$NODE_ROOT/bin"
+
+# build_lock NAME: one build of NAME at a time. `make test` and `make demo` build the Go tools in
+# a job of their own beside the Rust build (hack/build-tools.sh); a caller that needs a tool
+# meanwhile waits here for that build and then finds it in the cache.
+build_lock() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/cutover/locks"
+  mkdir -p "$dir"
+  exec {BUILD_LOCK_FD}>"$dir/$1.lock"
+  flock "$BUILD_LOCK_FD"
+}
