@@ -55,12 +55,14 @@ install-local: cluster
 # The operator's image is built for the real node (hack/operator-image.sh) from the binaries the
 # tests themselves use (built with the tests' features, so not built a second time).
 # Prometheus (built once, cached) gates the traffic-shift tests' steps on Traefik's metrics.
+# The upgrade test starts from the previous release's operator (hack/build-release.sh, cached).
 e2e: install-local
 	@hack/demo.sh stop
 	hack/build-registry.sh >/dev/null
 	$(CARGO) test --test e2e --no-run
 	hack/operator-image.sh >/dev/null
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" CUTOVER_PROMETHEUS="$$(hack/build-prometheus.sh)" \
+	  CUTOVER_PREVIOUS_RELEASE="$$(hack/build-release.sh)" \
 	  $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
 	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1
 	$(CARGO) test --bench scale -- --smoke
@@ -71,7 +73,7 @@ test:
 	@$(MAKE) --no-print-directory -j2 tools-for-test test-steps
 
 tools-for-test:
-	@hack/build-tools.sh control-plane node registry helm traefik prometheus
+	@hack/build-tools.sh control-plane node registry helm traefik prometheus release
 
 test-steps:
 	@$(MAKE) --no-print-directory lint

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Go tools named, one after another, each into its cache (hack/build-<tool>.sh; a
-# cached tool returns at once):
-#   hack/build-tools.sh control-plane node registry helm traefik prometheus
+# Builds the tools named, one after another, each into its cache (hack/build-<tool>.sh; a cached
+# tool returns at once): the Go servers, and `release`, the previous release's operator:
+#   hack/build-tools.sh control-plane node registry helm traefik prometheus release
 # `make test` and `make demo` run this as a second job beside the Rust build: on two cores the
 # two builds fill each other's idle time (module downloads, links). Whoever needs a tool first
 # waits for it (build_lock in versions.sh), so nothing is built twice. This job only speeds

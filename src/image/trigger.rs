@@ -161,9 +161,15 @@ pub fn deployment_config(
 /// What OpenShift does to a DeploymentConfig it creates: every ImageChange trigger's
 /// `lastTriggeredImage` cleared, so one exported from a cluster (its image and
 /// `lastTriggeredImage` naming that cluster's registry) waits for its ImageStream here instead of
-/// rolling the exported image out. cutover has no create hook: the shell asks this of a
-/// DeploymentConfig it has never written a status for, before anything else.
+/// rolling the exported image out. cutover has no create hook: this applies to a DeploymentConfig
+/// as it was created, never written since (generation 1) and never given a status. Not later:
+/// when its tags resolve at once, the triggers' own first write comes before the first status,
+/// and clearing that would start the two writing in turn.
 pub fn exported(dc: &DeploymentConfig) -> TriggeredImages {
+    let as_created = dc.status.is_none() && dc.metadata.generation.is_none_or(|g| g <= 1);
+    if !as_created {
+        return TriggeredImages::default();
+    }
     let last_triggered = image_change_params(dc)
         .filter(|(_, p)| {
             p.last_triggered_image
@@ -427,5 +433,24 @@ mod tests {
         let d: DeploymentConfig = serde_json::from_value(patched).expect("dc");
         assert!(exported(&d).is_empty(), "cleared once");
         assert_eq!(unresolved(&d).len(), 3, "it waits for its streams");
+    }
+
+    /// Created with its tag resolved already: the triggers write first (generation 2, no status
+    /// yet), and that is not an exported image to clear.
+    #[test]
+    fn the_triggers_first_write_is_not_cleared_as_exported() {
+        let image = "r/app@sha256:aa";
+        let mut d = dc(json!([trigger(true, "app:v1", Some(image))]));
+        d.metadata.generation = Some(1);
+        assert_eq!(
+            exported(&d).last_triggered,
+            [(0, String::new())],
+            "as created"
+        );
+        d.metadata.generation = Some(2);
+        assert!(exported(&d).is_empty(), "written since: by the triggers");
+        d.metadata.generation = Some(1);
+        d.status = Some(Default::default());
+        assert!(exported(&d).is_empty(), "seen before");
     }
 }

@@ -147,6 +147,26 @@ impl Operator {
     /// One replica of an operator for `namespace` that elects its leader on Lease
     /// `cutover-system/<lease>`: start two with the same lease for a leader and a standby.
     pub fn replica(namespace: &str, lease: &str, lease_seconds: u64) -> Self {
+        Self::spawn(
+            Path::new(env!("CARGO_BIN_EXE_cutover")),
+            namespace,
+            lease,
+            lease_seconds,
+        )
+    }
+
+    /// The operator of one test namespace from another build of cutover (`binary`: a past
+    /// release's), on the same Lease as `start`'s, so that one takes over from it.
+    pub fn start_from(binary: &Path, namespace: &str) -> Self {
+        Self::spawn(
+            binary,
+            namespace,
+            &format!("e2e-{namespace}"),
+            LEASE_SECONDS,
+        )
+    }
+
+    fn spawn(binary: &Path, namespace: &str, lease: &str, lease_seconds: u64) -> Self {
         let logs = root().join("target").join("e2e-logs");
         std::fs::create_dir_all(&logs).expect("log dir");
         let log_path = logs.join(format!("{namespace}.log"));
@@ -156,7 +176,7 @@ impl Operator {
             .open(&log_path)
             .expect("log file");
         let gateway = format!("{namespace}/public");
-        let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        let child = Command::new(binary)
             .args([
                 "run",
                 "--namespace",

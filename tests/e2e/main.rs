@@ -25,3 +25,4 @@ mod routes;
 mod sessions;
 mod shift;
 mod strategies;
+mod upgrade;

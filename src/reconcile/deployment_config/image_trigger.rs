@@ -29,11 +29,8 @@ pub async fn write(dc: &DeploymentConfig, ctx: &Context) -> Result<bool> {
     } else {
         trigger::Firing::Automatic
     };
-    // Never given a status: created since cutover last looked, as OpenShift would clear it.
-    let exported = match dc.status {
-        None => trigger::exported(dc),
-        Some(_) => trigger::TriggeredImages::default(),
-    };
+    // As created: what OpenShift clears on create.
+    let exported = trigger::exported(dc);
     let images = if exported.is_empty() {
         trigger::deployment_config(dc, &ctx.image_streams, firing)
     } else {
