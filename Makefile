@@ -55,10 +55,12 @@ install-local: cluster
 # The operator's image is built for the real node (hack/operator-image.sh) from the binaries the
 # tests themselves use (built with the tests' features, so not built a second time).
 # Prometheus (built once, cached) gates the traffic-shift tests' steps on Traefik's metrics.
-# The upgrade test starts from the previous release's operator (hack/build-release.sh, cached).
+# The upgrade test starts from the previous release's operator (hack/build-release.sh, cached;
+# built here, while the tool job still builds Traefik and Prometheus).
 e2e: install-local
 	@hack/demo.sh stop
 	hack/build-registry.sh >/dev/null
+	hack/build-release.sh >/dev/null
 	$(CARGO) test --test e2e --no-run
 	hack/operator-image.sh >/dev/null
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" CUTOVER_PROMETHEUS="$$(hack/build-prometheus.sh)" \

@@ -100,7 +100,7 @@ async fn delete_test_namespace(client: &Client, name: &str) {
         client.clone(),
         "cutover-system",
     )
-    .delete(&format!("e2e-{name}"), &DeleteParams::background())
+    .delete(&Operator::lease(name), &DeleteParams::background())
     .await;
 }
 
@@ -139,9 +139,14 @@ pub struct Operator {
 pub const LEASE_SECONDS: u64 = 8;
 
 impl Operator {
+    /// The Lease (in `cutover-system`) of the operators `start` and `start_from` run.
+    pub fn lease(namespace: &str) -> String {
+        format!("e2e-{namespace}")
+    }
+
     /// The operator of one test namespace, leading on a Lease of its own.
     pub fn start(namespace: &str) -> Self {
-        Self::replica(namespace, &format!("e2e-{namespace}"), LEASE_SECONDS)
+        Self::replica(namespace, &Self::lease(namespace), LEASE_SECONDS)
     }
 
     /// One replica of an operator for `namespace` that elects its leader on Lease
@@ -158,12 +163,7 @@ impl Operator {
     /// The operator of one test namespace from another build of cutover (`binary`: a past
     /// release's), on the same Lease as `start`'s, so that one takes over from it.
     pub fn start_from(binary: &Path, namespace: &str) -> Self {
-        Self::spawn(
-            binary,
-            namespace,
-            &format!("e2e-{namespace}"),
-            LEASE_SECONDS,
-        )
+        Self::spawn(binary, namespace, &Self::lease(namespace), LEASE_SECONDS)
     }
 
     fn spawn(binary: &Path, namespace: &str, lease: &str, lease_seconds: u64) -> Self {
@@ -235,6 +235,16 @@ impl Operator {
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Who holds Lease `cutover-system/<lease>` (the test operators' leases live there).
+pub async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
+    Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), "cutover-system")
+        .get_opt(lease)
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
 }
 
 /// Runs the local cluster's kubectl with the admin kubeconfig; returns (success, stdout, stderr).

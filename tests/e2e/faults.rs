@@ -9,10 +9,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::coordination::v1::Lease;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::common::*;
@@ -60,15 +59,6 @@ spec:
           image: registry.example/app:1
 "#
     )
-}
-
-async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
-    Api::<Lease>::namespaced(client.clone(), "cutover-system")
-        .get_opt(lease)
-        .await
-        .ok()??
-        .spec?
-        .holder_identity
 }
 
 /// Hooked DeploymentConfigs rolled out once, then given a second revision, each watched for its
@@ -177,7 +167,7 @@ impl JobLedger {
 async fn faults_leader_killed_mid_rollouts_the_standby_finishes_them_within_bounds() {
     const DCS: usize = 20;
     let ns = TestNamespace::new("leader").await;
-    let lease = format!("e2e-{}", ns.name);
+    let lease = Operator::lease(&ns.name);
     let first = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
     let first_id = first.identity();
     eventually("the first replica leads", MINUTE, || async {
@@ -230,7 +220,7 @@ async fn faults_api_server_restarted_mid_rollouts_the_operator_reconnects_and_fi
     let ns = TestNamespace::new("apirestart").await;
     // The leader keeps acting through an outage shorter than its renew deadline (two thirds of
     // the lease: 20 s here, 10 s with the default 15 s lease).
-    let mut operator = Operator::replica(&ns.name, &format!("e2e-{}", ns.name), 30);
+    let mut operator = Operator::replica(&ns.name, &Operator::lease(&ns.name), 30);
     let rollouts = Rollouts::start(&ns, "api", 5, 6).await;
     eventually("rollouts under way", MINUTE, || async {
         (rollouts.under_way(&ns).await > 0).then_some(())
@@ -328,7 +318,7 @@ async fn faults_another_writer_scaling_a_revision_loses_no_update() {
 #[ignore = "needs the local cluster: make test"]
 async fn faults_sigterm_releases_the_lease_and_the_standby_takes_over() {
     let ns = TestNamespace::new("sigterm").await;
-    let lease = format!("e2e-{}", ns.name);
+    let lease = Operator::lease(&ns.name);
     let first = Operator::replica(&ns.name, &lease, LEASE_SECONDS);
     let first_id = first.identity();
     eventually("the first replica leads", MINUTE, || async {

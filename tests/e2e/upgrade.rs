@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -178,15 +177,6 @@ async fn settled(ns: &TestNamespace, what: &str) -> BTreeMap<String, (String, St
     .await
 }
 
-async fn lease_holder(ns: &TestNamespace) -> Option<String> {
-    Api::<Lease>::namespaced(ns.client.clone(), "cutover-system")
-        .get_opt(&format!("e2e-{}", ns.name))
-        .await
-        .ok()??
-        .spec?
-        .holder_identity
-}
-
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn an_upgraded_operator_takes_over_without_moving_anything() {
@@ -272,7 +262,7 @@ async fn an_upgraded_operator_takes_over_without_moving_anything() {
     let mut new = Operator::start(&ns.name);
     let identity = new.identity();
     eventually("this build leads", MINUTE, || async {
-        (lease_holder(&ns).await? == identity).then_some(())
+        (lease_holder(&ns.client, &Operator::lease(&ns.name)).await? == identity).then_some(())
     })
     .await;
     let after = settled(&ns, "this build to settle").await;
