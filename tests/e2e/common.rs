@@ -237,6 +237,22 @@ impl Operator {
     }
 }
 
+/// Ends a kwok pod that waits for its exit code (hack/kwok/, `cutover.io/mirror-exit-code`): kwok
+/// terminates it with `code`.
+pub async fn end_pod(ns: &TestNamespace, pod: &str, code: i32) {
+    use kube::api::{Patch, PatchParams};
+    ns.api::<k8s_openapi::api::core::v1::Pod>()
+        .patch(
+            pod,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"annotations": {
+                "cutover.io/exit-code": code.to_string()
+            }}})),
+        )
+        .await
+        .expect("annotate the pod with its exit code");
+}
+
 /// Who holds Lease `cutover-system/<lease>` (the test operators' leases live there).
 pub async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
     Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), "cutover-system")

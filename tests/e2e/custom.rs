@@ -190,14 +190,7 @@ async fn run_deployer_locally(ns: &TestNamespace, job: &str) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     // Mirror the exit code into the pod: kwok terminates it with that code.
-    ns.api::<Pod>()
-        .patch(
-            &pod.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"cutover.io/exit-code": run.code.to_string()}}})),
-        )
-        .await
-        .expect("annotate the deployer pod");
+    end_pod(ns, &pod.name_any(), run.code).await;
     run
 }
 

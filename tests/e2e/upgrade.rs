@@ -15,7 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -223,14 +223,7 @@ async fn an_upgraded_operator_takes_over_without_moving_anything() {
             .find(|p| p.name_any().starts_with("custom-1-deploy") && is_running(p))
     })
     .await;
-    ns.api::<Pod>()
-        .patch(
-            &deployer.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"cutover.io/exit-code": "1"}}})),
-        )
-        .await
-        .expect("end the deployer");
+    end_pod(&ns, &deployer.name_any(), 1).await;
     wait_phase(&ns, "custom-1", "Failed", MINUTE).await;
     let (ok, out) = apply(&ns.name, ROUTE).await;
     assert!(ok, "{out}");
