@@ -1,7 +1,7 @@
 //! The `cutover deploy` process (the binary's, next to `main.rs`): flags and environment, logging,
 //! the client; `reconcile::deploy::run` is the loop it runs.
 
-use kube::Client;
+use kube::{Client, Config};
 
 use cutover::api::keys;
 use cutover::reconcile::deploy;
@@ -55,7 +55,7 @@ pub async fn main(args: DeployArgs) -> std::process::ExitCode {
         }
         parsed
     });
-    let client = match Client::try_default().await {
+    let client = match deployer_client().await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: cannot reach the Kubernetes API: {e}");
@@ -63,4 +63,11 @@ pub async fn main(args: DeployArgs) -> std::process::ExitCode {
         }
     };
     std::process::ExitCode::from(deploy::run(client, &namespace, &rc, until).await)
+}
+
+/// The deployer's client, named `cutover-deployer` to the API server.
+async fn deployer_client() -> Result<Client, kube::Error> {
+    let mut config = Config::infer().await.map_err(kube::Error::InferConfig)?;
+    cutover::transport::identify(&mut config, "cutover-deployer");
+    Client::try_from(config)
 }

@@ -26,8 +26,19 @@ const CONNECTION_WINDOW: u32 = 1 << 30;
 
 /// A client for the cluster the environment points at (kubeconfig or in-cluster).
 pub async fn client() -> Result<Client, kube::Error> {
-    let config = Config::infer().await.map_err(kube::Error::InferConfig)?;
+    let mut config = Config::infer().await.map_err(kube::Error::InferConfig)?;
+    identify(&mut config, crate::api::keys::FIELD_MANAGER);
     from_config(config)
+}
+
+/// Names a client to the API server as `<name>/<version>`, as client-go's programs do: the audit
+/// log shows it, and a write that names no field manager is recorded under `<name>` (the server
+/// takes the user agent up to its first `/`) rather than under `unknown`.
+pub fn identify(config: &mut Config, name: &str) {
+    let agent = format!("{name}/{}", env!("CARGO_PKG_VERSION"));
+    if let Ok(value) = http::HeaderValue::from_str(&agent) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
 }
 
 /// kube's client stack (base URI, authentication, extra headers, timeouts) over a connector that

@@ -53,6 +53,8 @@ pub async fn connect(
     }
     .map_err(|e| CliError::User(format!("cannot load the kubeconfig: {e}")))?;
     let namespace = namespace.unwrap_or_else(|| config.default_namespace.clone());
+    let mut config = config;
+    crate::transport::identify(&mut config, FIELD_MANAGER);
     let client = Client::try_from(config).map_err(CliError::Kube)?;
     Ok((client, namespace))
 }

@@ -31,9 +31,11 @@ pub async fn client_from(file: &str) -> Client {
             path.display()
         )
     });
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("valid kubeconfig");
+    // The tests' own writes carry a name, so `unknown` in managed fields is an operator write.
+    cutover::transport::identify(&mut config, "e2e");
     Client::try_from(config).expect("client")
 }
 

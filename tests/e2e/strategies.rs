@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::ResourceExt;
-use kube::api::ListParams;
+use kube::api::{Api, ListParams};
 use serde_json::json;
 
 use crate::common::*;
@@ -60,7 +60,34 @@ async fn rolling_update_of_ten_stays_within_surge_and_availability() {
         Some("NewReplicationControllerAvailable".into())
     );
     assert_eq!(dc.status.as_ref().map(|s| s.latest_version), Some(2));
+    // Every write is recorded under a named field manager (none under `unknown`): the
+    // operator's own, the ReplicaSet controller's status, and whoever wrote the spec.
+    let rss: Api<ReplicaSet> = ns.api();
+    for name in ["web-1", "web-2"] {
+        let rs = rss.get(name).await.expect("revision");
+        assert_eq!(
+            managers(&rs.metadata),
+            ["cutover", "kube-controller-manager"],
+            "{name}"
+        );
+    }
+    assert!(
+        managers(&dc.metadata).contains(&"cutover".to_string()),
+        "{:?}",
+        managers(&dc.metadata)
+    );
+    assert!(!managers(&dc.metadata).contains(&"unknown".to_string()));
     ns.cleanup().await;
+}
+
+/// The field managers of an object's writes, sorted.
+fn managers(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<String> {
+    let mut names: Vec<String> = (meta.managed_fields.iter().flatten())
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Issue 29: under the default policy, `maxSurge: 0` never runs more pods that are not
