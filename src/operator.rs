@@ -17,8 +17,12 @@ use cutover::metrics::Metrics;
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "CUTOVER_NAMESPACE")]
+    #[arg(long, env = "CUTOVER_NAMESPACE", conflicts_with = "shard")]
     pub namespace: Option<String>,
+    /// Serve only the namespaces labelled `cutover.io/shard=<SHARD>` (default: those without
+    /// the label). Each shard elects its own leader, on the Lease `cutover-<SHARD>`.
+    #[arg(long, env = "CUTOVER_SHARD", value_parser = shard_name)]
+    pub shard: Option<String>,
     /// DeploymentConfigs reconciled at once.
     #[arg(long, env = "CUTOVER_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
@@ -32,9 +36,9 @@ pub struct RunArgs {
     /// grants the Lease rights there).
     #[arg(long, env = "CUTOVER_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
-    /// The Lease's name.
-    #[arg(long, env = "CUTOVER_LEASE_NAME", default_value = "cutover")]
-    pub lease_name: String,
+    /// The Lease's name (default: `cutover`, or `cutover-<SHARD>` with --shard).
+    #[arg(long, env = "CUTOVER_LEASE_NAME")]
+    pub lease_name: Option<String>,
     /// Seconds a leader's Lease lasts unrenewed; a standby takes over after it. The leader
     /// renews every third of it and stops acting after two thirds without a renewal.
     #[arg(long, env = "CUTOVER_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=3600))]
@@ -70,6 +74,22 @@ pub struct RunArgs {
     pub annotation_triggers: bool,
 }
 
+/// A shard name is a label value: what the namespaces carry and the Lease's name ends with.
+fn shard_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.starts_with('-')
+        && !text.ends_with('-');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err("must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit".into())
+    }
+}
+
 fn import_interval(text: &str) -> Result<jiff::SignedDuration, String> {
     let interval: jiff::SignedDuration = text.parse().map_err(|e| format!("{e}"))?;
     if interval < jiff::SignedDuration::from_secs(1) {
@@ -101,6 +121,8 @@ impl RunArgs {
     fn scope(&self, registry_ca: Vec<u8>) -> Scope {
         Scope {
             namespace: self.namespace.clone(),
+            shard: self.shard.clone(),
+            served: Default::default(),
             concurrency: self.concurrency,
             default_gateway: self
                 .default_gateway
@@ -122,7 +144,13 @@ impl RunArgs {
                 .clone()
                 .or_else(|| std::env::var("POD_NAMESPACE").ok())
                 .unwrap_or_else(|| "cutover-system".into()),
-            name: self.lease_name.clone(),
+            name: self
+                .lease_name
+                .clone()
+                .unwrap_or_else(|| match &self.shard {
+                    Some(shard) => format!("cutover-{shard}"),
+                    None => "cutover".into(),
+                }),
             identity: leader::default_identity(),
             duration: Duration::from_secs(self.lease_duration),
         })
@@ -157,6 +185,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
     tracing::info!(
         namespace = args.namespace.as_deref().unwrap_or("<all>"),
+        shard = args.shard.as_deref().unwrap_or("<unlabelled namespaces>"),
         "cutover starting"
     );
     controller::check_crds(&client).await?;

@@ -264,3 +264,66 @@ fn no_rendering_grants_a_wildcard() {
         }
     }
 }
+
+/// `shards`: one more Deployment (and metrics Service) per shard, each with `--shard`, its
+/// own pods (no selector matches another's) and the same rights; the unsharded one unchanged.
+#[test]
+#[ignore = "needs helm: make test"]
+fn shards_render_one_operator_each_beside_the_unlabelled_namespaces_one() {
+    let plain_docs = render(&[]);
+    let docs = render(&["shards={eu,us}"]);
+    assert_eq!(
+        find(&docs, "Deployment/cutover-system/cutover"),
+        find(&plain_docs, "Deployment/cutover-system/cutover"),
+        "the operator of the unlabelled namespaces is the one of an unsharded install"
+    );
+    let selector = |d: &Value| d["spec"]["selector"]["matchLabels"].clone();
+    let pod_labels = |d: &Value| d["spec"]["template"]["metadata"]["labels"].clone();
+    let mut selectors = vec![selector(
+        find(&docs, "Deployment/cutover-system/cutover").expect("Deployment"),
+    )];
+    for shard in ["eu", "us"] {
+        let d = find(&docs, &format!("Deployment/cutover-system/cutover-{shard}"))
+            .unwrap_or_else(|| panic!("shard {shard}'s Deployment"));
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        let args: Vec<&str> = (container["args"].as_array().expect("args").iter())
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            args.contains(&format!("--shard={shard}").as_str()),
+            "{args:?}"
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["serviceAccountName"],
+            "cutover"
+        );
+        assert_eq!(selector(d), pod_labels(d));
+        let service = find(
+            &docs,
+            &format!("Service/cutover-system/cutover-{shard}-metrics"),
+        )
+        .unwrap_or_else(|| panic!("shard {shard}'s metrics Service"));
+        assert_eq!(service["spec"]["selector"], selector(d));
+        selectors.push(selector(d));
+    }
+    // No Deployment's selector matches another's pods.
+    for (i, s) in selectors.iter().enumerate() {
+        for (j, other) in selectors.iter().enumerate() {
+            let matches = s
+                .as_object()
+                .expect("labels")
+                .iter()
+                .all(|(k, v)| other.get(k) == Some(v));
+            assert_eq!(matches, i == j, "{s} against {other}");
+        }
+    }
+    // Shards serve labelled namespaces cluster-wide: with watchNamespace, refused.
+    let helm_bin = std::env::var("CUTOVER_HELM").expect("CUTOVER_HELM");
+    let out = Command::new(helm_bin)
+        .args(["template", "cutover", &chart(), "--set", "shards={eu}"])
+        .args(["--set", "watchNamespace=team"])
+        .output()
+        .expect("run helm");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leave watchNamespace empty"));
+}

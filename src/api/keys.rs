@@ -109,6 +109,10 @@ pub const ROUTE_LISTENER_FINALIZER: &str = "route.cutover.io/gateway-listener";
 /// Label on the Gateway API routes the operator generates: the Route they realise.
 pub const ROUTE_LABEL: &str = "cutover.io/route";
 
+/// Namespace label: the shard (`cutover run --shard <name>`) that serves the namespace; a
+/// namespace without it is served by the operator started without `--shard`.
+pub const SHARD_LABEL: &str = "cutover.io/shard";
+
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "cutover";
 

@@ -91,8 +91,10 @@ async fn run<K>(
         Some(hasher.finish())
     };
     let (store, events) = reflected(
-        api::<PartialObjectMeta<K>>(&client, &scope),
-        watcher::Config::default(),
+        scope.served.watch(
+            api::<PartialObjectMeta<K>>(&client, &scope),
+            watcher::Config::default(),
+        ),
         (),
     );
     let objects = events
@@ -113,6 +115,7 @@ async fn run<K>(
         "imagetrigger",
         annotation_trigger::reconcile::<K>,
         Arc::new(ctx),
+        scope.served.clone(),
         metrics,
         shutdown,
     )

@@ -37,20 +37,26 @@ pub(super) struct OwnedCaches {
 /// a revision missing from a half-filled cache would look like one to create.
 pub(super) fn owned_caches(client: &Client, scope: &Scope) -> OwnedCaches {
     let (replica_sets, rs_changes) = owner_indexed_cache(
-        api::<ReplicaSet>(client, scope),
-        keys::CONFIG_LABEL,
+        scope.served.watch(
+            api::<ReplicaSet>(client, scope),
+            watcher::Config::default().labels(keys::CONFIG_LABEL),
+        ),
         revision_owner,
         any_change,
     );
     let (pods, pod_changes) = owner_indexed_cache(
-        api::<PartialObjectMeta<Pod>>(client, scope),
-        keys::POD_CONFIG_LABEL,
+        scope.served.watch(
+            api::<PartialObjectMeta<Pod>>(client, scope),
+            watcher::Config::default().labels(keys::POD_CONFIG_LABEL),
+        ),
         pod_owner,
         pod_presence,
     );
     let (jobs, job_changes) = owner_indexed_cache(
-        api::<Job>(client, scope),
-        keys::DEPLOYER_POD_FOR_LABEL,
+        scope.served.watch(
+            api::<Job>(client, scope),
+            watcher::Config::default().labels(keys::DEPLOYER_POD_FOR_LABEL),
+        ),
         job_owner,
         any_change,
     );
@@ -105,8 +111,10 @@ pub(super) fn watch(
     scope: &Scope,
 ) -> (Watched, mpsc::UnboundedReceiver<(String, String)>) {
     let (store, events) = reflected(
-        api::<DeploymentConfig>(client, scope),
-        watcher::Config::default(),
+        scope.served.watch(
+            api::<DeploymentConfig>(client, scope),
+            watcher::Config::default(),
+        ),
         (),
     );
     let (changed, changes) = mpsc::unbounded();
@@ -170,6 +178,7 @@ pub(super) async fn run(
         "deploymentconfig",
         deployment_config::reconcile,
         ctx,
+        scope.served.clone(),
         metrics,
         shutdown,
     )
@@ -190,36 +199,37 @@ where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Watchable,
     K::DynamicType: Default,
 {
-    watcher(
-        api::<PartialObjectMeta<K>>(client, scope),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .filter_map(|e| async move { e.ok() })
-    .flat_map(move |event| {
-        let object = match event {
-            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                let (ns, name) = key_of(&o);
-                memo.saw(kind, &ns, &name, o.resource_version());
-                o
-            }
-            watcher::Event::Delete(o) => {
-                let (ns, name) = key_of(&o);
-                memo.saw(kind, &ns, &name, None);
-                o
-            }
-            watcher::Event::Init => {
-                memo.forget_seen();
-                return futures::stream::iter(Vec::new());
-            }
-            watcher::Event::InitDone => return futures::stream::iter(Vec::new()),
-        };
-        let (ns, name) = (object.namespace(), object.name_any());
-        woken(&dcs, |dc| {
-            dc.namespace() == ns
-                && config_triggers::followed(dc)
-                    .iter()
-                    .any(|r| r.kind == kind && r.name == name)
+    scope
+        .served
+        .watch(
+            api::<PartialObjectMeta<K>>(client, scope),
+            watcher::Config::default(),
+        )
+        .filter_map(|e| async move { e.ok() })
+        .flat_map(move |event| {
+            let object = match event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                    let (ns, name) = key_of(&o);
+                    memo.saw(kind, &ns, &name, o.resource_version());
+                    o
+                }
+                watcher::Event::Delete(o) => {
+                    let (ns, name) = key_of(&o);
+                    memo.saw(kind, &ns, &name, None);
+                    o
+                }
+                watcher::Event::Init => {
+                    memo.forget_seen();
+                    return futures::stream::iter(Vec::new());
+                }
+                watcher::Event::InitDone => return futures::stream::iter(Vec::new()),
+            };
+            let (ns, name) = (object.namespace(), object.name_any());
+            woken(&dcs, |dc| {
+                dc.namespace() == ns
+                    && config_triggers::followed(dc)
+                        .iter()
+                        .any(|r| r.kind == kind && r.name == name)
+            })
         })
-    })
 }

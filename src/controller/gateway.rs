@@ -13,7 +13,7 @@ use crate::route::manifest::TRAEFIK_GROUP;
 use crate::route::{Apis, ROUTE_LABEL};
 
 use super::Scope;
-use super::wiring::{api_with, key_of, reflected};
+use super::wiring::{api_with, every, key_of, reflected};
 
 /// Which Gateway API kinds the cluster serves at v1 (HTTPRoute; TLSRoute and ListenerSet are
 /// standard since Gateway API v1.5, BackendTLSPolicy since v1.4), whether its HTTPRoute has
@@ -87,8 +87,10 @@ pub(super) fn gateways(
     }
     let ar = route_reconcile::resource("gateway.networking.k8s.io", "v1", "Gateway");
     let (store, events) = reflected(
-        api_with::<DynamicObject>(client, scope, &ar),
-        watcher::Config::default(),
+        every(
+            api_with::<DynamicObject>(client, scope, &ar),
+            watcher::Config::default(),
+        ),
         ar,
     );
     let cache = GatewayCache {
@@ -124,8 +126,10 @@ pub(super) fn owned(client: &Client, scope: &Scope, apis: Apis) -> Vec<OwnedKind
         .map(|(group, version, kind)| {
             let resource = route_reconcile::resource(group, version, kind);
             let (store, events) = reflected(
-                api_with::<Meta>(client, scope, &resource),
-                watcher::Config::default().labels(ROUTE_LABEL),
+                scope.served.watch(
+                    api_with::<Meta>(client, scope, &resource),
+                    watcher::Config::default().labels(ROUTE_LABEL),
+                ),
                 resource.clone(),
             );
             OwnedKind {

@@ -15,7 +15,7 @@ use crate::reconcile::events::Events;
 use crate::reconcile::image_stream::{self, ImportContext, Registries};
 
 use super::Scope;
-use super::wiring::{api, drive, key_of, reflected};
+use super::wiring::{api, drive, every, key_of, reflected};
 
 /// The ImageStreams, cached, and `subscribers` channels that each get the `(namespace, name)` of
 /// every stream that changes (or goes): one for the DeploymentConfigs, one per workload kind
@@ -28,9 +28,12 @@ pub(super) fn watch(
     Store<ImageStream>,
     Vec<mpsc::UnboundedReceiver<(String, String)>>,
 ) {
+    // Every namespace's: a trigger may follow another namespace's tag, whichever shard serves it.
     let (store, events) = reflected(
-        api::<ImageStream>(client, scope),
-        watcher::Config::default(),
+        every(
+            api::<ImageStream>(client, scope),
+            watcher::Config::default(),
+        ),
         (),
     );
     let (senders, receivers): (Vec<_>, Vec<_>) =
@@ -75,6 +78,7 @@ pub(super) async fn run(
         "imagestream",
         image_stream::reconcile,
         ctx,
+        scope.served.clone(),
         metrics,
         shutdown,
     )

@@ -7,13 +7,16 @@
 //! - [`annotation_triggers`]: `image.openshift.io/triggers` on Deployments, StatefulSets,
 //!   DaemonSets and CronJobs;
 //! - [`route`]: Routes, woken by their Services, endpoints, owned objects, Gateways
-//!   ([`gateway`]), host rivals and the DeploymentConfig a traffic shift follows.
+//!   ([`gateway`]), host rivals and the DeploymentConfig a traffic shift follows;
+//!
+//! and [`shard`]: which namespaces this operator serves (`--shard`).
 
 mod annotation_triggers;
 mod deployment_config;
 mod gateway;
 mod image_stream;
 mod route;
+mod shard;
 mod wiring;
 
 use std::sync::Arc;
@@ -28,11 +31,19 @@ use crate::metrics::Metrics;
 use crate::reconcile::deployment_config::Context;
 use crate::reconcile::image_stream::Registries;
 
+pub use shard::Served;
+
 /// Where the operator looks.
 #[derive(Debug, Clone)]
 pub struct Scope {
     /// Only this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
+    /// Serve the namespaces labelled `cutover.io/shard=<shard>`; when `None` (and all
+    /// namespaces), those without the label.
+    pub shard: Option<String>,
+    /// Which namespaces are served: every one in reach until `run` has listed the labelled
+    /// namespaces (`Served::default()` is what to construct a `Scope` with).
+    pub served: Served,
     /// Reconciles running at once.
     pub concurrency: u16,
     /// The parent Gateway of Routes that name none.
@@ -85,6 +96,8 @@ pub async fn check_crds(client: &Client) -> Result<(), String> {
 pub enum RunError {
     #[error("caches never became ready")]
     Caches,
+    #[error("cannot list the labelled namespaces (cutover.io/shard): {0}")]
+    Namespaces(kube::runtime::watcher::Error),
     #[error(transparent)]
     Lease(#[from] LeaseError),
     #[error("{0}")]
@@ -103,6 +116,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), RunError> {
     let shutdown = futures::FutureExt::shared(shutdown);
+    let served = Served::start(&client, scope.namespace.is_some(), scope.shard.as_deref())
+        .await
+        .map_err(RunError::Namespaces)?;
+    tokio::spawn(shard::report(served.clone(), metrics.clone()));
+    let scope = Scope { served, ..scope };
     let owned = deployment_config::owned_caches(&client, &scope);
     // One subscriber for DeploymentConfigs, one per workload kind with annotation triggers.
     let workloads = if scope.annotation_triggers {

@@ -26,7 +26,7 @@ use crate::route::{backends, host, shift};
 
 use super::Scope;
 use super::gateway;
-use super::wiring::{api, concerned, drive, reflected, woken};
+use super::wiring::{api, concerned, drive, every, reflected, woken};
 
 /// What the Route controller shares with the DeploymentConfig controller: its cache of
 /// DeploymentConfigs and their changes, and the event recorder.
@@ -50,13 +50,16 @@ pub(super) async fn run(
         warn!("the cluster does not serve the Gateway API: Routes will say so in their status");
     }
     let (services, service_events) = reflected(
-        api::<Service>(&client, &scope),
-        watcher::Config::default(),
+        scope
+            .served
+            .watch(api::<Service>(&client, &scope), watcher::Config::default()),
         (),
     );
     let (endpoints, endpoint_events) = reflected(
-        api::<EndpointSlice>(&client, &scope),
-        watcher::Config::default().labels(SERVICE_NAME_LABEL),
+        scope.served.watch(
+            api::<EndpointSlice>(&client, &scope),
+            watcher::Config::default().labels(SERVICE_NAME_LABEL),
+        ),
         (),
     );
     let (routes, route_stream, route_changes) = watch_routes(&client, &scope, &metrics);
@@ -131,6 +134,7 @@ pub(super) async fn run(
         "route",
         route_reconcile::reconcile,
         ctx,
+        scope.served.clone(),
         metrics,
         shutdown,
     )
@@ -152,8 +156,9 @@ fn watch_routes(
     let (store, writer) = reflector::store::<Route>();
     let (changed, changes) = mpsc::unbounded::<Route>();
     let metrics = metrics.clone();
-    let stream = watcher(api::<Route>(client, scope), watcher::Config::default())
-        .default_backoff()
+    // Every namespace's: host claims are cluster-wide (the oldest Route wins), whichever shard
+    // serves each; a shard reconciles only its own.
+    let stream = every(api::<Route>(client, scope), watcher::Config::default())
         .reflect(writer)
         .inspect(move |event| {
             if let Ok(watcher::Event::Delete(r)) = event {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use futures::channel::mpsc;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -17,6 +18,7 @@ pub(super) use crate::reconcile::key_of;
 use crate::reconcile::{Retrying, cache, error_policy};
 
 use super::Scope;
+use super::shard::Served;
 
 /// What a kind must be to be watched, cached and reconciled here.
 pub(super) trait Watchable:
@@ -52,12 +54,20 @@ where
     }
 }
 
-/// A watch of `api` reflected into a new cache (managedFields dropped: nothing here reads them,
-/// and with many objects they are a good part of the memory); the watch's events, for the
-/// caller to pick touched or applied objects from.
-pub(super) fn reflected<K>(
+/// A watch of every object of `api` (across shards: what is read beyond a shard's namespaces).
+/// A shard's own kinds are watched through `scope.served.watch`.
+pub(super) fn every<K: Watchable>(
     api: Api<K>,
     config: watcher::Config,
+) -> BoxStream<'static, std::result::Result<watcher::Event<K>, watcher::Error>> {
+    watcher(api, config).default_backoff().boxed()
+}
+
+/// A watch's `events` reflected into a new cache (managedFields dropped: nothing here reads
+/// them, and with many objects they are a good part of the memory); the events, for the caller
+/// to pick touched or applied objects from.
+pub(super) fn reflected<K>(
+    events: impl Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     dyntype: K::DynamicType,
 ) -> (
     Store<K>,
@@ -69,8 +79,7 @@ where
 {
     let writer = reflector::store::Writer::<K>::new(dyntype);
     let store = writer.as_reader();
-    let events = watcher(api, config)
-        .default_backoff()
+    let events = events
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer);
     (store, events)
@@ -103,9 +112,8 @@ where
     futures::stream::iter(concerned(store, concerned_by))
 }
 
-/// A cache of the objects of `api` that carry `label`, indexed by the DeploymentConfig their
-/// `owner` names, filled by a watch on a task of its own; and the DeploymentConfigs its changes
-/// concern.
+/// A cache of the objects a watch's `events` bring, indexed by the DeploymentConfig their
+/// `owner` names, filled on a task of its own; and the DeploymentConfigs its changes concern.
 ///
 /// Not kube-runtime's shared reflector: its subscription stream returns `Pending` without a
 /// waker when an object is deleted before the subscriber reads the event, and from then on is
@@ -113,8 +121,7 @@ where
 /// deleted mid-rollout froze a hundred rollouts). An unbounded channel of references never
 /// blocks the cache, and the controller's scheduler deduplicates what it receives.
 pub(super) fn owner_indexed_cache<K>(
-    api: Api<K>,
-    label: &str,
+    events: impl Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     owner: fn(&K) -> Option<cache::Owner>,
     state: fn(&K) -> String,
 ) -> (cache::Cache<K>, mpsc::UnboundedReceiver<cache::Owner>)
@@ -124,29 +131,27 @@ where
 {
     let (cache, mut writer) = cache::cache(owner, state);
     let (tx, rx) = mpsc::unbounded();
-    tokio::spawn(
-        watcher(api, watcher::Config::default().labels(label))
-            .default_backoff()
-            .for_each(move |event| {
-                if let Ok(event) = event {
-                    for dc in writer.apply(event) {
-                        // The controller is gone only when the process stops.
-                        let _ = tx.unbounded_send(dc);
-                    }
-                }
-                async {}
-            }),
-    );
+    tokio::spawn(events.for_each(move |event| {
+        if let Ok(event) = event {
+            for dc in writer.apply(event) {
+                // The controller is gone only when the process stops.
+                let _ = tx.unbounded_send(dc);
+            }
+        }
+        async {}
+    }));
     (cache, rx)
 }
 
 /// Runs `controller` until `shutdown`: each reconcile counted and timed in the metrics as
-/// `name`, failures retried by the one error policy (`reconcile::error_policy`).
+/// `name`, failures retried by the one error policy (`reconcile::error_policy`). An object
+/// whose namespace this operator does not serve (another shard's) is left alone.
 pub(super) async fn drive<K, C, F>(
     controller: Controller<K>,
     name: &'static str,
     reconcile: fn(Arc<K>, Arc<C>) -> F,
     ctx: Arc<C>,
+    served: Served,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
@@ -160,7 +165,13 @@ pub(super) async fn drive<K, C, F>(
         .run(
             move |object, ctx| {
                 let metrics = metrics.clone();
-                async move { timed(&metrics, name, reconcile(object, ctx)).await }
+                let served = served.serves(object.meta().namespace.as_deref());
+                async move {
+                    if !served {
+                        return Ok(kube::runtime::controller::Action::await_change());
+                    }
+                    timed(&metrics, name, reconcile(object, ctx)).await
+                }
             },
             error_policy::<K, C>,
             ctx,

@@ -62,6 +62,12 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabel {
+    /// The `--shard` name; empty for the operator of the unlabelled namespaces.
+    pub shard: String,
+}
+
 /// Every metric of the process, and the registry that renders them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -76,6 +82,7 @@ pub struct Metrics {
     route_shift_step: Family<RouteLabels, Gauge>,
     route_shift_weight: Family<RouteLabels, Gauge>,
     leader: Gauge,
+    shard_namespaces: Family<ShardLabel, Gauge>,
     revisions: Arc<OnceLock<openshift::Revisions>>,
 }
 
@@ -155,6 +162,13 @@ impl Metrics {
             "1 while this process holds the leader lease and acts, 0 while it stands by",
             leader.clone(),
         );
+        let shard_namespaces = Family::<ShardLabel, Gauge>::default();
+        registry.register(
+            "cutover_shard_labelled_namespaces",
+            "Namespaces labelled cutover.io/shard that this process sees: those it serves (with \
+             --shard), or those it leaves to the shards (without)",
+            shard_namespaces.clone(),
+        );
         let revisions = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(openshift::RevisionCollector::new(
             revisions.clone(),
@@ -171,6 +185,7 @@ impl Metrics {
             route_shift_step,
             route_shift_weight,
             leader,
+            shard_namespaces,
             revisions,
         }
     }
@@ -228,6 +243,15 @@ impl Metrics {
         let _ = self
             .revisions
             .set(openshift::Revisions(Box::new(revisions)));
+    }
+
+    /// `cutover_shard_labelled_namespaces` of shard `shard` ("": the unlabelled namespaces').
+    pub fn set_shard_namespaces(&self, shard: &str, namespaces: usize) {
+        self.shard_namespaces
+            .get_or_create(&ShardLabel {
+                shard: shard.to_string(),
+            })
+            .set(i64::try_from(namespaces).unwrap_or(i64::MAX));
     }
 
     pub fn set_leader(&self, leader: bool) {

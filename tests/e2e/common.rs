@@ -168,32 +168,55 @@ impl Operator {
         Self::spawn(binary, namespace, &Self::lease(namespace), LEASE_SECONDS)
     }
 
+    /// The operator of shard `shard`: every namespace labelled `cutover.io/shard=<shard>`, on
+    /// the Lease `cutover-system/cutover-<shard>` (the default for a shard).
+    pub fn shard(shard: &str) -> Self {
+        let binary = Path::new(env!("CARGO_BIN_EXE_cutover"));
+        let child = Self::command(binary, &format!("shard-{shard}"))
+            .args(["--shard", shard, "--lease-namespace", "cutover-system"])
+            .args(["--lease-duration", &LEASE_SECONDS.to_string()])
+            .spawn()
+            .expect("start the operator");
+        Operator { child }
+    }
+
     fn spawn(binary: &Path, namespace: &str, lease: &str, lease_seconds: u64) -> Self {
-        let logs = root().join("target").join("e2e-logs");
-        std::fs::create_dir_all(&logs).expect("log dir");
-        let log_path = logs.join(format!("{namespace}.log"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .expect("log file");
         let gateway = format!("{namespace}/public");
-        let child = Command::new(binary)
+        let child = Self::command(binary, namespace)
             .args([
-                "run",
                 "--namespace",
                 namespace,
                 "--default-gateway",
                 &gateway,
-                // Routes without a host are served on <name>-<namespace>.apps.test.
-                "--route-domain",
-                "apps.test",
                 "--lease-namespace",
                 "cutover-system",
                 "--lease-name",
                 lease,
                 "--lease-duration",
                 &lease_seconds.to_string(),
+            ])
+            .spawn()
+            .expect("start the operator");
+        Operator { child }
+    }
+
+    /// `cutover run` with the tests' settings, logging to target/e2e-logs/<log>.log.
+    fn command(binary: &Path, log: &str) -> Command {
+        let logs = root().join("target").join("e2e-logs");
+        std::fs::create_dir_all(&logs).expect("log dir");
+        let log_path = logs.join(format!("{log}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "run",
+                // Routes without a host are served on <name>-<namespace>.apps.test.
+                "--route-domain",
+                "apps.test",
                 // The tests' registries serve certificates of the cluster's CA; scheduled
                 // imports run every few seconds instead of 15 minutes.
                 "--registry-ca",
@@ -205,10 +228,8 @@ impl Operator {
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the operator");
-        Operator { child }
+            .kill_on_drop(true);
+        command
     }
 
     /// Its holder identity in the Lease (host name and process id, as `cutover run` makes it).

@@ -23,6 +23,7 @@ mod real_node;
 mod registry;
 mod routes;
 mod sessions;
+mod shards;
 mod shift;
 mod strategies;
 mod upgrade;

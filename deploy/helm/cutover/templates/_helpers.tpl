@@ -7,6 +7,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 
+{{/* An operator's pod labels and selector, from its shard ("": the unlabelled namespaces'
+operator, whose selector predates shards and must not match a shard's pods). */}}
+{{- define "cutover.podLabels" -}}
+{{- if . -}}
+app.kubernetes.io/name: cutover-shard
+cutover.io/shard: {{ . }}
+{{- else -}}
+app.kubernetes.io/name: cutover
+{{- end -}}
+{{- end -}}
+
 {{/* The operator's image, which is also the default deployer image. */}}
 {{- define "cutover.image" -}}
 {{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}

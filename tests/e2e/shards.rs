@@ -1,0 +1,205 @@
+//! Shards (issue 32): operators that each serve the namespaces labelled with their shard, and a
+//! namespace handed from one to another by relabelling it. The shard names are the test
+//! namespaces' own, so no other test's operator or namespace is involved.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use serde_json::json;
+
+use crate::common::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Labels `ns` for `shard` (as an administrator moving a team's namespace would).
+async fn assign(ns: &TestNamespace, shard: &str) {
+    Api::<Namespace>::all(admin().await)
+        .patch(
+            &ns.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"cutover.io/shard": shard}}})),
+        )
+        .await
+        .expect("label the namespace");
+}
+
+/// Whether revision `rs` exists.
+async fn exists(ns: &TestNamespace, rs: &str) -> bool {
+    ns.api::<ReplicaSet>()
+        .get_opt(rs)
+        .await
+        .expect("read")
+        .is_some()
+}
+
+/// A Rolling DeploymentConfig whose every rollout runs a pre hook (one Job per revision).
+fn hooked(name: &str) -> String {
+    dc_manifest(
+        name,
+        2,
+        "    type: Rolling\n    rollingParams:\n      pre:\n        failurePolicy: Abort\n        execNewPod:\n          containerName: app\n          command: [\"/bin/true\"]",
+        "",
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn each_shard_serves_its_namespaces_and_a_relabelled_namespace_is_handed_over() {
+    let a = TestNamespace::new("shard-a").await;
+    let b = TestNamespace::new("shard-b").await;
+    let (one, two) = (a.name.clone(), b.name.clone());
+    assign(&a, &one).await;
+    assign(&b, &two).await;
+    let _one = Operator::shard(&one);
+
+    // Shard one serves a, not b.
+    assert!(apply(&a.name, &hooked("web")).await.0);
+    assert!(apply(&b.name, &hooked("api")).await.0);
+    wait_phase(&a, "web-1", "Complete", 2 * MINUTE).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!exists(&b, "api-1").await, "shard one rolled out b's api");
+
+    // b joins shard one: its objects are listed in and its DeploymentConfig rolls out.
+    assign(&b, &one).await;
+    wait_phase(&b, "api-1", "Complete", 2 * MINUTE).await;
+
+    // b moves to shard two, whose operator is not running yet: one lets go of it at once, so
+    // a change made now waits for shard two (the request is in the object, not lost).
+    assign(&b, &two).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    change_image(&b, "api", "registry.example/app:2").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !exists(&b, "api-2").await,
+        "shard one acted on a namespace it left"
+    );
+
+    // Shard two starts and rolls it out, the pre hook once.
+    let _two = Operator::shard(&two);
+    wait_phase(&b, "api-2", "Complete", 2 * MINUTE).await;
+    let hooks = b
+        .api::<Job>()
+        .list(&ListParams::default())
+        .await
+        .expect("jobs");
+    let for_api_2: Vec<_> = hooks
+        .items
+        .iter()
+        .filter_map(|j| j.metadata.name.clone())
+        .filter(|n| n.starts_with("api-2"))
+        .collect();
+    assert_eq!(
+        for_api_2.len(),
+        1,
+        "one pre hook Job for api-2: {for_api_2:?}"
+    );
+    // Shard one still serves a.
+    change_image(&a, "web", "registry.example/app:2").await;
+    wait_phase(&a, "web-2", "Complete", 2 * MINUTE).await;
+
+    // Each shard led on a Lease of its own.
+    let admin = admin().await;
+    for shard in [&one, &two] {
+        assert!(
+            lease_holder(&admin, &format!("cutover-{shard}"))
+                .await
+                .is_some(),
+            "shard {shard}'s Lease"
+        );
+    }
+    a.cleanup().await;
+    b.cleanup().await;
+}
+
+/// The image a DeploymentConfig's container `app` runs.
+async fn image_of(ns: &TestNamespace, dc: &str) -> Option<String> {
+    let dc = ns.dcs().get(dc).await.ok()?;
+    dc.spec
+        .template
+        .containers()
+        .first()
+        .map(|c| c.image.to_string())
+}
+
+/// A reference tag `app:v1` (resolved without a registry) at `image`.
+fn stream(image: &str) -> String {
+    format!(
+        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {{name: app}}\nspec:\n  tags:\n    - name: v1\n      from: {{kind: DockerImage, name: \"{image}\"}}\n      reference: true\n"
+    )
+}
+
+/// What crosses namespaces still works across shards: a DeploymentConfig served by one shard
+/// follows an ImageStreamTag in a namespace another shard serves (and imports).
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_trigger_follows_a_tag_in_another_shards_namespace() {
+    let apps = TestNamespace::new("shard-apps").await;
+    let images = TestNamespace::new("shard-images").await;
+    assign(&apps, &apps.name).await;
+    assign(&images, &images.name).await;
+    let _apps = Operator::shard(&apps.name);
+    let _images = Operator::shard(&images.name);
+
+    let first = format!("registry.example/app@sha256:{}", "1a".repeat(32));
+    assert!(apply(&images.name, &stream(&first)).await.0);
+    let dc = format!(
+        "apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: app\n          image: \" \"\n  triggers:\n    - type: ImageChange\n      imageChangeParams:\n        automatic: true\n        containerNames: [app]\n        from:\n          kind: ImageStreamTag\n          name: app:v1\n          namespace: {}\n",
+        images.name
+    );
+    assert!(apply(&apps.name, &dc).await.0);
+    wait_phase(&apps, "web-1", "Complete", 2 * MINUTE).await;
+    assert_eq!(image_of(&apps, "web").await, Some(first));
+
+    // The tag moves in the images' namespace: the apps' shard rolls out the new image.
+    let second = format!("registry.example/app@sha256:{}", "2b".repeat(32));
+    assert!(apply(&images.name, &stream(&second)).await.0);
+    wait_phase(&apps, "web-2", "Complete", 2 * MINUTE).await;
+    assert_eq!(image_of(&apps, "web").await, Some(second));
+    apps.cleanup().await;
+    images.cleanup().await;
+}
+
+/// A Route for `host` on Gateway `<gateway_ns>/public`, to Service `web`.
+fn route(host: &str, gateway_ns: &str) -> String {
+    format!(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: shop\n  annotations:\n    cutover.io/gateway: {gateway_ns}/public\nspec:\n  host: {host}\n  to:\n    kind: Service\n    name: web\n"
+    )
+}
+
+/// Host claims are cluster-wide whichever shard serves each Route: the older Route keeps its
+/// host, and the newer one, in another shard's namespace, is refused (OpenShift's rule).
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_host_held_in_one_shard_is_refused_to_a_newer_route_in_another() {
+    let older = TestNamespace::new("shard-older").await;
+    let newer = TestNamespace::new("shard-newer").await;
+    assign(&older, &older.name).await;
+    assign(&newer, &newer.name).await;
+    let _older = Operator::shard(&older.name);
+    let _newer = Operator::shard(&newer.name);
+    crate::routes::gateway(&older).await;
+    let host = format!("{}.apps.test", older.name);
+    assert!(apply(&older.name, &route(&host, &older.name)).await.0);
+    eventually("the older Route's HTTPRoute", MINUTE, || async {
+        let (ok, _, _) = kubectl(&["get", "httproute", "shop", "-n", &older.name]).await;
+        ok.then_some(())
+    })
+    .await;
+    // Creation times have whole seconds: the claimant must be strictly newer.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(apply(&newer.name, &route(&host, &older.name)).await.0);
+    let refused = eventually("HostAlreadyClaimed", MINUTE, || async {
+        let c = crate::dataplane::admitted(&newer.name, "shop").await?;
+        (c["reason"] == "HostAlreadyClaimed").then_some(c)
+    })
+    .await;
+    assert_eq!(refused["status"], "False");
+    let (ok, _, _) = kubectl(&["get", "httproute", "shop", "-n", &newer.name]).await;
+    assert!(!ok, "no HTTPRoute for the refused Route");
+    older.cleanup().await;
+    newer.cleanup().await;
+}
