@@ -65,8 +65,8 @@ e2e: install-local
 	hack/operator-image.sh >/dev/null
 	CUTOVER_TRAEFIK="$$(hack/build-traefik.sh)" CUTOVER_PROMETHEUS="$$(hack/build-prometheus.sh)" \
 	  CUTOVER_PREVIOUS_RELEASE="$$(hack/build-release.sh)" \
-	  $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults::
-	$(CARGO) test --test e2e faults:: -- --ignored --test-threads=1
+	  $(CARGO) test --test e2e -- --ignored --test-threads=4 --skip faults:: --skip ::alone_
+	$(CARGO) test --test e2e -- --ignored --test-threads=1 faults:: ::alone_
 	$(CARGO) test --bench scale -- --smoke
 
 # Cold, most of the time goes to Go builds (the control plane, the node, Traefik...). They run

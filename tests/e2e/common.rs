@@ -180,6 +180,19 @@ impl Operator {
         Operator { child }
     }
 
+    /// The operator without `--shard` and without `--namespace`: every namespace without the
+    /// shard label, on Lease `cutover-system/<lease>`. Only for tests that run alone (`alone_`):
+    /// it serves every other test's namespace too.
+    pub fn unsharded(lease: &str) -> Self {
+        let binary = Path::new(env!("CARGO_BIN_EXE_cutover"));
+        let child = Self::command(binary, lease)
+            .args(["--lease-namespace", "cutover-system", "--lease-name", lease])
+            .args(["--lease-duration", &LEASE_SECONDS.to_string()])
+            .spawn()
+            .expect("start the operator");
+        Operator { child }
+    }
+
     fn spawn(binary: &Path, namespace: &str, lease: &str, lease_seconds: u64) -> Self {
         let gateway = format!("{namespace}/public");
         let child = Self::command(binary, namespace)

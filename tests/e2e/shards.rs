@@ -203,3 +203,56 @@ async fn a_host_held_in_one_shard_is_refused_to_a_newer_route_in_another() {
     older.cleanup().await;
     newer.cleanup().await;
 }
+
+/// Removes `ns`'s shard label: back to the operator without `--shard`.
+async fn unassign(ns: &TestNamespace) {
+    Api::<Namespace>::all(admin().await)
+        .patch(
+            &ns.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"cutover.io/shard": null}}})),
+        )
+        .await
+        .expect("unlabel the namespace");
+}
+
+/// The operator without `--shard` serves the namespaces without the label, lets go of one that
+/// is labelled, and takes it back when the label goes. Runs alone (`make e2e` runs `alone_`
+/// tests after the others): that operator serves every unlabelled namespace in the cluster.
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn alone_the_operator_without_a_shard_serves_the_unlabelled_namespaces() {
+    let plain = TestNamespace::new("unsharded").await;
+    let sharded = TestNamespace::new("sharded").await;
+    let shard = sharded.name.clone();
+    assign(&sharded, &shard).await;
+    let _unsharded = Operator::unsharded(&format!("e2e-{}", plain.name));
+
+    assert!(apply(&plain.name, &hooked("web")).await.0);
+    assert!(apply(&sharded.name, &hooked("api")).await.0);
+    wait_phase(&plain, "web-1", "Complete", 2 * MINUTE).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !exists(&sharded, "api-1").await,
+        "the operator without a shard rolled out a labelled namespace"
+    );
+    {
+        let _shard = Operator::shard(&shard);
+        wait_phase(&sharded, "api-1", "Complete", 2 * MINUTE).await;
+    }
+
+    // plain is labelled for the shard, whose operator has stopped: nothing serves it now.
+    assign(&plain, &shard).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    change_image(&plain, "web", "registry.example/app:2").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !exists(&plain, "web-2").await,
+        "the operator without a shard acted on a namespace labelled for one"
+    );
+    // The label goes: the operator without a shard takes it back and rolls the change out.
+    unassign(&plain).await;
+    wait_phase(&plain, "web-2", "Complete", 2 * MINUTE).await;
+    plain.cleanup().await;
+    sharded.cleanup().await;
+}
