@@ -19,7 +19,7 @@ help:
 	@echo "make crds          regenerate crds/ from the Rust types"
 	@echo "make install       install cutover and kubectl-dc into ~/.cargo/bin"
 	@echo "make bench         the planner alone, then cutover vs the Deployment controller (BENCHMARKS.md)"
-	@echo "make bench-fleet   10,000 DeploymentConfigs vs 10,000 Deployments (about an hour)"
+	@echo "make bench-fleet   10,000 DeploymentConfigs vs 10,000 Deployments, then 30,000 over three shards (hours)"
 
 build:
 	$(CARGO) build --bins
@@ -107,6 +107,10 @@ bench: install-local
 	$(CARGO) bench --bench scale
 
 # A fleet: 10,000 DeploymentConfigs next to 10,000 Deployments, each side alone: first rollouts,
-# 5 idle minutes, a template change over 1,000 (CUTOVER_FLEET_SIZES, _IDLE, _CHANGE).
+# 5 idle minutes, a template change over 1,000 (CUTOVER_FLEET_SIZES, _IDLE, _CHANGE). Then
+# 30,000 DeploymentConfigs over three shards against one operator: memory and reconcile times
+# per shard, a template change over 3,000, a shard leader's takeover (CUTOVER_SHARDS_SIZE,
+# _CHANGE, _TAKEOVER).
 bench-fleet: install-local
 	$(CARGO) bench --bench fleet
+	$(CARGO) bench --bench shards

@@ -33,7 +33,7 @@ use kube::Client;
 use kube::api::Api;
 use measure::{
     CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, cpu_seconds, deployment_controller_pid, dispatched,
-    install_flow_schemas, peak_rss_mib, rss_mib,
+    install_flow_schemas, peak_rss_mib, reconcile_quantiles, rss_mib,
 };
 use watch::{Kind, Seen, wait_round, watch_all};
 
@@ -200,7 +200,7 @@ async fn run_side(
     side.change_requests = requests().await - req2;
     side.peak_rss_mib = peak_rss_mib(pid);
     if kind == Kind::Dc {
-        let (p50, p99, count) = reconcile_quantiles().await;
+        let (p50, p99, count) = reconcile_quantiles(METRICS_ADDR).await;
         side.reconcile_p50_ms = p50;
         side.reconcile_p99_ms = p99;
         side.reconciles = Some(count);
@@ -215,64 +215,6 @@ async fn run_side(
     eprintln!("[{label}] cleaning up");
     delete_namespaces(&namespaces, &[&ns]).await;
     side
-}
-
-/// p50 and p99 of cutover's reconcile times (ms, the upper bound of the histogram bucket each
-/// falls in) and how many reconciles there were, from its /metrics.
-async fn reconcile_quantiles() -> (Option<f64>, Option<f64>, f64) {
-    let text = match http_get(METRICS_ADDR, "/metrics").await {
-        Some(t) => t,
-        None => return (None, None, 0.0),
-    };
-    let mut buckets: Vec<(f64, f64)> = Vec::new();
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("cutover_reconcile_duration_seconds_bucket{") else {
-            continue;
-        };
-        if !rest.contains("controller=\"deploymentconfig\"") {
-            continue;
-        }
-        let le = rest
-            .split("le=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .map(|s| {
-                if s == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    s.parse().unwrap_or(f64::NAN)
-                }
-            });
-        let count = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
-        if let (Some(le), Some(count)) = (le, count) {
-            buckets.push((le, count));
-        }
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total = buckets.last().map_or(0.0, |b| b.1);
-    let quantile = |q: f64| {
-        buckets
-            .iter()
-            .find(|(_, c)| *c >= q * total)
-            .map(|(le, _)| le * 1000.0)
-    };
-    if total == 0.0 {
-        return (None, None, 0.0);
-    }
-    (quantile(0.5), quantile(0.99), total)
-}
-
-/// A plain HTTP/1.0 GET on 127.0.0.1 (the operator's metrics endpoint).
-async fn http_get(addr: &str, path: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    Some(body.split_once("\r\n\r\n")?.1.to_string())
 }
 
 fn ratio(a: f64, b: f64) -> String {

@@ -1,6 +1,6 @@
 //! What both benchmarks do on the local cluster: clients, namespaces, a fresh operator, and
 //! requests over many objects at once.
-#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
+#![allow(dead_code)] // shared by benches/scale.rs, fleet.rs and shards.rs, each uses a part
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -94,9 +94,18 @@ pub async fn delete_namespaces(namespaces: &Api<Namespace>, names: &[&str]) {
 
 /// A fresh cutover process watching `namespace`, with the operator's own credentials.
 pub fn start_operator(namespace: &str, http_addr: Option<&str>) -> tokio::process::Child {
+    operator_process(
+        &["--namespace", namespace, "--leader-elect=false"],
+        http_addr,
+    )
+}
+
+/// `cutover run` with `args`, the operator's own credentials, serving `/metrics` on `http_addr`.
+pub fn operator_process(args: &[&str], http_addr: Option<&str>) -> tokio::process::Child {
     let log = std::env::var("CUTOVER_BENCH_LOG").ok();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(["run", "--namespace", namespace, "--leader-elect=false"])
+        .arg("run")
+        .args(args)
         .args(http_addr.map(|a| format!("--http-addr={a}")))
         .env("KUBECONFIG", root().join(".cluster/operator.kubeconfig"))
         // CUTOVER_BENCH_LOG=<file>: the operator's log (info) goes there.
@@ -109,7 +118,13 @@ pub fn start_operator(namespace: &str, http_addr: Option<&str>) -> tokio::proces
             },
         )
         .stdout(match &log {
-            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log file"),
+            ),
             None => Stdio::null(),
         })
         .kill_on_drop(true)

@@ -1,6 +1,6 @@
 //! What the controllers cost: their processes' CPU and memory (from /proc) and the API requests
 //! each one made (counted by the API server).
-#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
+#![allow(dead_code)] // shared by benches/scale.rs, fleet.rs and shards.rs, each uses a part
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -199,4 +199,62 @@ pub async fn dispatched(admin: &Client) -> HashMap<String, f64> {
         }
     }
     out
+}
+
+/// p50 and p99 of cutover's reconcile times (ms, the upper bound of the histogram bucket each
+/// falls in) and how many reconciles there were, from its /metrics on `addr`.
+pub async fn reconcile_quantiles(addr: &str) -> (Option<f64>, Option<f64>, f64) {
+    let text = match http_get(addr, "/metrics").await {
+        Some(t) => t,
+        None => return (None, None, 0.0),
+    };
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("cutover_reconcile_duration_seconds_bucket{") else {
+            continue;
+        };
+        if !rest.contains("controller=\"deploymentconfig\"") {
+            continue;
+        }
+        let le = rest
+            .split("le=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(|s| {
+                if s == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    s.parse().unwrap_or(f64::NAN)
+                }
+            });
+        let count = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+        if let (Some(le), Some(count)) = (le, count) {
+            buckets.push((le, count));
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let quantile = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, c)| *c >= q * total)
+            .map(|(le, _)| le * 1000.0)
+    };
+    if total == 0.0 {
+        return (None, None, 0.0);
+    }
+    (quantile(0.5), quantile(0.99), total)
+}
+
+/// A plain HTTP/1.0 GET on 127.0.0.1 (the operator's metrics endpoint).
+pub async fn http_get(addr: &str, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.ok()?;
+    Some(body.split_once("\r\n\r\n")?.1.to_string())
 }

@@ -1,5 +1,5 @@
 //! The objects: identical DeploymentConfigs and Deployments, and when each is done rolling out.
-#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
+#![allow(dead_code)] // shared by benches/scale.rs, fleet.rs and shards.rs, each uses a part
 
 use cutover::api::DeploymentConfig;
 use k8s_openapi::api::apps::v1::Deployment;

@@ -1,6 +1,6 @@
 //! The watches: when each object finished each round, when each ReplicaSet appeared, and how each
 //! ReplicaSet's spec.replicas, status.replicas and status.availableReplicas changed over time.
-#![allow(dead_code)] // shared by benches/scale.rs and benches/fleet.rs, each uses a part
+#![allow(dead_code)] // shared by benches/scale.rs, fleet.rs and shards.rs, each uses a part
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
