@@ -110,7 +110,9 @@ bench: install-local
 # 5 idle minutes, a template change over 1,000 (CUTOVER_FLEET_SIZES, _IDLE, _CHANGE). Then
 # 30,000 DeploymentConfigs over three shards against one operator: memory and reconcile times
 # per shard, a template change over 3,000, a shard leader's takeover (CUTOVER_SHARDS_SIZE,
-# _CHANGE, _TAKEOVER).
+# _CHANGE, _TAKEOVER). Then an upgrade from the previous release over 1,000 DeploymentConfigs
+# (CUTOVER_UPGRADE_SIZE).
 bench-fleet: install-local
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench shards
+	CUTOVER_PREVIOUS_RELEASE="$$(hack/build-release.sh)" $(CARGO) bench --bench upgrade

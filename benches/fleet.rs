@@ -33,7 +33,7 @@ use kube::Client;
 use kube::api::Api;
 use measure::{
     CUTOVER_FLOW, DEPLOYMENT_FLOW, cluster_sh, cpu_seconds, deployment_controller_pid, dispatched,
-    install_flow_schemas, peak_rss_mib, reconcile_quantiles, rss_mib,
+    install_flow_schemas, peak_rss_mib, ratio, reconcile_quantiles, rss_mib,
 };
 use watch::{Kind, Seen, wait_round, watch_all};
 
@@ -215,14 +215,6 @@ async fn run_side(
     eprintln!("[{label}] cleaning up");
     delete_namespaces(&namespaces, &[&ns]).await;
     side
-}
-
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}", a / b)
-    } else {
-        "—".into()
-    }
 }
 
 fn report(

@@ -35,7 +35,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
-use measure::{cpu_seconds, install_flow_schemas, peak_rss_mib, reconcile_quantiles};
+use measure::{
+    cpu_seconds, http_get, install_flow_schemas, peak_rss_mib, ratio, reconcile_quantiles,
+};
 use serde_json::json;
 use watch::{Kind, Seen, wait_round, watch_all};
 
@@ -46,6 +48,8 @@ const LEASE_SECONDS: f64 = 15.0;
 /// One operator process and what it cost.
 struct Process {
     name: String,
+    shard: Option<String>,
+    port: u16,
     child: tokio::process::Child,
     pid: u32,
     metrics: String,
@@ -64,10 +68,32 @@ impl Process {
         let pid = child.id().expect("operator pid");
         Process {
             name: name.to_string(),
+            shard: shard.map(str::to_string),
+            port,
             child,
             pid,
             metrics,
         }
+    }
+
+    /// An operator that lost its Lease exits, for Kubernetes to start it again as a standby:
+    /// the same here. Whether it had exited; the new process is ready (caches synced) on return.
+    async fn restart_if_exited(&mut self) -> bool {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        *self = Process::start(&self.name.clone(), self.shard.clone().as_deref(), self.port);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(300) {
+            if http_get(&self.metrics, "/readyz")
+                .await
+                .is_some_and(|r| r.starts_with("ok"))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        true
     }
 
     /// Its identity in a Lease (host name and pid, as `cutover run` makes it).
@@ -98,6 +124,8 @@ struct Layout {
     /// most revisions any of them has.
     takeover_s: Option<f64>,
     takeover_max_revisions: Option<usize>,
+    /// Operators that exited on a lost Lease before the takeover (and were started again).
+    restarts: usize,
     whole: bool,
 }
 
@@ -161,8 +189,10 @@ async fn run_layout(
     } else {
         vec![Process::start("single", None, 18090)]
     };
-    // s0's standby: started after its leader, so the leader is the first process.
-    let standby = sharded.then(|| Process::start("s0 standby", Some("s0"), 18095));
+    if sharded {
+        // A second replica of s0: whichever of the two takes the Lease leads, the other stands by.
+        processes.push(Process::start("s0", Some("s0"), 18095));
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -229,6 +259,15 @@ async fn run_layout(
             _ => f64::NAN,
         };
     }
+    let s0_leader = lease_holder(admin, "cutover-s0").await;
+    for p in processes.iter_mut().filter(|p| p.name == "s0") {
+        let role = if s0_leader.as_deref() == Some(p.identity().as_str()) {
+            "leader"
+        } else {
+            "standby"
+        };
+        p.name = format!("s0 {role}");
+    }
     for (p, cpu0) in processes.iter().zip(&cpu0) {
         let (p50, p99, count) = reconcile_quantiles(&p.metrics).await;
         out.operators.push(Cost {
@@ -241,14 +280,21 @@ async fn run_layout(
         });
     }
 
-    if let Some(standby) = standby {
-        let leader = lease_holder(admin, "cutover-s0").await;
-        let (victim, survivor) = if leader.as_deref() == Some(standby.identity().as_str()) {
-            eprintln!("[{layout}] s0's standby leads: killing it instead");
-            (standby, processes.remove(0))
-        } else {
-            (processes.remove(0), standby)
-        };
+    for p in processes.iter_mut() {
+        if p.restart_if_exited().await {
+            eprintln!(
+                "[{layout}] {} had exited (its Lease lost): started again",
+                p.name
+            );
+            out.restarts += 1;
+        }
+    }
+    // The leader now (a restart above may have moved the Lease).
+    let s0_leader = lease_holder(admin, "cutover-s0").await;
+    let leads = |p: &Process| s0_leader.as_deref() == Some(p.identity().as_str());
+    let victim = (processes.iter()).position(|p| p.shard.as_deref() == Some("s0") && leads(p));
+    if let Some(at) = victim {
+        let mut victim = processes.remove(at);
         // The last of s0's DeploymentConfigs, none of them among those changed above.
         let free = per - (change / SHARDS.len()).min(per);
         let names: Vec<String> = fleets[0].names[per - takeover.min(free)..].to_vec();
@@ -257,7 +303,6 @@ async fn run_layout(
             victim.name,
             names.len()
         );
-        let mut victim = victim;
         let killed = Instant::now();
         let _ = victim.child.kill().await;
         let moved = Objects {
@@ -288,7 +333,6 @@ async fn run_layout(
         };
         out.takeover_s = done_at.map(|t| (t - killed).as_secs_f64());
         out.takeover_max_revisions = Some(max_revisions(admin, &namespaces[0], &names).await);
-        processes.push(survivor);
     }
 
     for t in watches {
@@ -356,13 +400,6 @@ fn report(size: usize, change: usize, takeover: usize, sharded: &Layout, single:
     );
     println!("| figure | three shards | one operator | ratio |");
     println!("|---|---:|---:|---:|");
-    let ratio = |a: f64, b: f64| {
-        if b > 0.0 {
-            format!("{:.2}", a / b)
-        } else {
-            "—".into()
-        }
-    };
     println!(
         "| create → all Complete (s) | {:.1} | {:.1} | {} |",
         sharded.created_s,
@@ -395,6 +432,14 @@ fn report(size: usize, change: usize, takeover: usize, sharded: &Layout, single:
             ms(c.reconcile_p99_ms),
             c.reconciles
         );
+    }
+    for (layout, l) in [("three shards", sharded), ("one operator", single)] {
+        if l.restarts > 0 {
+            println!(
+                "\n{layout}: {} operator(s) lost their Lease and exited before the takeover (started again).",
+                l.restarts
+            );
+        }
     }
     if let Some(t) = sharded.takeover_s {
         println!(

@@ -8,7 +8,8 @@ kubectl="$root/hack/kubectl"
 export KUBECONFIG="${KUBECONFIG:-$root/.cluster/kubeconfig}"
 
 "$kubectl" apply --server-side --force-conflicts -f "$root/crds/" >/dev/null
-"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/00-namespace.yaml" -f "$root/deploy/10-rbac.yaml" >/dev/null
+"$kubectl" apply --server-side --force-conflicts -f "$root/deploy/00-namespace.yaml" -f "$root/deploy/10-rbac.yaml" \
+  -f "$root/deploy/15-flow-schema.yaml" >/dev/null
 "$kubectl" wait --for=condition=Established --timeout=60s -f "$root/crds/" >/dev/null
 # ImageStreams' lookupPolicy.local and server-owned tag generations (MutatingAdmissionPolicies:
 # the local cluster serves them).

@@ -104,6 +104,7 @@ fn default_values_render_exactly_the_plain_manifests() {
     let mut rendered = render(&[]);
     let mut manifests: Vec<Value> = plain("10-rbac.yaml")
         .into_iter()
+        .chain(plain("15-flow-schema.yaml"))
         .chain(plain("20-deployment.yaml"))
         .collect();
     rendered.sort_by_key(key);

@@ -258,3 +258,12 @@ pub async fn http_get(addr: &str, path: &str) -> Option<String> {
     stream.read_to_string(&mut body).await.ok()?;
     Some(body.split_once("\r\n\r\n")?.1.to_string())
 }
+
+/// `a / b` to two places, or a dash when `b` is nothing.
+pub fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "—".into()
+    }
+}

@@ -27,6 +27,22 @@ async fn assign(ns: &TestNamespace, shard: &str) {
         .expect("label the namespace");
 }
 
+/// Two namespaces, each labelled as a shard of its own name, and each shard's operator.
+async fn own_shards(first: &str, second: &str) -> ([TestNamespace; 2], [Operator; 2]) {
+    let namespaces = [
+        TestNamespace::new(first).await,
+        TestNamespace::new(second).await,
+    ];
+    for ns in &namespaces {
+        assign(ns, &ns.name).await;
+    }
+    let operators = [
+        Operator::shard(&namespaces[0].name),
+        Operator::shard(&namespaces[1].name),
+    ];
+    (namespaces, operators)
+}
+
 /// Whether revision `rs` exists.
 async fn exists(ns: &TestNamespace, rs: &str) -> bool {
     ns.api::<ReplicaSet>()
@@ -137,12 +153,7 @@ fn stream(image: &str) -> String {
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn a_trigger_follows_a_tag_in_another_shards_namespace() {
-    let apps = TestNamespace::new("shard-apps").await;
-    let images = TestNamespace::new("shard-images").await;
-    assign(&apps, &apps.name).await;
-    assign(&images, &images.name).await;
-    let _apps = Operator::shard(&apps.name);
-    let _images = Operator::shard(&images.name);
+    let ([apps, images], _operators) = own_shards("shard-apps", "shard-images").await;
 
     let first = format!("registry.example/app@sha256:{}", "1a".repeat(32));
     assert!(apply(&images.name, &stream(&first)).await.0);
@@ -175,12 +186,7 @@ fn route(host: &str, gateway_ns: &str) -> String {
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn a_host_held_in_one_shard_is_refused_to_a_newer_route_in_another() {
-    let older = TestNamespace::new("shard-older").await;
-    let newer = TestNamespace::new("shard-newer").await;
-    assign(&older, &older.name).await;
-    assign(&newer, &newer.name).await;
-    let _older = Operator::shard(&older.name);
-    let _newer = Operator::shard(&newer.name);
+    let ([older, newer], _operators) = own_shards("shard-older", "shard-newer").await;
     crate::routes::gateway(&older).await;
     let host = format!("{}.apps.test", older.name);
     assert!(apply(&older.name, &route(&host, &older.name)).await.0);
@@ -255,4 +261,63 @@ async fn alone_the_operator_without_a_shard_serves_the_unlabelled_namespaces() {
     wait_phase(&plain, "web-2", "Complete", 2 * MINUTE).await;
     plain.cleanup().await;
     sharded.cleanup().await;
+}
+
+/// A namespace relabelled in the middle of a rollout, both shards' operators running: the
+/// rollout goes on under the new shard from where it was, its mid hook's Job made once (the
+/// hook pod waits for the test to end it: kwok's exit-code stage, `cutover.io/mirror-exit-code`).
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn a_namespace_relabelled_mid_rollout_finishes_under_the_new_shard_with_its_hook_once() {
+    let ([ns, other], _operators) = own_shards("shard-moving", "shard-target").await;
+    assert!(
+        apply(&ns.name, &dc_manifest("db", 2, "    type: Recreate", ""))
+            .await
+            .0
+    );
+    wait_phase(&ns, "db-1", "Complete", 2 * MINUTE).await;
+    patch_spec(
+        &ns,
+        "db",
+        json!({
+            "strategy": {"type": "Recreate", "labels": {"cutover.io/mirror-exit-code": "true"},
+                "recreateParams": {"mid": {"failurePolicy": "Abort",
+                    "execNewPod": {"containerName": "app", "command": ["/bin/true"]}}}},
+            "template": {"spec": {"containers": [{"name": "app", "image": "registry.example/app:2"}]}}
+        }),
+    )
+    .await;
+    let hook_pod = eventually("the mid hook's pod runs", 2 * MINUTE, || async {
+        let hooks = ListParams::default().labels("openshift.io/deployer-pod-for.name=db-2");
+        let pods = ns
+            .api::<k8s_openapi::api::core::v1::Pod>()
+            .list(&hooks)
+            .await
+            .ok()?;
+        pods.into_iter().find(is_running)
+    })
+    .await;
+
+    // Handed over while the hook runs.
+    assign(&ns, &other.name).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    end_pod(
+        &ns,
+        hook_pod.metadata.name.as_deref().unwrap_or_default(),
+        0,
+    )
+    .await;
+    wait_phase(&ns, "db-2", "Complete", 2 * MINUTE).await;
+    let jobs = ns
+        .api::<Job>()
+        .list(&ListParams::default())
+        .await
+        .expect("jobs");
+    let for_db_2: Vec<_> = (jobs.items.iter())
+        .filter_map(|j| j.metadata.name.clone())
+        .filter(|n| n.starts_with("db-2"))
+        .collect();
+    assert_eq!(for_db_2.len(), 1, "one mid hook Job: {for_db_2:?}");
+    ns.cleanup().await;
+    other.cleanup().await;
 }
