@@ -84,6 +84,9 @@ pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
 pub const POD_REPLACEMENT_POLICY_ANNOTATION: &str = "cutover.io/pod-replacement-policy";
 /// CRD annotation: a hash of its schema, compared by the operator at start.
 pub const SCHEMA_HASH_ANNOTATION: &str = "cutover.io/schema-hash";
+/// On a CRD: the hashes (comma-separated) of earlier schemas it still serves unchanged (it only
+/// adds to them), so an operator built for one of those runs against it too.
+pub const SERVES_SCHEMAS_ANNOTATION: &str = "cutover.io/serves-schemas";
 /// Annotation on a Deployment, StatefulSet, DaemonSet or CronJob: its image triggers, a JSON list
 /// (`image::annotation`), as OpenShift's trigger controller reads it.
 pub const IMAGE_TRIGGERS_ANNOTATION: &str = "image.openshift.io/triggers";

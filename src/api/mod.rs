@@ -43,13 +43,34 @@ pub fn schema_hash(crd: &CustomResourceDefinition) -> String {
     format!("{hash:016x}")
 }
 
+/// The earlier schemas each CRD still serves: a release whose CRD only adds to the previous
+/// one's (new optional fields, nothing renamed, removed or retyped, no new validation an
+/// existing object could fail) lists the previous hash here, so operators of that release keep
+/// running against the new CRD (an upgrade canaried on one shard, docs/sharding.md). Empty
+/// while no CRD has changed since 0.1.0.
+const SERVES_EARLIER: &[(&str, &[&str])] = &[];
+
 fn with_schema_hash(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     let hash = schema_hash(&crd);
-    crd.metadata
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let annotations = crd
+        .metadata
         .annotations
-        .get_or_insert_with(Default::default)
-        .insert(SCHEMA_HASH_ANNOTATION.into(), hash);
+        .get_or_insert_with(Default::default);
+    annotations.insert(SCHEMA_HASH_ANNOTATION.into(), hash);
+    if let Some((_, earlier)) = SERVES_EARLIER.iter().find(|(crd, _)| *crd == name) {
+        annotations.insert(keys::SERVES_SCHEMAS_ANNOTATION.into(), earlier.join(","));
+    }
     crd
+}
+
+/// Whether an operator built for schema `want` may run against an installed CRD with these
+/// annotations: the same schema, or a later one that serves it.
+pub fn runs_against(installed: &std::collections::BTreeMap<String, String>, want: &str) -> bool {
+    installed.get(SCHEMA_HASH_ANNOTATION).map(String::as_str) == Some(want)
+        || installed
+            .get(keys::SERVES_SCHEMAS_ANNOTATION)
+            .is_some_and(|served| served.split(',').any(|h| h.trim() == want))
 }
 
 /// Each CRD as a YAML document, with the file name it has in `crds/` (`<plural>.yaml`).
@@ -68,4 +89,34 @@ pub fn crd_files() -> Result<Vec<(String, String)>, serde_saphyr::ser::Error> {
 /// The CRDs as one multi-document YAML stream (what `cutover crd` prints).
 pub fn crds_yaml() -> Result<String, serde_saphyr::ser::Error> {
     Ok(crd_files()?.into_iter().map(|(_, yaml)| yaml).collect())
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn an_operator_runs_against_its_own_schema_or_a_later_one_that_serves_it() {
+        let crd = |hash: &str, serves: Option<&str>| {
+            let mut a = BTreeMap::from([(SCHEMA_HASH_ANNOTATION.to_string(), hash.to_string())]);
+            if let Some(s) = serves {
+                a.insert(keys::SERVES_SCHEMAS_ANNOTATION.to_string(), s.to_string());
+            }
+            a
+        };
+        assert!(runs_against(&crd("aaa", None), "aaa"));
+        // A later CRD that lists the earlier schema (a canary shard still on the old version).
+        assert!(runs_against(&crd("bbb", Some("aaa, 999")), "aaa"));
+        // A later one that does not, or an earlier one (new operator, old CRD): refused.
+        assert!(!runs_against(&crd("bbb", None), "aaa"));
+        assert!(!runs_against(&crd("aaa", None), "bbb"));
+        assert!(!runs_against(&BTreeMap::new(), "aaa"));
+        // Today's CRDs serve no earlier schema: nothing but the exact one runs.
+        for c in crds() {
+            let a = c.metadata.annotations.unwrap_or_default();
+            assert!(!a.contains_key(keys::SERVES_SCHEMAS_ANNOTATION));
+        }
+    }
 }

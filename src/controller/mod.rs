@@ -61,8 +61,8 @@ pub struct Scope {
     pub annotation_triggers: bool,
 }
 
-/// Checks that the installed CRDs are the ones this operator was built with (see
-/// `api::SCHEMA_HASH_ANNOTATION`); the error says how to fix it.
+/// Checks that the installed CRDs are the ones this operator was built with, or later ones that
+/// still serve its schemas (`api::runs_against`); the error says how to fix it.
 pub async fn check_crds(client: &Client) -> Result<(), String> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -76,12 +76,12 @@ pub async fn check_crds(client: &Client) -> Result<(), String> {
             .ok_or_else(|| {
                 format!("CRD {name} is not installed: kubectl apply --server-side -f crds/")
             })?;
-        let have = installed
-            .annotations()
-            .get(crate::api::SCHEMA_HASH_ANNOTATION)
-            .cloned()
-            .unwrap_or_default();
-        if have != want {
+        if !crate::api::runs_against(installed.annotations(), &want) {
+            let have = installed
+                .annotations()
+                .get(crate::api::SCHEMA_HASH_ANNOTATION)
+                .cloned()
+                .unwrap_or_default();
             return Err(format!(
                 "CRD {name} differs from the one this operator was built with (schema {have:?}, expected {want:?}): \
                  apply the CRDs of this version with `kubectl apply --server-side -f crds/`"
