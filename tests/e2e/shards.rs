@@ -265,7 +265,7 @@ async fn alone_the_operator_without_a_shard_serves_the_unlabelled_namespaces() {
 
 /// A namespace relabelled in the middle of a rollout, both shards' operators running: the
 /// rollout goes on under the new shard from where it was, its mid hook's Job made once (the
-/// hook pod waits for the test to end it: kwok's exit-code stage, `cutover.io/mirror-exit-code`).
+/// hook pod runs for 8 s: cutover's kwok stage `cutover.io/complete-after`, hack/kwok/).
 #[tokio::test]
 #[ignore = "needs the local cluster: make test"]
 async fn a_namespace_relabelled_mid_rollout_finishes_under_the_new_shard_with_its_hook_once() {
@@ -280,7 +280,9 @@ async fn a_namespace_relabelled_mid_rollout_finishes_under_the_new_shard_with_it
         &ns,
         "db",
         json!({
-            "strategy": {"type": "Recreate", "labels": {"cutover.io/mirror-exit-code": "true"},
+            "strategy": {"type": "Recreate",
+                "labels": {"cutover.io/complete-after": "yes"},
+                "annotations": {"cutover.io/complete-after": "8s"},
                 "recreateParams": {"mid": {"failurePolicy": "Abort",
                     "execNewPod": {"containerName": "app", "command": ["/bin/true"]}}}},
             "template": {"spec": {"containers": [{"name": "app", "image": "registry.example/app:2"}]}}
@@ -298,16 +300,28 @@ async fn a_namespace_relabelled_mid_rollout_finishes_under_the_new_shard_with_it
     })
     .await;
 
-    // Handed over while the hook runs.
+    // Handed over while the hook runs; the new shard scales the revision up after it.
     assign(&ns, &other.name).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    end_pod(
-        &ns,
-        hook_pod.metadata.name.as_deref().unwrap_or_default(),
-        0,
-    )
-    .await;
     wait_phase(&ns, "db-2", "Complete", 2 * MINUTE).await;
+    let hook_ran = ns
+        .api::<k8s_openapi::api::core::v1::Pod>()
+        .get(hook_pod.metadata.name.as_deref().unwrap_or_default())
+        .await
+        .expect("the hook pod");
+    assert_eq!(
+        hook_ran.status.and_then(|s| s.phase).as_deref(),
+        Some("Succeeded")
+    );
+    let log = |shard: &str| {
+        std::fs::read_to_string(root().join(format!("target/e2e-logs/shard-{shard}.log")))
+            .unwrap_or_default()
+    };
+    let scaled_up = "scale db-2 0->";
+    assert!(
+        log(&other.name).contains(scaled_up),
+        "the new shard finished it"
+    );
+    assert!(!log(&ns.name).contains(scaled_up), "the old shard let go");
     let jobs = ns
         .api::<Job>()
         .list(&ListParams::default())
