@@ -52,6 +52,16 @@ async fn exists(ns: &TestNamespace, rs: &str) -> bool {
         .is_some()
 }
 
+/// `ns` labelled for `shard`, whose operator is not running: the image of `dc` changed then
+/// makes no revision 2 (`why`: what one would mean), since no operator serves `ns`.
+async fn moved_to_nobody(ns: &TestNamespace, shard: &str, dc: &str, why: &str) {
+    assign(ns, shard).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    change_image(ns, dc, "registry.example/app:2").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!exists(ns, &format!("{dc}-2")).await, "{why}");
+}
+
 /// A Rolling DeploymentConfig whose every rollout runs a pre hook (one Job per revision).
 fn hooked(name: &str) -> String {
     dc_manifest(
@@ -85,14 +95,7 @@ async fn each_shard_serves_its_namespaces_and_a_relabelled_namespace_is_handed_o
 
     // b moves to shard two, whose operator is not running yet: one lets go of it at once, so
     // a change made now waits for shard two (the request is in the object, not lost).
-    assign(&b, &two).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    change_image(&b, "api", "registry.example/app:2").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(
-        !exists(&b, "api-2").await,
-        "shard one acted on a namespace it left"
-    );
+    moved_to_nobody(&b, &two, "api", "shard one acted on a namespace it left").await;
 
     // Shard two starts and rolls it out, the pre hook once.
     let _two = Operator::shard(&two);
@@ -248,14 +251,13 @@ async fn alone_the_operator_without_a_shard_serves_the_unlabelled_namespaces() {
     }
 
     // plain is labelled for the shard, whose operator has stopped: nothing serves it now.
-    assign(&plain, &shard).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    change_image(&plain, "web", "registry.example/app:2").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(
-        !exists(&plain, "web-2").await,
-        "the operator without a shard acted on a namespace labelled for one"
-    );
+    moved_to_nobody(
+        &plain,
+        &shard,
+        "web",
+        "the operator without a shard acted on a namespace labelled for one",
+    )
+    .await;
     // The label goes: the operator without a shard takes it back and rolls the change out.
     unassign(&plain).await;
     wait_phase(&plain, "web-2", "Complete", 2 * MINUTE).await;
