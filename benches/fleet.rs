@@ -27,7 +27,7 @@ mod watch;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{Objects, client, create_namespaces, delete_namespaces, start_operator};
+use harness::{Objects, client, create_namespaces, delete_namespaces, env_number, start_operator};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::Api;
@@ -92,13 +92,6 @@ async fn main() {
         report(objects, replicas, change, idle, &sides[0], &sides[1]);
         cluster_sh(&["restart", "deployment-controller"]);
     }
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[allow(clippy::too_many_arguments)]

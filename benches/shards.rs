@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{Objects, client, delete_namespaces, operator_process};
+use harness::{Objects, client, delete_namespaces, env_number, operator_process};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
@@ -127,13 +127,6 @@ struct Layout {
     /// Operators that exited on a lost Lease before the takeover (and were started again).
     restarts: usize,
     whole: bool,
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[tokio::main]

@@ -20,11 +20,13 @@ mod objects;
 mod watch;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cutover::api::DeploymentConfig;
-use harness::{client, create_namespaces, delete_namespaces, on_every_object, root};
+use harness::{
+    client, create_namespaces, delete_namespaces, env_number, on_every_object,
+    operator_process_from,
+};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -42,49 +44,40 @@ type Snapshot = BTreeMap<String, (String, String)>;
 
 async fn snapshot(admin: &Client, ns: &str) -> Snapshot {
     let mut seen = Snapshot::new();
-    let mut add = |kind: &str, meta: &kube::api::ObjectMeta, version: bool| {
-        seen.insert(
-            format!("{kind}/{}", meta.name.clone().unwrap_or_default()),
-            (
-                meta.uid.clone().unwrap_or_default(),
-                if version {
-                    meta.resource_version.clone().unwrap_or_default()
-                } else {
-                    String::new()
-                },
-            ),
-        );
-    };
-    let lp = ListParams::default();
-    for o in Api::<ReplicaSet>::namespaced(admin.clone(), ns)
-        .list(&lp)
-        .await
-        .expect("list")
-    {
-        add("ReplicaSet", o.meta(), true);
-    }
-    for o in Api::<Job>::namespaced(admin.clone(), ns)
-        .list(&lp)
-        .await
-        .expect("list")
-    {
-        add("Job", o.meta(), true);
-    }
-    for o in Api::<DeploymentConfig>::namespaced(admin.clone(), ns)
-        .list(&lp)
-        .await
-        .expect("list")
-    {
-        add("DeploymentConfig", o.meta(), true);
-    }
-    for o in Api::<Pod>::namespaced(admin.clone(), ns)
-        .list(&lp)
-        .await
-        .expect("list")
-    {
-        add("Pod", o.meta(), false);
+    for (kind, with_version, objects) in [
+        ("ReplicaSet", true, metas::<ReplicaSet>(admin, ns).await),
+        ("Job", true, metas::<Job>(admin, ns).await),
+        (
+            "DeploymentConfig",
+            true,
+            metas::<DeploymentConfig>(admin, ns).await,
+        ),
+        ("Pod", false, metas::<Pod>(admin, ns).await),
+    ] {
+        for meta in objects {
+            let version = with_version.then_some(meta.resource_version).flatten();
+            seen.insert(
+                format!("{kind}/{}", meta.name.unwrap_or_default()),
+                (meta.uid.unwrap_or_default(), version.unwrap_or_default()),
+            );
+        }
     }
     seen
+}
+
+/// The metadata of every `K` in `ns`.
+async fn metas<K>(admin: &Client, ns: &str) -> Vec<kube::api::ObjectMeta>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let list = Api::<K>::namespaced(admin.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .expect("list");
+    list.items.into_iter().map(|o| o.meta().clone()).collect()
 }
 
 /// The snapshot once it holds still for 5 s.
@@ -137,16 +130,10 @@ fn manifest(name: &str, i: usize) -> DeploymentConfig {
     .expect("dc")
 }
 
+/// An operator of `binary` for `ns` alone, serving its metrics when `http`.
 fn operator(binary: &std::path::Path, ns: &str, http: bool) -> tokio::process::Child {
-    tokio::process::Command::new(binary)
-        .args(["run", "--namespace", ns, "--leader-elect=false"])
-        .args(http.then(|| format!("--http-addr={METRICS_ADDR}")))
-        .env("KUBECONFIG", root().join(".cluster/operator.kubeconfig"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start an operator")
+    let args = ["--namespace", ns, "--leader-elect=false"];
+    operator_process_from(binary, &args, http.then_some(METRICS_ADDR))
 }
 
 /// DeploymentConfig reconciles the operator on METRICS_ADDR has finished.
@@ -162,10 +149,7 @@ async fn reconciles() -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let size = std::env::var("CUTOVER_UPGRADE_SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000usize);
+    let size = env_number("CUTOVER_UPGRADE_SIZE", 1000) as usize;
     let previous = std::env::var("CUTOVER_PREVIOUS_RELEASE").unwrap_or_default();
     let previous = std::path::PathBuf::from(previous).join("cutover");
     if !previous.is_file() {

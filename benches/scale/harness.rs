@@ -23,6 +23,14 @@ use crate::watch::Kind;
 /// Requests the benchmark itself has in flight (creates, patches).
 const PARALLEL: usize = 32;
 
+/// A number from the environment, or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -102,8 +110,17 @@ pub fn start_operator(namespace: &str, http_addr: Option<&str>) -> tokio::proces
 
 /// `cutover run` with `args`, the operator's own credentials, serving `/metrics` on `http_addr`.
 pub fn operator_process(args: &[&str], http_addr: Option<&str>) -> tokio::process::Child {
+    operator_process_from(Path::new(env!("CARGO_BIN_EXE_cutover")), args, http_addr)
+}
+
+/// [`operator_process`] of another build of cutover (`binary`: a past release's).
+pub fn operator_process_from(
+    binary: &Path,
+    args: &[&str],
+    http_addr: Option<&str>,
+) -> tokio::process::Child {
     let log = std::env::var("CUTOVER_BENCH_LOG").ok();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+    tokio::process::Command::new(binary)
         .arg("run")
         .args(args)
         .args(http_addr.map(|a| format!("--http-addr={a}")))

@@ -132,6 +132,11 @@ impl Drop for TestNamespace {
     }
 }
 
+/// This build's operator binary.
+fn ours() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_cutover"))
+}
+
 /// The operator, as a process watching one namespace with the operator's own credentials.
 pub struct Operator {
     child: Child,
@@ -154,12 +159,7 @@ impl Operator {
     /// One replica of an operator for `namespace` that elects its leader on Lease
     /// `cutover-system/<lease>`: start two with the same lease for a leader and a standby.
     pub fn replica(namespace: &str, lease: &str, lease_seconds: u64) -> Self {
-        Self::spawn(
-            Path::new(env!("CARGO_BIN_EXE_cutover")),
-            namespace,
-            lease,
-            lease_seconds,
-        )
+        Self::spawn(ours(), namespace, lease, lease_seconds)
     }
 
     /// The operator of one test namespace from another build of cutover (`binary`: a past
@@ -171,50 +171,33 @@ impl Operator {
     /// The operator of shard `shard`: every namespace labelled `cutover.io/shard=<shard>`, on
     /// the Lease `cutover-system/cutover-<shard>` (the default for a shard).
     pub fn shard(shard: &str) -> Self {
-        let binary = Path::new(env!("CARGO_BIN_EXE_cutover"));
-        let child = Self::command(binary, &format!("shard-{shard}"))
-            .args(["--shard", shard, "--lease-namespace", "cutover-system"])
-            .args(["--lease-duration", &LEASE_SECONDS.to_string()])
-            .spawn()
-            .expect("start the operator");
-        Operator { child }
+        let log = format!("shard-{shard}");
+        Self::run(ours(), &log, LEASE_SECONDS, &["--shard", shard])
     }
 
     /// The operator without `--shard` and without `--namespace`: every namespace without the
     /// shard label, on Lease `cutover-system/<lease>`. Only for tests that run alone (`alone_`):
     /// it serves every other test's namespace too.
     pub fn unsharded(lease: &str) -> Self {
-        let binary = Path::new(env!("CARGO_BIN_EXE_cutover"));
-        let child = Self::command(binary, lease)
-            .args(["--lease-namespace", "cutover-system", "--lease-name", lease])
-            .args(["--lease-duration", &LEASE_SECONDS.to_string()])
-            .spawn()
-            .expect("start the operator");
-        Operator { child }
+        Self::run(ours(), lease, LEASE_SECONDS, &["--lease-name", lease])
     }
 
     fn spawn(binary: &Path, namespace: &str, lease: &str, lease_seconds: u64) -> Self {
         let gateway = format!("{namespace}/public");
-        let child = Self::command(binary, namespace)
-            .args([
-                "--namespace",
-                namespace,
-                "--default-gateway",
-                &gateway,
-                "--lease-namespace",
-                "cutover-system",
-                "--lease-name",
-                lease,
-                "--lease-duration",
-                &lease_seconds.to_string(),
-            ])
-            .spawn()
-            .expect("start the operator");
-        Operator { child }
+        let args = [
+            "--namespace",
+            namespace,
+            "--default-gateway",
+            &gateway,
+            "--lease-name",
+            lease,
+        ];
+        Self::run(binary, namespace, lease_seconds, &args)
     }
 
-    /// `cutover run` with the tests' settings, logging to target/e2e-logs/<log>.log.
-    fn command(binary: &Path, log: &str) -> Command {
+    /// `cutover run` with the tests' settings and `args`, its Lease in `cutover-system`,
+    /// logging to target/e2e-logs/<log>.log.
+    fn run(binary: &Path, log: &str, lease_seconds: u64, args: &[&str]) -> Self {
         let logs = root().join("target").join("e2e-logs");
         std::fs::create_dir_all(&logs).expect("log dir");
         let log_path = logs.join(format!("{log}.log"));
@@ -223,8 +206,7 @@ impl Operator {
             .append(true)
             .open(&log_path)
             .expect("log file");
-        let mut command = Command::new(binary);
-        command
+        let child = Command::new(binary)
             .args([
                 "run",
                 // Routes without a host are served on <name>-<namespace>.apps.test.
@@ -236,13 +218,20 @@ impl Operator {
                 &cluster_file("pki/ca.crt").to_string_lossy(),
                 "--image-import-interval",
                 "3s",
+                "--lease-namespace",
+                "cutover-system",
+                "--lease-duration",
+                &lease_seconds.to_string(),
             ])
+            .args(args)
             .env("KUBECONFIG", cluster_file("operator.kubeconfig"))
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
-            .kill_on_drop(true);
-        command
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the operator");
+        Operator { child }
     }
 
     /// Its holder identity in the Lease (host name and process id, as `cutover run` makes it).
@@ -733,4 +722,21 @@ pub fn real_node() -> Result<RealNode, String> {
             .map(|image| image.trim().to_string())
             .map_err(|e| format!(".cluster/operator-image: {e} (hack/operator-image.sh makes it)")),
     })
+}
+
+/// The image of DeploymentConfig `name`'s first container.
+pub async fn image_of(ns: &TestNamespace, name: &str) -> Option<String> {
+    let dc = ns.dcs().get(name).await.ok()?;
+    dc.spec
+        .template
+        .containers()
+        .first()
+        .map(|c| c.image.to_string())
+}
+
+/// ImageStream `app` with a reference tag `v1` at `image`: resolved without a registry.
+pub fn reference_stream(image: &str) -> String {
+    format!(
+        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {{name: app}}\nspec:\n  tags:\n    - name: v1\n      from: {{kind: DockerImage, name: \"{image}\"}}\n      reference: true\n"
+    )
 }

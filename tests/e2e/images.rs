@@ -774,9 +774,7 @@ async fn a_deployment_config_created_after_its_tag_resolved_rolls_out_once() {
     let ns = TestNamespace::new("images-resolved").await;
     let _operator = Operator::start(&ns.name);
     let image = format!("registry.example/app@sha256:{}", "5d".repeat(32));
-    let stream = format!(
-        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {{name: app}}\nspec:\n  tags:\n    - name: v1\n      from: {{kind: DockerImage, name: \"{image}\"}}\n      reference: true\n"
-    );
+    let stream = reference_stream(&image);
     let (ok, out) = apply(&ns.name, &stream).await;
     assert!(ok, "{out}");
     eventually("the tag resolves", MINUTE, || async {

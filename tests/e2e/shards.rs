@@ -15,8 +15,9 @@ use crate::common::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// Labels `ns` for `shard` (as an administrator moving a team's namespace would).
-async fn assign(ns: &TestNamespace, shard: &str) {
+/// Labels `ns` for `shard` (as an administrator moving a team's namespace would); `None`
+/// removes the label: back to the operator without `--shard`.
+async fn label(ns: &TestNamespace, shard: Option<&str>) {
     Api::<Namespace>::all(admin().await)
         .patch(
             &ns.name,
@@ -25,6 +26,11 @@ async fn assign(ns: &TestNamespace, shard: &str) {
         )
         .await
         .expect("label the namespace");
+}
+
+/// Labels `ns` for `shard`.
+async fn assign(ns: &TestNamespace, shard: &str) {
+    label(ns, Some(shard)).await;
 }
 
 /// Two namespaces, each labelled as a shard of its own name, and each shard's operator.
@@ -134,23 +140,6 @@ async fn each_shard_serves_its_namespaces_and_a_relabelled_namespace_is_handed_o
     b.cleanup().await;
 }
 
-/// The image a DeploymentConfig's container `app` runs.
-async fn image_of(ns: &TestNamespace, dc: &str) -> Option<String> {
-    let dc = ns.dcs().get(dc).await.ok()?;
-    dc.spec
-        .template
-        .containers()
-        .first()
-        .map(|c| c.image.to_string())
-}
-
-/// A reference tag `app:v1` (resolved without a registry) at `image`.
-fn stream(image: &str) -> String {
-    format!(
-        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {{name: app}}\nspec:\n  tags:\n    - name: v1\n      from: {{kind: DockerImage, name: \"{image}\"}}\n      reference: true\n"
-    )
-}
-
 /// What crosses namespaces still works across shards: a DeploymentConfig served by one shard
 /// follows an ImageStreamTag in a namespace another shard serves (and imports).
 #[tokio::test]
@@ -159,7 +148,7 @@ async fn a_trigger_follows_a_tag_in_another_shards_namespace() {
     let ([apps, images], _operators) = own_shards("shard-apps", "shard-images").await;
 
     let first = format!("registry.example/app@sha256:{}", "1a".repeat(32));
-    assert!(apply(&images.name, &stream(&first)).await.0);
+    assert!(apply(&images.name, &reference_stream(&first)).await.0);
     let dc = format!(
         "apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: app\n          image: \" \"\n  triggers:\n    - type: ImageChange\n      imageChangeParams:\n        automatic: true\n        containerNames: [app]\n        from:\n          kind: ImageStreamTag\n          name: app:v1\n          namespace: {}\n",
         images.name
@@ -170,7 +159,7 @@ async fn a_trigger_follows_a_tag_in_another_shards_namespace() {
 
     // The tag moves in the images' namespace: the apps' shard rolls out the new image.
     let second = format!("registry.example/app@sha256:{}", "2b".repeat(32));
-    assert!(apply(&images.name, &stream(&second)).await.0);
+    assert!(apply(&images.name, &reference_stream(&second)).await.0);
     wait_phase(&apps, "web-2", "Complete", 2 * MINUTE).await;
     assert_eq!(image_of(&apps, "web").await, Some(second));
     apps.cleanup().await;
@@ -213,18 +202,6 @@ async fn a_host_held_in_one_shard_is_refused_to_a_newer_route_in_another() {
     newer.cleanup().await;
 }
 
-/// Removes `ns`'s shard label: back to the operator without `--shard`.
-async fn unassign(ns: &TestNamespace) {
-    Api::<Namespace>::all(admin().await)
-        .patch(
-            &ns.name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"cutover.io/shard": null}}})),
-        )
-        .await
-        .expect("unlabel the namespace");
-}
-
 /// The operator without `--shard` serves the namespaces without the label, lets go of one that
 /// is labelled, and takes it back when the label goes. Runs alone (`make e2e` runs `alone_`
 /// tests after the others): that operator serves every unlabelled namespace in the cluster.
@@ -259,7 +236,7 @@ async fn alone_the_operator_without_a_shard_serves_the_unlabelled_namespaces() {
     )
     .await;
     // The label goes: the operator without a shard takes it back and rolls the change out.
-    unassign(&plain).await;
+    label(&plain, None).await;
     wait_phase(&plain, "web-2", "Complete", 2 * MINUTE).await;
     plain.cleanup().await;
     sharded.cleanup().await;

@@ -1324,16 +1324,6 @@ async fn editing_or_removing_a_succeeded_shift_moves_no_traffic() {
     ns.cleanup().await;
 }
 
-/// The image of DeploymentConfig `name`'s first container.
-async fn image_of(ns: &TestNamespace, name: &str) -> Option<String> {
-    let dc = ns.dcs().get(name).await.ok()?;
-    dc.spec
-        .template
-        .containers()
-        .first()
-        .map(|c| c.image.to_string())
-}
-
 /// After a failed shift and its rollback, the next pushed image rolls out and starts a new
 /// shift. DeploymentConfig web, behind the Route's `to`, follows tag app:v1 of a real local
 /// registry through an automatic ImageChange trigger (tests/e2e/images.rs). The shift's check

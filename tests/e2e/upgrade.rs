@@ -91,9 +91,7 @@ fn followed() -> String {
 }
 
 fn stream() -> String {
-    format!(
-        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {{name: app}}\nspec:\n  tags:\n    - name: v1\n      from: {{kind: DockerImage, name: \"registry.example/app@{DIGEST}\"}}\n      reference: true\n"
-    )
+    reference_stream(&format!("registry.example/app@{DIGEST}"))
 }
 
 const ROUTE: &str = r#"apiVersion: v1
