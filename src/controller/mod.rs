@@ -97,7 +97,7 @@ pub enum RunError {
     #[error("caches never became ready")]
     Caches,
     #[error("cannot list the labelled namespaces (cutover.io/shard): {0}")]
-    Namespaces(kube::runtime::watcher::Error),
+    Namespaces(String),
     #[error(transparent)]
     Lease(#[from] LeaseError),
     #[error("{0}")]

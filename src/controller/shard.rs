@@ -100,7 +100,7 @@ impl Served {
         client: &Client,
         single_namespace: bool,
         shard: Option<&str>,
-    ) -> Result<Served, watcher::Error> {
+    ) -> Result<Served, String> {
         let rule = match (single_namespace, shard) {
             (true, _) => Rule::All,
             (false, Some(name)) => Rule::Shard(name.to_string()),
@@ -117,9 +117,8 @@ impl Served {
         tokio::spawn(follow_namespaces(follow, events, tx, listed_tx));
         match listed_rx.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            // The task ends only with the process.
-            Err(_) => return Err(watcher::Error::NoResourceVersion),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("the watch of namespaces ended before its first list".into()),
         }
         rx.borrow_and_update();
         Ok(Served {
