@@ -116,6 +116,7 @@ async fn run<K>(
         annotation_trigger::reconcile::<K>,
         Arc::new(ctx),
         scope.served.clone(),
+        None,
         metrics,
         shutdown,
     )

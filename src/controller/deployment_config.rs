@@ -15,6 +15,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
+use crate::api::conditions::{RolloutState, rollout_state};
 use crate::api::{DeploymentConfig, keys};
 use crate::metrics::Metrics;
 use crate::reconcile::cache;
@@ -23,7 +24,9 @@ use crate::reconcile::deployment_config::{self, Context, Stores};
 use crate::strategy::config_triggers::{self, ConfigKind};
 
 use super::Scope;
-use super::wiring::{Watchable, api, drive, key_of, owner_indexed_cache, reflected, woken};
+use super::wiring::{
+    Credits, Leading, Watchable, api, drive, key_of, owner_indexed_cache, reflected, resync, woken,
+};
 
 /// The caches of what DeploymentConfigs own, and the DeploymentConfigs their changes concern.
 pub(super) struct OwnedCaches {
@@ -35,7 +38,7 @@ pub(super) struct OwnedCaches {
 /// cached, by label and not by owner: an orphaned revision must wake its DeploymentConfig to be
 /// adopted. They run on their own tasks so the caches are complete before the first decision:
 /// a revision missing from a half-filled cache would look like one to create.
-pub(super) fn owned_caches(client: &Client, scope: &Scope) -> OwnedCaches {
+pub(super) fn owned_caches(client: &Client, scope: &Scope, leading: &Leading) -> OwnedCaches {
     let (replica_sets, rs_changes) = owner_indexed_cache(
         scope.served.watch(
             api::<ReplicaSet>(client, scope),
@@ -43,6 +46,7 @@ pub(super) fn owned_caches(client: &Client, scope: &Scope) -> OwnedCaches {
         ),
         revision_owner,
         any_change,
+        leading,
     );
     let (pods, pod_changes) = owner_indexed_cache(
         scope.served.watch(
@@ -51,6 +55,7 @@ pub(super) fn owned_caches(client: &Client, scope: &Scope) -> OwnedCaches {
         ),
         pod_owner,
         pod_presence,
+        leading,
     );
     let (jobs, job_changes) = owner_indexed_cache(
         scope.served.watch(
@@ -59,6 +64,7 @@ pub(super) fn owned_caches(client: &Client, scope: &Scope) -> OwnedCaches {
         ),
         job_owner,
         any_change,
+        leading,
     );
     OwnedCaches {
         stores: Stores {
@@ -97,18 +103,21 @@ fn pod_presence(pod: &PartialObjectMeta<Pod>) -> String {
     pod.uid().unwrap_or_default()
 }
 
-/// The DeploymentConfigs, watched once: the controller's stream and the cache, shared with the
-/// Route controller (traffic shifts follow DeploymentConfigs).
+/// The DeploymentConfigs, watched once (on a standby too: a new leader starts with them cached):
+/// the cache, shared with the Route controller (traffic shifts follow DeploymentConfigs), and
+/// each one that changes while leading.
 pub(super) struct Watched {
     pub store: Store<DeploymentConfig>,
-    applied: futures::stream::BoxStream<'static, Result<DeploymentConfig, watcher::Error>>,
+    changed: mpsc::UnboundedReceiver<ObjectRef<DeploymentConfig>>,
 }
 
-/// Starts the watch; with it, `(namespace, name)` of each DeploymentConfig that changed, on an
-/// unbounded channel (see `owner_indexed_cache` for why not kube-runtime's shared reflector).
+/// Starts the watch; with it, `(namespace, name)` of each DeploymentConfig that changes while
+/// leading, for the Route controller, on an unbounded channel (see `owner_indexed_cache` for
+/// why not kube-runtime's shared reflector).
 pub(super) fn watch(
     client: &Client,
     scope: &Scope,
+    leading: &Leading,
 ) -> (Watched, mpsc::UnboundedReceiver<(String, String)>) {
     let (store, events) = reflected(
         scope.served.watch(
@@ -117,16 +126,25 @@ pub(super) fn watch(
         ),
         (),
     );
-    let (changed, changes) = mpsc::unbounded();
-    let applied = events
-        .applied_objects()
-        .inspect(move |dc| {
-            if let Ok(dc) = dc {
-                let _ = changed.unbounded_send(key_of(dc));
-            }
-        })
-        .boxed();
-    (Watched { store, applied }, changes)
+    let (to_controller, changed) = mpsc::unbounded();
+    let (to_routes, route_changes) = mpsc::unbounded();
+    let leading = leading.clone();
+    tokio::spawn(events.applied_objects().for_each(move |dc| {
+        if let Ok(dc) = dc
+            && leading.now()
+        {
+            let _ = to_controller.unbounded_send(ObjectRef::from(&dc));
+            let _ = to_routes.unbounded_send(key_of(&dc));
+        }
+        async {}
+    }));
+    (Watched { store, changed }, route_changes)
+}
+
+/// Whether a DeploymentConfig has work in flight: a spec not yet acted on or a rollout under
+/// way, as `rollout status` says. A new leader reconciles these first.
+fn in_flight(dc: &DeploymentConfig) -> bool {
+    matches!(rollout_state(dc), RolloutState::Waiting(_))
 }
 
 /// Runs the DeploymentConfig controller until `shutdown`.
@@ -139,9 +157,16 @@ pub(super) async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let Watched { store, applied } = watched;
-    let controller = Controller::for_stream(applied, store.clone())
-        .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
+    let Watched { store, changed } = watched;
+    // Woken through `reconcile_on` only: changes as they come, and every DeploymentConfig once
+    // as this replica starts leading, work in flight first.
+    let controller = Controller::for_stream(
+        futures::stream::pending::<Result<_, watcher::Error>>(),
+        store.clone(),
+    )
+    .with_config(kube::runtime::controller::Config::default().concurrency(scope.concurrency));
+    let credits = Credits::new(usize::from(scope.concurrency.max(1)));
+    let everyone = resync(&store, in_flight, credits.clone());
     // An ImageStream that changes wakes the DeploymentConfigs whose triggers follow it.
     let streams_store = store.clone();
     let image_wakes = stream_changes.flat_map(move |stream| {
@@ -169,6 +194,8 @@ pub(super) async fn run(
     );
     let metrics: Arc<Metrics> = ctx.metrics.clone();
     let controller = controller.reconcile_on(futures::stream::select_all([
+        changed.boxed(),
+        everyone.boxed(),
         owned_changes,
         image_wakes.boxed(),
         config_wakes.boxed(),
@@ -179,6 +206,7 @@ pub(super) async fn run(
         deployment_config::reconcile,
         ctx,
         scope.served.clone(),
+        Some(credits),
         metrics,
         shutdown,
     )

@@ -15,15 +15,16 @@ use crate::reconcile::events::Events;
 use crate::reconcile::image_stream::{self, ImportContext, Registries};
 
 use super::Scope;
-use super::wiring::{api, drive, every, key_of, reflected};
+use super::wiring::{Leading, api, drive, every, key_of, reflected};
 
 /// The ImageStreams, cached, and `subscribers` channels that each get the `(namespace, name)` of
-/// every stream that changes (or goes): one for the DeploymentConfigs, one per workload kind
-/// with annotation triggers.
+/// every stream that changes (or goes) while leading: one for the DeploymentConfigs, one per
+/// workload kind with annotation triggers.
 pub(super) fn watch(
     client: &Client,
     scope: &Scope,
     subscribers: usize,
+    leading: &Leading,
 ) -> (
     Store<ImageStream>,
     Vec<mpsc::UnboundedReceiver<(String, String)>>,
@@ -38,8 +39,11 @@ pub(super) fn watch(
     );
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..subscribers).map(|_| mpsc::unbounded()).unzip();
+    let leading = leading.clone();
     tokio::spawn(events.touched_objects().for_each(move |stream| {
-        if let Ok(s) = stream {
+        if let Ok(s) = stream
+            && leading.now()
+        {
             let key = key_of(&s);
             for tx in &senders {
                 let _ = tx.unbounded_send(key.clone());
@@ -79,6 +83,7 @@ pub(super) async fn run(
         image_stream::reconcile,
         ctx,
         scope.served.clone(),
+        None,
         metrics,
         shutdown,
     )

@@ -104,7 +104,8 @@ pub enum RunError {
     Registry(String),
 }
 
-/// Runs the controllers until `shutdown` resolves: caches first (a standby keeps them warm), then,
+/// Runs the controllers until `shutdown` resolves: caches first (a standby keeps them warm, wakes
+/// held back until it leads), then,
 /// once this replica leads (at once without a lease), the controllers. Losing the lease returns
 /// at once, dropping every reconcile in flight.
 pub async fn run(
@@ -121,14 +122,17 @@ pub async fn run(
         .map_err(RunError::Namespaces)?;
     tokio::spawn(shard::report(served.clone(), metrics.clone()));
     let scope = Scope { served, ..scope };
-    let owned = deployment_config::owned_caches(&client, &scope);
+    let leading = wiring::Leading::default();
+    let owned = deployment_config::owned_caches(&client, &scope, &leading);
+    let (dcs, dc_changes) = deployment_config::watch(&client, &scope, &leading);
     // One subscriber for DeploymentConfigs, one per workload kind with annotation triggers.
     let workloads = if scope.annotation_triggers {
         Workload::ALL.len()
     } else {
         0
     };
-    let (image_streams, mut stream_changes) = image_stream::watch(&client, &scope, 1 + workloads);
+    let (image_streams, mut stream_changes) =
+        image_stream::watch(&client, &scope, 1 + workloads, &leading);
     let dc_stream_changes = stream_changes.remove(0);
     let stores = &owned.stores;
     let ready = futures::try_join!(
@@ -136,7 +140,10 @@ pub async fn run(
         stores.pods.wait_until_ready(),
         stores.jobs.wait_until_ready(),
     );
-    if ready.is_err() || image_streams.wait_until_ready().await.is_err() {
+    if ready.is_err()
+        || dcs.store.wait_until_ready().await.is_err()
+        || image_streams.wait_until_ready().await.is_err()
+    {
         return Err(RunError::Caches);
     }
     info!("caches synced");
@@ -151,6 +158,7 @@ pub async fn run(
         },
         None => None,
     };
+    leading.start();
     readiness.set_leading(true);
     metrics.set_leader(true);
 
@@ -181,7 +189,6 @@ pub async fn run(
         metrics.clone(),
         shutdown.clone(),
     );
-    let (dcs, dc_changes) = deployment_config::watch(&client, &scope);
     let routes = route::run(
         client.clone(),
         scope.clone(),

@@ -135,6 +135,7 @@ pub(super) async fn run(
         route_reconcile::reconcile,
         ctx,
         scope.served.clone(),
+        None,
         metrics,
         shutdown,
     )

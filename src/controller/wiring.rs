@@ -3,6 +3,7 @@
 //! times each reconcile and retries by the one error policy.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::channel::mpsc;
 use futures::stream::BoxStream;
@@ -29,6 +30,72 @@ pub(super) trait Watchable:
 impl<K> Watchable for K where
     K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static
 {
+}
+
+/// Whether this replica leads. Caches fill on a standby too, so a new leader starts warm; the
+/// wakes their changes send go out only while leading: on a standby nothing would read them and
+/// they would pile up, and a new leader reconciles every object once anyway ([`resync`]).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Leading(Arc<AtomicBool>);
+
+impl Leading {
+    /// From now on, wakes are sent. Before any controller's first list or [`resync`], so no
+    /// change falls between the two.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Reconciles finished, as credits a [`resync`] spends: one object more per finished reconcile.
+#[derive(Clone, Debug)]
+pub(super) struct Credits(Arc<tokio::sync::Semaphore>);
+
+impl Credits {
+    /// `initial` objects may go at once (as many as reconciles run at once).
+    pub fn new(initial: usize) -> Self {
+        Credits(Arc::new(tokio::sync::Semaphore::new(initial)))
+    }
+
+    fn finished(&self) {
+        self.0.add_permits(1);
+    }
+
+    async fn spend(&self) {
+        if let Ok(permit) = self.0.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+/// Every object of `store` once, as a new leader must (what the old one was doing is not
+/// known): first, at once, those `urgent` picks (work in flight); then the rest, one per
+/// finished reconcile. The controller's queue takes what it is given in no order, so without
+/// the credits thousands of settled objects would stand between a new leader and the rollouts
+/// it took over.
+pub(super) fn resync<K>(
+    store: &Store<K>,
+    urgent: impl Fn(&K) -> bool,
+    credits: Credits,
+) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (first, rest): (Vec<_>, Vec<_>) = store.state().into_iter().partition(|o| urgent(o));
+    let reference = |o: Arc<K>| ObjectRef::from(o.as_ref());
+    let first = first.into_iter().map(reference).collect::<Vec<_>>();
+    let rest = rest.into_iter().map(reference).collect::<Vec<_>>();
+    futures::stream::iter(first).chain(futures::stream::iter(rest).then(move |o| {
+        let credits = credits.clone();
+        async move {
+            credits.spend().await;
+            o
+        }
+    }))
 }
 
 /// The namespaced objects of kind `K` in the operator's scope.
@@ -124,6 +191,7 @@ pub(super) fn owner_indexed_cache<K>(
     events: impl Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     owner: fn(&K) -> Option<cache::Owner>,
     state: fn(&K) -> String,
+    leading: &Leading,
 ) -> (cache::Cache<K>, mpsc::UnboundedReceiver<cache::Owner>)
 where
     K: Watchable,
@@ -131,11 +199,15 @@ where
 {
     let (cache, mut writer) = cache::cache(owner, state);
     let (tx, rx) = mpsc::unbounded();
+    let leading = leading.clone();
     tokio::spawn(events.for_each(move |event| {
         if let Ok(event) = event {
-            for dc in writer.apply(event) {
-                // The controller is gone only when the process stops.
-                let _ = tx.unbounded_send(dc);
+            let wakes = writer.apply(event);
+            if leading.now() {
+                for dc in wakes {
+                    // The controller is gone only when the process stops.
+                    let _ = tx.unbounded_send(dc);
+                }
             }
         }
         async {}
@@ -144,14 +216,17 @@ where
 }
 
 /// Runs `controller` until `shutdown`: each reconcile counted and timed in the metrics as
-/// `name`, failures retried by the one error policy (`reconcile::error_policy`). An object
-/// whose namespace this operator does not serve (another shard's) is left alone.
+/// `name`, failures retried by the one error policy (`reconcile::error_policy`), and each
+/// finished one handed to `credits` (a [`resync`]'s). An object whose namespace this operator
+/// does not serve (another shard's) is left alone.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn drive<K, C, F>(
     controller: Controller<K>,
     name: &'static str,
     reconcile: fn(Arc<K>, Arc<C>) -> F,
     ctx: Arc<C>,
     served: Served,
+    credits: Option<Credits>,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
@@ -176,7 +251,12 @@ pub(super) async fn drive<K, C, F>(
             error_policy::<K, C>,
             ctx,
         )
-        .for_each(log_result)
+        .for_each(|result| {
+            if let Some(credits) = &credits {
+                credits.finished();
+            }
+            log_result(result)
+        })
         .await;
 }
 
@@ -210,5 +290,69 @@ where
         Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
         Err(e) => warn!(error = %e, "controller"),
         Ok(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use kube::runtime::reflector;
+
+    use super::*;
+
+    fn store(names: &[&str]) -> Store<ConfigMap> {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Init);
+        for name in names {
+            writer.apply_watcher_event(&watcher::Event::InitApply(ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some(name.to_string()),
+                    namespace: Some("ns".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }));
+        }
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        store
+    }
+
+    /// What the stream gives without waiting.
+    fn ready(stream: &mut (impl Stream<Item = ObjectRef<ConfigMap>> + Unpin)) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(Some(o)) = stream.next().now_or_never() {
+            names.push(o.name);
+        }
+        names
+    }
+
+    #[tokio::test]
+    async fn a_resync_sends_the_urgent_at_once_and_the_rest_one_per_finished_reconcile() {
+        let store = store(&["calm-1", "busy-1", "calm-2", "busy-2", "calm-3"]);
+        let credits = Credits::new(1);
+        let mut stream = Box::pin(resync(
+            &store,
+            |cm: &ConfigMap| cm.name_any().starts_with("busy"),
+            credits.clone(),
+        ));
+        let mut first = ready(&mut stream);
+        assert_eq!(first.len(), 3, "{first:?}");
+        let calm = first.pop().unwrap_or_default();
+        first.sort();
+        assert_eq!(first, ["busy-1", "busy-2"]);
+        assert!(calm.starts_with("calm"), "{calm}");
+
+        credits.finished();
+        let mut calm = vec![calm];
+        calm.extend(ready(&mut stream));
+        assert_eq!(calm.len(), 2);
+        assert!(ready(&mut stream).is_empty(), "no credit left");
+        credits.finished();
+        calm.extend(ready(&mut stream));
+        calm.sort();
+        assert_eq!(calm, ["calm-1", "calm-2", "calm-3"]);
+        assert!(stream.next().now_or_never().is_some_and(|o| o.is_none()));
     }
 }
