@@ -187,10 +187,15 @@ impl<K: ResourceExt> Writer<K> {
                 }
                 concerned
             }
+            // Only what was cached concerns anyone: a shard sees every other shard's objects
+            // change as deletions (`Served::watch`), which must not wake DeploymentConfigs it
+            // does not have.
             watcher::Event::Delete(obj) => {
                 let gone = self.write().remove(&key(&obj)).map(|(owner, _)| owner);
                 let mut concerned: Vec<Owner> = gone.into_iter().collect();
-                concerned.extend((self.owner)(&obj).filter(|o| !concerned.contains(o)));
+                if !concerned.is_empty() {
+                    concerned.extend((self.owner)(&obj).filter(|o| !concerned.contains(o)));
+                }
                 concerned
             }
             watcher::Event::Init => {

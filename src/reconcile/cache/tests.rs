@@ -114,6 +114,16 @@ fn a_pod_wakes_its_deployment_config_on_birth_state_change_and_death_only() {
 }
 
 #[test]
+fn a_deletion_of_an_object_never_cached_wakes_nothing() {
+    // What a shard sees of another shard's namespaces: each change arrives as a deletion.
+    let (_cache, mut w) = cache(owner, presence);
+    assert!(
+        w.apply(watcher::Event::Delete(pod("a", "web", "1", false)))
+            .is_empty()
+    );
+}
+
+#[test]
 fn a_relabelled_object_moves_and_concerns_both_owners() {
     let (cache, mut w) = cache(owner, presence);
     w.apply(watcher::Event::Apply(pod("a", "web", "1", false)));
