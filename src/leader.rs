@@ -62,6 +62,14 @@ pub struct Leadership {
     renewed: watch::Receiver<Option<SystemTime>>,
 }
 
+/// The field manager of a replica's writes to the Lease: its own. A free Lease is taken by a
+/// server-side apply, which must conflict with another replica's; under one shared manager both
+/// applies succeed, and two replicas starting together both led until the first renewal (found
+/// by the shard benchmark).
+pub fn field_manager(identity: &str) -> String {
+    format!("{}-{identity}", crate::api::keys::FIELD_MANAGER)
+}
+
 /// Waits until this replica holds the Lease.
 pub async fn acquire(client: Client, config: LeaseConfig) -> Result<Leadership, LeaseError> {
     let lease = format!("{}/{}", config.namespace, config.name);
@@ -70,7 +78,7 @@ pub async fn acquire(client: Client, config: LeaseConfig) -> Result<Leadership, 
         .with_identity(&config.identity)
         .with_duration(config.duration.as_secs().max(2))
         .with_grace(config.grace())
-        .with_field_manager(crate::api::keys::FIELD_MANAGER)
+        .with_field_manager(field_manager(&config.identity))
         .build()
         .await
         .map_err(|e| LeaseError::Setup(lease.clone(), e))?;

@@ -376,3 +376,48 @@ async fn faults_the_operators_installed_cluster_role_grants_no_wildcard() {
         "the operator can do anything:\n{out}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster: make test"]
+async fn faults_a_replica_cannot_apply_itself_into_a_lease_another_holds() {
+    // Replicas that start together (a fresh install, a rolling update of the operator) find
+    // the Lease free, and each takes it by a server-side apply of its identity. The second
+    // apply must be refused, not win: one apply after another's is the race, made certain.
+    use cutover::leader::{LeaseConfig, acquire, field_manager};
+    use k8s_openapi::api::coordination::v1::Lease;
+    let ns = TestNamespace::new("lease-race").await;
+    let lease = Operator::lease(&ns.name);
+    let held = acquire(
+        ns.client.clone(),
+        LeaseConfig {
+            namespace: "cutover-system".into(),
+            name: lease.clone(),
+            identity: "a".into(),
+            duration: Duration::from_secs(30),
+        },
+    )
+    .await
+    .expect("the first replica leads");
+    let leases: Api<Lease> = Api::namespaced(ns.client.clone(), "cutover-system");
+    let second = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "spec": {"holderIdentity": "b", "leaseDurationSeconds": 30},
+    });
+    let taken = leases
+        .patch(
+            &lease,
+            &PatchParams::apply(&field_manager("b")),
+            &Patch::Apply(&second),
+        )
+        .await;
+    assert!(
+        matches!(&taken, Err(kube::Error::Api(e)) if e.code == 409),
+        "the second replica's apply was not refused: {:?}",
+        taken.map(|l| l.spec.and_then(|s| s.holder_identity))
+    );
+    assert_eq!(lease_holder(&ns.client, &lease).await.as_deref(), Some("a"));
+    held.release().await;
+    let _ = leases.delete(&lease, &Default::default()).await;
+    ns.cleanup().await;
+}
