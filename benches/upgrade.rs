@@ -32,7 +32,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
-use measure::{cpu_seconds, http_get};
+use measure::{cpu_seconds, reconcile_quantiles};
 use serde_json::json;
 use watch::Kind;
 
@@ -136,17 +136,6 @@ fn operator(binary: &std::path::Path, ns: &str, http: bool) -> tokio::process::C
     operator_process_from(binary, &args, http.then_some(METRICS_ADDR))
 }
 
-/// DeploymentConfig reconciles the operator on METRICS_ADDR has finished.
-async fn reconciles() -> f64 {
-    let Some(text) = http_get(METRICS_ADDR, "/metrics").await else {
-        return 0.0;
-    };
-    text.lines()
-        .filter(|l| l.starts_with("cutover_reconciles_total{") && l.contains("deploymentconfig"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::main]
 async fn main() {
     let size = env_number("CUTOVER_UPGRADE_SIZE", 1000) as usize;
@@ -219,7 +208,8 @@ async fn main() {
     );
     let pid = new.id().expect("pid");
     let reconciled = loop {
-        if reconciles().await >= size as f64 {
+        // The third figure: DeploymentConfig reconciles finished.
+        if reconcile_quantiles(METRICS_ADDR).await.2 >= size as f64 {
             break Some(start.elapsed().as_secs_f64());
         }
         if start.elapsed() > timeout {

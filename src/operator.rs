@@ -121,8 +121,7 @@ impl RunArgs {
     fn scope(&self, registry_ca: Vec<u8>) -> Scope {
         Scope {
             namespace: self.namespace.clone(),
-            shard: self.shard.clone(),
-            served: Default::default(),
+            served: controller::Served::new(self.namespace.is_some(), self.shard.as_deref()),
             concurrency: self.concurrency,
             default_gateway: self
                 .default_gateway

@@ -38,11 +38,8 @@ pub use shard::Served;
 pub struct Scope {
     /// Only this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
-    /// Serve the namespaces labelled `cutover.io/shard=<shard>`; when `None` (and all
-    /// namespaces), those without the label.
-    pub shard: Option<String>,
-    /// Which namespaces are served: every one in reach until `run` has listed the labelled
-    /// namespaces (`Served::default()` is what to construct a `Scope` with).
+    /// Which namespaces are served (`Served::new`: `--shard`); `run` starts watching which
+    /// namespaces carry the shard label.
     pub served: Served,
     /// Reconciles running at once.
     pub concurrency: u16,
@@ -117,11 +114,13 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), RunError> {
     let shutdown = futures::FutureExt::shared(shutdown);
-    let served = Served::start(&client, scope.namespace.is_some(), scope.shard.as_deref())
+    let mut scope = scope;
+    scope
+        .served
+        .start(&client)
         .await
         .map_err(RunError::Namespaces)?;
-    tokio::spawn(shard::report(served.clone(), metrics.clone()));
-    let scope = Scope { served, ..scope };
+    tokio::spawn(shard::report(scope.served.clone(), metrics.clone()));
     let leading = wiring::Leading::default();
     let owned = deployment_config::owned_caches(&client, &scope, &leading);
     let (dcs, dc_changes) = deployment_config::watch(&client, &scope, &leading);

@@ -29,17 +29,16 @@ use crate::api::keys::SHARD_LABEL;
 use crate::metrics::Metrics;
 
 /// Which namespaces this operator serves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Served {
     rule: Rule,
     /// The labelled namespaces as last seen, and how many times one joined.
     seen: Option<watch::Receiver<Seen>>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Rule {
     /// Every namespace in reach (one namespace with `--namespace`).
-    #[default]
     All,
     /// Namespaces labelled with this shard's name (`--shard <name>`).
     Shard(String),
@@ -94,37 +93,37 @@ impl Rule {
 }
 
 impl Served {
-    /// Starts watching the labelled namespaces (none for one namespace, `--namespace`) and
-    /// returns once they are listed: the shard knows its slice before any cache fills.
-    pub async fn start(
-        client: &Client,
-        single_namespace: bool,
-        shard: Option<&str>,
-    ) -> Result<Served, String> {
+    /// What `--namespace` and `--shard` ask for: one namespace (all of it), the namespaces
+    /// labelled with the shard's name, or those without the label. Until [`Served::start`],
+    /// every namespace counts as served.
+    pub fn new(single_namespace: bool, shard: Option<&str>) -> Served {
         let rule = match (single_namespace, shard) {
             (true, _) => Rule::All,
             (false, Some(name)) => Rule::Shard(name.to_string()),
             (false, None) => Rule::Unlabelled,
         };
-        let Some(selector) = rule.selector() else {
-            return Ok(Served::default());
+        Served { rule, seen: None }
+    }
+
+    /// Starts watching the labelled namespaces (none for one namespace) and returns once they
+    /// are listed: the shard knows its slice before any cache fills.
+    pub async fn start(&mut self, client: &Client) -> Result<(), String> {
+        let Some(selector) = self.rule.selector() else {
+            return Ok(());
         };
         let (tx, mut rx) = watch::channel(Seen::default());
         let api: Api<Namespace> = Api::all(client.clone());
         let events = watcher(api, watcher::Config::default().labels(&selector)).default_backoff();
-        let follow = rule.clone();
         let (listed_tx, listed_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(follow_namespaces(follow, events, tx, listed_tx));
+        tokio::spawn(follow_namespaces(self.rule.clone(), events, tx, listed_tx));
         match listed_rx.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("the watch of namespaces ended before its first list".into()),
         }
         rx.borrow_and_update();
-        Ok(Served {
-            rule,
-            seen: Some(rx),
-        })
+        self.seen = Some(rx);
+        Ok(())
     }
 
     /// This operator's shard (`None`: the unlabelled namespaces, or every one in reach).

@@ -390,6 +390,20 @@ pub async fn rs_replicas(ns: &TestNamespace, rs: &str) -> Option<i32> {
         .replicas
 }
 
+/// The names of the hook and deployer Jobs of revision `rs` (named `<rs>-<hook or deploy>`).
+pub async fn jobs_of(ns: &TestNamespace, rs: &str) -> Vec<String> {
+    let prefix = format!("{rs}-");
+    ns.api::<k8s_openapi::api::batch::v1::Job>()
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("jobs")
+        .items
+        .into_iter()
+        .filter_map(|j| j.metadata.name)
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
 /// Changes the image of the DeploymentConfig's one container `app`: a new revision.
 pub async fn change_image(ns: &TestNamespace, name: &str, image: &str) {
     patch_spec(

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -106,17 +105,7 @@ async fn each_shard_serves_its_namespaces_and_a_relabelled_namespace_is_handed_o
     // Shard two starts and rolls it out, the pre hook once.
     let _two = Operator::shard(&two);
     wait_phase(&b, "api-2", "Complete", 2 * MINUTE).await;
-    let hooks = b
-        .api::<Job>()
-        .list(&ListParams::default())
-        .await
-        .expect("jobs");
-    let for_api_2: Vec<_> = hooks
-        .items
-        .iter()
-        .filter_map(|j| j.metadata.name.clone())
-        .filter(|n| n.starts_with("api-2"))
-        .collect();
+    let for_api_2 = jobs_of(&b, "api-2").await;
     assert_eq!(
         for_api_2.len(),
         1,
@@ -301,15 +290,7 @@ async fn a_namespace_relabelled_mid_rollout_finishes_under_the_new_shard_with_it
         "the new shard finished it"
     );
     assert!(!log(&ns.name).contains(scaled_up), "the old shard let go");
-    let jobs = ns
-        .api::<Job>()
-        .list(&ListParams::default())
-        .await
-        .expect("jobs");
-    let for_db_2: Vec<_> = (jobs.items.iter())
-        .filter_map(|j| j.metadata.name.clone())
-        .filter(|n| n.starts_with("db-2"))
-        .collect();
+    let for_db_2 = jobs_of(&ns, "db-2").await;
     assert_eq!(for_db_2.len(), 1, "one mid hook Job: {for_db_2:?}");
     ns.cleanup().await;
     other.cleanup().await;

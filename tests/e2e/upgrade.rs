@@ -277,15 +277,7 @@ async fn an_upgraded_operator_takes_over_without_moving_anything() {
     // It runs them: the next change rolls out, each hook once.
     change_image(&ns, "hooked", "registry.example/app:3").await;
     wait_phase(&ns, "hooked-3", "Complete", MINUTE).await;
-    let jobs: Vec<String> = ns
-        .api::<Job>()
-        .list(&ListParams::default())
-        .await
-        .expect("jobs")
-        .into_iter()
-        .map(|j| j.name_any())
-        .filter(|n| n.starts_with("hooked-3"))
-        .collect();
+    let jobs = jobs_of(&ns, "hooked-3").await;
     assert_eq!(jobs.len(), 2, "pre and post once each: {jobs:?}");
     ns.cleanup().await;
 }

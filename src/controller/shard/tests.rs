@@ -103,7 +103,7 @@ fn a_watch_keeps_served_objects_and_turns_a_change_in_a_namespace_that_left_into
     ));
     // Cluster-scoped objects, and an operator that is not sharded: everything.
     assert!(served.serves(None));
-    assert!(Served::default().serves(Some("team-b")));
+    assert!(Served::new(true, None).serves(Some("team-b")));
 }
 
 #[tokio::test]
