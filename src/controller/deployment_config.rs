@@ -227,8 +227,8 @@ where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Watchable,
     K::DynamicType: Default,
 {
-    scope
-        .served
+    let served = scope.served.clone();
+    served
         .watch(
             api::<PartialObjectMeta<K>>(client, scope),
             watcher::Config::default(),
@@ -253,6 +253,11 @@ where
                 watcher::Event::InitDone => return futures::stream::iter(Vec::new()),
             };
             let (ns, name) = (object.namespace(), object.name_any());
+            // Another shard's (its every change arrives as a deletion): none of ours follows
+            // it, and a look through every DeploymentConfig would find none.
+            if !served.serves(ns.as_deref()) {
+                return futures::stream::iter(Vec::new());
+            }
             woken(&dcs, |dc| {
                 dc.namespace() == ns
                     && config_triggers::followed(dc)

@@ -8,8 +8,8 @@
 //! Every operator watches the labelled namespaces. The kinds that live in a served namespace
 //! (DeploymentConfigs, their revisions, pods and Jobs, ConfigMaps and Secrets, Services,
 //! EndpointSlices, annotated workloads) are watched cluster-wide and kept only when their
-//! namespace is served, so a shard's caches and memory hold its slice; a namespace that joins or
-//! leaves makes those watches list again, which brings its objects in or drops them. What is read across namespaces
+//! namespace is served, so a shard's caches and memory hold its slice; a namespace that joins
+//! makes those watches list again, which brings its objects in. What is read across namespaces
 //! stays whole: ImageStreams (a trigger may follow another namespace's tag), Routes (host
 //! claims are cluster-wide, oldest wins), Gateways. Every reconcile of an object whose namespace
 //! is not served returns at once: a shard writes only its own slice.
@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 #[derive(Clone, Debug)]
 pub struct Served {
     rule: Rule,
-    /// The labelled namespaces as last seen, and how many times one joined or left.
+    /// The labelled namespaces as last seen, and how many times one joined.
     seen: Option<watch::Receiver<Seen>>,
 }
 
@@ -52,9 +52,8 @@ struct Seen {
     /// Namespaces carrying the label with this shard's name (`Rule::Shard`) or with any value
     /// (`Rule::Unlabelled`, where they are the ones not served).
     labelled: BTreeSet<String>,
-    /// Bumped when a namespace that exists starts or stops being served: the watches list
-    /// again.
-    moves: u64,
+    /// Bumped when a namespace that exists starts being served: the watches list again.
+    joins: u64,
 }
 
 impl Rule {
@@ -75,19 +74,20 @@ impl Rule {
         }
     }
 
-    /// `next` after `before`: the set as now listed or changed, and a move counted when a
-    /// namespace that still exists comes into or goes out of the set (`deleted`: the one being
-    /// deleted, whose objects go with it). Either way it starts or stops being served: for a
-    /// shard the set is what it serves, for the unlabelled operator what it does not.
+    /// `next` after `before`: the set as now listed or changed, and a join counted when a
+    /// namespace that still exists is served now and was not before (`deleted`: it went).
     fn next(&self, before: &Seen, labelled: BTreeSet<String>, deleted: Option<&str>) -> Seen {
-        let moved = *self != Rule::All
-            && before
+        let joined = match self {
+            Rule::All => false,
+            Rule::Shard(_) => labelled.difference(&before.labelled).next().is_some(),
+            Rule::Unlabelled => before
                 .labelled
-                .symmetric_difference(&labelled)
-                .any(|ns| Some(ns.as_str()) != deleted);
+                .difference(&labelled)
+                .any(|ns| Some(ns.as_str()) != deleted),
+        };
         Seen {
             labelled,
-            moves: before.moves + u64::from(moved),
+            joins: before.joins + u64::from(joined),
         }
     }
 }
@@ -162,9 +162,8 @@ impl Served {
     }
 
     /// A watch of `api` that keeps the objects of served namespaces and lists again when a
-    /// namespace joins or leaves: the list brings a joining namespace's objects in, and its end
-    /// drops a leaving one's from the caches. Changes elsewhere are dropped; deletions always
-    /// pass (a namespace being deleted takes its objects with it).
+    /// namespace joins. An object seen changing in a namespace no longer served goes out as a
+    /// deletion, so the caches let go of a namespace that left; deletions always pass.
     pub fn watch<K>(
         &self,
         api: Api<K>,
@@ -177,15 +176,15 @@ impl Served {
             return watcher(api, config).default_backoff().boxed();
         };
         let served = self.clone();
-        // A watch that ends at the next move, followed by a new one (which lists first).
+        // A watch that ends at the next join, followed by a new one (which lists first).
         futures::stream::repeat(())
             .flat_map(move |()| {
                 let mut seen = seen.clone();
-                let moves = seen.borrow_and_update().moves;
+                let joins = seen.borrow_and_update().joins;
                 watcher(api.clone(), config.clone())
                     .default_backoff()
                     .take_until(async move {
-                        if next_move(&mut seen, moves).await.is_none() {
+                        if next_join(&mut seen, joins).await.is_none() {
                             futures::future::pending::<()>().await;
                         }
                     })
@@ -200,7 +199,8 @@ impl Served {
     ) -> Option<Result<watcher::Event<K>, watcher::Error>> {
         let serves = |o: &K| self.serves(o.meta().namespace.as_deref());
         match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) if !serves(&o) => None,
+            Ok(watcher::Event::Apply(o)) if !serves(&o) => Some(Ok(watcher::Event::Delete(o))),
+            Ok(watcher::Event::InitApply(o)) if !serves(&o) => None,
             other => Some(other),
         }
     }
@@ -220,13 +220,13 @@ pub async fn report(mut served: Served, metrics: Arc<Metrics>) {
     }
 }
 
-/// Waits for the count of moves to pass `after`; `None` once the namespace watch is gone.
-async fn next_move(seen: &mut watch::Receiver<Seen>, after: u64) -> Option<u64> {
+/// Waits for the join count to move past `after`; `None` once the namespace watch is gone.
+async fn next_join(seen: &mut watch::Receiver<Seen>, after: u64) -> Option<u64> {
     loop {
         seen.changed().await.ok()?;
-        let moves = seen.borrow_and_update().moves;
-        if moves != after {
-            return Some(moves);
+        let joins = seen.borrow_and_update().joins;
+        if joins != after {
+            return Some(joins);
         }
     }
 }
@@ -267,22 +267,20 @@ async fn follow_namespaces(
                 rule.next(&before, listing.take().unwrap_or_default(), None)
             }
             Ok(watcher::Event::Apply(ns)) => {
-                let name = ns.name_any();
                 let mut labelled = before.labelled.clone();
-                let gone = ns.metadata.deletion_timestamp.is_some();
-                if gone {
-                    labelled.remove(&name);
+                if ns.metadata.deletion_timestamp.is_none() {
+                    labelled.insert(ns.name_any());
                 } else {
-                    labelled.insert(name.clone());
+                    labelled.remove(&ns.name_any());
                 }
-                rule.next(&before, labelled, gone.then_some(name.as_str()))
+                rule.next(&before, labelled, None)
             }
             Ok(watcher::Event::Delete(ns)) => {
                 let name = ns.name_any();
                 let mut labelled = before.labelled.clone();
                 labelled.remove(&name);
                 // Relabelled away shows as a deletion too (it left the selector); only a
-                // namespace being deleted moves nothing.
+                // namespace being deleted is no join.
                 let gone = ns.metadata.deletion_timestamp.is_some();
                 rule.next(&before, labelled, gone.then_some(name.as_str()))
             }

@@ -1,9 +1,9 @@
 use super::*;
 
-fn seen(names: &[&str], moves: u64) -> Seen {
+fn seen(names: &[&str], joins: u64) -> Seen {
     Seen {
         labelled: names.iter().map(|n| n.to_string()).collect(),
-        moves,
+        joins,
     }
 }
 
@@ -31,7 +31,7 @@ fn a_shard_serves_its_labelled_namespaces_and_the_unlabelled_operator_the_rest()
 }
 
 #[test]
-fn a_namespace_that_starts_or_stops_being_served_moves_and_one_being_deleted_does_not() {
+fn a_namespace_that_starts_being_served_is_a_join_and_one_that_leaves_or_goes_is_not() {
     let shard = Rule::Shard("a".into());
     let before = seen(&["team-a"], 3);
     // Labelled to this shard: a join (the watches list again to bring its objects in).
@@ -39,10 +39,8 @@ fn a_namespace_that_starts_or_stops_being_served_moves_and_one_being_deleted_doe
         shard.next(&before, set(&["team-a", "team-b"]), None),
         seen(&["team-a", "team-b"], 4)
     );
-    // Relabelled away: the watches list again, which drops its objects.
-    assert_eq!(shard.next(&before, set(&[]), None), seen(&[], 4));
-    // Deleted: its objects' deletions follow, nothing to list.
-    assert_eq!(shard.next(&before, set(&[]), Some("team-a")), seen(&[], 3));
+    // Relabelled away, or deleted: served no more, nothing to list.
+    assert_eq!(shard.next(&before, set(&[]), None), seen(&[], 3));
     assert_eq!(shard.next(&before, set(&["team-a"]), None), before);
 
     let rest = Rule::Unlabelled;
@@ -57,13 +55,11 @@ fn a_namespace_that_starts_or_stops_being_served_moves_and_one_being_deleted_doe
         rest.next(&before, set(&["team-b"]), Some("team-a")),
         seen(&["team-b"], 0)
     );
-    // Newly labelled for some shard: it leaves the unlabelled operator.
+    // Newly labelled for some shard: it leaves the unlabelled operator, no join.
     assert_eq!(
         rest.next(&before, set(&["team-a", "team-b", "team-c"]), None),
-        seen(&["team-a", "team-b", "team-c"], 1)
+        seen(&["team-a", "team-b", "team-c"], 0)
     );
-    // Not sharded: nothing ever moves.
-    assert_eq!(Rule::All.next(&before, set(&[]), None), seen(&[], 0));
 }
 
 fn served(rule: Rule, names: &[&str]) -> (Served, watch::Sender<Seen>) {
@@ -85,7 +81,7 @@ fn pod(namespace: &str) -> k8s_openapi::api::core::v1::Pod {
 }
 
 #[test]
-fn a_watch_keeps_served_objects_and_drops_changes_elsewhere_but_deletions() {
+fn a_watch_keeps_served_objects_and_turns_a_change_in_a_namespace_that_left_into_a_deletion() {
     let (served, _tx) = served(Rule::Shard("a".into()), &["team-a"]);
     let kept = |e| served.kept(Ok(e)).map(|r| r.ok());
     assert!(matches!(
@@ -93,7 +89,10 @@ fn a_watch_keeps_served_objects_and_drops_changes_elsewhere_but_deletions() {
         Some(Some(watcher::Event::Apply(_)))
     ));
     assert!(kept(watcher::Event::InitApply(pod("team-b"))).is_none());
-    assert!(kept(watcher::Event::Apply(pod("team-b"))).is_none());
+    assert!(matches!(
+        kept(watcher::Event::Apply(pod("team-b"))),
+        Some(Some(watcher::Event::Delete(_)))
+    ));
     assert!(matches!(
         kept(watcher::Event::Delete(pod("team-b"))),
         Some(Some(watcher::Event::Delete(_)))
@@ -108,14 +107,14 @@ fn a_watch_keeps_served_objects_and_drops_changes_elsewhere_but_deletions() {
 }
 
 #[tokio::test]
-async fn the_next_move_waits_past_changes_that_move_nothing() {
+async fn the_next_join_waits_past_changes_that_are_no_join() {
     let (served, tx) = served(Rule::Shard("a".into()), &["team-a"]);
     let mut rx = served.seen.clone().expect("watched");
     rx.borrow_and_update();
-    let waiting = tokio::spawn(async move { next_move(&mut rx, 0).await });
+    let waiting = tokio::spawn(async move { next_join(&mut rx, 0).await });
     tx.send_replace(seen(&[], 0));
     tokio::task::yield_now().await;
-    assert!(!waiting.is_finished(), "a namespace deleted moves nothing");
+    assert!(!waiting.is_finished(), "a namespace leaving is no join");
     tx.send_replace(seen(&["team-b"], 1));
     assert_eq!(waiting.await.ok().flatten(), Some(1));
     drop(tx);

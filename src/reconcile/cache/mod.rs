@@ -187,9 +187,9 @@ impl<K: ResourceExt> Writer<K> {
                 }
                 concerned
             }
-            // Only what was cached concerns anyone: a shard sees the deletions in other shards'
-            // namespaces too (`Served::watch`), which must not wake DeploymentConfigs it does
-            // not have.
+            // Only what was cached concerns anyone: a shard sees every other shard's objects
+            // change as deletions (`Served::watch`), which must not wake DeploymentConfigs it
+            // does not have.
             watcher::Event::Delete(obj) => {
                 let gone = self.write().remove(&key(&obj)).map(|(owner, _)| owner);
                 let mut concerned: Vec<Owner> = gone.into_iter().collect();

@@ -115,7 +115,7 @@ fn a_pod_wakes_its_deployment_config_on_birth_state_change_and_death_only() {
 
 #[test]
 fn a_deletion_of_an_object_never_cached_wakes_nothing() {
-    // What a shard sees of another shard's namespaces: their deletions.
+    // What a shard sees of another shard's namespaces: each change arrives as a deletion.
     let (_cache, mut w) = cache(owner, presence);
     assert!(
         w.apply(watcher::Event::Delete(pod("a", "web", "1", false)))
